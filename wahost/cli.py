@@ -1,0 +1,264 @@
+"""The ``wahost`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import msgspec
+
+from wahost import hookspecs
+from wahost.config import Config, ConfigError, config_to_toml, load_config
+from wahost.logs import configure_logging
+from wahost.plugins import PluginError, build_plugin_manager
+
+T = TypeVar("T")
+
+DEFAULT_CONFIG = "config/wahost.toml"
+
+config_option = click.option(
+    "--config",
+    "-c",
+    "config_path",
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The TOML configuration file.",
+)
+
+
+def _load(path: Path) -> Config:
+    try:
+        return load_config(path)
+    except FileNotFoundError:
+        raise click.ClickException(f"{path}: no such configuration file") from None
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _host(config: Config, *, plugins: tuple[object, ...] = ()) -> Any:
+    from wahost.host import StartupError, Wahost
+
+    try:
+        return Wahost(config, plugins=plugins)
+    except (ConfigError, PluginError, StartupError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _run(factory: Callable[[], Awaitable[T]]) -> T:
+    from wahost.host import StartupError
+
+    try:
+        return asyncio.run(factory())  # type: ignore[arg-type]
+    except (StartupError, PluginError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _logging(config: Config) -> None:
+    configure_logging(
+        level=config.logging.level, format=config.logging.format, secrets=config.secrets()
+    )
+
+
+class _Root(click.Group):
+    """Adds the commands of installed plugins (``register_commands``) on first use."""
+
+    _plugin_commands_added = False
+
+    def _add_plugin_commands(self) -> None:
+        if self._plugin_commands_added:
+            return
+        self._plugin_commands_added = True
+        try:
+            pm, _ = build_plugin_manager()
+        except PluginError as exc:
+            click.echo(f"warning: {exc}", err=True)
+            return
+        pm.hook.register_commands(cli=self)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._add_plugin_commands()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+
+@click.group(cls=_Root)
+@click.version_option(package_name="wahost")
+def cli() -> None:
+    """wahost: a durable, ordered, plugin-based host for WhatsApp Cloud API bots."""
+
+
+@cli.command()
+@config_option
+def check(config_path: Path) -> None:
+    """Validate the configuration and print it resolved, secrets redacted."""
+    config = _load(config_path)
+    host = _host(config)
+    click.echo(f"# {config_path}: valid")
+    broken = [info for info in host.plugins if info.error]
+    for info in broken:
+        click.echo(f"# warning: plugin {info.name} not loaded: {info.error}")
+    click.echo(config_to_toml(config.redacted()), nl=False)
+
+
+@cli.command()
+@config_option
+def serve(config_path: Path) -> None:
+    """Run the bot: webhook ingress and worker, until SIGTERM or SIGINT."""
+    from wahost.server import serve as serve_host
+
+    config = _load(config_path)
+    _logging(config)
+    host = _host(config)
+    _run(lambda: serve_host(host, with_worker=config.worker.enabled))
+
+
+@cli.command()
+@config_option
+def worker(config_path: Path) -> None:
+    """Run only a worker against the configured store (ingress runs elsewhere)."""
+    from wahost.server import run_worker
+
+    config = _load(config_path)
+    _logging(config)
+    host = _host(config)
+    _run(lambda: run_worker(host))
+
+
+@cli.command()
+@click.option("--config", "-c", "config_path", default=None,
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="Apply [plugins] enabled/disabled from this configuration.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def plugins(config_path: Path | None, as_json: bool) -> None:
+    """List plugins: name, version, hooks implemented, loaded or the error."""
+    options: dict[str, Any] = {}
+    if config_path is not None:
+        config = _load(config_path)
+        options = {
+            "enabled": config.plugins.enabled,
+            "disabled": config.plugins.disabled,
+            "strict": config.plugins.strict,
+        }
+    try:
+        _, infos = build_plugin_manager(**options)
+    except PluginError as exc:
+        raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(msgspec.to_builtins(infos), indent=2))
+        return
+    for info in infos:
+        status = "loaded" if info.loaded else f"ERROR: {info.error}"
+        version = f" {info.version}" if info.version else ""
+        origin = " (built-in)" if info.builtin else ""
+        click.echo(f"{info.name}{version}{origin}: {status}")
+        if info.hooks:
+            click.echo(f"    hooks: {', '.join(info.hooks)}")
+
+
+def hook_reference() -> str:
+    """The hook reference as Markdown, generated from :mod:`wahost.hookspecs`."""
+    lines = ["# wahost hook reference", "", inspect.cleandoc(hookspecs.__doc__ or ""), ""]
+    for name, mode in hookspecs.MODES.items():
+        fn = getattr(hookspecs, name)
+        signature = str(inspect.signature(fn)).replace("'", "")
+        lines += [f"## `{name}{signature}`", "", f"*Mode: {mode}.*", ""]
+        lines += [inspect.cleandoc(fn.__doc__ or ""), ""]
+    return "\n".join(lines)
+
+
+@cli.command()
+def hooks() -> None:
+    """Print the hook reference (every hook, its arguments, mode and documentation)."""
+    click.echo(hook_reference())
+
+
+@cli.group()
+def queue() -> None:
+    """Inspect and repair the queue: stats, dead units, replay, quarantine."""
+
+
+def _with_queue(config_path: Path, action: Callable[[Any], Awaitable[T]]) -> T:
+    config = _load(config_path)
+    host = _host(config)
+
+    async def run() -> T:
+        async with host:
+            return await action(host.queue)
+
+    return _run(run)
+
+
+@queue.command("stats")
+@config_option
+def queue_stats(config_path: Path) -> None:
+    """Counts of ready, leased, retrying, dead and quarantined units."""
+    stats = _with_queue(config_path, lambda q: q.stats())
+    for field, value in msgspec.structs.asdict(stats).items():
+        click.echo(f"{field}: {value}")
+
+
+@queue.command("dead")
+@config_option
+@click.option("--limit", default=100, show_default=True)
+def queue_dead(config_path: Path, limit: int) -> None:
+    """List dead units with their attempts and last error."""
+    dead = _with_queue(config_path, lambda q: q.list_dead(limit=limit))
+    for item in dead:
+        click.echo(f"{item.unit.key}\t{item.unit.kind}\tattempts={item.attempts}\t{item.error}")
+    if not dead:
+        click.echo("no dead units")
+
+
+@queue.command("replay")
+@config_option
+@click.argument("key", required=False)
+@click.option("--all", "replay_all", is_flag=True, help="Replay every dead unit.")
+def queue_replay(config_path: Path, key: str | None, replay_all: bool) -> None:
+    """Put a dead unit (by KEY) or all of them (--all) back in the queue."""
+    if replay_all == (key is not None):
+        raise click.UsageError("give a KEY or --all")
+    if replay_all:
+        count = _with_queue(config_path, lambda q: q.replay_all())
+        click.echo(f"replayed {count} unit(s)")
+        return
+    assert key is not None
+    if not _with_queue(config_path, lambda q: q.replay(key)):
+        raise click.ClickException(f"no dead unit with key {key!r}")
+    click.echo(f"replayed {key}")
+
+
+@queue.command("quarantine")
+@config_option
+@click.option("--limit", default=100, show_default=True)
+@click.option("--show-body", is_flag=True, help="Print each body too.")
+def queue_quarantine(config_path: Path, limit: int, show_body: bool) -> None:
+    """List signed webhook bodies that could not be decoded."""
+    items = _with_queue(config_path, lambda q: q.list_quarantine(limit=limit))
+    for item in items:
+        click.echo(f"{item.id}\t{item.received_at:.3f}\t{len(item.body)} bytes\t{item.reason}")
+        if show_body:
+            click.echo(item.body.decode("utf-8", "replace"))
+    if not items:
+        click.echo("quarantine is empty")
+
+
+def main() -> None:
+    """Entry point of the ``wahost`` console script."""
+    cli(prog_name="wahost")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Built-in behaviour, shipped as plugins registered like any other (``trylast``)."""

@@ -1,0 +1,59 @@
+"""The built-in ``sqlite`` (default) and ``memory`` queue and state store backends.
+
+When the queue and the state store use the same SQLite file they share one engine, so a
+unit's state changes are committed in the same transaction as its ack.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from wahost.hookspecs import hookimpl
+from wahost.queue.base import QueueBackend
+from wahost.state.base import StateStore
+
+
+def _sqlite_database(host: Any, path: str) -> Any:
+    from wahost.sqlite_db import SQLiteDatabase
+
+    key = f"sqlite:{Path(path).resolve()}"
+    database = host.resources.get(key)
+    if database is None:
+        queue = host.config.queue
+        database = SQLiteDatabase(
+            path, synchronous=queue.synchronous, busy_timeout=queue.busy_timeout
+        )
+        host.resources[key] = database
+    return database
+
+
+@hookimpl(trylast=True)
+def wahost_queue_backend(host: Any, config: Any) -> QueueBackend | None:
+    if config.backend == "sqlite":
+        from wahost.queue.sqlite import SQLiteQueue
+
+        return SQLiteQueue(
+            database=_sqlite_database(host, config.path), dedupe_ttl=config.dedupe_ttl
+        )
+    if config.backend == "memory":
+        from wahost.queue.memory import MemoryQueue
+
+        queue = MemoryQueue(dedupe_ttl=config.dedupe_ttl)
+        host.resources["memory:queue"] = queue
+        return queue
+    return None
+
+
+@hookimpl(trylast=True)
+def wahost_state_store(host: Any, config: Any) -> StateStore | None:
+    if config.backend == "sqlite":
+        from wahost.state.sqlite import SQLiteStateStore
+
+        path = config.path or host.config.queue.path
+        return SQLiteStateStore(database=_sqlite_database(host, path), ttl=config.ttl)
+    if config.backend == "memory":
+        from wahost.state.memory import MemoryStateStore
+
+        return MemoryStateStore(ttl=config.ttl)
+    return None

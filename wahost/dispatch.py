@@ -1,0 +1,180 @@
+"""Calling hooks: await each implementation in pluggy's order, isolate each plugin's errors.
+
+pluggy calls implementations synchronously, so with ``async def`` implementations a
+``firstresult`` hook would stop at the first coroutine object — before knowing whether it
+returns ``None``. wahost therefore never calls ``pm.hook.<name>()`` for a runtime hook: the
+:class:`Dispatcher` takes the implementations in pluggy's call order, calls each with the
+arguments it asks for, awaits the result when it is awaitable, and applies the hook's mode
+(:data:`wahost.hookspecs.MODES`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+import pluggy
+import structlog
+
+from wahost.hookspecs import MODES, Mode
+
+if TYPE_CHECKING:
+    from wahost.units import Unit
+
+
+class HookFailed(Exception):
+    """One or more implementations of a hook raised while handling a unit.
+
+    The worker retries the unit. ``errors`` lists ``(plugin name, exception)``.
+    """
+
+    def __init__(self, hook: str, errors: list[tuple[str, BaseException]]) -> None:
+        self.hook = hook
+        self.errors = errors
+        names = ", ".join(f"{plugin}: {type(exc).__name__}: {exc}" for plugin, exc in errors)
+        super().__init__(f"{hook} failed in {names}")
+
+
+class FirstResult(msgspec.Struct):
+    """The outcome of a *first* hook: the value and the plugin that returned it."""
+
+    value: Any
+    plugin: str | None
+
+
+class Dispatcher:
+    """Calls hooks of one plugin manager.
+
+    ``timeout`` (seconds) bounds each implementation of a runtime hook; a timeout counts as
+    an exception of that plugin. ``context`` is passed to every implementation that asks for an
+    argument of that name (``host`` in practice).
+    """
+
+    def __init__(
+        self,
+        pm: pluggy.PluginManager,
+        *,
+        context: Mapping[str, Any] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self.pm = pm
+        self.context = dict(context or {})
+        self.timeout = timeout
+        self.log = structlog.get_logger("wahost.dispatch")
+
+    def implementations(self, hook: str) -> list[pluggy.HookImpl]:
+        """The implementations of ``hook`` in the order pluggy would call them."""
+        caller = getattr(self.pm.hook, hook)
+        impls = caller.get_hookimpls()
+        # pluggy keeps them in reverse call order, wrappers last; wahost hooks have no wrappers.
+        return [impl for impl in reversed(impls) if not (impl.hookwrapper or impl.wrapper)]
+
+    def mode(self, hook: str) -> Mode:
+        return MODES.get(hook, "broadcast")
+
+    def _args(self, impl: pluggy.HookImpl, kwargs: Mapping[str, Any]) -> list[Any]:
+        args = []
+        for name in impl.argnames:
+            if name in kwargs:
+                args.append(kwargs[name])
+            elif name in self.context:
+                args.append(self.context[name])
+            else:
+                raise TypeError(f"hook argument {name!r} was not provided")
+        return args
+
+    async def _call(self, impl: pluggy.HookImpl, kwargs: Mapping[str, Any]) -> Any:
+        result = impl.function(*self._args(impl, kwargs))
+        if inspect.isawaitable(result):
+            if self.timeout is not None:
+                return await asyncio.wait_for(result, self.timeout)
+            return await result
+        return result
+
+    async def call(self, hook: str, *, unit: Unit | None = None, **kwargs: Any) -> Any:
+        """Call ``hook`` in its mode; see :meth:`broadcast` and :meth:`first`."""
+        if self.mode(hook) == "first":
+            return (await self.first(hook, unit=unit, **kwargs)).value
+        return await self.broadcast(hook, unit=unit, **kwargs)
+
+    async def broadcast(self, hook: str, *, unit: Unit | None = None, **kwargs: Any) -> list[Any]:
+        """Run every implementation; raise :class:`HookFailed` afterwards if any raised."""
+        results: list[Any] = []
+        errors: list[tuple[str, BaseException]] = []
+        for impl in self.implementations(hook):
+            try:
+                results.append(await self._call(impl, kwargs))
+            except Exception as exc:
+                errors.append((impl.plugin_name, exc))
+                await self.report(impl.plugin_name, hook, exc, unit)
+        if errors:
+            raise HookFailed(hook, errors)
+        return results
+
+    async def first(self, hook: str, *, unit: Unit | None = None, **kwargs: Any) -> FirstResult:
+        """Run implementations until one returns non-``None`` (after awaiting it)."""
+        for impl in self.implementations(hook):
+            try:
+                value = await self._call(impl, kwargs)
+            except Exception as exc:
+                await self.report(impl.plugin_name, hook, exc, unit)
+                raise HookFailed(hook, [(impl.plugin_name, exc)]) from exc
+            if value is not None:
+                return FirstResult(value=value, plugin=impl.plugin_name)
+        return FirstResult(value=None, plugin=None)
+
+    def collect(self, hook: str, **kwargs: Any) -> list[Any]:
+        """Run a start-up hook synchronously and gather its non-``None`` results.
+
+        Exceptions propagate (start-up fails loudly), with the plugin's name added.
+        """
+        results = []
+        for impl in self.implementations(hook):
+            try:
+                value = impl.function(*self._args(impl, kwargs))
+            except Exception as exc:
+                raise RuntimeError(f"plugin {impl.plugin_name!r}: {hook} failed: {exc}") from exc
+            if inspect.isawaitable(value):
+                if inspect.iscoroutine(value):
+                    value.close()
+                raise TypeError(f"plugin {impl.plugin_name!r}: {hook} must not be async")
+            if value is not None:
+                results.append(value)
+        return results
+
+    def first_sync(self, hook: str, **kwargs: Any) -> FirstResult:
+        """A *first* start-up hook called synchronously (backend factories)."""
+        for impl in self.implementations(hook):
+            value = impl.function(*self._args(impl, kwargs))
+            if inspect.isawaitable(value):
+                if inspect.iscoroutine(value):
+                    value.close()
+                raise TypeError(f"plugin {impl.plugin_name!r}: {hook} must not be async")
+            if value is not None:
+                return FirstResult(value=value, plugin=impl.plugin_name)
+        return FirstResult(value=None, plugin=None)
+
+    async def report(
+        self, plugin: str, hook: str, exc: BaseException, unit: Unit | None
+    ) -> None:
+        """Log a plugin's exception and tell ``on_plugin_error`` implementations."""
+        self.log.error(
+            "plugin raised",
+            plugin=plugin,
+            hook=hook,
+            unit=unit.key if unit is not None else None,
+            exc_info=exc,
+        )
+        if hook == "on_plugin_error":
+            return
+        args = {"plugin": plugin, "hook": hook, "exc": exc, "unit": unit}
+        for impl in self.implementations("on_plugin_error"):
+            try:
+                await self._call(impl, args)
+            except Exception as nested:
+                self.log.error(
+                    "on_plugin_error raised", plugin=impl.plugin_name, exc_info=nested
+                )

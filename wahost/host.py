@@ -1,0 +1,171 @@
+"""The running host: configuration, plugins, queue, state store, client, web app."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from wahost.config import Config, validate_plugin_settings
+from wahost.dispatch import Dispatcher
+from wahost.plugins import PluginInfo, build_plugin_manager
+
+if TYPE_CHECKING:
+    from wahost.queue.base import QueueBackend
+    from wahost.state.base import StateStore
+
+
+@dataclass
+class Route:
+    """An HTTP route a plugin adds through ``register_routes`` (a Quart view)."""
+
+    path: str
+    endpoint: Callable[..., Awaitable[Any]]
+    methods: list[str] = field(default_factory=lambda: ["GET"])
+    name: str | None = None
+
+
+class StartupError(Exception):
+    """The host cannot start (no backend for the configured name, a plugin's start-up failed)."""
+
+
+class Wahost:
+    """One bot host: what every hook receives as ``host``.
+
+    ``Wahost(config)`` loads the entry-point plugins selected by the configuration (never at
+    import time); ``plugins=[module, ...]`` registers more (tests, embedding), and
+    ``load_entrypoints=False`` loads only those. :meth:`start` opens the stores and runs
+    ``wahost_startup``; :meth:`stop` undoes it. ``async with Wahost(config) as host:`` does both.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        plugins: Iterable[object] = (),
+        load_entrypoints: bool = True,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.config = config
+        environ = os.environ if env is None else env
+        self.pm, self.plugins = build_plugin_manager(
+            plugins=plugins,
+            load_entrypoints=load_entrypoints,
+            enabled=config.plugins.enabled,
+            disabled=config.plugins.disabled,
+            strict=config.plugins.strict,
+            env=environ.get("WAHOST_PLUGINS"),
+        )
+        self.dispatch = Dispatcher(
+            self.pm, context={"host": self}, timeout=config.worker.hook_timeout
+        )
+        schemas: dict[str, Any] = {}
+        for mapping in self.dispatch.collect("wahost_config_schema"):
+            schemas.update(mapping)
+        self._plugin_settings = validate_plugin_settings(config, schemas)
+        self.log = structlog.get_logger("wahost")
+        self._queue: QueueBackend | None = None
+        self._state: StateStore | None = None
+        #: The Graph API client (set up by :meth:`start`).
+        self.client: Any = None
+        #: Shared objects of plugins and backends for this host (e.g. one SQLite engine).
+        self.resources: dict[str, Any] = {}
+        self._wakeup: asyncio.Event | None = None
+        self.started = False
+
+    # -- access -------------------------------------------------------------------------
+
+    @property
+    def queue(self) -> QueueBackend:
+        if self._queue is None:
+            raise RuntimeError("the host is not started")
+        return self._queue
+
+    @property
+    def state(self) -> StateStore:
+        if self._state is None:
+            raise RuntimeError("the host is not started")
+        return self._state
+
+    def plugin_config(self, name: str) -> Any:
+        """The validated settings struct of ``[plugins.<name>]``."""
+        return self._plugin_settings[name]
+
+    def plugin(self, name: str) -> PluginInfo | None:
+        return next((info for info in self.plugins if info.name == name), None)
+
+    @property
+    def wakeup(self) -> asyncio.Event:
+        """Set when new units are enqueued in this process, so the worker leases at once."""
+        if self._wakeup is None:
+            self._wakeup = asyncio.Event()
+        return self._wakeup
+
+    # -- life cycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the queue and state store, then run every ``wahost_startup``."""
+        if self.started:
+            return
+        self._queue = self._backend("wahost_queue_backend", self.config.queue)
+        self._state = self._backend("wahost_state_store", self.config.state)
+        await self._queue.open()
+        try:
+            await self._state.open()
+            for impl in self.dispatch.implementations("wahost_startup"):
+                try:
+                    await self.dispatch._call(impl, {})
+                except Exception as exc:
+                    self.log.error("plugin start-up failed", plugin=impl.plugin_name, exc_info=exc)
+                    raise StartupError(
+                        f"plugin {impl.plugin_name!r} failed to start: {exc}"
+                    ) from exc
+        except BaseException:
+            await self._close_stores()
+            raise
+        self.started = True
+
+    def _backend(self, hook: str, section: Any) -> Any:
+        result = self.dispatch.first_sync(hook, config=section)
+        if result.value is None:
+            raise StartupError(
+                f"{self.config.source}: {hook.removeprefix('wahost_').split('_')[0]}.backend: "
+                f"no installed plugin provides backend {section.backend!r}"
+            )
+        return result.value
+
+    async def stop(self) -> None:
+        """Run every ``wahost_shutdown`` (errors logged), then close the stores."""
+        if not self.started:
+            return
+        self.started = False
+        try:
+            await self.dispatch.broadcast("wahost_shutdown")
+        except Exception:  # each failure is already logged with its plugin's name
+            pass
+        await self._close_stores()
+
+    async def _close_stores(self) -> None:
+        if self._state is not None:
+            await self._state.close()
+        if self._queue is not None:
+            await self._queue.close()
+
+    async def __aenter__(self) -> Wahost:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # -- web ----------------------------------------------------------------------------
+
+    def asgi(self) -> Any:
+        """The ASGI application: the webhook ingress in front of a Quart app for the rest."""
+        from wahost.webhook import build_asgi
+
+        return build_asgi(self)

@@ -1,0 +1,203 @@
+"""Building a host's plugin manager: built-in defaults, entry points, explicit plugins.
+
+One :class:`pluggy.PluginManager` per host, never a module global (a global manager leaks
+plugins between apps and tests). Entry points of the ``wahost`` group are loaded when the
+host is created, never at import, sorted by name, each inside its own ``try``: a plugin that
+fails to import is recorded with its error and the host still starts, unless
+``[plugins] strict = true``. An implementation of a hook that does not exist fails start-up
+in every mode, naming the plugin.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import os
+import traceback
+from collections.abc import Iterable, Sequence
+from types import ModuleType
+from typing import Any
+
+import msgspec
+import pluggy
+
+from wahost import hookspecs
+
+ENTRY_POINT_GROUP = "wahost"
+
+#: Modules registered in every host, ``trylast`` so any plugin can replace them.
+BUILTIN_PLUGINS = (
+    "wahost.defaults.backends",
+    "wahost.defaults.fallbacks",
+)
+
+
+class PluginError(Exception):
+    """A plugin cannot be used; raised at start-up (always for unknown hooks, for import
+    errors only in strict mode)."""
+
+
+class PluginInfo(msgspec.Struct, kw_only=True):
+    """What ``wahost plugins`` shows about one plugin."""
+
+    name: str
+    module: str = ""
+    distribution: str = ""
+    version: str = ""
+    builtin: bool = False
+    hooks: list[str] = msgspec.field(default_factory=list)
+    loaded: bool = False
+    error: str | None = None
+
+
+def selected_names(
+    enabled: Sequence[str], disabled: Sequence[str], env: str | None
+) -> tuple[set[str] | None, set[str]]:
+    """Which entry-point plugins to load: ``(allowed or None for all, refused)``.
+
+    ``WAHOST_PLUGINS`` (comma-separated names, or ``none``) overrides ``[plugins] enabled``.
+    """
+    allowed: set[str] | None = set(enabled) if enabled else None
+    if env is not None and env.strip():
+        value = env.strip()
+        allowed = set() if value.lower() == "none" else {n.strip() for n in value.split(",")}
+        allowed.discard("")
+    return allowed, set(disabled)
+
+
+def _entry_points() -> dict[str, list[tuple[importlib.metadata.EntryPoint, str, str]]]:
+    """Entry points of the group by name, each with its distribution's name and version.
+
+    The same distribution seen twice on ``sys.path`` counts once; two *different*
+    distributions under one name are kept, to be reported as a clash.
+    """
+    found: dict[str, list[tuple[importlib.metadata.EntryPoint, str, str]]] = {}
+    seen: set[tuple[str, str, str]] = set()
+    for dist in importlib.metadata.distributions():
+        dist_name = dist.metadata["Name"] or "?"
+        for ep in dist.entry_points:
+            if ep.group != ENTRY_POINT_GROUP:
+                continue
+            ident = (ep.name, dist_name.lower(), ep.value)
+            if ident in seen:
+                continue
+            seen.add(ident)
+            found.setdefault(ep.name, []).append((ep, dist_name, dist.version))
+    return found
+
+
+def hook_names(pm: pluggy.PluginManager, plugin: object) -> list[str]:
+    """The hooks a registered plugin implements, sorted."""
+    callers = pm.get_hookcallers(plugin) or []
+    return sorted(caller.name for caller in callers)
+
+
+def _error_text(exc: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+def build_plugin_manager(
+    *,
+    plugins: Iterable[object] = (),
+    load_entrypoints: bool = True,
+    enabled: Sequence[str] = (),
+    disabled: Sequence[str] = (),
+    strict: bool = False,
+    env: str | None = None,
+) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
+    """Create a plugin manager with the built-ins, the selected entry points and ``plugins``.
+
+    ``plugins`` are registered last, so they are called first (pluggy calls the most recently
+    registered implementation first). ``env`` is the value of ``WAHOST_PLUGINS``; pass
+    ``os.environ.get("WAHOST_PLUGINS")`` (the default reads it).
+    """
+    if env is None:
+        env = os.environ.get("WAHOST_PLUGINS")
+    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    infos: list[PluginInfo] = []
+
+    for module_name in BUILTIN_PLUGINS:
+        module = importlib.import_module(module_name)
+        pm.register(module, name=module_name)
+        infos.append(
+            PluginInfo(name=module_name, module=module_name, builtin=True, loaded=True)
+        )
+
+    if load_entrypoints:
+        infos.extend(_load_entry_points(pm, enabled, disabled, strict, env))
+
+    for plugin in plugins:
+        name = getattr(plugin, "__name__", None) or type(plugin).__name__
+        if pm.get_plugin(name) is not None:
+            name = f"{name}-{id(plugin):x}"
+        _register(pm, plugin, name)
+        infos.append(PluginInfo(name=name, module=name, loaded=True))
+
+    pm.hook.wahost_add_hookspecs(pluginmanager=pm)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        plugin_name = pm.get_name(exc.plugin) or repr(exc.plugin)
+        raise PluginError(f"plugin {plugin_name!r}: {exc}") from exc
+
+    for info in infos:
+        plugin = pm.get_plugin(info.name)
+        if plugin is not None:
+            info.hooks = hook_names(pm, plugin)
+    return pm, infos
+
+
+def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
+    try:
+        pm.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {name!r}: {exc}") from exc
+
+
+def _load_entry_points(
+    pm: pluggy.PluginManager,
+    enabled: Sequence[str],
+    disabled: Sequence[str],
+    strict: bool,
+    env: str | None,
+) -> list[PluginInfo]:
+    allowed, refused = selected_names(enabled, disabled, env)
+    infos: list[PluginInfo] = []
+    for name, candidates in sorted(_entry_points().items()):
+        if (allowed is not None and name not in allowed) or name in refused:
+            continue
+        if len(candidates) > 1:
+            dists = ", ".join(f"{dist} {version}" for _, dist, version in candidates)
+            error = f"entry point name {name!r} is provided by several distributions: {dists}"
+            for ep, dist, version in candidates:
+                infos.append(
+                    PluginInfo(
+                        name=name, module=ep.value, distribution=dist, version=version,
+                        error=error,
+                    )
+                )
+            if strict:
+                raise PluginError(error)
+            continue
+        ep, dist, version = candidates[0]
+        info = PluginInfo(name=name, module=ep.value, distribution=dist, version=version)
+        infos.append(info)
+        try:
+            plugin: Any = ep.load()
+        except Exception as exc:  # a broken plugin is reported, not fatal (unless strict)
+            info.error = _error_text(exc)
+            if strict:
+                raise PluginError(f"plugin {name!r} failed to load: {info.error}") from exc
+            continue
+        if isinstance(plugin, ModuleType) or plugin is not None:
+            _register(pm, plugin, name)
+            info.loaded = True
+    if allowed:
+        missing = allowed - {info.name for info in infos}
+        for name in sorted(missing):
+            error = "enabled in the configuration but not installed"
+            infos.append(PluginInfo(name=name, error=error))
+            if strict:
+                raise PluginError(f"plugin {name!r}: {error}")
+    return infos

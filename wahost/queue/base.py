@@ -1,0 +1,159 @@
+"""The queue contract: durable, deduplicated, leased, ordered per conversation.
+
+The guarantees every backend gives (and :mod:`wahost.testing.contracts` checks):
+
+* ``enqueue`` stores a webhook's units in one atomic step, or raises :class:`QueueUnavailable`
+  and stores none of them. A unit whose key was enqueued within ``dedupe_ttl`` is accepted but
+  not stored again.
+* ``lease`` hands out a unit to one caller at a time. A unit is leasable only when it is the
+  oldest unfinished unit of its conversation, and at most one unit per conversation is leased at
+  once: handling is sequential and in arrival order per conversation, across any number of
+  workers. A unit waiting for a retry blocks its conversation until then (order over speed);
+  a *dead* unit does not (the conversation moves on).
+* A lease that is neither acked, retried nor parked before it expires is handed out again
+  (the worker died). The stale holder's later ``ack`` raises :class:`LeaseLost`.
+* ``ack`` finishes a unit and, when given the unit's :class:`StateChanges`, applies them in the
+  same transaction where the backend can (``shares_transaction_with``); otherwise the worker
+  applies them through the idempotent :meth:`StateStore.apply` first.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+
+import msgspec
+
+from wahost.state.base import StateChanges, StateStore
+from wahost.units import Unit
+
+
+class QueueUnavailable(Exception):
+    """The queue could not durably store or change units (disk full, locked, server down)."""
+
+
+class LeaseLost(Exception):
+    """The lease expired and the unit was handed to another worker; this result is dropped."""
+
+
+class Lease(msgspec.Struct):
+    """A unit handed to one worker until ``expires_at``."""
+
+    unit: Unit
+    #: The backend's id of the stored unit (arrival order within the backend).
+    id: str
+    #: How many times the unit has been leased, this time included.
+    attempt: int
+    #: Identifies this lease; a stale holder's ack is refused.
+    token: str
+    expires_at: float
+
+
+class DeadUnit(msgspec.Struct):
+    """A unit parked after its last failed attempt: kept, listable and replayable."""
+
+    unit: Unit
+    attempts: int
+    error: str
+    died_at: float
+
+
+class QuarantinedBody(msgspec.Struct):
+    """A signed webhook body that could not be decoded, kept for an operator."""
+
+    id: str
+    received_at: float
+    reason: str
+    body: bytes
+
+
+class QueueStats(msgspec.Struct):
+    """Counts for ``wahost queue stats`` and ``/readyz``."""
+
+    ready: int
+    leased: int
+    waiting_retry: int
+    dead: int
+    done: int
+    quarantined: int
+    dedupe_keys: int
+
+
+class QueueBackend(abc.ABC):
+    """A durable queue of units. See the module docstring for the guarantees."""
+
+    #: The name used in ``[queue] backend = "..."``.
+    name: str = ""
+
+    def __init__(self, *, dedupe_ttl: float = 8 * 86400) -> None:
+        self.dedupe_ttl = dedupe_ttl
+
+    async def open(self) -> None:
+        """Open connections and create the schema. Called once before use."""
+
+    async def close(self) -> None:
+        """Release resources. Safe to call twice."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise if the queue cannot be reached (used by ``/readyz``)."""
+
+    @abc.abstractmethod
+    async def enqueue(self, units: Sequence[Unit]) -> int:
+        """Durably store the units of one webhook in one atomic step.
+
+        Returns how many were new (the rest were duplicates within ``dedupe_ttl``, or repeated
+        within ``units``). Raises :class:`QueueUnavailable` if nothing could be stored; it never
+        returns before the units are durable.
+        """
+
+    @abc.abstractmethod
+    async def lease(self, limit: int, *, lease_seconds: float) -> list[Lease]:
+        """Lease up to ``limit`` ready units, at most one per conversation, oldest first."""
+
+    @abc.abstractmethod
+    async def extend(self, lease: Lease, *, lease_seconds: float) -> None:
+        """Push back the expiry of a lease still being worked on; :class:`LeaseLost` if gone."""
+
+    @abc.abstractmethod
+    async def ack(self, lease: Lease, changes: StateChanges | None = None) -> None:
+        """Finish the unit; apply ``changes`` in the same transaction if supported.
+
+        Raises :class:`LeaseLost` when the lease is no longer held (nothing is applied then).
+        """
+
+    @abc.abstractmethod
+    async def retry(self, lease: Lease, *, delay: float, error: str) -> None:
+        """Release the unit to be leased again after ``delay`` seconds."""
+
+    @abc.abstractmethod
+    async def dead(self, lease: Lease, *, error: str) -> None:
+        """Park the unit as dead with its last error."""
+
+    @abc.abstractmethod
+    async def list_dead(self, *, limit: int = 100) -> list[DeadUnit]:
+        """Dead units, oldest first."""
+
+    @abc.abstractmethod
+    async def replay(self, key: str) -> bool:
+        """Put a dead unit back in its conversation's queue (attempts reset); ``False`` if none."""
+
+    @abc.abstractmethod
+    async def replay_all(self) -> int:
+        """Replay every dead unit; returns how many."""
+
+    @abc.abstractmethod
+    async def quarantine(self, body: bytes, reason: str) -> None:
+        """Durably keep a signed body that could not be decoded."""
+
+    @abc.abstractmethod
+    async def list_quarantine(self, *, limit: int = 100) -> list[QuarantinedBody]:
+        """Quarantined bodies, oldest first."""
+
+    @abc.abstractmethod
+    async def stats(self) -> QueueStats:
+        """Current counts."""
+
+    def shares_transaction_with(self, store: StateStore) -> bool:
+        """Whether ``ack(lease, changes)`` applies ``changes`` to ``store`` atomically."""
+        return False

@@ -1,0 +1,75 @@
+"""Running the host: ingress and worker in one process, until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from typing import Any
+
+import structlog
+
+from wahost.host import Wahost
+from wahost.worker import Worker
+
+log = structlog.get_logger("wahost.server")
+
+
+async def _run_hypercorn(app: Any, host: str, port: int, stop: asyncio.Event) -> None:
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config as HypercornConfig
+
+    config = HypercornConfig()
+    config.bind = [f"{host}:{port}"]
+    config.accesslog = None
+    config.errorlog = None
+    config.keep_alive_timeout = 75  # longer than Meta's and most proxies' idle timeouts
+    await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+
+async def serve(host: Wahost, *, with_worker: bool = True, grace: float = 10.0) -> None:
+    """Start the host, serve HTTP (and run the worker) until a signal, then stop cleanly.
+
+    On SIGTERM/SIGINT: stop accepting requests, let the worker finish units in flight for up
+    to ``grace`` seconds (the rest are released for retry), run the plugins' shutdown hooks,
+    close the stores.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    await host.start()
+    worker = Worker(host) if with_worker else None
+    worker_task = asyncio.create_task(worker.run()) if worker else None
+    server = host.config.server
+    log.info("listening", address=f"http://{server.host}:{server.port}",
+             webhook=server.webhook_path, worker=with_worker)
+    try:
+        await _run_hypercorn(host.asgi(), server.host, server.port, stop)
+    finally:
+        log.info("stopping")
+        if worker is not None and worker_task is not None:
+            await worker.stop(grace)
+            await worker_task
+        await host.stop()
+        log.info("stopped")
+
+
+async def run_worker(host: Wahost, *, grace: float = 10.0) -> None:
+    """Run only the worker against the configured store (``wahost worker``)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    await host.start()
+    worker = Worker(host)
+    task = asyncio.create_task(worker.run())
+    log.info("worker started")
+    try:
+        await stop.wait()
+    finally:
+        await worker.stop(grace)
+        await task
+        await host.stop()

@@ -1,0 +1,148 @@
+"""The state store contract: per-conversation state and namespaced key-value data.
+
+A conversation's state is a name (``None`` until a plugin sets one) and a JSON-able dict of
+data. While a unit is handled, writes made through ``ctx.state`` are buffered in a
+:class:`StateChanges` and committed *together with the unit's ack* (see
+:meth:`wahost.queue.base.QueueBackend.ack`), so a unit redelivered after a crash never applies
+them twice. ``StateChanges.unit_key`` is recorded as applied, which makes :meth:`apply`
+idempotent even when the queue and the store are different backends.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+
+
+class ConversationState(msgspec.Struct, omit_defaults=True):
+    """The stored state of one conversation."""
+
+    name: str | None = None
+    data: dict[str, Any] = msgspec.field(default_factory=dict)
+    updated_at: float = 0.0
+
+
+class KVWrite(msgspec.Struct, frozen=True):
+    """A buffered write of a namespaced key: ``value=None`` deletes it."""
+
+    namespace: str
+    key: str
+    value: bytes | None
+    ttl: float | None = None
+
+
+class StateChanges(msgspec.Struct):
+    """Writes buffered while one unit is handled, applied atomically at its ack.
+
+    ``conversations`` maps a conversation key to its new state, or to ``None`` to clear it.
+    """
+
+    unit_key: str
+    conversations: dict[str, ConversationState | None] = msgspec.field(default_factory=dict)
+    kv: list[KVWrite] = msgspec.field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not self.conversations and not self.kv
+
+
+class StateStore(abc.ABC):
+    """Per-conversation state and namespaced key-value data, durable and atomic.
+
+    Implementations: ``sqlite`` (default), ``memory`` (tests), ``redis`` (wahost-redis).
+    Every implementation passes :mod:`wahost.testing.contracts`.
+
+    ``ttl`` (seconds, ``None`` = forever) on a conversation makes an idle conversation forget
+    its state; on a key, the key expires.
+    """
+
+    #: The name used in ``[state] backend = "..."``.
+    name: str = ""
+
+    def __init__(self, *, ttl: float | None = None) -> None:
+        self.ttl = ttl
+
+    async def open(self) -> None:
+        """Open connections and create the schema. Called once before use."""
+
+    async def close(self) -> None:
+        """Release resources. Safe to call twice."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise if the store cannot be reached (used by ``/readyz``)."""
+
+    # -- conversations -------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def get(self, conversation: str) -> ConversationState | None:
+        """The state of a conversation, or ``None`` when it has none (or it expired)."""
+
+    @abc.abstractmethod
+    async def set(self, conversation: str, state: ConversationState) -> None:
+        """Replace a conversation's state."""
+
+    @abc.abstractmethod
+    async def update(
+        self,
+        conversation: str,
+        fn: Callable[[ConversationState | None], ConversationState | None],
+    ) -> ConversationState | None:
+        """Atomically read, transform with ``fn`` and write a conversation's state.
+
+        ``fn`` returning ``None`` clears it. Returns what was written.
+        """
+
+    @abc.abstractmethod
+    async def clear(self, conversation: str) -> None:
+        """Forget a conversation's state."""
+
+    # -- namespaced key-value ------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def kv_get(self, namespace: str, key: str) -> bytes | None:
+        """The value of a key, or ``None``."""
+
+    @abc.abstractmethod
+    async def kv_set(
+        self, namespace: str, key: str, value: bytes, *, ttl: float | None = None
+    ) -> None:
+        """Set a key, with an optional time to live in seconds."""
+
+    @abc.abstractmethod
+    async def kv_add(
+        self, namespace: str, key: str, value: bytes, *, ttl: float | None = None
+    ) -> bool:
+        """Set a key only if it is absent (or expired); ``True`` when this call set it."""
+
+    @abc.abstractmethod
+    async def kv_delete(self, namespace: str, key: str) -> None:
+        """Delete a key (no error when absent)."""
+
+    @abc.abstractmethod
+    async def kv_scan(
+        self, namespace: str, prefix: str = "", *, limit: int = 1000
+    ) -> list[tuple[str, bytes]]:
+        """Keys of a namespace starting with ``prefix``, sorted by key, with their values."""
+
+    # -- unit commits --------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def apply(self, changes: StateChanges) -> bool:
+        """Apply a unit's buffered writes atomically, once.
+
+        Returns ``False`` (and writes nothing) when ``changes.unit_key`` was already applied.
+        The record of applied unit keys is kept for at least the queue's dedupe TTL.
+        """
+
+    @abc.abstractmethod
+    async def is_applied(self, unit_key: str) -> bool:
+        """Whether the writes of this unit were already applied."""
+
+
+def now() -> float:
+    """Wall-clock seconds; one function so tests and backends agree."""
+    return time.time()

@@ -1,0 +1,209 @@
+"""Ingress: Meta's webhook, verified, split and durably enqueued before the 200.
+
+The hottest path of the product, so it is a small ASGI handler in front of the Quart app
+(which serves the routes plugins add): no routing table, no request object, the body read once
+and hashed as raw bytes.
+
+Answers (reference/cloudapi.md §1–2, §5):
+
+* ``GET  <webhook_path>``: ``hub.mode=subscribe`` and the right ``hub.verify_token`` → 200 with
+  ``hub.challenge`` as text/plain; anything else → 403.
+* ``POST <webhook_path>``: body over ``max_body_bytes`` → 413 (refused on ``Content-Length``
+  before reading, or as soon as the stream passes the limit); no ``X-Hub-Signature-256`` → 401;
+  a wrong or malformed one → 403; signed but not a decodable envelope → quarantined, 200 (Meta
+  would resend the same bytes forever); otherwise the units are enqueued in one transaction and
+  only then 200. If the queue cannot commit → 503, so Meta retries. Never 200 before durable.
+* ``GET /healthz``: the process is up. ``GET /readyz``: the queue and state store answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+import structlog
+
+from wahost.models import DecodeError
+from wahost.queue.base import QueueUnavailable
+from wahost.units import split
+
+if TYPE_CHECKING:
+    from wahost.host import Wahost
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_TEXT = [(b"content-type", b"text/plain; charset=utf-8")]
+_SIGNATURE_HEADER = b"x-hub-signature-256"
+_PREFIX = b"sha256="
+
+log = structlog.get_logger("wahost.webhook")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _respond(send: Send, status: int, body: bytes = b"") -> None:
+    await send({"type": "http.response.start", "status": status, "headers": _TEXT})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionError("client disconnected")
+        chunk = message.get("body", b"")
+        if chunk:
+            size += len(chunk)
+            if size > limit:
+                raise _TooLarge
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class SignatureChecker:
+    """Checks ``X-Hub-Signature-256`` against one or more app secrets (rotation)."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        self._secrets = [secret.encode() for secret in secrets]
+
+    def status(self, header: bytes | None, body: bytes) -> int:
+        """200 when valid, 401 when missing, 403 when wrong or malformed."""
+        if header is None:
+            return 401
+        if not header.startswith(_PREFIX):
+            return 403
+        try:
+            expected = bytes.fromhex(header[len(_PREFIX) :].decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            return 403
+        ok = False
+        for secret in self._secrets:
+            digest = hmac.new(secret, body, hashlib.sha256).digest()
+            # No early exit: every secret is checked, in constant time each.
+            ok |= hmac.compare_digest(digest, expected)
+        return 200 if ok else 403
+
+
+class Ingress:
+    """The ASGI application of a host: the webhook and health checks, then ``fallback``."""
+
+    def __init__(self, host: Wahost, fallback: ASGIApp) -> None:
+        self.host = host
+        self.fallback = fallback
+        server = host.config.server
+        self.path = server.webhook_path
+        self.limit = server.max_body_bytes
+        self.checker = SignatureChecker(host.config.whatsapp.all_app_secrets())
+        self.verify_token = host.config.whatsapp.verify_token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path == self.path:
+                method = scope["method"]
+                if method == "POST":
+                    return await self.post(scope, receive, send)
+                if method in ("GET", "HEAD"):
+                    return await self.verify(scope, send)
+                return await _respond(send, 405)
+            if path == "/healthz":
+                return await _respond(send, 200, b"ok")
+            if path == "/readyz":
+                return await self.ready(send)
+        await self.fallback(scope, receive, send)
+
+    async def verify(self, scope: Scope, send: Send) -> None:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        mode = query.get("hub.mode", [""])[0]
+        token = query.get("hub.verify_token", [""])[0]
+        challenge = query.get("hub.challenge", [""])[0]
+        if mode == "subscribe" and hmac.compare_digest(
+            token.encode(), self.verify_token.encode()
+        ):
+            return await _respond(send, 200, challenge.encode())
+        log.warning("webhook verification refused", mode=mode)
+        await _respond(send, 403)
+
+    async def post(self, scope: Scope, receive: Receive, send: Send) -> None:
+        signature: bytes | None = None
+        declared = -1
+        for name, value in scope["headers"]:
+            if name == _SIGNATURE_HEADER:
+                signature = value
+            elif name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    return await _respond(send, 400)
+        if declared > self.limit:
+            return await _respond(send, 413)
+        try:
+            body = await _read_body(receive, self.limit)
+        except _TooLarge:
+            return await _respond(send, 413)
+        except ConnectionError:
+            return
+        status = self.checker.status(signature, body)
+        if status != 200:
+            log.warning("webhook signature refused", status=status, bytes=len(body))
+            return await _respond(send, status)
+        queue = self.host.queue
+        try:
+            units = split(body)
+        except DecodeError as exc:
+            try:
+                await queue.quarantine(body, str(exc))
+            except QueueUnavailable as qexc:
+                log.error("quarantine failed", error=str(qexc))
+                return await _respond(send, 503)
+            log.warning("undecodable webhook quarantined", reason=str(exc), bytes=len(body))
+            return await _respond(send, 200)
+        if units:
+            try:
+                await queue.enqueue(units)
+            except Exception as exc:  # any failure to commit: Meta must retry
+                log.error("enqueue failed", error=str(exc), units=len(units))
+                return await _respond(send, 503)
+            self.host.wakeup.set()
+        await _respond(send, 200)
+
+    async def ready(self, send: Send) -> None:
+        try:
+            await self.host.queue.ping()
+            await self.host.state.ping()
+        except Exception as exc:
+            log.warning("not ready", error=str(exc))
+            return await _respond(send, 503, b"not ready")
+        await _respond(send, 200, b"ready")
+
+
+def build_asgi(host: Wahost) -> Ingress:
+    """The host's ASGI app: the ingress, with a Quart app serving the plugins' routes."""
+    import quart
+
+    app = quart.Quart("wahost")
+    reserved = {host.config.server.webhook_path, "/healthz", "/readyz"}
+    for routes in host.dispatch.collect("register_routes"):
+        for route in routes:
+            if route.path in reserved:
+                raise ValueError(f"route {route.path} is reserved by the core")
+            app.add_url_rule(
+                route.path,
+                endpoint=route.name or f"{route.endpoint.__module__}.{route.endpoint.__name__}",
+                view_func=route.endpoint,
+                methods=route.methods,
+            )
+    app.config["MAX_CONTENT_LENGTH"] = host.config.server.max_body_bytes
+    return Ingress(host, app)

@@ -1,0 +1,218 @@
+"""The worker: leases units, hands each to the plugins, acks, retries or parks it.
+
+Many units are in flight at once (``[worker] concurrency``), but the queue never leases two
+units of one conversation at the same time and always leases a conversation's oldest unit
+first, so a user's messages are handled one at a time and in arrival order — with any number of
+workers on the same store.
+
+A unit's ``ctx.state`` writes are committed with its ack, in one transaction where the queue and
+the state store share one (SQLite on one file, memory), otherwise through the store's
+idempotent ``apply`` keyed by the unit. On an exception the unit is retried with capped
+exponential backoff and full jitter; after ``max_attempts`` it is parked as dead, kept with its
+error and replayable (``wahost queue replay``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import time
+import traceback
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from wahost.context import Context
+from wahost.dispatch import HookFailed
+from wahost.models import DecodeError, Event, Message, Status, WebhookError, decode_unit
+from wahost.queue.base import Lease, LeaseLost, QueueUnavailable
+
+if TYPE_CHECKING:
+    from wahost.host import Wahost
+
+log = structlog.get_logger("wahost.worker")
+
+
+def backoff_delay(attempt: int, base: float, cap: float) -> float:
+    """Full-jitter exponential backoff: uniform in ``[0, min(cap, base * 2**(attempt-1))]``."""
+    return random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, HookFailed):
+        return str(exc)
+    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
+
+
+class Worker:
+    """Runs until :meth:`stop`; see the module docstring."""
+
+    def __init__(self, host: Wahost) -> None:
+        self.host = host
+        cfg = host.config.worker
+        self.concurrency = cfg.concurrency
+        self.lease_seconds = cfg.lease_seconds
+        self.max_attempts = cfg.max_attempts
+        self.backoff_base = cfg.backoff_base
+        self.backoff_cap = cfg.backoff_cap
+        self.poll_interval = cfg.poll_interval
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
+        self.handled = 0
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def run(self) -> None:
+        """Lease and handle units until :meth:`stop` is called."""
+        queue = self.host.queue
+        wakeup = self.host.wakeup
+        failures = 0
+        while not self._stopping.is_set():
+            free = self.concurrency - len(self._tasks)
+            leases: list[Lease] = []
+            if free > 0:
+                wakeup.clear()
+                try:
+                    leases = await queue.lease(free, lease_seconds=self.lease_seconds)
+                    failures = 0
+                except (QueueUnavailable, OSError) as exc:
+                    failures += 1
+                    delay = min(5.0, 0.1 * 2**failures)
+                    log.warning("queue unavailable, backing off", error=str(exc), delay=delay)
+                    await self._sleep(delay)
+                    continue
+                for lease in leases:
+                    task = asyncio.create_task(self._handle(lease))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._done)
+            if not leases:
+                await self._wait(wakeup)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self.host.wakeup.set()  # the next unit of that conversation may be leasable now
+
+    async def _wait(self, wakeup: asyncio.Event) -> None:
+        stop = asyncio.ensure_future(self._stopping.wait())
+        wake = asyncio.ensure_future(wakeup.wait())
+        try:
+            await asyncio.wait({stop, wake}, timeout=self.poll_interval,
+                               return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+            wake.cancel()
+
+    async def _sleep(self, delay: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), delay)
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop leasing; wait up to ``grace`` seconds for units in flight, then abandon them.
+
+        An abandoned unit's lease is released for immediate retry where possible; otherwise it
+        expires and the unit is handed out again — never lost.
+        """
+        self._stopping.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+
+    # -- one unit -------------------------------------------------------------------------
+
+    async def _handle(self, lease: Lease) -> None:
+        unit = lease.unit
+        host = self.host
+        queue, store = host.queue, host.state
+        started = time.perf_counter()
+        heartbeat = asyncio.create_task(self._heartbeat(lease))
+        try:
+            shared = queue.shares_transaction_with(store)
+            if not shared and await store.is_applied(unit.key):
+                # Handled before a crash that came between its commit and its ack.
+                await queue.ack(lease)
+                return
+            try:
+                update = decode_unit(unit)
+            except DecodeError as exc:
+                # Can never succeed: park it at once for an operator.
+                await queue.dead(lease, error=f"undecodable unit: {exc}")
+                log.error("unit undecodable", unit=unit.key, error=str(exc))
+                return
+            ctx = Context(host, unit, lease=lease)
+            await ctx.load()
+            handled_by = await self._dispatch(update, ctx)
+            changes = ctx.changes()
+            if shared:
+                await queue.ack(lease, changes)
+            else:
+                if not changes.is_empty():
+                    await store.apply(changes)
+                await queue.ack(lease)
+            self.handled += 1
+            log.info(
+                "unit handled",
+                unit=unit.key,
+                type=getattr(update, "type", unit.kind),
+                plugin=handled_by,
+                attempt=lease.attempt,
+                ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+        except LeaseLost:
+            log.warning("lease lost; another worker has the unit", unit=unit.key)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(queue.retry(lease, delay=0, error="worker stopped"))
+            raise
+        except Exception as exc:
+            await self._failed(lease, exc)
+        finally:
+            heartbeat.cancel()
+
+    async def _failed(self, lease: Lease, exc: Exception) -> None:
+        queue = self.host.queue
+        error = _error_text(exc)
+        try:
+            if lease.attempt >= self.max_attempts:
+                await queue.dead(lease, error=error)
+                log.error("unit dead", unit=lease.unit.key, attempts=lease.attempt, error=error)
+            else:
+                delay = backoff_delay(lease.attempt, self.backoff_base, self.backoff_cap)
+                await queue.retry(lease, delay=delay, error=error)
+                log.warning(
+                    "unit failed, will retry",
+                    unit=lease.unit.key, attempt=lease.attempt, delay=round(delay, 3),
+                    error=error,
+                )
+        except LeaseLost:
+            log.warning("lease lost while recording a failure", unit=lease.unit.key)
+        except Exception as nested:  # the lease will expire and the unit comes back
+            log.error("could not record a failure", unit=lease.unit.key, error=str(nested))
+
+    async def _heartbeat(self, lease: Lease) -> None:
+        interval = self.lease_seconds / 3
+        with contextlib.suppress(LeaseLost, QueueUnavailable, asyncio.CancelledError):
+            while True:
+                await asyncio.sleep(interval)
+                await self.host.queue.extend(lease, lease_seconds=self.lease_seconds)
+
+    async def _dispatch(self, update: Any, ctx: Context) -> str | None:
+        dispatch = self.host.dispatch
+        unit = ctx.unit
+        if isinstance(update, Message):
+            result = await dispatch.first("on_message", unit=unit, message=update, ctx=ctx)
+            if result.value is None:
+                result = await dispatch.first("on_unhandled", unit=unit, message=update, ctx=ctx)
+            return result.plugin
+        if isinstance(update, Status):
+            await dispatch.broadcast("on_status", unit=unit, status=update, ctx=ctx)
+        elif isinstance(update, WebhookError):
+            await dispatch.broadcast("on_webhook_error", unit=unit, error=update, ctx=ctx)
+        elif isinstance(update, Event):
+            await dispatch.broadcast("on_event", unit=unit, event=update, ctx=ctx)
+        return None
