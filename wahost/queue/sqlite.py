@@ -1,0 +1,425 @@
+"""The SQLite queue (the default backend): units, lanes, dedupe keys and quarantine in one file.
+
+Schema (tables prefixed ``wq_``):
+
+* ``wq_units`` — every unfinished or dead unit; ``id`` is the arrival order. ``state`` is
+  0 (queued: leasable from ``available_at``, later than now while waiting for a retry),
+  1 (leased until ``available_at``, held by ``token``) or 3 (dead). Done units are deleted.
+* ``wq_lanes`` — one row per conversation that has unfinished units: ``head_id`` is its oldest
+  unfinished unit, ``available_at`` when the lane may be leased next (0, a retry time or a
+  lease expiry) and ``leased_id`` the unit currently leased. Leasing is one index range scan
+  over ``(head_id, available_at)``: oldest lanes first, skipping only lanes that are busy or
+  waiting for a retry. The cost does not depend on the backlog behind each head.
+* ``wq_dedupe`` — every key enqueued within ``dedupe_ttl``, done or not.
+
+Replay puts a dead unit back under its original id, so it takes its original place in its
+conversation: it is leased before any later unit of the conversation that is still waiting.
+Later units already done stay done (they are not redone); the replayed unit simply runs next.
+A unit replayed while a later unit of its conversation is leased waits for that lease to end.
+
+A lease is lost when its token is no longer the unit's: once it was handed out again, or the
+unit was finished. A lease that expired but that no one took yet may still be acked.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from wahost.queue.base import (
+    DeadUnit,
+    Lease,
+    LeaseLost,
+    QuarantinedBody,
+    QueueBackend,
+    QueueStats,
+    QueueUnavailable,
+)
+from wahost.sqlite_db import SQLiteDatabase, Synchronous
+from wahost.state.base import StateChanges, StateStore, now
+from wahost.state.sqlite import SQLiteStateStore, apply_changes, create_state_schema
+from wahost.units import Unit
+
+T = TypeVar("T")
+
+QUEUED, LEASED, DEAD = 0, 1, 3
+
+QUEUE_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS wq_units (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        key TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        phone_number_id TEXT NOT NULL,
+        user TEXT NOT NULL,
+        conversation TEXT NOT NULL,
+        body BLOB NOT NULL,
+        state INTEGER NOT NULL DEFAULT 0,
+        available_at REAL NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        token TEXT,
+        error TEXT,
+        died_at REAL
+    )""",
+    # The oldest unfinished unit of a conversation; dead units leave this partial index.
+    """CREATE INDEX IF NOT EXISTS wq_units_lane ON wq_units (conversation, id)
+        WHERE state < 3""",
+    "CREATE INDEX IF NOT EXISTS wq_units_dead ON wq_units (died_at, id) WHERE state = 3",
+    """CREATE TABLE IF NOT EXISTS wq_lanes (
+        conversation TEXT PRIMARY KEY,
+        head_id INTEGER NOT NULL,
+        available_at REAL NOT NULL,
+        leased_id INTEGER
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS wq_lanes_next ON wq_lanes (head_id, available_at)",
+    """CREATE TABLE IF NOT EXISTS wq_dedupe (
+        key TEXT PRIMARY KEY,
+        expires_at REAL NOT NULL
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS wq_dedupe_expires ON wq_dedupe (expires_at)",
+    """CREATE TABLE IF NOT EXISTS wq_quarantine (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        received_at REAL NOT NULL,
+        reason TEXT NOT NULL,
+        body BLOB NOT NULL
+    )""",
+    "CREATE TABLE IF NOT EXISTS wq_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    "INSERT OR IGNORE INTO wq_meta (name, value) VALUES ('done', 0)",
+)
+
+#: Seconds between two purges of expired dedupe keys, and keys deleted by each.
+PURGE_INTERVAL = 60.0
+PURGE_BATCH = 5000
+
+_UNIT_COLUMNS = "key, kind, phone_number_id, user, conversation, body"
+
+
+def _create_schema(conn: sqlite3.Connection) -> None:
+    for statement in QUEUE_SCHEMA:
+        conn.execute(statement)
+    # The state tables too: ``ack(lease, changes)`` writes them even before a store opened.
+    create_state_schema(conn)
+
+
+def _unit(row: Sequence[Any]) -> Unit:
+    return Unit(
+        key=row[0],
+        kind=row[1],
+        phone_number_id=row[2],
+        user=row[3],
+        conversation=row[4],
+        body=bytes(row[5]),
+    )
+
+
+def _refresh_lane(conn: sqlite3.Connection, conversation: str) -> None:
+    """Recompute a lane's head and availability after one of its units changed."""
+    head = conn.execute(
+        "SELECT id, available_at FROM wq_units WHERE conversation = ? AND state < 3"
+        " ORDER BY id LIMIT 1",
+        (conversation,),
+    ).fetchone()
+    if head is None:
+        conn.execute("DELETE FROM wq_lanes WHERE conversation = ?", (conversation,))
+        return
+    available_at = head[1]
+    leased = conn.execute(
+        "SELECT u.id, u.available_at FROM wq_lanes l JOIN wq_units u ON u.id = l.leased_id"
+        " WHERE l.conversation = ? AND u.state = 1",
+        (conversation,),
+    ).fetchone()
+    if leased is not None:
+        # A lane stays blocked while any of its units is leased (a replayed older unit waits).
+        available_at = max(available_at, leased[1])
+    conn.execute(
+        "INSERT INTO wq_lanes (conversation, head_id, available_at, leased_id)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (conversation) DO UPDATE SET"
+        " head_id = excluded.head_id, available_at = excluded.available_at,"
+        " leased_id = excluded.leased_id",
+        (conversation, head[0], available_at, None if leased is None else leased[0]),
+    )
+
+
+def _take(conn: sqlite3.Connection, lease: Lease) -> str:
+    """Check that ``lease`` is still held; return its conversation."""
+    row = conn.execute(
+        "SELECT conversation FROM wq_units WHERE id = ? AND token = ? AND state = 1",
+        (int(lease.id), lease.token),
+    ).fetchone()
+    if row is None:
+        raise LeaseLost(lease.unit.key)
+    conversation: str = row[0]
+    return conversation
+
+
+class SQLiteQueue(QueueBackend):
+    """The durable queue in an SQLite file (WAL, group commit; see :mod:`wahost.sqlite_db`).
+
+    Give either ``path`` (the queue then owns its :class:`SQLiteDatabase`) or ``database``
+    to share one with a :class:`SQLiteStateStore`. Every SQLite failure is raised as
+    :class:`QueueUnavailable` and leaves nothing half-written.
+    """
+
+    name = "sqlite"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        database: SQLiteDatabase | None = None,
+        dedupe_ttl: float = 8 * 86400,
+        synchronous: Synchronous = "normal",
+        busy_timeout: float = 5.0,
+    ) -> None:
+        super().__init__(dedupe_ttl=dedupe_ttl)
+        if (path is None) == (database is None):
+            raise TypeError("give exactly one of path= or database=")
+        self.database = database or SQLiteDatabase(
+            path,  # type: ignore[arg-type]  # checked above
+            synchronous=synchronous,
+            busy_timeout=busy_timeout,
+        )
+        self._opened = False
+        self._next_purge = 0.0
+
+    def shares_transaction_with(self, store: StateStore) -> bool:
+        """True for an SQLite store on the same file: ``ack`` then writes its tables."""
+        return isinstance(store, SQLiteStateStore) and self.database.same_file(store.database)
+
+    async def open(self) -> None:
+        if self._opened:
+            return
+        try:
+            await self.database.open()
+        except sqlite3.Error as exc:
+            raise QueueUnavailable(f"{self.database.path}: {exc}") from exc
+        self._opened = True
+        await self._call(self.database.write(_create_schema))
+
+    async def close(self) -> None:
+        if self._opened:
+            self._opened = False
+            await self.database.close()
+
+    async def _call(self, awaitable: Awaitable[T]) -> T:
+        try:
+            return await awaitable
+        except sqlite3.Error as exc:
+            raise QueueUnavailable(f"{self.database.path}: {exc}") from exc
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._call(self.database.write(fn))
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._call(self.database.read(fn))
+
+    async def ping(self) -> None:
+        await self._read(lambda conn: conn.execute("SELECT value FROM wq_meta").fetchone())
+
+    async def enqueue(self, units: Sequence[Unit]) -> int:
+        if not units:
+            return 0
+        rows = [
+            (u.key, u.kind, u.phone_number_id, u.user, u.conversation, bytes(u.body)) for u in units
+        ]
+        dedupe_ttl = self.dedupe_ttl
+
+        def op(conn: sqlite3.Connection) -> int:
+            at = now()
+            added = 0
+            for row in rows:
+                # Claim the key unless it is remembered and not expired (duplicates within
+                # this batch find the claim of their first copy).
+                claimed = conn.execute(
+                    "INSERT INTO wq_dedupe (key, expires_at) VALUES (?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at"
+                    " WHERE wq_dedupe.expires_at <= ?",
+                    (row[0], at + dedupe_ttl, at),
+                ).rowcount
+                if not claimed:
+                    continue
+                cur = conn.execute(
+                    f"INSERT INTO wq_units ({_UNIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (key) DO NOTHING",  # still stored (e.g. dead) past the TTL
+                    row,
+                )
+                if not cur.rowcount:
+                    continue
+                conn.execute(
+                    "INSERT INTO wq_lanes (conversation, head_id, available_at)"
+                    " VALUES (?, ?, 0) ON CONFLICT (conversation) DO NOTHING",
+                    (row[4], cur.lastrowid),
+                )
+                added += 1
+            if at >= self._next_purge:
+                self._next_purge = at + PURGE_INTERVAL
+                self._purge_dedupe(conn, at, PURGE_BATCH)
+            return added
+
+        return await self._write(op)
+
+    async def lease(self, limit: int, *, lease_seconds: float) -> list[Lease]:
+        if limit <= 0:
+            return []
+
+        def op(conn: sqlite3.Connection) -> list[Lease]:
+            at = now()
+            expires_at = at + lease_seconds
+            token = secrets.token_hex(8)
+            lanes = conn.execute(
+                "SELECT conversation, head_id, leased_id FROM wq_lanes"
+                " WHERE available_at <= ? ORDER BY head_id LIMIT ?",
+                (at, limit),
+            ).fetchall()
+            leases = []
+            for conversation, head_id, leased_id in lanes:
+                if leased_id is not None and leased_id != head_id:
+                    # An expired lease on a later unit that a replay overtook: revoke it so
+                    # its holder's ack raises LeaseLost instead of running concurrently.
+                    conn.execute(
+                        "UPDATE wq_units SET state = 0, token = NULL, available_at = 0"
+                        " WHERE id = ? AND state = 1",
+                        (leased_id,),
+                    )
+                row = conn.execute(
+                    "UPDATE wq_units SET state = 1, attempts = attempts + 1, token = ?,"
+                    f" available_at = ? WHERE id = ? RETURNING {_UNIT_COLUMNS}, attempts",
+                    (token, expires_at, head_id),
+                ).fetchone()
+                conn.execute(
+                    "UPDATE wq_lanes SET available_at = ?, leased_id = ? WHERE conversation = ?",
+                    (expires_at, head_id, conversation),
+                )
+                leases.append(Lease(_unit(row), str(head_id), row[6], token, expires_at))
+            return leases
+
+        return await self._write(op)
+
+    async def extend(self, lease: Lease, *, lease_seconds: float) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conversation = _take(conn, lease)
+            sql = "UPDATE wq_units SET available_at = ? WHERE id = ?"
+            conn.execute(sql, (now() + lease_seconds, int(lease.id)))
+            _refresh_lane(conn, conversation)
+
+        await self._write(op)
+
+    async def ack(self, lease: Lease, changes: StateChanges | None = None) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conversation = _take(conn, lease)
+            conn.execute("DELETE FROM wq_units WHERE id = ?", (int(lease.id),))
+            _refresh_lane(conn, conversation)
+            conn.execute("UPDATE wq_meta SET value = value + 1 WHERE name = 'done'")
+            if changes is not None:
+                apply_changes(conn, changes, now())
+
+        await self._write(op)
+
+    async def retry(self, lease: Lease, *, delay: float, error: str) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conversation = _take(conn, lease)
+            conn.execute(
+                "UPDATE wq_units SET state = 0, token = NULL, available_at = ?, error = ?"
+                " WHERE id = ?",
+                (now() + max(delay, 0.0), error, int(lease.id)),
+            )
+            _refresh_lane(conn, conversation)
+
+        await self._write(op)
+
+    async def dead(self, lease: Lease, *, error: str) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conversation = _take(conn, lease)
+            conn.execute(
+                "UPDATE wq_units SET state = 3, token = NULL, error = ?, died_at = ? WHERE id = ?",
+                (error, now(), int(lease.id)),
+            )
+            _refresh_lane(conn, conversation)
+
+        await self._write(op)
+
+    async def list_dead(self, *, limit: int = 100) -> list[DeadUnit]:
+        def op(conn: sqlite3.Connection) -> list[DeadUnit]:
+            rows = conn.execute(
+                f"SELECT {_UNIT_COLUMNS}, attempts, error, died_at FROM wq_units"
+                " WHERE state = 3 ORDER BY died_at, id LIMIT ?",
+                (max(limit, 0),),
+            )
+            return [DeadUnit(_unit(r), r[6], r[7] or "", r[8]) for r in rows]
+
+        return await self._read(op)
+
+    @staticmethod
+    def _replay(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> int:
+        rows = conn.execute(
+            "UPDATE wq_units SET state = 0, attempts = 0, available_at = 0, error = NULL,"
+            f" died_at = NULL WHERE state = 3 AND {where} RETURNING conversation",
+            params,
+        ).fetchall()
+        for conversation in {row[0] for row in rows}:
+            _refresh_lane(conn, conversation)
+        return len(rows)
+
+    async def replay(self, key: str) -> bool:
+        return await self._write(lambda conn: self._replay(conn, "key = ?", (key,))) > 0
+
+    async def replay_all(self) -> int:
+        return await self._write(lambda conn: self._replay(conn, "1", ()))
+
+    async def quarantine(self, body: bytes, reason: str) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO wq_quarantine (received_at, reason, body) VALUES (?, ?, ?)",
+                (now(), reason, bytes(body)),
+            )
+
+        await self._write(op)
+
+    async def list_quarantine(self, *, limit: int = 100) -> list[QuarantinedBody]:
+        def op(conn: sqlite3.Connection) -> list[QuarantinedBody]:
+            rows = conn.execute(
+                "SELECT id, received_at, reason, body FROM wq_quarantine ORDER BY id LIMIT ?",
+                (max(limit, 0),),
+            )
+            return [QuarantinedBody(str(r[0]), r[1], r[2], bytes(r[3])) for r in rows]
+
+        return await self._read(op)
+
+    async def stats(self) -> QueueStats:
+        def op(conn: sqlite3.Connection) -> QueueStats:
+            at = now()
+            ready, leased, waiting, dead = conn.execute(
+                "SELECT total(state = 0 AND available_at <= :at), total(state = 1),"
+                " total(state = 0 AND available_at > :at), total(state = 3) FROM wq_units",
+                {"at": at},
+            ).fetchone()
+            done = conn.execute("SELECT value FROM wq_meta WHERE name = 'done'").fetchone()
+            quarantined = conn.execute("SELECT count(*) FROM wq_quarantine").fetchone()
+            keys = conn.execute(
+                "SELECT count(*) FROM wq_dedupe WHERE expires_at > ?", (at,)
+            ).fetchone()
+            return QueueStats(
+                ready=int(ready),
+                leased=int(leased),
+                waiting_retry=int(waiting),
+                dead=int(dead),
+                done=int(done[0]),
+                quarantined=int(quarantined[0]),
+                dedupe_keys=int(keys[0]),
+            )
+
+        return await self._read(op)
+
+    async def purge(self) -> int:
+        """Delete every expired dedupe key now (enqueue also does it, a batch a minute)."""
+        return await self._write(lambda conn: self._purge_dedupe(conn, now(), None))
+
+    @staticmethod
+    def _purge_dedupe(conn: sqlite3.Connection, at: float, batch: int | None) -> int:
+        return conn.execute(
+            "DELETE FROM wq_dedupe WHERE key IN"
+            " (SELECT key FROM wq_dedupe WHERE expires_at <= ? LIMIT ?)",
+            (at, -1 if batch is None else batch),
+        ).rowcount

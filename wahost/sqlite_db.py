@@ -1,0 +1,295 @@
+"""The shared SQLite engine: one WAL file, one writer thread with group commit, one reader.
+
+Every write is a plain function ``fn(connection) -> result`` submitted with :meth:`write`. A
+dedicated writer thread drains everything pending, runs the functions in ONE transaction — each
+inside its own ``SAVEPOINT``, so one failing function does not fail the others — commits once
+and only then resolves each caller's future. Sixty-four concurrent webhooks thus share one
+commit (and, with ``synchronous="full"``, one fsync).
+
+Reads (:meth:`read`) are grouped the same way on a second connection and thread, in a read
+transaction: WAL lets them run while the writer writes, and they never take the write lock, so
+they keep working while another process writes. Grouping matters more than parallel readers:
+measured with 64 concurrent reads, one grouping reader thread beat a pool of reader threads
+(one transaction per read) about ninefold.
+
+Durability: the file is in WAL mode. With ``synchronous="normal"`` (the default) a committed
+transaction survives a crash of the process (``kill -9``) but not necessarily a power loss or an
+OS crash; ``"full"`` syncs the WAL at every commit and survives those too, at the cost of an
+fsync per group; ``"off"`` is for benchmarks and throw-away data.
+
+Several processes may open the same file (``wahost serve`` and ``wahost worker``): every write
+transaction starts with ``BEGIN IMMEDIATE``, so correctness comes from SQLite's locking, never
+from memory shared within one process. A writer that cannot get the lock within
+``busy_timeout`` fails its whole group with :class:`sqlite3.OperationalError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+T = TypeVar("T")
+
+Synchronous = Literal["normal", "full", "off"]
+
+#: The most operations one transaction groups; bounds the latency a group adds to its first op.
+MAX_GROUP = 512
+
+
+@dataclass(slots=True)
+class _Op:
+    fn: Callable[[sqlite3.Connection], Any]
+    future: asyncio.Future[Any]
+    loop: asyncio.AbstractEventLoop
+
+
+def _resolve(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
+    # Runs on the caller's loop; the caller may have been cancelled meanwhile.
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(value)
+
+
+class _GroupThread:
+    """A thread owning one connection, running submitted functions in groups."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        run_group: Callable[[sqlite3.Connection, list[_Op]], list[tuple[Any, Any]]],
+        name: str,
+    ) -> None:
+        self._conn = conn
+        self._run_group = run_group
+        self._pending: queue.SimpleQueue[_Op | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._pending.put(_Op(fn, future, loop))
+        return future
+
+    def stop(self) -> None:
+        """Run what is pending, then close the connection."""
+        self._pending.put(None)
+        self._thread.join()
+
+    def _loop(self) -> None:
+        try:
+            stopping = False
+            while not stopping:
+                first = self._pending.get()
+                if first is None:
+                    break
+                group = [first]
+                while len(group) < MAX_GROUP:
+                    try:
+                        op = self._pending.get_nowait()
+                    except queue.Empty:
+                        break
+                    if op is None:
+                        stopping = True
+                        break
+                    group.append(op)
+                # A caller cancelled before its turn does not need its operation any more.
+                group = [op for op in group if not op.future.cancelled()]
+                if group:
+                    outcomes = self._run_group(self._conn, group)
+                    for op, (value, error) in zip(group, outcomes, strict=True):
+                        with contextlib.suppress(RuntimeError):  # the caller's loop is closed
+                            op.loop.call_soon_threadsafe(_resolve, op.future, value, error)
+        finally:
+            self._conn.close()
+
+
+class SQLiteDatabase:
+    """One SQLite file shared by the SQLite queue and state store (and by several processes).
+
+    Open it once per user with :meth:`open` and :meth:`close`: it is reference counted, so a
+    queue and a store sharing one database close it once, when the last of them closes.
+
+    ``commits`` counts committed write transactions and ``write_ops`` the operations they
+    carried; ``write_ops / commits`` is the average group size.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        synchronous: Synchronous = "normal",
+        busy_timeout: float = 5.0,
+    ) -> None:
+        if synchronous not in ("normal", "full", "off"):
+            raise ValueError(f"synchronous must be 'normal', 'full' or 'off', not {synchronous!r}")
+        self.path = Path(path)
+        self.synchronous = synchronous
+        self.busy_timeout = busy_timeout
+        self.commits = 0
+        self.write_ops = 0
+        self._refs = 0
+        self._refs_lock = threading.Lock()
+        self._writer: _GroupThread | None = None
+        self._reader: _GroupThread | None = None
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the database is open (its threads are running)."""
+        return self._writer is not None
+
+    def same_file(self, other: SQLiteDatabase) -> bool:
+        """Whether ``other`` is this database or another handle on the same file."""
+        if other is self:
+            return True
+        return os.path.realpath(self.path) == os.path.realpath(other.path)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Take a reference; the first one creates the file and starts the threads."""
+        await asyncio.to_thread(self._acquire)
+
+    async def close(self) -> None:
+        """Drop a reference; the last one finishes pending operations and closes the file."""
+        await asyncio.to_thread(self._release)
+
+    def _acquire(self) -> None:
+        # A threading lock, not an asyncio one: the database may outlive one event loop.
+        with self._refs_lock:
+            if self._refs == 0:
+                self._start()
+            self._refs += 1
+
+    def _release(self) -> None:
+        with self._refs_lock:
+            if self._refs == 0:
+                return
+            self._refs -= 1
+            if self._refs == 0:
+                self._stop()
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves (the sqlite3 module's implicit
+        # transactions would otherwise commit behind our savepoints).
+        conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise sqlite3.OperationalError(f"{self.path}: cannot use WAL mode ({mode})")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _start(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        writer_conn = self._connect()
+        try:
+            reader_conn = self._connect()
+            reader_conn.execute("PRAGMA query_only=ON")
+        except BaseException:
+            writer_conn.close()
+            raise
+        name = self.path.name
+        self._writer = _GroupThread(writer_conn, self._run_writes, f"wahost-sqlite-write:{name}")
+        self._reader = _GroupThread(reader_conn, _run_reads, f"wahost-sqlite-read:{name}")
+
+    def _stop(self) -> None:
+        for thread in (self._writer, self._reader):
+            if thread is not None:
+                thread.stop()
+        self._writer = self._reader = None
+
+    # -- operations ----------------------------------------------------------------------
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` in the writer thread inside a transaction; return once it is committed.
+
+        ``fn`` runs in its own savepoint: if it raises, its changes are rolled back and the
+        exception is raised here, while the other operations of the group still commit. If the
+        transaction itself fails (lock timeout, disk full, I/O error), every operation of the
+        group raises that :class:`sqlite3.Error` and nothing of them is stored.
+        """
+        if self._writer is None:
+            raise sqlite3.ProgrammingError(f"{self.path}: database is not open")
+        return await self._writer.submit(fn)
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``fn`` on the reader connection in a read transaction (a consistent snapshot).
+
+        It sees every write whose :meth:`write` has returned. ``fn`` must not write.
+        """
+        if self._reader is None:
+            raise sqlite3.ProgrammingError(f"{self.path}: database is not open")
+        return await self._reader.submit(fn)
+
+    def _run_writes(self, conn: sqlite3.Connection, group: list[_Op]) -> list[tuple[Any, Any]]:
+        outcomes: list[tuple[Any, Any]] = []
+        failure: BaseException | None = None
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            return [(None, exc)] * len(group)
+        for op in group:
+            try:
+                conn.execute("SAVEPOINT op")
+                try:
+                    value = op.fn(conn)
+                except Exception as exc:
+                    if not conn.in_transaction:
+                        # SQLite rolled back the whole transaction (e.g. disk full): the
+                        # earlier operations of the group are lost too.
+                        failure = exc
+                        break
+                    conn.execute("ROLLBACK TO op")
+                    conn.execute("RELEASE op")
+                    outcomes.append((None, exc))
+                else:
+                    conn.execute("RELEASE op")
+                    outcomes.append((value, None))
+            except sqlite3.Error as exc:
+                failure = exc
+                break
+        if failure is None:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                failure = exc
+            else:
+                self.commits += 1
+                self.write_ops += len(group)
+                return outcomes
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        return [(None, failure)] * len(group)
+
+
+def _run_reads(conn: sqlite3.Connection, group: list[_Op]) -> list[tuple[Any, Any]]:
+    outcomes: list[tuple[Any, Any]] = []
+    with contextlib.suppress(sqlite3.Error):  # a failed BEGIN: each read then runs alone
+        conn.execute("BEGIN")
+    for op in group:
+        try:
+            outcomes.append((op.fn(conn), None))
+        except Exception as exc:
+            outcomes.append((None, exc))
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("COMMIT")
+    return outcomes
