@@ -96,6 +96,10 @@ def _error_text(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
+def _one_line(exc: BaseException) -> str:
+    return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
 def build_plugin_manager(
     *,
     plugins: Iterable[object] = (),
@@ -139,7 +143,7 @@ def build_plugin_manager(
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         plugin_name = pm.get_name(exc.plugin) or repr(exc.plugin)
-        raise PluginError(f"plugin {plugin_name!r}: {exc}") from exc
+        raise PluginError(f"plugin {plugin_name!r}: {_one_line(exc)}") from exc
 
     for info in infos:
         plugin = pm.get_plugin(info.name)
@@ -152,7 +156,7 @@ def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:
     try:
         pm.register(plugin, name=name)
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin {name!r}: {exc}") from exc
+        raise PluginError(f"plugin {name!r}: {_one_line(exc)}") from exc
 
 
 def _load_entry_points(

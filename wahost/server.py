@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
+import socket
 from typing import Any
 
 import structlog
@@ -15,12 +17,16 @@ from wahost.worker import Worker
 log = structlog.get_logger("wahost.server")
 
 
-async def _run_hypercorn(app: Any, host: str, port: int, stop: asyncio.Event) -> None:
+async def run_http(
+    app: Any, host: str, port: int, stop: asyncio.Event, *, sock: socket.socket | None = None
+) -> None:
+    """Serve ``app`` on ``host:port`` (or an already bound ``sock``) until ``stop`` is set."""
     from hypercorn.asyncio import serve
     from hypercorn.config import Config as HypercornConfig
 
     config = HypercornConfig()
-    config.bind = [f"{host}:{port}"]
+    # Hypercorn takes ownership of an fd:// socket and closes it: give it a duplicate.
+    config.bind = [f"fd://{os.dup(sock.fileno())}"] if sock is not None else [f"{host}:{port}"]
     config.accesslog = None
     config.errorlog = None
     config.keep_alive_timeout = 75  # longer than Meta's and most proxies' idle timeouts
@@ -46,7 +52,7 @@ async def serve(host: Wahost, *, with_worker: bool = True, grace: float = 10.0) 
     log.info("listening", address=f"http://{server.host}:{server.port}",
              webhook=server.webhook_path, worker=with_worker)
     try:
-        await _run_hypercorn(host.asgi(), server.host, server.port, stop)
+        await run_http(host.asgi(), server.host, server.port, stop)
     finally:
         log.info("stopping")
         if worker is not None and worker_task is not None:

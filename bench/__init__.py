@@ -1,0 +1,1 @@
+"""Benchmarks and long reliability runs: they print figures; they are not tests."""

@@ -1,0 +1,206 @@
+"""The dispatcher: pluggy's call order, awaited results, modes, isolation, timeouts."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from wahost import hookimpl
+from wahost.dispatch import Dispatcher, HookFailed
+from wahost.plugins import build_plugin_manager
+
+
+def dispatcher(*plugins: object, timeout: float | None = None) -> Dispatcher:
+    pm, _ = build_plugin_manager(plugins=plugins, load_entrypoints=False)
+    return Dispatcher(pm, context={"host": "the-host"}, timeout=timeout)
+
+
+class Named:
+    """A plugin object whose name in the plugin manager is ``__name__``."""
+
+    def __init__(self, name: str) -> None:
+        self.__name__ = name
+
+
+async def test_first_mode_decides_on_awaited_value() -> None:
+    """With two async ``first`` implementations, the one called first returning None does not
+    stop the walk: the second still decides (pluggy's firstresult would stop at a coroutine)."""
+    calls: list[str] = []
+
+    class Second(Named):
+        @hookimpl
+        async def on_message(self, message: Any) -> Any:
+            calls.append("second")
+            return f"handled {message}"
+
+    class First(Named):
+        @hookimpl
+        async def on_message(self, message: Any) -> Any:
+            calls.append("first")
+            await asyncio.sleep(0)
+            return None
+
+    d = dispatcher(Second("second"), First("first"))  # registered last = called first
+    result = await d.first("on_message", message="m1", ctx=None)
+    assert calls == ["first", "second"]
+    assert result.value == "handled m1"
+    assert result.plugin == "second"
+
+
+async def test_first_mode_stops_at_first_value_and_mixes_sync_and_async() -> None:
+    calls: list[str] = []
+
+    class Later(Named):
+        @hookimpl
+        def on_message(self) -> Any:
+            calls.append("later")
+            return "later"
+
+    class Early(Named):
+        @hookimpl
+        def on_message(self) -> Any:  # sync implementation
+            calls.append("early")
+            return "early"
+
+    d = dispatcher(Later("later"), Early("early"))
+    assert (await d.first("on_message", message=None, ctx=None)).value == "early"
+    assert calls == ["early"]
+
+
+async def test_call_order_follows_tryfirst_and_trylast() -> None:
+    calls: list[str] = []
+
+    class A(Named):
+        @hookimpl(trylast=True)
+        async def on_status(self) -> None:
+            calls.append("a-trylast")
+
+    class B(Named):
+        @hookimpl(tryfirst=True)
+        async def on_status(self) -> None:
+            calls.append("b-tryfirst")
+
+    class C(Named):
+        @hookimpl
+        async def on_status(self) -> None:
+            calls.append("c")
+
+    d = dispatcher(B("b"), A("a"), C("c"))
+    await d.broadcast("on_status", status=None, ctx=None)
+    assert calls == ["b-tryfirst", "c", "a-trylast"]
+
+
+async def test_broadcast_isolates_a_raising_plugin_and_reports_it() -> None:
+    ran: list[str] = []
+    reported: list[tuple[str, str, str]] = []
+
+    class Good(Named):
+        @hookimpl
+        async def on_status(self, status: Any) -> None:
+            ran.append(f"good:{status}")
+
+    class Bad(Named):
+        @hookimpl
+        async def on_status(self) -> None:
+            ran.append("bad")
+            raise ValueError("boom")
+
+    class Observer(Named):
+        @hookimpl
+        def on_plugin_error(self, plugin: str, hook: str, exc: BaseException) -> None:
+            reported.append((plugin, hook, str(exc)))
+
+    d = dispatcher(Good("good"), Bad("bad"), Observer("observer"))
+    with pytest.raises(HookFailed) as failed:
+        await d.broadcast("on_status", status="s1", ctx=None)
+    assert ran == ["bad", "good:s1"]  # the good plugin still ran after the bad one raised
+    assert reported == [("bad", "on_status", "boom")]
+    assert failed.value.errors[0][0] == "bad"
+    assert "bad: ValueError: boom" in str(failed.value)
+
+
+async def test_first_mode_exception_stops_and_is_reported() -> None:
+    ran: list[str] = []
+
+    class Fallback(Named):
+        @hookimpl
+        async def on_message(self) -> Any:
+            ran.append("fallback")
+            return True
+
+    class Broken(Named):
+        @hookimpl
+        async def on_message(self) -> Any:
+            raise RuntimeError("broken handler")
+
+    d = dispatcher(Fallback("fallback"), Broken("broken"))
+    with pytest.raises(HookFailed, match="broken handler"):
+        await d.first("on_message", message=None, ctx=None)
+    assert ran == []  # a lower plugin must not answer a message another plugin failed on
+
+
+async def test_an_error_in_on_plugin_error_is_only_logged() -> None:
+    class Bad(Named):
+        @hookimpl
+        async def on_status(self) -> None:
+            raise ValueError("first")
+
+    class BadObserver(Named):
+        @hookimpl
+        async def on_plugin_error(self) -> None:
+            raise RuntimeError("observer broke")
+
+    d = dispatcher(Bad("bad"), BadObserver("observer"))
+    with pytest.raises(HookFailed) as failed:
+        await d.broadcast("on_status", status=None, ctx=None)
+    assert [name for name, _ in failed.value.errors] == ["bad"]
+
+
+async def test_timeout_counts_as_the_plugins_exception() -> None:
+    class Slow(Named):
+        @hookimpl
+        async def on_status(self) -> None:
+            await asyncio.sleep(5)
+
+    d = dispatcher(Slow("slow"), timeout=0.05)
+    with pytest.raises(HookFailed) as failed:
+        await d.broadcast("on_status", status=None, ctx=None)
+    assert isinstance(failed.value.errors[0][1], TimeoutError)
+
+
+async def test_context_arguments_are_given_to_implementations_that_ask() -> None:
+    class WantsHost(Named):
+        @hookimpl
+        def on_event(self, host: Any, event: Any) -> str:
+            return f"{host}/{event}"
+
+    d = dispatcher(WantsHost("p"))
+    assert await d.broadcast("on_event", event="e", ctx=None) == ["the-host/e"]
+
+
+def test_collect_refuses_async_implementations() -> None:
+    class AsyncSchema(Named):
+        @hookimpl
+        async def wahost_config_schema(self) -> Any:
+            return {}
+
+    d = dispatcher(AsyncSchema("p"))
+    with pytest.raises(TypeError, match="'p': wahost_config_schema must not be async"):
+        d.collect("wahost_config_schema")
+
+
+def test_collect_gathers_non_none_results() -> None:
+    class One(Named):
+        @hookimpl
+        def wahost_config_schema(self) -> Any:
+            return {"one": dict}
+
+    class Nothing(Named):
+        @hookimpl
+        def wahost_config_schema(self) -> Any:
+            return None
+
+    d = dispatcher(One("one"), Nothing("nothing"))
+    assert d.collect("wahost_config_schema") == [{"one": dict}]

@@ -1,0 +1,247 @@
+"""Ingress answers, on a real HTTP server on loopback with a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from wahost import hookimpl
+from wahost.testing import TEST_APP_SECRET, TEST_VERIFY_TOKEN, BotHarness, load_fixture
+from wahost.webhook import SignatureChecker
+
+FIXTURES = Path(__file__).parent / "fixtures" / "cloudapi"
+
+
+class Recorder:
+    """A plugin recording the wamid of every message it is given."""
+
+    __name__ = "recorder"
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    @hookimpl
+    async def on_message(self, message: Any) -> bool:
+        self.messages.append(message.id)
+        return True
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[BotHarness]:
+    recorder = Recorder()
+    async with BotHarness(tmp_path, plugins=[recorder]) as harness:
+        harness.recorder = recorder  # type: ignore[attr-defined]
+        yield harness
+
+
+async def stored(bot: BotHarness) -> int:
+    stats = await bot.host.queue.stats()
+    return stats.ready + stats.leased + stats.waiting_retry + stats.done + stats.dead
+
+
+# -- GET: verification -------------------------------------------------------------------
+
+
+async def test_verification_echoes_the_challenge_as_plain_text(bot: BotHarness) -> None:
+    params = {"hub.mode": "subscribe", "hub.verify_token": TEST_VERIFY_TOKEN,
+              "hub.challenge": "1158201444"}
+    response = await bot.http.get(bot.webhook_url, params=params)  # type: ignore[union-attr]
+    assert response.status_code == 200
+    assert response.text == "1158201444"
+    assert response.headers["content-type"].startswith("text/plain")
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"hub.mode": "subscribe", "hub.verify_token": "wrong", "hub.challenge": "1"},
+        {"hub.mode": "unsubscribe", "hub.verify_token": TEST_VERIFY_TOKEN, "hub.challenge": "1"},
+        {"hub.challenge": "1"},
+        {},
+    ],
+)
+async def test_verification_refuses_anything_else(bot: BotHarness, params: dict[str, str]) -> None:
+    response = await bot.http.get(bot.webhook_url, params=params)  # type: ignore[union-attr]
+    assert response.status_code == 403
+    assert "1" not in response.text
+
+
+# -- POST: signature ---------------------------------------------------------------------
+
+
+async def test_a_signed_webhook_is_stored_and_handled(bot: BotHarness) -> None:
+    response = await bot.post_fixture("inbound_text.json")
+    assert response.status_code == 200
+    await bot.idle()
+    assert bot.recorder.messages == [  # type: ignore[attr-defined]
+        json.loads(load_fixture("inbound_text.json"))["entry"][0]["changes"][0]["value"][
+            "messages"
+        ][0]["id"]
+    ]
+
+
+async def test_missing_signature_is_401_and_nothing_is_stored(bot: BotHarness) -> None:
+    response = await bot.post(load_fixture("inbound_text.json"), secret=None)
+    assert response.status_code == 401
+    assert await stored(bot) == 0
+
+
+async def test_wrong_signature_is_403_and_nothing_is_stored(bot: BotHarness) -> None:
+    response = await bot.post(load_fixture("inbound_text.json"), secret="not-the-secret")
+    assert response.status_code == 403
+    assert await stored(bot) == 0
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b"sha256=",
+        b"sha256=zz",
+        b"sha1=" + b"0" * 40,
+        b"sha256=" + b"0" * 63,
+        b"sha256=\xff\xfe" + b"0" * 60,  # not ASCII
+        "sha256=ä".encode(),
+        b"",
+    ],
+)
+async def test_malformed_signature_is_403_never_500(bot: BotHarness, header: bytes) -> None:
+    body = load_fixture("inbound_text.json")
+    response = await bot.post(body, secret=None, headers={"x-hub-signature-256": header})  # type: ignore[dict-item]
+    assert response.status_code == 403
+    assert await stored(bot) == 0
+
+
+async def test_signature_is_checked_over_the_raw_bytes(bot: BotHarness) -> None:
+    """A body re-serialised after signing (e.g. unicode unescaped) no longer verifies."""
+    vectors = json.loads((FIXTURES / "webhook_signature_vectors.json").read_text())["cases"]
+    for case in vectors:
+        checker = SignatureChecker([case["app_secret"]])
+        status = checker.status(case["x_hub_signature_256"].encode(), case["raw_body"].encode())
+        assert (status == 200) is case["valid"], case["name"]
+
+
+async def test_any_configured_secret_is_accepted_during_rotation(tmp_path: Path) -> None:
+    config = {"whatsapp": {"app_secret": "old-secret-123456", "app_secrets": ["new-secret-654321"]}}
+    async with BotHarness(tmp_path, config=config) as bot:
+        body = load_fixture("inbound_text.json")
+        assert (await bot.post(body, secret="old-secret-123456")).status_code == 200
+        assert (await bot.post(body, secret="new-secret-654321")).status_code == 200
+        assert (await bot.post(body, secret=TEST_APP_SECRET)).status_code == 403
+
+
+# -- POST: size and decoding ---------------------------------------------------------------
+
+
+async def test_a_body_over_the_limit_is_413_by_content_length(tmp_path: Path) -> None:
+    async with BotHarness(tmp_path, config={"server": {"max_body_bytes": 1000}}) as bot:
+        body = b'{"object":"whatsapp_business_account","entry":[]}'.ljust(2000)
+        response = await bot.post(body)
+        assert response.status_code == 413
+        assert await stored(bot) == 0
+
+
+async def test_a_streamed_body_over_the_limit_is_413_without_reading_it_all(
+    tmp_path: Path,
+) -> None:
+    async with BotHarness(tmp_path, config={"server": {"max_body_bytes": 1000}}) as bot:
+        sent = 0
+
+        async def chunks() -> AsyncIterator[bytes]:
+            nonlocal sent
+            for _ in range(1000):  # up to 1 MB, chunked: no Content-Length
+                sent += 1
+                yield b"x" * 1000
+
+        assert bot.http is not None
+        try:
+            response = await bot.http.post(
+                bot.webhook_url, content=chunks(), headers={"x-hub-signature-256": "sha256=00"}
+            )
+            assert response.status_code == 413
+        except httpx.TransportError:
+            pass  # the server may close the connection once it has answered
+        assert sent < 1000
+        assert await stored(bot) == 0
+
+
+async def test_a_signed_but_undecodable_body_is_quarantined_and_200(bot: BotHarness) -> None:
+    body = b'{"object": "whatsapp_business_account", "entry": "not a list"}'
+    response = await bot.post(body)
+    assert response.status_code == 200
+    quarantined = await bot.host.queue.list_quarantine()
+    assert [item.body for item in quarantined] == [body]
+    assert quarantined[0].reason
+    assert (await bot.post(b"\x00\x01 not json")).status_code == 200
+    assert len(await bot.host.queue.list_quarantine()) == 2
+    assert await stored(bot) == 0
+
+
+async def test_an_unknown_message_type_is_stored_and_dispatched(bot: BotHarness) -> None:
+    envelope = json.loads(load_fixture("inbound_text.json"))
+    message = envelope["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["type"] = "hologram"
+    message["hologram"] = {"depth": 3}
+    message.pop("text")
+    assert (await bot.post(envelope)).status_code == 200
+    await bot.idle()
+    assert bot.recorder.messages == [message["id"]]  # type: ignore[attr-defined]
+
+
+# -- POST: the store cannot commit -------------------------------------------------------
+
+LOCKER = """
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.readline()
+db.execute("ROLLBACK")
+"""
+
+
+async def test_503_when_the_store_cannot_commit_then_200_on_meta_s_retry(
+    tmp_path: Path,
+) -> None:
+    recorder = Recorder()
+    config = {"queue": {"busy_timeout": 0.2}}
+    async with BotHarness(tmp_path, plugins=[recorder], config=config) as bot:
+        db_path = bot.config.queue.path
+        locker = subprocess.Popen(
+            [sys.executable, "-c", LOCKER, db_path],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        try:
+            assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+            response = await bot.post_fixture("inbound_image.json")
+            assert response.status_code == 503
+        finally:
+            assert locker.stdin is not None
+            locker.stdin.write("\n")
+            locker.stdin.flush()
+            locker.wait(10)
+        assert recorder.messages == []
+        response = await bot.post_fixture("inbound_image.json")  # Meta retries
+        assert response.status_code == 200
+        await bot.idle()
+        assert len(recorder.messages) == 1
+
+
+# -- health --------------------------------------------------------------------------------
+
+
+async def test_healthz_and_readyz(bot: BotHarness) -> None:
+    assert bot.http is not None
+    assert (await bot.http.get(bot.url + "/healthz")).status_code == 200
+    assert (await bot.http.get(bot.url + "/readyz")).status_code == 200
+
+
+async def test_other_methods_on_the_webhook_path_are_405(bot: BotHarness) -> None:
+    assert bot.http is not None
+    assert (await bot.http.put(bot.webhook_url, content=b"{}")).status_code == 405
