@@ -95,14 +95,33 @@ def _webhook(user: str, seq: int) -> bytes:
     wamid = f"wamid.crash.{user}.{seq}"
     body = {
         "object": "whatsapp_business_account",
-        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550783881",
-                         "phone_number_id": "106540352242922"},
-            "contacts": [{"profile": {"name": user}, "wa_id": user}],
-            "messages": [{"from": user, "id": wamid, "timestamp": "1750300001",
-                          "type": "text", "text": {"body": str(seq)}}],
-        }}]}],
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550783881",
+                                "phone_number_id": "106540352242922",
+                            },
+                            "contacts": [{"profile": {"name": user}, "wa_id": user}],
+                            "messages": [
+                                {
+                                    "from": user,
+                                    "id": wamid,
+                                    "timestamp": "1750300001",
+                                    "type": "text",
+                                    "text": {"body": str(seq)},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
     }
     return json.dumps(body, separators=(",", ":")).encode()
 
@@ -122,8 +141,13 @@ class Outcome:
     posts: int = 0
 
     def ok(self) -> bool:
-        return (not self.lost and not self.out_of_order and not self.wrong_counters
-                and self.repeats <= self.repeat_bound and self.acked == self.messages)
+        return (
+            not self.lost
+            and not self.out_of_order
+            and not self.wrong_counters
+            and self.repeats <= self.repeat_bound
+            and self.acked == self.messages
+        )
 
     def report(self) -> str:
         return (
@@ -143,9 +167,18 @@ class Server:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "wahost.cli", "serve", "--config",
-             str(self.workdir / "wahost.toml")],
-            cwd=self.workdir, env=self.env, stdout=self.log, stderr=self.log,
+            [
+                sys.executable,
+                "-m",
+                "wahost.cli",
+                "serve",
+                "--config",
+                str(self.workdir / "wahost.toml"),
+            ],
+            cwd=self.workdir,
+            env=self.env,
+            stdout=self.log,
+            stderr=self.log,
         )
 
     def kill(self) -> None:
@@ -173,7 +206,11 @@ def _install_recorder(site: Path) -> None:
 
 
 async def _client(
-    url: str, users: list[str], per_user: int, acked: set[str], counters: dict[str, int],
+    url: str,
+    users: list[str],
+    per_user: int,
+    acked: set[str],
+    counters: dict[str, int],
     deadline: float,
 ) -> None:
     """Posts each user's messages in order; re-posts until 200 like Meta."""
@@ -181,8 +218,10 @@ async def _client(
         for seq in range(per_user):
             for user in users:
                 body = _webhook(user, seq)
-                headers = {"content-type": "application/json",
-                           "x-hub-signature-256": sign(body, TEST_APP_SECRET)}
+                headers = {
+                    "content-type": "application/json",
+                    "x-hub-signature-256": sign(body, TEST_APP_SECRET),
+                }
                 while time.monotonic() < deadline:
                     counters["posts"] += 1
                     try:
@@ -220,8 +259,14 @@ def _wait_ready(url: str, timeout: float = 30) -> None:
 
 
 def run_crash(
-    *, messages: int = 300, kills: int = 3, clients: int = 8, concurrency: int = 16,
-    seed: int = 1, workdir: Path | None = None, timeout: float = 300,
+    *,
+    messages: int = 300,
+    kills: int = 3,
+    clients: int = 8,
+    concurrency: int = 16,
+    seed: int = 1,
+    workdir: Path | None = None,
+    timeout: float = 300,
 ) -> Outcome:
     """Run the crash scenario and return what was observed."""
     rng = random.Random(seed)
@@ -230,8 +275,11 @@ def run_crash(
     _install_recorder(site)
     port = _free_port()
     record_db = tmp / "record.db"
-    (tmp / "wahost.toml").write_text(CONFIG.format(
-        secret=TEST_APP_SECRET, port=port, db=tmp / "wahost.db", concurrency=concurrency))
+    (tmp / "wahost.toml").write_text(
+        CONFIG.format(
+            secret=TEST_APP_SECRET, port=port, db=tmp / "wahost.db", concurrency=concurrency
+        )
+    )
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(site), *sys.path])
     env["CRASH_RECORD_DB"] = str(record_db)
@@ -252,10 +300,12 @@ def run_crash(
         stop = asyncio.Event()
         deadline = time.monotonic() + timeout
         killer = asyncio.create_task(_killer(server, kills, stop, rng))
-        await asyncio.gather(*(
-            _client(url + "/webhook", users[i::clients], per_user, acked, counters, deadline)
-            for i in range(clients)
-        ))
+        await asyncio.gather(
+            *(
+                _client(url + "/webhook", users[i::clients], per_user, acked, counters, deadline)
+                for i in range(clients)
+            )
+        )
         stop.set()
         outcome.kills = await killer
         outcome.acked = len(acked)
@@ -287,7 +337,11 @@ def _wait_drained(record_db: Path, expected: int, timeout: float) -> None:
 
 
 def _check(
-    outcome: Outcome, record_db: Path, wahost_db: Path, users: list[str], per_user: int,
+    outcome: Outcome,
+    record_db: Path,
+    wahost_db: Path,
+    users: list[str],
+    per_user: int,
     concurrency: int,
 ) -> None:
     with sqlite3.connect(record_db, timeout=30) as db:
@@ -335,8 +389,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    outcome = run_crash(messages=args.messages, kills=args.kills, clients=args.clients,
-                        concurrency=args.concurrency, seed=args.seed, timeout=3600)
+    outcome = run_crash(
+        messages=args.messages,
+        kills=args.kills,
+        clients=args.clients,
+        concurrency=args.concurrency,
+        seed=args.seed,
+        timeout=3600,
+    )
     print(outcome.report())
     if outcome.lost[:5]:
         print("lost:", outcome.lost[:5])

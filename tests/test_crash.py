@@ -9,12 +9,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.crash import run_crash  # noqa: E402
+from bench.crash import run_crash
 
 
 def test_kill_9_loses_nothing_and_keeps_order(tmp_path: Path) -> None:
-    outcome = run_crash(messages=240, kills=3, clients=6, concurrency=8, seed=7,
-                        workdir=tmp_path, timeout=120)
+    outcome = run_crash(
+        messages=240, kills=3, clients=6, concurrency=8, seed=7, workdir=tmp_path, timeout=120
+    )
     print(outcome.report())
     assert outcome.kills == 3
     assert outcome.acked == outcome.messages

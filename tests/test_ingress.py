@@ -50,8 +50,11 @@ async def stored(bot: BotHarness) -> int:
 
 
 async def test_verification_echoes_the_challenge_as_plain_text(bot: BotHarness) -> None:
-    params = {"hub.mode": "subscribe", "hub.verify_token": TEST_VERIFY_TOKEN,
-              "hub.challenge": "1158201444"}
+    params = {
+        "hub.mode": "subscribe",
+        "hub.verify_token": TEST_VERIFY_TOKEN,
+        "hub.challenge": "1158201444",
+    }
     response = await bot.http.get(bot.webhook_url, params=params)  # type: ignore[union-attr]
     assert response.status_code == 200
     assert response.text == "1158201444"
@@ -215,7 +218,9 @@ async def test_503_when_the_store_cannot_commit_then_200_on_meta_s_retry(
         db_path = bot.config.queue.path
         locker = subprocess.Popen(
             [sys.executable, "-c", LOCKER, db_path],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
         try:
             assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"

@@ -37,14 +37,10 @@ def install(tmp_path: Path) -> Iterator[Callable[..., None]]:
     sys.path.insert(0, str(site))
     added: list[str] = []
 
-    def add(
-        dist: str, version: str, entry_points: dict[str, str], modules: dict[str, str]
-    ) -> None:
+    def add(dist: str, version: str, entry_points: dict[str, str], modules: dict[str, str]) -> None:
         info = site / f"{dist.replace('-', '_')}-{version}.dist-info"
         info.mkdir()
-        (info / "METADATA").write_text(
-            f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n"
-        )
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: {version}\n")
         lines = ["[wahost]"] + [f"{name} = {target}" for name, target in entry_points.items()]
         (info / "entry_points.txt").write_text("\n".join(lines) + "\n")
         for module, source in modules.items():
@@ -76,9 +72,13 @@ def test_entry_point_plugin_is_loaded_with_version_and_hooks(install) -> None:  
 
 def test_a_plugin_that_fails_to_import_is_recorded_and_the_others_load(install) -> None:  # type: ignore[no-untyped-def]
     install("wahost-good", "1.0", {"wahost-good": "t_good"}, {"t_good": GOOD})
-    install("wahost-broken", "0.1", {"wahost-broken": "t_broken"},
-            {"t_broken": "raise ImportError('needs libfoo')\n"})
-    pm, infos = build_plugin_manager(env="")
+    install(
+        "wahost-broken",
+        "0.1",
+        {"wahost-broken": "t_broken"},
+        {"t_broken": "raise ImportError('needs libfoo')\n"},
+    )
+    _, infos = build_plugin_manager(env="")
     broken = by_name(infos, "wahost-broken")
     assert not broken.loaded
     assert broken.error == "ImportError: needs libfoo"
@@ -86,8 +86,12 @@ def test_a_plugin_that_fails_to_import_is_recorded_and_the_others_load(install) 
 
 
 def test_strict_mode_makes_an_import_failure_fatal(install) -> None:  # type: ignore[no-untyped-def]
-    install("wahost-broken", "0.1", {"wahost-broken": "t_broken2"},
-            {"t_broken2": "raise ImportError('needs libfoo')\n"})
+    install(
+        "wahost-broken",
+        "0.1",
+        {"wahost-broken": "t_broken2"},
+        {"t_broken2": "raise ImportError('needs libfoo')\n"},
+    )
     with pytest.raises(PluginError, match="'wahost-broken' failed to load: ImportError"):
         build_plugin_manager(env="", strict=True)
 
@@ -95,14 +99,14 @@ def test_strict_mode_makes_an_import_failure_fatal(install) -> None:  # type: ig
 def test_a_misspelled_hook_fails_start_up_naming_the_plugin(install) -> None:  # type: ignore[no-untyped-def]
     source = "from wahost import hookimpl\n\n@hookimpl\ndef on_mesage(message):\n    pass\n"
     install("wahost-typo", "0.1", {"wahost-typo": "t_typo"}, {"t_typo": source})
-    with pytest.raises(PluginError, match="'wahost-typo'.*on_mesage"):
+    with pytest.raises(PluginError, match=r"'wahost-typo'.*on_mesage"):
         build_plugin_manager(env="")
 
 
 def test_an_implementation_with_an_unknown_argument_fails_naming_the_plugin(install) -> None:  # type: ignore[no-untyped-def]
     source = "from wahost import hookimpl\n\n@hookimpl\ndef on_message(mesage):\n    pass\n"
     install("wahost-badarg", "0.1", {"wahost-badarg": "t_badarg"}, {"t_badarg": source})
-    with pytest.raises(PluginError, match="'wahost-badarg'.*mesage"):
+    with pytest.raises(PluginError, match=r"'wahost-badarg'.*mesage"):
         build_plugin_manager(env="")
 
 
@@ -141,7 +145,9 @@ def test_enabled_disabled_and_env_choose_what_loads(install) -> None:  # type: i
 
 def test_an_enabled_plugin_that_is_not_installed_is_reported(install) -> None:  # type: ignore[no-untyped-def]
     _, infos = build_plugin_manager(env="", enabled=["wahost-missing"])
-    assert by_name(infos, "wahost-missing").error == "enabled in the configuration but not installed"
+    assert (
+        by_name(infos, "wahost-missing").error == "enabled in the configuration but not installed"
+    )
     with pytest.raises(PluginError, match="not installed"):
         build_plugin_manager(env="", enabled=["wahost-missing"], strict=True)
 

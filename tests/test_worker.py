@@ -18,23 +18,34 @@ def text_webhook(*messages: tuple[str, str, str]) -> dict[str, Any]:
     users = sorted({user for user, _, _ in messages})
     return {
         "object": "whatsapp_business_account",
-        "entry": [{
-            "id": "102290129340398",
-            "changes": [{
-                "field": "messages",
-                "value": {
-                    "messaging_product": "whatsapp",
-                    "metadata": {"display_phone_number": "15550783881",
-                                 "phone_number_id": TEST_PHONE_NUMBER_ID},
-                    "contacts": [{"profile": {"name": u}, "wa_id": u} for u in users],
-                    "messages": [
-                        {"from": user, "id": wamid, "timestamp": "1750300001", "type": "text",
-                         "text": {"body": body}}
-                        for user, wamid, body in messages
-                    ],
-                },
-            }],
-        }],
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550783881",
+                                "phone_number_id": TEST_PHONE_NUMBER_ID,
+                            },
+                            "contacts": [{"profile": {"name": u}, "wa_id": u} for u in users],
+                            "messages": [
+                                {
+                                    "from": user,
+                                    "id": wamid,
+                                    "timestamp": "1750300001",
+                                    "type": "text",
+                                    "text": {"body": body},
+                                }
+                                for user, wamid, body in messages
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
     }
 
 
@@ -55,12 +66,16 @@ async def test_a_batch_of_three_messages_from_two_users_gives_three_calls(
 ) -> None:
     recorder = Recorder()
     async with BotHarness(tmp_path, plugins=[recorder]) as bot:
-        body = text_webhook(("111", "wamid.a1", "hi"), ("222", "wamid.b1", "yo"),
-                            ("111", "wamid.a2", "again"))
+        body = text_webhook(
+            ("111", "wamid.a1", "hi"), ("222", "wamid.b1", "yo"), ("111", "wamid.a2", "again")
+        )
         assert (await bot.post(body)).status_code == 200
         await bot.idle()
     assert sorted(recorder.calls) == [("111", "wamid.a1"), ("111", "wamid.a2"), ("222", "wamid.b1")]
-    assert [c for c in recorder.calls if c[0] == "111"] == [("111", "wamid.a1"), ("111", "wamid.a2")]
+    assert [c for c in recorder.calls if c[0] == "111"] == [
+        ("111", "wamid.a1"),
+        ("111", "wamid.a2"),
+    ]
 
 
 async def test_the_fixture_batch_is_handled_whole(tmp_path: Path) -> None:
@@ -133,7 +148,9 @@ async def test_one_user_in_order_one_at_a_time_while_others_proceed(tmp_path: Pa
         assert order["111"] == []
         # Sequential posts of user 111 queue behind; their arrival order is known.
         for i in range(20):
-            assert (await bot.post(text_webhook(("111", f"wamid.s{i}", f"s{i}")))).status_code == 200
+            assert (
+                await bot.post(text_webhook(("111", f"wamid.s{i}", f"s{i}")))
+            ).status_code == 200
         gate.set()
         await bot.idle()
     assert most_active["111"] == 1 and most_active["222"] == 1
@@ -266,14 +283,22 @@ async def test_statuses_events_errors_and_unhandled_reach_their_hooks(tmp_path: 
             return True
 
     async with BotHarness(tmp_path, plugins=[Observer()]) as bot:
-        for name in ("status_read.json", "template_status_update.json",
-                     "webhook_value_errors.json", "inbound_location.json"):
+        for name in (
+            "status_read.json",
+            "template_status_update.json",
+            "webhook_value_errors.json",
+            "inbound_location.json",
+        ):
             assert (await bot.post_fixture(name)).status_code == 200
         await bot.idle()
-    assert sorted(seen) == sorted([
-        "status:read", "event:message_template_status_update", "error:130429",
-        "unhandled:location",
-    ])
+    assert sorted(seen) == sorted(
+        [
+            "status:read",
+            "event:message_template_status_update",
+            "error:130429",
+            "unhandled:location",
+        ]
+    )
 
 
 @pytest.mark.parametrize("backend", ["memory", "sqlite"])

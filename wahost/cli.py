@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
-import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -138,9 +137,14 @@ def worker(config_path: Path) -> None:
 
 
 @cli.command()
-@click.option("--config", "-c", "config_path", default=None,
-              type=click.Path(dir_okay=False, path_type=Path),
-              help="Apply [plugins] enabled/disabled from this configuration.")
+@click.option(
+    "--config",
+    "-c",
+    "config_path",
+    default=None,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Apply [plugins] enabled/disabled from this configuration.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def plugins(config_path: Path | None, as_json: bool) -> None:
     """List plugins: name, version, hooks implemented, loaded or the error."""
@@ -261,4 +265,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -157,9 +157,7 @@ class Dispatcher:
                 return FirstResult(value=value, plugin=impl.plugin_name)
         return FirstResult(value=None, plugin=None)
 
-    async def report(
-        self, plugin: str, hook: str, exc: BaseException, unit: Unit | None
-    ) -> None:
+    async def report(self, plugin: str, hook: str, exc: BaseException, unit: Unit | None) -> None:
         """Log a plugin's exception and tell ``on_plugin_error`` implementations."""
         self.log.error(
             "plugin raised",
@@ -175,6 +173,4 @@ class Dispatcher:
             try:
                 await self._call(impl, args)
             except Exception as nested:
-                self.log.error(
-                    "on_plugin_error raised", plugin=impl.plugin_name, exc_info=nested
-                )
+                self.log.error("on_plugin_error raised", plugin=impl.plugin_name, exc_info=nested)

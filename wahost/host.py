@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
@@ -143,10 +144,9 @@ class Wahost:
         if not self.started:
             return
         self.started = False
-        try:
+        # Each failure is already logged with its plugin's name; the others still ran.
+        with contextlib.suppress(Exception):
             await self.dispatch.broadcast("wahost_shutdown")
-        except Exception:  # each failure is already logged with its plugin's name
-            pass
         await self._close_stores()
 
     async def _close_stores(self) -> None:

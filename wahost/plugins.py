@@ -124,9 +124,7 @@ def build_plugin_manager(
     for module_name in BUILTIN_PLUGINS:
         module = importlib.import_module(module_name)
         pm.register(module, name=module_name)
-        infos.append(
-            PluginInfo(name=module_name, module=module_name, builtin=True, loaded=True)
-        )
+        infos.append(PluginInfo(name=module_name, module=module_name, builtin=True, loaded=True))
 
     if load_entrypoints:
         infos.extend(_load_entry_points(pm, enabled, disabled, strict, env))
@@ -177,7 +175,10 @@ def _load_entry_points(
             for ep, dist, version in candidates:
                 infos.append(
                     PluginInfo(
-                        name=name, module=ep.value, distribution=dist, version=version,
+                        name=name,
+                        module=ep.value,
+                        distribution=dist,
+                        version=version,
                         error=error,
                     )
                 )

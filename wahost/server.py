@@ -30,7 +30,7 @@ async def run_http(
     config.accesslog = None
     config.errorlog = None
     config.keep_alive_timeout = 75  # longer than Meta's and most proxies' idle timeouts
-    await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    await serve(app, config, shutdown_trigger=stop.wait)
 
 
 async def serve(host: Wahost, *, with_worker: bool = True, grace: float = 10.0) -> None:
@@ -49,8 +49,12 @@ async def serve(host: Wahost, *, with_worker: bool = True, grace: float = 10.0) 
     worker = Worker(host) if with_worker else None
     worker_task = asyncio.create_task(worker.run()) if worker else None
     server = host.config.server
-    log.info("listening", address=f"http://{server.host}:{server.port}",
-             webhook=server.webhook_path, worker=with_worker)
+    log.info(
+        "listening",
+        address=f"http://{server.host}:{server.port}",
+        webhook=server.webhook_path,
+        worker=with_worker,
+    )
     try:
         await run_http(host.asgi(), server.host, server.port, stop)
     finally:

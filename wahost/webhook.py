@@ -4,7 +4,7 @@ The hottest path of the product, so it is a small ASGI handler in front of the Q
 (which serves the routes plugins add): no routing table, no request object, the body read once
 and hashed as raw bytes.
 
-Answers (reference/cloudapi.md §1–2, §5):
+Answers (reference/cloudapi.md §1, §2, §5):
 
 * ``GET  <webhook_path>``: ``hub.mode=subscribe`` and the right ``hub.verify_token`` → 200 with
   ``hub.challenge`` as text/plain; anything else → 403.
@@ -129,9 +129,7 @@ class Ingress:
         mode = query.get("hub.mode", [""])[0]
         token = query.get("hub.verify_token", [""])[0]
         challenge = query.get("hub.challenge", [""])[0]
-        if mode == "subscribe" and hmac.compare_digest(
-            token.encode(), self.verify_token.encode()
-        ):
+        if mode == "subscribe" and hmac.compare_digest(token.encode(), self.verify_token.encode()):
             return await _respond(send, 200, challenge.encode())
         log.warning("webhook verification refused", mode=mode)
         await _respond(send, 403)
@@ -206,4 +204,4 @@ def build_asgi(host: Wahost) -> Ingress:
                 methods=route.methods,
             )
     app.config["MAX_CONTENT_LENGTH"] = host.config.server.max_body_bytes
-    return Ingress(host, app)
+    return Ingress(host, app)  # type: ignore[arg-type]  # Quart types its ASGI args narrowly

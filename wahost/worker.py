@@ -99,8 +99,9 @@ class Worker:
         stop = asyncio.ensure_future(self._stopping.wait())
         wake = asyncio.ensure_future(wakeup.wait())
         try:
-            await asyncio.wait({stop, wake}, timeout=self.poll_interval,
-                               return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(
+                {stop, wake}, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             stop.cancel()
             wake.cancel()
@@ -186,7 +187,9 @@ class Worker:
                 await queue.retry(lease, delay=delay, error=error)
                 log.warning(
                     "unit failed, will retry",
-                    unit=lease.unit.key, attempt=lease.attempt, delay=round(delay, 3),
+                    unit=lease.unit.key,
+                    attempt=lease.attempt,
+                    delay=round(delay, 3),
                     error=error,
                 )
         except LeaseLost:

@@ -54,9 +54,7 @@ def fixture_names() -> list[str]:
     return sorted(p.name for p in FIXTURES.glob("*.json"))
 
 
-def make_config(
-    tmp_path: Path, overrides: Mapping[str, Mapping[str, Any]] | None = None
-) -> Config:
+def make_config(tmp_path: Path, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> Config:
     """A valid configuration for tests: SQLite in ``tmp_path``, test secrets, fast worker."""
     data: dict[str, dict[str, Any]] = {
         "whatsapp": {
@@ -162,7 +160,7 @@ class BotHarness:
         """POST a shipped fixture, signed."""
         return await self.post(load_fixture(name))
 
-    async def idle(self, timeout: float = 10.0) -> None:
+    async def idle(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Wait until every stored unit is finished (done or dead) and nothing is in flight."""
         deadline = time.monotonic() + timeout
         while True:
