@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import inspect
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -12,7 +11,6 @@ from typing import Any, TypeVar
 import click
 import msgspec
 
-from wahost import hookspecs
 from wahost.config import Config, ConfigError, config_to_toml, load_config
 from wahost.logs import configure_logging
 from wahost.plugins import PluginError, build_plugin_manager
@@ -35,8 +33,6 @@ config_option = click.option(
 def _load(path: Path) -> Config:
     try:
         return load_config(path)
-    except FileNotFoundError:
-        raise click.ClickException(f"{path}: no such configuration file") from None
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -68,7 +64,9 @@ def _logging(config: Config) -> None:
 class _Root(click.Group):
     """Adds the commands of installed plugins (``register_commands``) on first use."""
 
-    _plugin_commands_added = False
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._plugin_commands_added = False
 
     def _add_plugin_commands(self) -> None:
         if self._plugin_commands_added:
@@ -172,21 +170,20 @@ def plugins(config_path: Path | None, as_json: bool) -> None:
             click.echo(f"    hooks: {', '.join(info.hooks)}")
 
 
-def hook_reference() -> str:
-    """The hook reference as Markdown, generated from :mod:`wahost.hookspecs`."""
-    lines = ["# wahost hook reference", "", inspect.cleandoc(hookspecs.__doc__ or ""), ""]
-    for name, mode in hookspecs.MODES.items():
-        fn = getattr(hookspecs, name)
-        signature = str(inspect.signature(fn)).replace("'", "")
-        lines += [f"## `{name}{signature}`", "", f"*Mode: {mode}.*", ""]
-        lines += [inspect.cleandoc(fn.__doc__ or ""), ""]
-    return "\n".join(lines)
-
-
 @cli.command()
 def hooks() -> None:
     """Print the hook reference (every hook, its arguments, mode and documentation)."""
+    from wahost.reference import hook_reference
+
     click.echo(hook_reference())
+
+
+@cli.command("config-reference")
+def config_reference() -> None:
+    """Print the configuration reference (every key, its type, default and meaning)."""
+    from wahost.reference import config_reference as reference
+
+    click.echo(reference())
 
 
 @cli.group()
@@ -259,9 +256,21 @@ def queue_quarantine(config_path: Path, limit: int, show_body: bool) -> None:
         click.echo("quarantine is empty")
 
 
+def cli_group() -> click.Group:
+    """A fresh ``wahost`` command group: the core commands, plus installed plugins' commands
+    added on first use (so each invocation, or test, gets its own)."""
+    return _Root(
+        name="wahost",
+        commands=dict(cli.commands),
+        callback=cli.callback,
+        params=list(cli.params),
+        help=cli.help,
+    )
+
+
 def main() -> None:
     """Entry point of the ``wahost`` console script."""
-    cli(prog_name="wahost")
+    cli_group()(prog_name="wahost")
 
 
 if __name__ == "__main__":  # pragma: no cover
