@@ -9,9 +9,12 @@ into the typed models (:mod:`wahost.models`) only when it is handled.
 
 from __future__ import annotations
 
-from typing import Literal
+import hashlib
+from typing import Literal, TypeVar
 
 import msgspec
+
+from wahost.models.common import DecodeError
 
 UnitKind = Literal["message", "status", "error", "event"]
 
@@ -57,3 +60,232 @@ class UnitBody(msgspec.Struct, frozen=True, omit_defaults=True):
 def conversation_key(phone_number_id: str, user: str) -> str:
     """The ordering lane and state-store key of the conversation ``(phone_number_id, user)``."""
     return f"{phone_number_id}:{user}"
+
+
+# -- the splitter ----------------------------------------------------------------------------
+#
+# split() runs on every webhook POST, so it decodes only what routing and keying need into the
+# private structs below and keeps every item (and every non-messages value) as msgspec.Raw:
+# the bytes Meta sent are stored as they are, never re-encoded.
+#
+# Tolerance: a body whose structure is wrong (invalid JSON, no ``object``, ``entry`` or
+# ``changes`` of the wrong type, a ``messages`` value whose arrays or metadata have the wrong
+# type) raises DecodeError, since ingress cannot tell which updates it holds. Below that level
+# nothing is dropped: an item whose routing fields cannot be read still becomes a unit (keyed
+# by a hash of its bytes, in a lane of its own), and decode_unit reports it when it is handled.
+
+
+class _Metadata(msgspec.Struct):
+    phone_number_id: str = ""
+
+
+class _Contact(msgspec.Struct):
+    wa_id: str | None = None
+    user_id: str | None = None
+
+
+class _Message(msgspec.Struct):
+    id: str | None = None
+    from_: str | None = msgspec.field(default=None, name="from")
+    from_user_id: str | None = None
+    user_id: str | None = None
+
+
+class _Status(msgspec.Struct):
+    id: str | None = None
+    status: str | None = None
+    recipient_id: str | None = None
+    recipient_user_id: str | None = None
+
+
+class _MessagesValue(msgspec.Struct):
+    metadata: msgspec.Raw = msgspec.Raw()
+    contacts: list[msgspec.Raw] | None = None
+    messages: list[msgspec.Raw] | None = None
+    statuses: list[msgspec.Raw] | None = None
+    errors: list[msgspec.Raw] | None = None
+
+
+class _EventValue(msgspec.Struct):
+    metadata: msgspec.Raw = msgspec.Raw()
+
+
+class _Change(msgspec.Struct):
+    field: str
+    value: msgspec.Raw
+
+
+class _Entry(msgspec.Struct):
+    id: str | None = None
+    time: int | None = None
+    changes: list[_Change] | None = None
+
+
+class _Envelope(msgspec.Struct):
+    object: str
+    entry: list[_Entry]
+
+
+_envelope_decoder = msgspec.json.Decoder(_Envelope)
+_messages_value_decoder = msgspec.json.Decoder(_MessagesValue)
+_event_value_decoder = msgspec.json.Decoder(_EventValue)
+_metadata_decoder = msgspec.json.Decoder(_Metadata | None)
+_contact_decoder = msgspec.json.Decoder(_Contact)
+_message_decoder = msgspec.json.Decoder(_Message)
+_status_decoder = msgspec.json.Decoder(_Status)
+_body_encoder = msgspec.json.Encoder()
+
+# What msgspec raises on bad input: DecodeError (incl. ValidationError), UnicodeDecodeError
+# for invalid UTF-8 inside a string, RecursionError for too deeply nested JSON.
+_FAILURES = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
+_R = TypeVar("_R")
+
+_NO_MESSAGE = _Message()
+_NO_STATUS = _Status()
+_NO_CONTACT = _Contact()
+
+
+def split(body: bytes) -> list[Unit]:
+    """Split a webhook body into units: one per message, status, value-level error or other
+    change, over every entry and change (reference/cloudapi.md §3: up to 1000 updates).
+
+    For a ``messages`` change: ``msg:<wamid>`` units (user: ``from``, else the message's
+    ``from_user_id``/``user_id``, else its contact's ``user_id``/``wa_id``),
+    ``status:<wamid>:<status>`` units (user: ``recipient_id``, else ``recipient_user_id``) and
+    ``error:<hash>`` units; a ``messages`` change with none of these becomes an event. Any
+    other field gives one ``event:<hash>`` unit. A message or status without id (or without a
+    status) is keyed ``msg:sha256:<hash>`` / ``status:sha256:<hash>``. Hashes are the hex
+    SHA-256 of the length-prefixed parts: phone_number_id and the raw item for messages,
+    statuses and errors; field, entry id, entry time and the raw value for events.
+
+    Messages and statuses are laned by :func:`conversation_key`; errors, events and items
+    whose user is unknown get a lane of their own (their key).
+
+    Raises :class:`wahost.models.DecodeError` (only) when ``body`` is not a webhook envelope.
+    """
+    try:
+        envelope = _envelope_decoder.decode(body)
+        units: list[Unit] = []
+        for entry in envelope.entry:
+            waba_id = entry.id or ""
+            for change in entry.changes or ():
+                if change.field == "messages":
+                    _split_messages(change, waba_id, entry.time, units)
+                else:
+                    units.append(_event_unit(change, waba_id, entry.time))
+        return units
+    except _FAILURES as exc:
+        raise DecodeError(f"not a webhook envelope: {exc}") from exc
+
+
+def _split_messages(change: _Change, waba_id: str, time: int | None, units: list[Unit]) -> None:
+    value = _messages_value_decoder.decode(change.value)
+    metadata_raw: msgspec.Raw | None = None
+    phone_number_id = ""
+    if value.metadata:
+        metadata = _metadata_decoder.decode(value.metadata)
+        if metadata is not None:
+            metadata_raw = value.metadata
+            phone_number_id = metadata.phone_number_id
+    if not (value.messages or value.statuses or value.errors):
+        units.append(_event_unit(change, waba_id, time, metadata_raw, phone_number_id))
+        return
+    if value.messages:
+        contacts = [
+            (_route(_contact_decoder, raw, _NO_CONTACT), raw) for raw in value.contacts or ()
+        ]
+        for item in value.messages:
+            message = _route(_message_decoder, item, _NO_MESSAGE)
+            contact, contact_raw = _match_contact(message, contacts)
+            user = (
+                message.from_
+                or message.from_user_id
+                or message.user_id
+                or contact.user_id
+                or contact.wa_id
+                or ""
+            )
+            if message.id:
+                key = f"msg:{message.id}"
+            else:  # cannot be deduplicated by wamid; its bytes are the next best identity
+                key = f"msg:sha256:{_digest(phone_number_id, item)}"
+            body = UnitBody("messages", item, waba_id, time, metadata_raw, contact_raw)
+            units.append(_unit(key, "message", phone_number_id, user, body))
+    for item in value.statuses or ():
+        status = _route(_status_decoder, item, _NO_STATUS)
+        user = status.recipient_id or status.recipient_user_id or ""
+        if status.id and status.status:
+            key = f"status:{status.id}:{status.status}"
+        else:
+            key = f"status:sha256:{_digest(phone_number_id, item)}"
+        body = UnitBody("messages", item, waba_id, time, metadata_raw)
+        units.append(_unit(key, "status", phone_number_id, user, body))
+    for item in value.errors or ():
+        key = f"error:{_digest(phone_number_id, item)}"
+        body = UnitBody("messages", item, waba_id, time, metadata_raw)
+        units.append(_unit(key, "error", phone_number_id, "", body))
+
+
+def _event_unit(
+    change: _Change,
+    waba_id: str,
+    time: int | None,
+    metadata_raw: msgspec.Raw | None = None,
+    phone_number_id: str = "",
+) -> Unit:
+    if metadata_raw is None and change.field != "messages":
+        # Most fields have no metadata, and the value's shape is unknown: read it if it is there.
+        try:
+            raw = _event_value_decoder.decode(change.value).metadata
+            metadata = _metadata_decoder.decode(raw) if raw else None
+        except _FAILURES:
+            metadata = None
+        if metadata is not None:
+            metadata_raw, phone_number_id = raw, metadata.phone_number_id
+    stamp = "" if time is None else str(time)
+    key = f"event:{_digest(change.field, waba_id, stamp, change.value)}"
+    body = UnitBody(change.field, change.value, waba_id, time, metadata_raw)
+    return _unit(key, "event", phone_number_id, "", body)
+
+
+def _route(decoder: msgspec.json.Decoder[_R], item: msgspec.Raw, fallback: _R) -> _R:
+    """The routing fields of one item, or ``fallback`` when they cannot be read."""
+    try:
+        return decoder.decode(item)
+    except _FAILURES:
+        return fallback
+
+
+def _match_contact(
+    message: _Message, contacts: list[tuple[_Contact, msgspec.Raw]]
+) -> tuple[_Contact, msgspec.Raw | None]:
+    """The entry of ``value.contacts`` that describes the sender of ``message``.
+
+    Matched by ``wa_id == from`` or by user id; a lone contact is the sender (Meta sends one
+    per message author; system messages come with none, reference/cloudapi.md §3).
+    """
+    user_ids = {message.from_user_id, message.user_id} - {None}
+    for contact, raw in contacts:
+        if (contact.wa_id and contact.wa_id == message.from_) or (
+            contact.user_id and contact.user_id in user_ids
+        ):
+            return contact, raw
+    if len(contacts) == 1:
+        return contacts[0]
+    return _NO_CONTACT, None
+
+
+def _unit(key: str, kind: UnitKind, phone_number_id: str, user: str, body: UnitBody) -> Unit:
+    conversation = conversation_key(phone_number_id, user) if user else key
+    return Unit(key, kind, phone_number_id, user, conversation, _body_encoder.encode(body))
+
+
+def _digest(*parts: str | msgspec.Raw) -> str:
+    """Hex SHA-256 of ``parts``, each prefixed by its length so that no two lists collide."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode() if isinstance(part, str) else memoryview(part)
+        digest.update(b"%d:" % len(data))
+        digest.update(data)
+    return digest.hexdigest()

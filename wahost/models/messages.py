@@ -1,0 +1,283 @@
+"""Inbound messages (``value.messages[]``): a :class:`Message` base and one class per type.
+
+:data:`MESSAGE_TYPES` maps each ``type`` string to its class; a type not in it decodes to
+:class:`UnknownMessage`, which keeps the raw item. See reference/cloudapi.md §3 for the shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+import msgspec
+
+from wahost.models.common import Error, unix_time
+from wahost.models.content import (
+    Audio,
+    Button,
+    Document,
+    Interactive,
+    Location,
+    Media,
+    Order,
+    Reaction,
+    Revoke,
+    SharedContact,
+    Sticker,
+    System,
+    Text,
+    Unsupported,
+)
+from wahost.models.envelope import Contact
+
+
+class ReferredProduct(msgspec.Struct, frozen=True, omit_defaults=True):
+    """``context.referred_product``: the product whose "Message business" button was tapped."""
+
+    catalog_id: str = ""
+    product_retailer_id: str = ""
+
+
+class Context(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """``messages[].context``: what the message refers to.
+
+    A reply or quote has ``from_`` (the business number) and ``id`` (the quoted wamid); a
+    forwarded message has ``forwarded`` (forwarded 5 times or fewer) or
+    ``frequently_forwarded`` (more than 5); a question about a product has
+    ``referred_product``.
+    """
+
+    from_: str | None = msgspec.field(default=None, name="from")
+    id: str | None = None
+    forwarded: bool = False
+    frequently_forwarded: bool = False
+    referred_product: ReferredProduct | None = None
+
+
+class WelcomeMessage(msgspec.Struct, frozen=True, omit_defaults=True):
+    """``referral.welcome_message``: the greeting the ad showed."""
+
+    text: str | None = None
+
+
+class Referral(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """``messages[].referral``: the Click-to-WhatsApp ad or post the user came from.
+
+    ``ctwa_clid`` is omitted for WhatsApp Status ad placements.
+    """
+
+    source_url: str | None = None
+    source_id: str | None = None
+    source_type: str | None = None
+    body: str | None = None
+    headline: str | None = None
+    media_type: str | None = None
+    image_url: str | None = None
+    video_url: str | None = None
+    thumbnail_url: str | None = None
+    ctwa_clid: str | None = None
+    welcome_message: WelcomeMessage | None = None
+
+
+class Message(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """An inbound message: the fields every type shares.
+
+    ``type`` is the type string as Meta sent it; the subclass carries the object of that type
+    (``TextMessage.text``, ``ImageMessage.image``, ...). ``from_`` is the wire field ``from``
+    (the user's phone number), which Meta may omit for users with a username since 2026
+    (reference/cloudapi.md §3): use :attr:`sender`. ``timestamp`` is a string of Unix seconds
+    (an int is accepted too); :attr:`time` converts it. ``errors`` is set for unsupported
+    messages.
+
+    The envelope fields ``phone_number_id``, ``display_phone_number``, ``waba_id`` and
+    ``contact`` (the sender's entry in ``value.contacts``) are filled by
+    :func:`wahost.models.decode_unit`.
+    """
+
+    id: str = ""
+    type: str = ""
+    from_: str | None = msgspec.field(default=None, name="from")
+    from_user_id: str | None = None
+    user_id: str | None = None
+    timestamp: str | int | None = None
+    context: Context | None = None
+    referral: Referral | None = None
+    errors: list[Error] = []
+    phone_number_id: str = ""
+    display_phone_number: str = ""
+    waba_id: str = ""
+    contact: Contact | None = None
+
+    @property
+    def sender(self) -> str:
+        """The user's id: ``from``, else the message's ``from_user_id``/``user_id``, else the
+        contact's ``user_id`` or ``wa_id``; ``""`` if none is known.
+
+        This is the ``user`` of the message's unit and conversation.
+        """
+        if self.from_:
+            return self.from_
+        if self.from_user_id:
+            return self.from_user_id
+        if self.user_id:
+            return self.user_id
+        if self.contact is not None:
+            return self.contact.user_id or self.contact.wa_id or ""
+        return ""
+
+    @property
+    def time(self) -> datetime | None:
+        """``timestamp`` as an aware UTC datetime (None if Meta sent none)."""
+        return unix_time(self.timestamp)
+
+
+class TextMessage(Message, kw_only=True, frozen=True):
+    """``type == "text"``: ``message.text.body`` is the text."""
+
+    text: Text
+
+
+class ImageMessage(Message, kw_only=True, frozen=True):
+    """``type == "image"``."""
+
+    image: Media
+
+
+class AudioMessage(Message, kw_only=True, frozen=True):
+    """``type == "audio"``; ``audio.voice`` is true for a voice recording."""
+
+    audio: Audio
+
+
+class VideoMessage(Message, kw_only=True, frozen=True):
+    """``type == "video"``."""
+
+    video: Media
+
+
+class DocumentMessage(Message, kw_only=True, frozen=True):
+    """``type == "document"``."""
+
+    document: Document
+
+
+class StickerMessage(Message, kw_only=True, frozen=True):
+    """``type == "sticker"``."""
+
+    sticker: Sticker
+
+
+class LocationMessage(Message, kw_only=True, frozen=True):
+    """``type == "location"``."""
+
+    location: Location
+
+
+class ContactsMessage(Message, kw_only=True, frozen=True):
+    """``type == "contacts"``: contact cards the user shared (not to be confused with
+    :attr:`Message.contact`, the sender)."""
+
+    contacts: list[SharedContact] = []
+
+
+class InteractiveMessage(Message, kw_only=True, frozen=True):
+    """``type == "interactive"``: a reply button, list row or completed Flow.
+
+    ``interactive`` is None when Meta omits it: real traffic has carried
+    ``type: "interactive"`` with no ``interactive`` object (reference/cloudapi.md §3, pywa's
+    ``interactive_message_with_err``), usually together with ``errors``.
+    """
+
+    interactive: Interactive | None = None
+
+    @property
+    def reply_id(self) -> str | None:
+        """The id of the tapped button or chosen list row, if this is such a reply."""
+        if self.interactive is None:
+            return None
+        reply = self.interactive.button_reply or self.interactive.list_reply
+        return reply.id if reply is not None else None
+
+
+class ButtonMessage(Message, kw_only=True, frozen=True):
+    """``type == "button"``: a template quick-reply button (``button.payload``)."""
+
+    button: Button
+
+
+class ReactionMessage(Message, kw_only=True, frozen=True):
+    """``type == "reaction"``; :attr:`removed` is true when the reaction was removed."""
+
+    reaction: Reaction
+
+    @property
+    def removed(self) -> bool:
+        """True when the user removed their reaction (``emoji`` omitted or ``""``)."""
+        return self.reaction.removed
+
+
+class OrderMessage(Message, kw_only=True, frozen=True):
+    """``type == "order"``."""
+
+    order: Order
+
+
+class SystemMessage(Message, kw_only=True, frozen=True):
+    """``type == "system"``, e.g. the user changed number. It comes without a contact."""
+
+    system: System
+
+
+class RequestWelcomeMessage(Message, kw_only=True, frozen=True):
+    """``type == "request_welcome"``: the user opened the chat for the first time."""
+
+
+class UnsupportedMessage(Message, kw_only=True, frozen=True):
+    """``type == "unsupported"`` (or ``"unknown"``, an older name): something the Cloud API
+    cannot deliver. ``errors`` says why (e.g. 131051); ``unsupported.type`` says what it was,
+    but older payloads have no ``unsupported`` object."""
+
+    unsupported: Unsupported | None = None
+
+
+class RevokeMessage(Message, kw_only=True, frozen=True):
+    """``type == "revoke"``: the user deleted ``revoke.original_message_id``."""
+
+    revoke: Revoke
+
+
+class UnknownMessage(Message, kw_only=True, frozen=True):
+    """A message of a type this version does not model (groups, edits, calls, ...).
+
+    ``type`` keeps the type string and ``raw`` the whole item as Meta sent it, so a plugin can
+    still handle it.
+    """
+
+    raw: dict[str, Any] = {}
+
+
+MESSAGE_TYPES: Mapping[str, type[Message]] = MappingProxyType(
+    {
+        "text": TextMessage,
+        "image": ImageMessage,
+        "audio": AudioMessage,
+        "video": VideoMessage,
+        "document": DocumentMessage,
+        "sticker": StickerMessage,
+        "location": LocationMessage,
+        "contacts": ContactsMessage,
+        "interactive": InteractiveMessage,
+        "button": ButtonMessage,
+        "reaction": ReactionMessage,
+        "order": OrderMessage,
+        "system": SystemMessage,
+        "request_welcome": RequestWelcomeMessage,
+        "unsupported": UnsupportedMessage,
+        "unknown": UnsupportedMessage,
+        "revoke": RevokeMessage,
+    }
+)
+"""Each known ``messages[].type`` and the class it decodes to. Any other type decodes to
+:class:`UnknownMessage`."""
