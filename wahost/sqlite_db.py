@@ -42,6 +42,8 @@ Synchronous = Literal["normal", "full", "off"]
 
 #: The most operations one transaction groups; bounds the latency a group adds to its first op.
 MAX_GROUP = 512
+#: Bytes the WAL file is truncated to after a checkpoint.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -51,14 +53,18 @@ class _Op:
     loop: asyncio.AbstractEventLoop
 
 
-def _resolve(future: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:
-    # Runs on the caller's loop; the caller may have been cancelled meanwhile.
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(value)
+_Outcome = tuple[asyncio.Future[Any], Any, BaseException | None]
+
+
+def _resolve(outcomes: list[_Outcome]) -> None:
+    # Runs on the callers' loop; a caller may have been cancelled meanwhile.
+    for future, value, error in outcomes:
+        if future.done():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
 
 
 class _GroupThread:
@@ -107,10 +113,20 @@ class _GroupThread:
                 # A caller cancelled before its turn does not need its operation any more.
                 group = [op for op in group if not op.future.cancelled()]
                 if group:
-                    outcomes = self._run_group(self._conn, group)
+                    try:
+                        outcomes = self._run_group(self._conn, group)
+                    except BaseException as exc:  # keep the thread alive, fail just this group
+                        if self._conn.in_transaction:
+                            with contextlib.suppress(sqlite3.Error):
+                                self._conn.execute("ROLLBACK")
+                        outcomes = [(None, exc)] * len(group)
+                    # One wake-up per event loop and group, not one per operation.
+                    by_loop: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
                     for op, (value, error) in zip(group, outcomes, strict=True):
+                        by_loop.setdefault(op.loop, []).append((op.future, value, error))
+                    for loop, resolved in by_loop.items():
                         with contextlib.suppress(RuntimeError):  # the caller's loop is closed
-                            op.loop.call_soon_threadsafe(_resolve, op.future, value, error)
+                            loop.call_soon_threadsafe(_resolve, resolved)
         finally:
             self._conn.close()
 
@@ -188,6 +204,8 @@ class SQLiteDatabase:
         )
         try:
             conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
+            # Checkpoints reuse the WAL file; this truncates it back after a burst.
+            conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 raise sqlite3.OperationalError(f"{self.path}: cannot use WAL mode ({mode})")
@@ -223,7 +241,8 @@ class SQLiteDatabase:
         ``fn`` runs in its own savepoint: if it raises, its changes are rolled back and the
         exception is raised here, while the other operations of the group still commit. If the
         transaction itself fails (lock timeout, disk full, I/O error), every operation of the
-        group raises that :class:`sqlite3.Error` and nothing of them is stored.
+        group raises that :class:`sqlite3.Error` and nothing of them is stored. Cancelling
+        the caller once ``fn`` has started does not undo it.
         """
         if self._writer is None:
             raise sqlite3.ProgrammingError(f"{self.path}: database is not open")

@@ -1,0 +1,322 @@
+"""What only the SQLite backends promise: durability, several handles, failures, group commit."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+import wahost.queue.sqlite as queue_module
+from wahost.queue.base import Lease, QueueUnavailable
+from wahost.queue.sqlite import SQLiteQueue
+from wahost.sqlite_db import SQLiteDatabase
+from wahost.state.base import ConversationState, StateChanges
+from wahost.state.sqlite import SQLiteStateStore
+from wahost.testing.contracts import lease_one, make_unit
+from wahost.units import Unit
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+async def pair(tmp_path: Path) -> AsyncIterator[tuple[SQLiteQueue, SQLiteStateStore]]:
+    database = SQLiteDatabase(tmp_path / "wahost.db", busy_timeout=0.2)
+    queue, store = SQLiteQueue(database=database), SQLiteStateStore(database=database)
+    await queue.open()
+    await store.open()
+    yield queue, store
+    await queue.close()
+    await store.close()
+
+
+async def count_rows(database: SQLiteDatabase, table: str) -> int:
+    def op(conn: sqlite3.Connection) -> int:
+        count: int = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return count
+
+    return await database.read(op)
+
+
+async def spawn(code: str, *args: str) -> asyncio.subprocess.Process:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        code,
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        env=env,
+    )
+
+
+async def test_everything_survives_close_and_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "wahost.db"
+    queue, store = SQLiteQueue(path), SQLiteStateStore(path)
+    await queue.open()
+    await store.open()
+    await queue.enqueue([make_unit("a1", "p:a"), make_unit("a2", "p:a"), make_unit("b1", "p:b")])
+    a1, b1 = await queue.lease(2, lease_seconds=30)
+    await queue.ack(a1, StateChanges("a1", {"p:a": ConversationState(name="after-a1")}))
+    await queue.dead(b1, error="boom")
+    await queue.quarantine(b"\x00junk", "not JSON")
+    await store.kv_set("ns", "k", b"v")
+    await queue.close()
+    await store.close()
+    await queue.close()  # twice is fine
+
+    queue, store = SQLiteQueue(path), SQLiteStateStore(path)
+    await queue.open()
+    await store.open()
+    try:
+        assert await queue.enqueue([make_unit("a1", "p:a"), make_unit("b1", "p:b")]) == 0
+        assert [lease.unit.key for lease in await queue.lease(10, lease_seconds=30)] == ["a2"]
+        [dead] = await queue.list_dead()
+        assert (dead.unit.key, dead.error, dead.attempts) == ("b1", "boom", 1)
+        assert [q.body for q in await queue.list_quarantine()] == [b"\x00junk"]
+        state = await store.get("p:a")
+        assert state is not None and state.name == "after-a1"
+        assert await store.is_applied("a1")
+        assert await store.kv_get("ns", "k") == b"v"
+        assert (await queue.stats()).done == 1
+    finally:
+        await queue.close()
+        await store.close()
+
+
+async def test_two_handles_on_one_file_share_the_work_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "wahost.db"
+    queues = [SQLiteQueue(path), SQLiteQueue(path)]
+    for queue in queues:
+        await queue.open()
+    assert queues[0].shares_transaction_with(SQLiteStateStore(path))
+    units = [make_unit(f"c{c}-{n}", f"p:{c}") for n in range(8) for c in range(10)]
+    assert await queues[0].enqueue(units[:40]) + await queues[1].enqueue(units[40:]) == 80
+    assert await queues[1].enqueue(units) == 0  # one dedupe table for both handles
+    handled: dict[str, list[str]] = defaultdict(list)
+    busy: set[str] = set()
+
+    async def handle(queue: SQLiteQueue, lease: Lease) -> None:
+        conversation = lease.unit.conversation
+        assert conversation not in busy, "two units of one conversation at once"
+        busy.add(conversation)
+        await asyncio.sleep(0.001)
+        handled[conversation].append(lease.unit.key)
+        busy.discard(conversation)
+        await queue.ack(lease)
+
+    async def worker(queue: SQLiteQueue) -> None:
+        while sum(map(len, handled.values())) < len(units):
+            leases = await queue.lease(4, lease_seconds=30)
+            await asyncio.gather(*(handle(queue, lease) for lease in leases))
+            await asyncio.sleep(0 if leases else 0.002)
+
+    await asyncio.wait_for(asyncio.gather(*(worker(queue) for queue in queues)), 30)
+    for c in range(10):
+        assert handled[f"p:{c}"] == [f"c{c}-{n}" for n in range(8)]
+    for queue in queues:
+        await queue.close()
+
+
+LOCK_HOLDER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+sys.stdin.readline()
+conn.execute("ROLLBACK")
+"""
+
+
+async def test_a_locked_file_makes_writes_unavailable(
+    pair: tuple[SQLiteQueue, SQLiteStateStore],
+) -> None:
+    queue, _ = pair
+    await queue.enqueue([make_unit("a1")])
+    lease = await lease_one(queue)
+    holder = await spawn(LOCK_HOLDER, str(queue.database.path))
+    assert holder.stdin is not None and holder.stdout is not None
+    assert await holder.stdout.readline() == b"locked\n"
+    try:
+        started = time.monotonic()
+        with pytest.raises(QueueUnavailable):
+            await queue.enqueue([make_unit("b1", "p:b"), make_unit("b2", "p:b")])
+        assert time.monotonic() - started < 2.0  # busy_timeout is 0.2 s
+        with pytest.raises(QueueUnavailable):
+            await queue.ack(lease)
+        assert (await queue.stats()).leased == 1  # WAL: reads go on
+    finally:
+        holder.stdin.write(b"\n")
+        await holder.wait()
+    assert (await queue.stats()).ready == 0  # nothing of the failed batch was stored
+    await queue.ack(lease)  # the lease survived the failed ack
+    assert await queue.enqueue([make_unit("b1", "p:b"), make_unit("b2", "p:b")]) == 2
+
+
+async def test_a_full_disk_makes_writes_unavailable(
+    pair: tuple[SQLiteQueue, SQLiteStateStore],
+) -> None:
+    queue, _ = pair
+    database = queue.database
+    pages = await database.write(lambda c: c.execute("PRAGMA page_count").fetchone()[0])
+    await database.write(lambda c: c.execute(f"PRAGMA max_page_count={pages + 2}"))
+    big = [make_unit(f"k{i}", f"p:{i}", body=b"x" * 4000) for i in range(50)]
+    with pytest.raises(QueueUnavailable, match="full"):
+        await queue.enqueue(big)
+    assert await count_rows(database, "wq_units") == 0
+    assert await count_rows(database, "wq_dedupe") == 0
+    await database.write(lambda c: c.execute("PRAGMA max_page_count=1073741823"))
+    assert await queue.enqueue(big) == 50
+
+
+async def test_group_commit_groups_concurrent_writes(
+    pair: tuple[SQLiteQueue, SQLiteStateStore],
+) -> None:
+    queue, _ = pair
+    before = queue.database.commits
+    results = await asyncio.gather(
+        *(queue.enqueue([make_unit(f"k{i}", f"p:{i}")]) for i in range(64))
+    )
+    assert results == [1] * 64
+    assert queue.database.commits - before <= 8
+    assert (await queue.stats()).ready == 64
+
+
+async def test_one_failing_operation_does_not_fail_its_group(
+    pair: tuple[SQLiteQueue, SQLiteStateStore],
+) -> None:
+    queue, _ = pair
+    broken = Unit("bad", None, "p", "x", "p:x", b"{}")  # type: ignore[arg-type]  # NOT NULL
+    before = queue.database.commits
+    results = await asyncio.gather(
+        queue.enqueue([make_unit("a1", "p:a")]),
+        queue.enqueue([make_unit("b1", "p:b"), broken]),
+        queue.enqueue([make_unit("c1", "p:c")]),
+        return_exceptions=True,
+    )
+    assert results[0] == 1 and results[2] == 1
+    assert isinstance(results[1], QueueUnavailable)
+    assert queue.database.commits - before <= 2
+    assert await queue.enqueue([make_unit("b1", "p:b")]) == 1  # b1 was rolled back
+
+    async def failing() -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM wq_units")
+            raise ValueError("changed my mind")
+
+        await queue.database.write(op)
+
+    with pytest.raises(ValueError, match="changed my mind"):
+        await failing()
+    assert (await queue.stats()).ready == 3
+
+
+KILLED_CHILD = """
+import asyncio, sys
+from wahost.queue.sqlite import SQLiteQueue
+from wahost.units import Unit
+
+async def main():
+    queue = SQLiteQueue(sys.argv[1])
+    await queue.open()
+    added = await queue.enqueue([Unit("msg:kill", "message", "pn", "u", "pn:u", b"{}")])
+    print("ok", added, flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+async def test_kill_9_after_enqueue_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "wahost.db"
+    child = await spawn(KILLED_CHILD, str(path))
+    assert child.stdout is not None
+    assert await asyncio.wait_for(child.stdout.readline(), 30) == b"ok 1\n"
+    child.send_signal(signal.SIGKILL)
+    assert await child.wait() == -signal.SIGKILL
+    queue = SQLiteQueue(path)
+    await queue.open()
+    try:
+        lease = await lease_one(queue)
+        assert lease.unit.key == "msg:kill"
+    finally:
+        await queue.close()
+
+
+async def test_shared_database_closes_with_its_last_user(tmp_path: Path) -> None:
+    database = SQLiteDatabase(tmp_path / "wahost.db")
+    queue, store = SQLiteQueue(database=database), SQLiteStateStore(database=database)
+    await queue.open()
+    await store.open()
+    await queue.close()
+    assert database.is_open
+    await store.set("p:1", ConversationState(name="still open"))
+    await store.close()
+    await store.close()
+    assert not database.is_open
+    with pytest.raises(sqlite3.ProgrammingError):
+        await store.get("p:1")
+    with pytest.raises(QueueUnavailable):
+        await queue.enqueue([make_unit("a1")])
+
+
+def test_constructor_arguments(tmp_path: Path) -> None:
+    with pytest.raises(TypeError):
+        SQLiteQueue()
+    with pytest.raises(TypeError):
+        SQLiteStateStore(tmp_path / "a.db", database=SQLiteDatabase(tmp_path / "a.db"))
+    with pytest.raises(ValueError):
+        SQLiteDatabase(tmp_path / "a.db", synchronous="sometimes")  # type: ignore[arg-type]
+    assert not SQLiteQueue(tmp_path / "a.db").shares_transaction_with(
+        SQLiteStateStore(tmp_path / "b.db")
+    )
+
+
+async def test_expired_rows_are_purged(
+    pair: tuple[SQLiteQueue, SQLiteStateStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queue, store = pair
+    database = queue.database
+    monkeypatch.setattr(queue_module, "PURGE_INTERVAL", 0.0)  # enqueue purges every time
+    queue.dedupe_ttl, store.ttl, store.applied_ttl = 0.1, 0.1, 0.1
+    await queue.enqueue([make_unit("a1")])
+    await queue.ack(await lease_one(queue), StateChanges("a1", {"p:1": ConversationState()}))
+    await store.kv_set("ns", "k", b"v", ttl=0.1)
+    await store.kv_set("ns", "kept", b"v")
+    await asyncio.sleep(0.2)
+    assert await store.purge() == 3  # the conversation, the key and the applied marker
+    assert await count_rows(database, "ws_kv") == 1
+    assert await queue.purge() == 1
+    assert (await queue.stats()).dedupe_keys == 0
+    await queue.enqueue([make_unit("b1")])
+    await asyncio.sleep(0.2)
+    await queue.enqueue([make_unit("c1")])
+    assert await count_rows(database, "wq_dedupe") == 1
+
+
+async def test_lease_and_lane_queries_use_their_indexes(
+    pair: tuple[SQLiteQueue, SQLiteStateStore],
+) -> None:
+    def plans(conn: sqlite3.Connection) -> list[str]:
+        found = []
+        for sql in (
+            "SELECT conversation, head_id, leased_id FROM wq_lanes WHERE available_at <= 1"
+            " ORDER BY head_id LIMIT 64",
+            "SELECT id, available_at FROM wq_units WHERE conversation = 'c' AND dead = 0"
+            " ORDER BY id LIMIT 1",
+        ):
+            rows = conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()
+            found.append(" / ".join(row[3] for row in rows))
+        return found
+
+    lanes, head = await pair[0].database.read(plans)
+    assert "INDEX wq_lanes_next" in lanes and "TEMP B-TREE" not in lanes
+    assert "INDEX wq_units_lane" in head and "TEMP B-TREE" not in head
