@@ -11,7 +11,7 @@ import msgspec
 import pytest
 
 from wahost.models import DecodeError
-from wahost.units import Unit, conversation_key, split
+from wahost.units import Unit, UnitBody, conversation_key, split
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cloudapi"
 PNID = "106540352242922"
@@ -53,20 +53,8 @@ def messages_value(**value: Any) -> dict[str, Any]:
     }
 
 
-class StoredBody(msgspec.Struct):
-    """UnitBody read back with its raw parts (UnitBody's `Raw | None` fields cannot be
-    decoded by msgspec directly)."""
-
-    field: str
-    item: msgspec.Raw
-    waba_id: str = ""
-    time: int | None = None
-    metadata: msgspec.Raw = msgspec.Raw()
-    contact: msgspec.Raw = msgspec.Raw()
-
-
-def stored(unit: Unit) -> StoredBody:
-    return msgspec.json.decode(unit.body, type=StoredBody)
+def stored(unit: Unit) -> UnitBody:
+    return msgspec.json.decode(unit.body, type=UnitBody)
 
 
 def test_the_webhook_fixtures_are_found() -> None:

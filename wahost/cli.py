@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,11 +46,21 @@ def _host(config: Config, *, plugins: tuple[object, ...] = ()) -> Any:
         raise click.ClickException(str(exc)) from None
 
 
-def _run(factory: Callable[[], Awaitable[T]]) -> T:
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when it is installed (it comes with ``wahost[uvicorn]``)."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
+def _run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     from wahost.host import StartupError
 
     try:
-        return asyncio.run(factory())  # type: ignore[arg-type]
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(factory())
     except (StartupError, PluginError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -173,6 +173,13 @@ class ServerConfig(_Table):
         int,
         Meta(ge=1, description="Largest accepted webhook body in bytes; larger ones get 413."),
     ] = 4 * 1024 * 1024
+    engine: Annotated[
+        Literal["hypercorn", "uvicorn"],
+        Meta(
+            description='ASGI server: "hypercorn" (installed with wahost) or "uvicorn" '
+            "(pip install 'wahost[uvicorn]'); see the README for measurements."
+        ),
+    ] = "hypercorn"
 
 
 class QueueConfig(_Table):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import signal
 import socket
+from collections.abc import Iterator
 from typing import Any
 
 import structlog
@@ -18,19 +20,64 @@ log = structlog.get_logger("wahost.server")
 
 
 async def run_http(
-    app: Any, host: str, port: int, stop: asyncio.Event, *, sock: socket.socket | None = None
+    app: Any,
+    host: str,
+    port: int,
+    stop: asyncio.Event,
+    *,
+    sock: socket.socket | None = None,
+    engine: str = "hypercorn",
 ) -> None:
     """Serve ``app`` on ``host:port`` (or an already bound ``sock``) until ``stop`` is set."""
+    if engine == "uvicorn":
+        return await _run_uvicorn(app, host, port, stop, sock=sock)
     from hypercorn.asyncio import serve
     from hypercorn.config import Config as HypercornConfig
 
     config = HypercornConfig()
     # Hypercorn takes ownership of an fd:// socket and closes it: give it a duplicate.
     config.bind = [f"fd://{os.dup(sock.fileno())}"] if sock is not None else [f"{host}:{port}"]
+    # Through the stdlib loggers, so wahost's redacting formatter renders them.
     config.accesslog = None
-    config.errorlog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
     config.keep_alive_timeout = 75  # longer than Meta's and most proxies' idle timeouts
     await serve(app, config, shutdown_trigger=stop.wait)
+
+
+async def _run_uvicorn(
+    app: Any, host: str, port: int, stop: asyncio.Event, *, sock: socket.socket | None
+) -> None:
+    try:
+        import uvicorn
+    except ImportError:
+        raise RuntimeError(
+            "server.engine = \"uvicorn\" needs uvicorn: pip install 'wahost[uvicorn]'"
+        ) from None
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            # wahost handles SIGTERM/SIGINT itself (stop the worker first, then the server).
+            yield
+
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        lifespan="off",
+        access_log=False,
+        log_config=None,
+        timeout_keep_alive=75,
+    )
+    server = Server(config)
+    task = asyncio.create_task(server.serve(sockets=[sock] if sock is not None else None))
+    stopped = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        stopped.cancel()
+        return task.result()
+    server.should_exit = True
+    await task
 
 
 async def serve(host: Wahost, *, with_worker: bool = True, grace: float = 10.0) -> None:
@@ -56,7 +103,7 @@ async def serve(host: Wahost, *, with_worker: bool = True, grace: float = 10.0) 
         worker=with_worker,
     )
     try:
-        await run_http(host.asgi(), server.host, server.port, stop)
+        await run_http(host.asgi(), server.host, server.port, stop, engine=server.engine)
     finally:
         log.info("stopping")
         if worker is not None and worker_task is not None:

@@ -42,19 +42,25 @@ class Unit(msgspec.Struct, frozen=True, gc=False):
     body: bytes
 
 
+#: The value of an absent raw part. msgspec omits a default only when it is this very object
+#: (an empty ``Raw`` that is not it would encode as invalid JSON), so always pass this one.
+ABSENT = msgspec.Raw()
+
+
 class UnitBody(msgspec.Struct, frozen=True, omit_defaults=True):
     """What a unit carries: its item plus the envelope context needed to interpret it.
 
     ``item`` is the raw JSON of the message, status, error or (for events) the change's whole
-    ``value``, byte for byte as Meta sent it.
+    ``value``, byte for byte as Meta sent it. An empty ``Raw`` (falsy) means absent: msgspec
+    cannot decode a ``Raw`` inside a union, so ``Raw | None`` would not read back.
     """
 
     field: str
     item: msgspec.Raw
     waba_id: str = ""
     time: int | None = None
-    metadata: msgspec.Raw | None = None
-    contact: msgspec.Raw | None = None
+    metadata: msgspec.Raw = ABSENT
+    contact: msgspec.Raw = ABSENT
 
 
 def conversation_key(phone_number_id: str, user: str) -> str:
@@ -181,7 +187,7 @@ def split(body: bytes) -> list[Unit]:
 
 def _split_messages(change: _Change, waba_id: str, time: int | None, units: list[Unit]) -> None:
     value = _messages_value_decoder.decode(change.value)
-    metadata_raw: msgspec.Raw | None = None
+    metadata_raw = ABSENT
     phone_number_id = ""
     if value.metadata:
         metadata = _metadata_decoder.decode(value.metadata)
@@ -231,10 +237,10 @@ def _event_unit(
     change: _Change,
     waba_id: str,
     time: int | None,
-    metadata_raw: msgspec.Raw | None = None,
+    metadata_raw: msgspec.Raw = ABSENT,
     phone_number_id: str = "",
 ) -> Unit:
-    if metadata_raw is None and change.field != "messages":
+    if not metadata_raw and change.field != "messages":
         # Most fields have no metadata, and the value's shape is unknown: read it if it is there.
         try:
             raw = _event_value_decoder.decode(change.value).metadata
@@ -259,7 +265,7 @@ def _route(decoder: msgspec.json.Decoder[_R], item: msgspec.Raw, fallback: _R) -
 
 def _match_contact(
     message: _Message, contacts: list[tuple[_Contact, msgspec.Raw]]
-) -> tuple[_Contact, msgspec.Raw | None]:
+) -> tuple[_Contact, msgspec.Raw]:
     """The entry of ``value.contacts`` that describes the sender of ``message``.
 
     Matched by ``wa_id == from`` or by user id; a lone contact is the sender (Meta sends one
@@ -273,7 +279,7 @@ def _match_contact(
             return contact, raw
     if len(contacts) == 1:
         return contacts[0]
-    return _NO_CONTACT, None
+    return _NO_CONTACT, ABSENT
 
 
 def _unit(key: str, kind: UnitKind, phone_number_id: str, user: str, body: UnitBody) -> Unit:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -14,33 +15,25 @@ from wahost.models.messages import MESSAGE_TYPES, Message, UnknownMessage
 from wahost.models.statuses import Status
 
 if TYPE_CHECKING:  # wahost.units imports this package for DecodeError
-    from wahost.units import Unit
+    from wahost.units import Unit, UnitBody
+
+
+@functools.cache
+def _body_decoder() -> msgspec.json.Decoder[UnitBody]:
+    from wahost.units import UnitBody
+
+    return msgspec.json.Decoder(UnitBody)
+
 
 # What msgspec raises on bad input: DecodeError (incl. ValidationError), UnicodeDecodeError
 # for invalid UTF-8 inside a string, RecursionError for too deeply nested JSON.
 _FAILURES = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 
 
-class _StoredBody(msgspec.Struct, frozen=True):
-    """:class:`wahost.units.UnitBody` as read back from the queue.
-
-    msgspec cannot decode a ``Raw`` inside a union, so UnitBody's ``Raw | None`` fields are
-    read as Raw with an empty default (UnitBody omits them when None).
-    """
-
-    field: str
-    item: msgspec.Raw
-    waba_id: str = ""
-    time: int | None = None
-    metadata: msgspec.Raw = msgspec.Raw()
-    contact: msgspec.Raw = msgspec.Raw()
-
-
 class _TypePeek(msgspec.Struct):
     type: str = ""
 
 
-_body_decoder = msgspec.json.Decoder(_StoredBody)
 _peek_decoder = msgspec.json.Decoder(_TypePeek)
 _metadata_decoder = msgspec.json.Decoder(Metadata | None)
 _contact_decoder = msgspec.json.Decoder(Contact | None)
@@ -94,7 +87,7 @@ def decode_envelope(body: bytes) -> Envelope:
 
 
 def _decode_unit(unit: Unit) -> Message | Status | WebhookError | Event:
-    body = _body_decoder.decode(unit.body)
+    body = _body_decoder().decode(unit.body)
     metadata = (_metadata_decoder.decode(body.metadata) if body.metadata else None) or (
         _NO_METADATA
     )
@@ -140,7 +133,7 @@ def _decode_message(item: bytes | msgspec.Raw) -> Message:
     return msgspec.structs.replace(unknown, raw=raw)
 
 
-def _decode_event(body: _StoredBody, metadata: Metadata) -> Event:
+def _decode_event(body: UnitBody, metadata: Metadata) -> Event:
     raw = msgspec.json.decode(body.item)
     if not isinstance(raw, dict):
         raise DecodeError(f"the value of a {body.field!r} change is not a JSON object")

@@ -1,0 +1,252 @@
+"""Ingress benchmark: signed ~1 KB text webhooks → 200, requests/s and latency.
+
+Measured in one run, on this machine, with wrk (64 connections, 2 threads, 10 s each):
+
+* **ceiling** — a bare ASGI app on uvicorn that does the same signature check and the same
+  msgspec decode and split as wahost, and stores nothing;
+* **wahost** — ``wahost serve`` (one process, the default SQLite queue, durable before the
+  200), ingress only (``[worker] enabled = false``) and with the worker running in the same
+  process (no plugin: every unit goes to the default ``on_unhandled``).
+
+Every request carries a distinct wamid, so no request is answered from the dedupe check.
+
+    python -m bench.ingress [--seconds 10] [--connections 64] [--server hypercorn|uvicorn]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from wahost.queue.sqlite import SQLiteQueue
+from wahost.testing.harness import TEST_APP_SECRET, sign
+
+HERE = Path(__file__).resolve().parent
+
+LUA = r"""
+local sigs, bodies = {}, {}
+local counter = 0
+local threads = {}
+local next_id = 0
+
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+end
+
+function init(args)
+  local file, total = args[1], tonumber(args[2])
+  local n = 0
+  for line in io.lines(file) do
+    if n % total == id then
+      local sig, body = line:match("^(%S+) (.*)$")
+      sigs[#sigs + 1] = sig
+      bodies[#bodies + 1] = body
+    end
+    n = n + 1
+  end
+end
+
+function request()
+  counter = counter + 1
+  if counter > #bodies then counter = 1 end
+  return wrk.format("POST", "/webhook", {
+    ["Content-Type"] = "application/json",
+    ["X-Hub-Signature-256"] = sigs[counter],
+  }, bodies[counter])
+end
+"""
+
+CONFIG = """
+[whatsapp]
+phone_number_id = "106540352242922"
+token = "bench-token-0123456789"
+app_secret = "{secret}"
+verify_token = "bench-verify"
+
+[server]
+port = {port}
+engine = "{engine}"
+
+[queue]
+path = "{db}"
+
+[worker]
+enabled = {worker}
+
+[logging]
+level = "warning"
+"""
+
+
+def webhook(n: int) -> bytes:
+    """A realistic text webhook of about 1 KB with a distinct wamid."""
+    user = f"1650555{n % 10000:04d}"
+    body = {
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550783881",
+                         "phone_number_id": "106540352242922"},
+            "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": user}],
+            "messages": [{
+                "from": user, "id": f"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAz{n:012d}A=",
+                "timestamp": "1749416383", "type": "text",
+                "text": {"body": "Does it come in another color? " + "x" * 560},
+            }],
+        }}]}],
+    }
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+@dataclass
+class Result:
+    name: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    non_200: int
+    requests: int
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def _wrk(name: str, port: int, bodies: Path, seconds: int, connections: int) -> Result:
+    script = bodies.with_suffix(".lua")
+    script.write_text(LUA)
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+         f"http://127.0.0.1:{port}", "--", str(bodies), "2"],
+        capture_output=True, text=True, check=True,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return Result(name, rps, p50, p99, int(errors.group(1)) if errors else 0, requests)
+
+
+def _wait(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise TimeoutError(f"server on {port} did not start")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def run_ceiling(bodies: Path, seconds: int, connections: int) -> Result:
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "bench.ceiling:app", "--port", str(port),
+         "--log-level", "warning", "--no-access-log"],
+        cwd=HERE.parent,
+    )
+    try:
+        _wait(port)
+        return _wrk("ceiling (uvicorn, no storage)", port, bodies, seconds, connections)
+    finally:
+        _stop(process)
+
+
+def run_wahost(
+    bodies: Path, seconds: int, connections: int, *, worker: bool, engine: str, workdir: Path
+) -> tuple[Result, int]:
+    port = _free_port()
+    db = workdir / f"wahost-{engine}-{worker}.db"
+    config = workdir / f"wahost-{engine}-{worker}.toml"
+    config.write_text(CONFIG.format(secret=TEST_APP_SECRET, port=port, db=db, engine=engine,
+                                    worker=str(worker).lower()))
+    env = {**os.environ, "WAHOST_PLUGINS": "none"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wahost.cli", "serve", "--config", str(config)], env=env
+    )
+    try:
+        _wait(port)
+        label = f"wahost ({engine}, SQLite{', worker on' if worker else ', ingress only'})"
+        result = _wrk(label, port, bodies, seconds, connections)
+    finally:
+        _stop(process)
+    return result, asyncio.run(_stored(db))
+
+
+async def _stored(db: Path) -> int:
+    """How many distinct units the run stored (dedupe keys remembered)."""
+    queue = SQLiteQueue(str(db))
+    await queue.open()
+    try:
+        return (await queue.stats()).dedupe_keys
+    finally:
+        await queue.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--bodies", type=int, default=250_000)
+    parser.add_argument("--engine", action="append", choices=["hypercorn", "uvicorn"])
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install wrk")
+    engines = args.engine or ["uvicorn", "hypercorn"]
+    workdir = Path(tempfile.mkdtemp(prefix="wahost-bench-"))
+    bodies = workdir / "bodies.txt"
+    with bodies.open("w") as out:
+        for n in range(args.bodies):
+            body = webhook(n)
+            out.write(f"{sign(body, TEST_APP_SECRET)} {body.decode()}\n")
+    print(f"body size: {len(webhook(0))} bytes; {args.connections} connections; "
+          f"{args.seconds} s per run; cpus: {os.cpu_count()}")
+    ceiling = run_ceiling(bodies, args.seconds, args.connections)
+    results = [(ceiling, None)]
+    for engine in engines:
+        for worker in (False, True):
+            results.append(run_wahost(bodies, args.seconds, args.connections, worker=worker,
+                                      engine=engine, workdir=workdir))
+    print()
+    print(f"{'server':<44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-200':>8} "
+          f"{'stored':>8} {'of ceiling':>10}")
+    for result, stored in results:
+        ratio = result.rps / ceiling.rps
+        print(f"{result.name:<44} {result.rps:>9.0f} {result.p50_ms:>8.2f} {result.p99_ms:>8.2f} "
+              f"{result.non_200:>8} {stored if stored is not None else '-':>8} {ratio:>9.0%}")
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
