@@ -52,6 +52,7 @@ async def drain_all(queue: SQLiteQueue) -> int:
 
 
 async def main(args: argparse.Namespace) -> None:
+    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     with tempfile.TemporaryDirectory() as tmp:
         queue = SQLiteQueue(Path(tmp) / "bench.db", synchronous=args.synchronous)
         await queue.open()
@@ -62,13 +63,9 @@ async def main(args: argparse.Namespace) -> None:
         print(f"enqueue, 64 callers:      {rate:9.0f} calls/s; {per_group:.2f} commits per 64")
         await drain_all(queue)
 
-        batches = [
-            [unit(n, args.conversations) for n in range(start, start + 100)]
-            for start in range(0, args.units, 100)
-        ]
         started = time.perf_counter()
-        for batch in batches:
-            await queue.enqueue(batch)
+        for start in range(0, args.units, 100):
+            await queue.enqueue([unit(n, args.conversations) for n in range(start, start + 100)])
         elapsed = time.perf_counter() - started
         print(f"backlog enqueue:          {args.units / elapsed:9.0f} units/s (batches of 100)")
 
@@ -89,7 +86,8 @@ async def main(args: argparse.Namespace) -> None:
         stats = await queue.stats()
         await queue.close()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS:                 {peak:9.1f} MiB; done={stats.done}")
+    print(f"peak RSS:                 {peak:9.1f} MiB ({baseline:.1f} MiB after imports)")
+    assert stats.done >= args.units
 
 
 if __name__ == "__main__":

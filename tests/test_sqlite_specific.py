@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
 import os
 import signal
 import sqlite3
@@ -11,6 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,6 +127,65 @@ async def test_two_handles_on_one_file_share_the_work_in_order(tmp_path: Path) -
         assert handled[f"p:{c}"] == [f"c{c}-{n}" for n in range(8)]
     for queue in queues:
         await queue.close()
+
+
+WORKER_PROCESS = """
+import asyncio, json, sys, time
+from wahost.queue.sqlite import SQLiteQueue
+
+async def handle(queue, lease):
+    started = time.time()
+    await asyncio.sleep(0.002)
+    record = [lease.unit.key, lease.unit.conversation, started, time.time()]
+    await queue.ack(lease)
+    print(json.dumps(record), flush=True)
+
+async def main():
+    queue = SQLiteQueue(sys.argv[1])
+    await queue.open()
+    print("ready", flush=True)
+    sys.stdin.readline()  # start together
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        leases = await queue.lease(4, lease_seconds=30)
+        if leases:
+            await asyncio.gather(*(handle(queue, lease) for lease in leases))
+        elif (await queue.stats()).done >= int(sys.argv[2]):
+            break
+        else:
+            await asyncio.sleep(0.002)
+    await queue.close()
+
+asyncio.run(main())
+"""
+
+
+async def test_two_processes_share_the_work_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "wahost.db"
+    queue = SQLiteQueue(path)
+    await queue.open()
+    units = [make_unit(f"c{c}-{n:02}", f"p:{c}") for n in range(10) for c in range(8)]
+    await queue.enqueue(units)
+    await queue.close()
+    workers = [await spawn(WORKER_PROCESS, str(path), str(len(units))) for _ in range(2)]
+    for worker in workers:
+        assert worker.stdout is not None and worker.stdin is not None
+        assert await asyncio.wait_for(worker.stdout.readline(), 30) == b"ready\n"
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write(b"go\n")
+    outputs = await asyncio.wait_for(asyncio.gather(*(w.communicate() for w in workers)), 60)
+    records = [json.loads(line) for out, _ in outputs for line in out.splitlines()]
+    assert all(out.strip() for out, _ in outputs), "both processes took part"
+    assert sorted(r[0] for r in records) == sorted(u.key for u in units)  # each exactly once
+    by_conversation: dict[str, list[list[Any]]] = defaultdict(list)
+    for record in records:
+        by_conversation[record[1]].append(record)
+    for handled in by_conversation.values():
+        handled.sort(key=lambda r: r[2])
+        assert [r[0] for r in handled] == sorted(r[0] for r in handled)  # arrival order
+        for before, after in itertools.pairwise(handled):
+            assert before[3] <= after[2], "two units of one conversation at once"
 
 
 LOCK_HOLDER = """
