@@ -309,3 +309,10 @@ async def test_both_builtin_backends_run_the_pipeline(tmp_path: Path, backend: s
         await bot.post(text_webhook(("111", "wamid.m1", "x"), ("222", "wamid.m2", "y")))
         await bot.idle()
     assert sorted(recorder.calls) == [("111", "wamid.m1"), ("222", "wamid.m2")]
+
+
+async def test_builtin_backends_on_one_store_commit_state_with_the_ack(tmp_path: Path) -> None:
+    for backend in ("memory", "sqlite"):
+        config = {"queue": {"backend": backend}, "state": {"backend": backend}}
+        async with BotHarness(tmp_path / backend, plugins=[], config=config) as bot:
+            assert bot.host.queue.shares_transaction_with(bot.host.state), backend

@@ -39,9 +39,9 @@ def wahost_queue_backend(host: Any, config: Any) -> QueueBackend | None:
     if config.backend == "memory":
         from wahost.queue.memory import MemoryQueue
 
-        queue = MemoryQueue(dedupe_ttl=config.dedupe_ttl)
-        host.resources["memory:queue"] = queue
-        return queue
+        # With a memory state store too, the queue applies state changes in its ack.
+        store = _memory_store(host) if host.config.state.backend == "memory" else None
+        return MemoryQueue(dedupe_ttl=config.dedupe_ttl, store=store)
     return None
 
 
@@ -53,7 +53,15 @@ def wahost_state_store(host: Any, config: Any) -> StateStore | None:
         path = config.path or host.config.queue.path
         return SQLiteStateStore(database=_sqlite_database(host, path), ttl=config.ttl)
     if config.backend == "memory":
-        from wahost.state.memory import MemoryStateStore
-
-        return MemoryStateStore(ttl=config.ttl)
+        return _memory_store(host)
     return None
+
+
+def _memory_store(host: Any) -> Any:
+    from wahost.state.memory import MemoryStateStore
+
+    store = host.resources.get("memory:state")
+    if store is None:
+        store = MemoryStateStore(ttl=host.config.state.ttl)
+        host.resources["memory:state"] = store
+    return store
