@@ -98,17 +98,33 @@ def webhook(n: int) -> bytes:
     user = f"1650555{n % 10000:04d}"
     body = {
         "object": "whatsapp_business_account",
-        "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550783881",
-                         "phone_number_id": "106540352242922"},
-            "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": user}],
-            "messages": [{
-                "from": user, "id": f"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAz{n:012d}A=",
-                "timestamp": "1749416383", "type": "text",
-                "text": {"body": "Does it come in another color? " + "x" * 560},
-            }],
-        }}]}],
+        "entry": [
+            {
+                "id": "102290129340398",
+                "changes": [
+                    {
+                        "field": "messages",
+                        "value": {
+                            "messaging_product": "whatsapp",
+                            "metadata": {
+                                "display_phone_number": "15550783881",
+                                "phone_number_id": "106540352242922",
+                            },
+                            "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": user}],
+                            "messages": [
+                                {
+                                    "from": user,
+                                    "id": f"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAz{n:012d}A=",
+                                    "timestamp": "1749416383",
+                                    "type": "text",
+                                    "text": {"body": "Does it come in another color? " + "x" * 560},
+                                }
+                            ],
+                        },
+                    }
+                ],
+            }
+        ],
     }
     return json.dumps(body, separators=(",", ":")).encode()
 
@@ -138,13 +154,26 @@ def _wrk(name: str, port: int, bodies: Path, seconds: int, connections: int) -> 
     script = bodies.with_suffix(".lua")
     script.write_text(LUA)
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
-         f"http://127.0.0.1:{port}", "--", str(bodies), "2"],
-        capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"http://127.0.0.1:{port}",
+            "--",
+            str(bodies),
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)$", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)$", out, re.M).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     return Result(name, rps, p50, p99, int(errors.group(1)) if errors else 0, requests)
@@ -172,8 +201,17 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 def run_ceiling(bodies: Path, seconds: int, connections: int) -> Result:
     port = _free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "bench.ceiling:app", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.ceiling:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
         cwd=HERE.parent,
     )
     try:
@@ -189,8 +227,11 @@ def run_wahost(
     port = _free_port()
     db = workdir / f"wahost-{engine}-{worker}.db"
     config = workdir / f"wahost-{engine}-{worker}.toml"
-    config.write_text(CONFIG.format(secret=TEST_APP_SECRET, port=port, db=db, engine=engine,
-                                    worker=str(worker).lower()))
+    config.write_text(
+        CONFIG.format(
+            secret=TEST_APP_SECRET, port=port, db=db, engine=engine, worker=str(worker).lower()
+        )
+    )
     env = {**os.environ, "WAHOST_PLUGINS": "none"}
     process = subprocess.Popen(
         [sys.executable, "-m", "wahost.cli", "serve", "--config", str(config)], env=env
@@ -230,21 +271,35 @@ def main() -> None:
         for n in range(args.bodies):
             body = webhook(n)
             out.write(f"{sign(body, TEST_APP_SECRET)} {body.decode()}\n")
-    print(f"body size: {len(webhook(0))} bytes; {args.connections} connections; "
-          f"{args.seconds} s per run; cpus: {os.cpu_count()}")
+    print(
+        f"body size: {len(webhook(0))} bytes; {args.connections} connections; "
+        f"{args.seconds} s per run; cpus: {os.cpu_count()}"
+    )
     ceiling = run_ceiling(bodies, args.seconds, args.connections)
     results = [(ceiling, None)]
     for engine in engines:
         for worker in (False, True):
-            results.append(run_wahost(bodies, args.seconds, args.connections, worker=worker,
-                                      engine=engine, workdir=workdir))
+            results.append(
+                run_wahost(
+                    bodies,
+                    args.seconds,
+                    args.connections,
+                    worker=worker,
+                    engine=engine,
+                    workdir=workdir,
+                )
+            )
     print()
-    print(f"{'server':<44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-200':>8} "
-          f"{'stored':>8} {'of ceiling':>10}")
+    print(
+        f"{'server':<44} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-200':>8} "
+        f"{'stored':>8} {'of ceiling':>10}"
+    )
     for result, stored in results:
         ratio = result.rps / ceiling.rps
-        print(f"{result.name:<44} {result.rps:>9.0f} {result.p50_ms:>8.2f} {result.p99_ms:>8.2f} "
-              f"{result.non_200:>8} {stored if stored is not None else '-':>8} {ratio:>9.0%}")
+        print(
+            f"{result.name:<44} {result.rps:>9.0f} {result.p50_ms:>8.2f} {result.p99_ms:>8.2f} "
+            f"{result.non_200:>8} {stored if stored is not None else '-':>8} {ratio:>9.0%}"
+        )
     shutil.rmtree(workdir, ignore_errors=True)
 
 

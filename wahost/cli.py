@@ -47,7 +47,7 @@ def _host(config: Config, *, plugins: tuple[object, ...] = ()) -> Any:
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop when it is installed (it comes with ``wahost[uvicorn]``)."""
+    """uvloop's event loop where it is installed (with uvicorn[standard]; not on Windows)."""
     try:
         import uvloop
     except ImportError:

@@ -132,6 +132,8 @@ def _add_record_extras(logger: WrappedLogger, method: str, event_dict: EventDict
 
 # Run for structlog's own loggers, at the call; the stdlib records get the foreign chain.
 _SHARED: list[Processor] = [
+    # First: an event below the level is dropped before any other processor runs.
+    structlog.stdlib.filter_by_level,
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,

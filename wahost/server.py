@@ -26,7 +26,7 @@ async def run_http(
     stop: asyncio.Event,
     *,
     sock: socket.socket | None = None,
-    engine: str = "hypercorn",
+    engine: str = "uvicorn",
 ) -> None:
     """Serve ``app`` on ``host:port`` (or an already bound ``sock``) until ``stop`` is set."""
     if engine == "uvicorn":
@@ -47,12 +47,7 @@ async def run_http(
 async def _run_uvicorn(
     app: Any, host: str, port: int, stop: asyncio.Event, *, sock: socket.socket | None
 ) -> None:
-    try:
-        import uvicorn
-    except ImportError:
-        raise RuntimeError(
-            "server.engine = \"uvicorn\" needs uvicorn: pip install 'wahost[uvicorn]'"
-        ) from None
+    import uvicorn
 
     class Server(uvicorn.Server):
         @contextlib.contextmanager

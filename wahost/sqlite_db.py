@@ -42,6 +42,10 @@ Synchronous = Literal["normal", "full", "off"]
 
 #: The most operations one transaction groups; bounds the latency a group adds to its first op.
 MAX_GROUP = 512
+#: Seconds between the background checkpoints of the WAL.
+CHECKPOINT_INTERVAL = 0.25
+#: WAL pages after which the writer checkpoints by itself (if the background one falls behind).
+WRITER_CHECKPOINT_PAGES = 10_000
 #: Bytes the WAL file is truncated to after a checkpoint.
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
@@ -159,6 +163,7 @@ class SQLiteDatabase:
         self._refs_lock = threading.Lock()
         self._writer: _GroupThread | None = None
         self._reader: _GroupThread | None = None
+        self._checkpointer: _Checkpointer | None = None
 
     @property
     def is_open(self) -> bool:
@@ -223,22 +228,27 @@ class SQLiteDatabase:
         except BaseException:
             writer_conn.close()
             raise
+        # Checkpoints (copying the WAL back into the database, with an fsync) run on their own
+        # thread so that they do not stall a commit on the writer: p99 latency of ingress.
+        # The writer still checkpoints by itself if the WAL grows past WRITER_CHECKPOINT_PAGES.
+        writer_conn.execute(f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}")
         name = self.path.name
         self._writer = _GroupThread(writer_conn, self._run_writes, f"wahost-sqlite-write:{name}")
         self._reader = _GroupThread(reader_conn, _run_reads, f"wahost-sqlite-read:{name}")
+        self._checkpointer = _Checkpointer(self._connect, f"wahost-sqlite-checkpoint:{name}")
 
     def _stop(self) -> None:
-        for thread in (self._writer, self._reader):
+        for thread in (self._writer, self._reader, self._checkpointer):
             if thread is not None:
                 thread.stop()
-        self._writer = self._reader = None
+        self._writer = self._reader = self._checkpointer = None
 
     # -- operations ----------------------------------------------------------------------
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` in the writer thread inside a transaction; return once it is committed.
 
-        ``fn`` runs in its own savepoint: if it raises, its changes are rolled back and the
+        ``fn`` runs as if in its own savepoint: if it raises, its changes are rolled back and the
         exception is raised here, while the other operations of the group still commit. If the
         transaction itself fails (lock timeout, disk full, I/O error), every operation of the
         group raises that :class:`sqlite3.Error` and nothing of them is stored. Cancelling
@@ -258,6 +268,40 @@ class SQLiteDatabase:
         return await self._reader.submit(fn)
 
     def _run_writes(self, conn: sqlite3.Connection, group: list[_Op]) -> list[tuple[Any, Any]]:
+        # Optimistic first: the whole group in one transaction without savepoints, two
+        # statements fewer per operation on the ingress hot path. Only when an operation raises
+        # is the group rolled back and run again with a savepoint each, so that the failing
+        # operation alone is undone. Operations are plain SQL on ``conn``, so running one again
+        # after a rollback is safe.
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            return [(None, exc)] * len(group)
+        outcomes: list[tuple[Any, Any]] = []
+        for op in group:
+            try:
+                outcomes.append((op.fn(conn), None))
+            except Exception:
+                break
+        else:
+            try:
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                return [(None, exc)] * len(group)
+            self.commits += 1
+            self.write_ops += len(group)
+            return outcomes
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        return self._run_writes_isolated(conn, group)
+
+    def _run_writes_isolated(
+        self, conn: sqlite3.Connection, group: list[_Op]
+    ) -> list[tuple[Any, Any]]:
         outcomes: list[tuple[Any, Any]] = []
         failure: BaseException | None = None
         try:
@@ -297,6 +341,36 @@ class SQLiteDatabase:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
         return [(None, failure)] * len(group)
+
+
+class _Checkpointer:
+    """Runs ``PRAGMA wal_checkpoint(PASSIVE)`` every :data:`CHECKPOINT_INTERVAL` seconds.
+
+    A passive checkpoint never waits for or blocks the writer or readers; it copies what it
+    can. Errors (a busy database) are ignored: the next round tries again.
+    """
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection], name: str) -> None:
+        self._connect = connect
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        try:
+            conn = self._connect()
+        except sqlite3.Error:
+            return  # the writer's own auto-checkpoint still bounds the WAL
+        try:
+            while not self._stopping.wait(CHECKPOINT_INTERVAL):
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
 
 
 def _run_reads(conn: sqlite3.Connection, group: list[_Op]) -> list[tuple[Any, Any]]:

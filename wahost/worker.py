@@ -57,6 +57,8 @@ class Worker:
         self.backoff_base = cfg.backoff_base
         self.backoff_cap = cfg.backoff_cap
         self.poll_interval = cfg.poll_interval
+        #: Seconds to gather wake-ups before leasing again while units are in flight.
+        self.coalesce = min(0.002, cfg.poll_interval)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self.handled = 0
@@ -90,6 +92,10 @@ class Worker:
                     task.add_done_callback(self._done)
             if not leases:
                 await self._wait(wakeup)
+                if self._tasks:
+                    # Coalesce: one lease for the completions and enqueues of the next moment
+                    # rather than one per event (a lease is a write transaction).
+                    await asyncio.sleep(self.coalesce)
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

@@ -7,11 +7,14 @@ unit's state changes are committed in the same transaction as its ack.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wahost.hookspecs import hookimpl
 from wahost.queue.base import QueueBackend
 from wahost.state.base import StateStore
+
+if TYPE_CHECKING:
+    from wahost.state.memory import MemoryStateStore
 
 
 def _sqlite_database(host: Any, path: str) -> Any:
@@ -57,10 +60,11 @@ def wahost_state_store(host: Any, config: Any) -> StateStore | None:
     return None
 
 
-def _memory_store(host: Any) -> Any:
+def _memory_store(host: Any) -> MemoryStateStore:
+    """One memory store per host, shared by the memory queue (atomic ack + state)."""
     from wahost.state.memory import MemoryStateStore
 
-    store = host.resources.get("memory:state")
+    store: MemoryStateStore | None = host.resources.get("memory:state")
     if store is None:
         store = MemoryStateStore(ttl=host.config.state.ttl)
         host.resources["memory:state"] = store

@@ -110,7 +110,16 @@ class BotHarness:
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         self._sock = sock
         self._tasks.append(
-            asyncio.create_task(run_http(self.host.asgi(), "", 0, self._stop, sock=sock))
+            asyncio.create_task(
+                run_http(
+                    self.host.asgi(),
+                    "",
+                    0,
+                    self._stop,
+                    sock=sock,
+                    engine=self.config.server.engine,
+                )
+            )
         )
         if self.worker is not None:
             self._tasks.append(asyncio.create_task(self.worker.run()))
