@@ -120,12 +120,16 @@ _redactor = _Redactor()
 _RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
+#: Extras that only repeat the message for a terminal (uvicorn's ANSI-coloured copy).
+_DROPPED_EXTRAS = frozenset({"color_message"})
+
+
 def _add_record_extras(logger: WrappedLogger, method: str, event_dict: EventDict) -> EventDict:
     """Copy a stdlib record's ``extra={...}`` values into the event dict (to be redacted)."""
     record = event_dict.get("_record")
     if isinstance(record, logging.LogRecord):
         for key, value in record.__dict__.items():
-            if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
+            if key not in _RECORD_ATTRIBUTES and key not in _DROPPED_EXTRAS and key[0] != "_":
                 event_dict.setdefault(key, value)
     return event_dict
 
