@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,7 @@ from click.testing import CliRunner
 
 from wahost import hookimpl
 from wahost.cli import cli_group
-from wahost.testing import TEST_APP_SECRET, TEST_TOKEN, BotHarness
+from wahost.testing import TEST_APP_SECRET, TEST_TOKEN, BotHarness, FakeGraph
 
 CONFIG = """
 [whatsapp]
@@ -146,3 +149,78 @@ def test_queue_commands(store_with_dead_and_quarantine: Path) -> None:
     assert replayed.exit_code == 0 and f"replayed {key}" in replayed.output
     assert "ready: 1" in run("queue", "stats", "--config", path).output
     assert "no dead units" in run("queue", "dead", "--config", path).output
+
+
+async def _wahost(*args: str, env: dict[str, str]) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wahost.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    return process.returncode or 0, output.decode()
+
+
+async def test_send_commands_reach_the_graph_api(tmp_path: Path) -> None:
+    async with FakeGraph() as graph:
+        path = write_config(tmp_path, "")
+        text = path.read_text().replace("[queue]", f'graph_url = "{graph.url}"\n\n[queue]')
+        path.write_text(text)
+        env = {**os.environ, "WHATSAPP_TOKEN": TEST_TOKEN, "WAHOST_PLUGINS": "none"}
+        code, output = await _wahost(
+            "send",
+            "text",
+            "--config",
+            str(path),
+            "--to",
+            "16505551234",
+            "hello from the CLI",
+            env=env,
+        )
+        assert code == 0, output
+        assert f"sent {graph.sent[0].wamid} to 16505551234" in output
+        code, output = await _wahost(
+            "send",
+            "image",
+            "--config",
+            str(path),
+            "--to",
+            "1650",
+            "https://example.com/a.png",
+            "--caption",
+            "look",
+            env=env,
+        )
+        assert code == 0, output
+        code, output = await _wahost(
+            "send",
+            "location",
+            "--config",
+            str(path),
+            "--to",
+            "1650",
+            "52.5",
+            "13.4",
+            "--name",
+            "Berlin",
+            env=env,
+        )
+        assert code == 0, output
+        graph.fail_next(1, code=131047)
+        code, output = await _wahost(
+            "send", "text", "--config", str(path), "--to", "1650", "too late", env=env
+        )
+        assert code == 1
+        assert "ReengagementError: (131047)" in output
+        code, output = await _wahost(
+            "send", "text", "--config", str(path), "--to", "1650", "x" * 4097, env=env
+        )
+        assert code == 1 and "4096" in output
+    assert [m.type for m in graph.sent] == ["text", "image", "location"]
+    assert graph.sent[1]["image"] == {"link": "https://example.com/a.png", "caption": "look"}
+    for request in graph.requests:
+        assert TEST_TOKEN not in request.path + request.query

@@ -15,7 +15,7 @@ from wahost.cli import cli_group
 from wahost.queue.memory import MemoryQueue
 from wahost.reference import config_reference, hook_reference
 from wahost.state.memory import MemoryStateStore
-from wahost.testing import BotHarness
+from wahost.testing import BotHarness, FakeGraph
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -102,11 +102,16 @@ class Spy:
         return [Route("/spy", hello)]
 
     @hookimpl
-    async def on_message(self, message: Any) -> Any:
+    async def on_message(self, message: Any, ctx: Any) -> Any:
         self.calls.append("on_message")
         if message.type == "location":
             raise RuntimeError("spy refuses locations")
+        await ctx.reply(text="seen")
         return None  # not handled: on_unhandled follows
+
+    @hookimpl
+    async def on_message_sent(self, sent: Any) -> None:
+        self.calls.append("on_message_sent")
 
     @hookimpl
     async def on_unhandled(self) -> bool:
@@ -138,7 +143,10 @@ async def test_every_hook_is_exercised(tmp_path: Path, install: Any) -> None:
         "plugins": {"spy": {"greeting": "hi"}},
         "worker": {"max_attempts": 1},
     }
-    async with BotHarness(tmp_path, plugins=[spy], config=config) as bot:
+    async with (
+        FakeGraph() as graph,
+        BotHarness(tmp_path, plugins=[spy], config=config, graph=graph) as bot,
+    ):
         assert bot.http is not None
         assert (await bot.http.get(bot.url + "/spy")).text == "hello from spy"
         for name in (

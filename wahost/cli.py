@@ -197,6 +197,120 @@ def config_reference() -> None:
 
 
 @cli.group()
+def send() -> None:
+    """Send one message from the configured number (a smoke test of the setup)."""
+
+
+def _send(config_path: Path, to: str, message: Any) -> None:
+    config = _load(config_path)
+    _logging(config)
+    host = _host(config)
+
+    async def run() -> Any:
+        async with host:
+            return await host.send(to, message)
+
+    try:
+        sent = _run(run)
+    except (ValueError, TypeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except Exception as exc:  # a Graph error: print it, not a traceback
+        raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
+    status = f" ({sent.message_status})" if sent.message_status else ""
+    click.echo(f"sent {sent.id} to {sent.to}{status}")
+
+
+_to_option = click.option("--to", "to", required=True, help="The recipient's phone number.")
+
+
+@send.command("text")
+@config_option
+@_to_option
+@click.argument("body")
+@click.option("--preview-url", is_flag=True, help="Show a preview of the first link.")
+def send_text(config_path: Path, to: str, body: str, preview_url: bool) -> None:
+    """Send a text."""
+    from wahost import outbound
+
+    _send(config_path, to, outbound.Text(body=body, preview_url=preview_url))
+
+
+def _media_command(kind: str) -> None:
+    @send.command(
+        kind, help=f"Send {'an' if kind[0] in 'aeiou' else 'a'} {kind} by media id or https link."
+    )
+    @config_option
+    @_to_option
+    @click.argument("media")
+    @click.option("--caption", default=None, help="A caption (image, video, document).")
+    @click.option("--filename", default=None, help="A file name (document).")
+    def command(
+        config_path: Path, to: str, media: str, caption: str | None, filename: str | None
+    ) -> None:
+        from wahost import outbound
+
+        options: dict[str, Any] = {kind: media}
+        if caption is not None:
+            options["caption"] = caption
+        if filename is not None:
+            options["filename"] = filename
+        try:
+            message = outbound.coerce(**options)
+        except (ValueError, TypeError) as exc:
+            raise click.ClickException(str(exc)) from None
+        _send(config_path, to, message)
+
+
+for _kind in ("image", "video", "audio", "document", "sticker"):
+    _media_command(_kind)
+
+
+@send.command("location")
+@config_option
+@_to_option
+@click.argument("latitude", type=float)
+@click.argument("longitude", type=float)
+@click.option("--name", default=None)
+@click.option("--address", default=None)
+def send_location(
+    config_path: Path,
+    to: str,
+    latitude: float,
+    longitude: float,
+    name: str | None,
+    address: str | None,
+) -> None:
+    """Send a location."""
+    from wahost import outbound
+
+    _send(config_path, to, outbound.Location(latitude, longitude, name=name, address=address))
+
+
+@send.command("reaction")
+@config_option
+@_to_option
+@click.argument("message_id")
+@click.argument("emoji")
+def send_reaction(config_path: Path, to: str, message_id: str, emoji: str) -> None:
+    """React to a message (an empty EMOJI removes the reaction)."""
+    from wahost import outbound
+
+    _send(config_path, to, outbound.Reaction(message_id=message_id, emoji=emoji))
+
+
+@send.command("template")
+@config_option
+@_to_option
+@click.argument("name")
+@click.option("--language", default="en_US", show_default=True)
+def send_template(config_path: Path, to: str, name: str, language: str) -> None:
+    """Send a template without parameters (e.g. hello_world)."""
+    from wahost import outbound
+
+    _send(config_path, to, outbound.Template(name=name, language=language))
+
+
+@cli.group()
 def queue() -> None:
     """Inspect and repair the queue: stats, dead units, replay, quarantine."""
 

@@ -30,6 +30,7 @@ from msgspec import Meta
 __all__ = [
     "Config",
     "ConfigError",
+    "GraphConfig",
     "LoggingConfig",
     "PluginsConfig",
     "QueueConfig",
@@ -281,6 +282,62 @@ class WorkerConfig(_Table):
     ] = True
 
 
+class GraphConfig(_Table):
+    """``[graph]``: the Graph API client that sends messages."""
+
+    timeout: Annotated[float, Meta(gt=0, description="Seconds to wait for a Graph API answer.")] = (
+        15.0
+    )
+    connect_timeout: Annotated[
+        float, Meta(gt=0, description="Seconds to wait for a connection to the Graph API.")
+    ] = 5.0
+    max_connections: Annotated[
+        int, Meta(ge=1, description="Connections kept open to the Graph API at most.")
+    ] = 100
+    max_retries: Annotated[
+        int,
+        Meta(
+            ge=0,
+            description="Retries of a request that failed with a retryable error code or a "
+            "transport failure (0: none).",
+        ),
+    ] = 4
+    backoff_base: Annotated[
+        float, Meta(ge=0, description="Seconds before the first retry; doubles each retry.")
+    ] = 0.5
+    backoff_cap: Annotated[
+        float, Meta(ge=0, description="Longest wait between retries (a Retry-After wins).")
+    ] = 30.0
+    messages_per_second: Annotated[
+        float,
+        Meta(
+            gt=0,
+            description="Messages sent per second per phone number at most (Meta's default "
+            "throughput is 80; 1000 after an upgrade, 20 for coexistence numbers).",
+        ),
+    ] = 80.0
+    recipient_interval: Annotated[
+        float,
+        Meta(
+            ge=0,
+            description="Seconds between two messages to the same user (Meta's pair rate "
+            "limit is about 6); 0 turns the spacing off.",
+        ),
+    ] = 0.0
+    breaker_failures: Annotated[
+        int,
+        Meta(
+            ge=1,
+            description="Consecutive server errors after which sending pauses (circuit "
+            "open, /readyz answers 503).",
+        ),
+    ] = 5
+    breaker_reset: Annotated[
+        float,
+        Meta(gt=0, description="Seconds the circuit stays open before one request is tried."),
+    ] = 30.0
+
+
 class LoggingConfig(_Table):
     """``[logging]``: log level and format."""
 
@@ -332,6 +389,9 @@ class Config(_Table):
     )
     worker: Annotated[WorkerConfig, Meta(description="The worker.")] = msgspec.field(
         default_factory=WorkerConfig
+    )
+    graph: Annotated[GraphConfig, Meta(description="The Graph API client.")] = msgspec.field(
+        default_factory=GraphConfig
     )
     logging: Annotated[LoggingConfig, Meta(description="Logging.")] = msgspec.field(
         default_factory=LoggingConfig

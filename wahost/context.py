@@ -17,6 +17,7 @@ from wahost.state.base import ConversationState, KVWrite, StateChanges, now
 from wahost.units import Unit, conversation_key
 
 if TYPE_CHECKING:
+    from wahost.graph import GraphClient, SentMessage
     from wahost.host import Wahost
     from wahost.queue.base import Lease
 
@@ -89,6 +90,8 @@ class Context:
         self._kv: dict[tuple[str, str], KVWrite] = {}
         #: Number of messages sent so far while handling this unit (the outbox sequence).
         self.sends = 0
+        #: The decoded update (message, status, error or event) being handled.
+        self.update: Any = None
         self.log = structlog.get_logger("wahost.unit").bind(
             unit=unit.key, kind=unit.kind, conversation=unit.conversation
         )
@@ -100,8 +103,10 @@ class Context:
             self.state = Conversation(self.state.key, stored)
 
     @property
-    def client(self) -> Any:
+    def client(self) -> GraphClient:
         """The Graph API client of the host."""
+        if self.host.client is None:
+            raise RuntimeError("the host is not started")
         return self.host.client
 
     # -- key-value, committed with the unit ---------------------------------------------
@@ -129,17 +134,54 @@ class Context:
             changes.conversations[self.state.key] = state
         return changes
 
-    # -- sending: filled in by the Graph client -------------------------------------------
+    # -- sending ------------------------------------------------------------------------
 
-    async def send(self, to: str, message: Any = None, **kwargs: Any) -> Any:
-        """Send a message to ``to`` from the unit's phone number (see :mod:`wahost.graph`)."""
-        client = self.host.client
-        if client is None:
-            raise RuntimeError("this host has no Graph API client")
-        return await client.send_from_unit(self, to, message, **kwargs)
+    @property
+    def phone_number_id(self) -> str:
+        """The business phone number the unit came to (the configured one for events)."""
+        return self.unit.phone_number_id or self.host.config.whatsapp.phone_number_id
 
-    async def reply(self, message: Any = None, *, quote: bool = False, **kwargs: Any) -> Any:
-        """Send a message to the unit's user; ``quote=True`` shows it as a reply."""
-        if quote and self.unit.kind == "message":
-            kwargs.setdefault("reply_to", self.unit.key.removeprefix("msg:"))
+    async def send(self, to: str, message: Any = None, /, **kwargs: Any) -> SentMessage:
+        """Send a message to ``to`` from the unit's phone number; see
+        :meth:`wahost.graph.GraphClient.send` for the arguments.
+
+        Sends go through the reply outbox: when this unit is handled again after a crash, a send
+        Meta already accepted is not made again (its recorded result is returned).
+        """
+        n = self.sends
+        self.sends += 1
+        kwargs.setdefault("phone_number_id", self.phone_number_id)
+        client = self.client
+        outbox = self.host.outbox
+        assert outbox is not None  # set with the client
+        sent, fresh = await outbox.deliver(
+            self.unit.key, n, lambda: client.send(to, message, **kwargs)
+        )
+        if fresh:
+            await self.host.dispatch.broadcast(
+                "on_message_sent", unit=self.unit, sent=sent, ctx=self
+            )
+        return sent
+
+    async def reply(
+        self, message: Any = None, /, *, quote: bool = False, **kwargs: Any
+    ) -> SentMessage:
+        """Send a message to the unit's user; ``quote=True`` shows it as a reply to the
+        inbound message (a reply context)."""
+        if quote and self.message_id is not None:
+            kwargs.setdefault("reply_to", self.message_id)
         return await self.send(self.unit.user, message, **kwargs)
+
+    async def mark_read(self, *, typing: bool = False) -> None:
+        """Mark the inbound message as read (blue ticks); ``typing=True`` also shows the
+        typing indicator until the reply (or 25 s)."""
+        if self.message_id is None:
+            raise RuntimeError("mark_read needs an inbound message")
+        await self.client.mark_read(
+            self.message_id, phone_number_id=self.phone_number_id, typing=typing
+        )
+
+    @property
+    def message_id(self) -> str | None:
+        """The wamid of the inbound message being handled, if the unit is one."""
+        return getattr(self.update, "id", None) if self.unit.kind == "message" else None

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     import msgspec
 
     from wahost.context import Context
+    from wahost.graph import SentMessage
     from wahost.host import Route, Wahost
     from wahost.models import Event, Message, Status, WebhookError
     from wahost.queue.base import QueueBackend
@@ -234,6 +235,20 @@ async def on_unhandled(host: Wahost, message: Message, ctx: Context) -> Any:
 
     **When:** after every ``on_message`` implementation returned ``None``. **Mode:** first.
     The built-in fallback (``trylast``) logs the message type and sender.
+    """
+
+
+@_spec("broadcast")
+async def on_message_sent(host: Wahost, sent: SentMessage, ctx: Context | None) -> None:
+    """Observe a message the host sent and Meta accepted (status tracking, audit, metrics).
+
+    **When:** after every send through ``ctx.send`` / ``ctx.reply`` (``ctx`` is the unit's) or
+    ``host.send`` (``ctx`` is ``None``) that Meta answered with a wamid. Not called again when
+    the reply outbox skips a send already made before a crash. **Mode:** broadcast.
+
+    **Arguments:** ``sent`` is a :class:`wahost.graph.SentMessage`: ``sent.id`` (the wamid),
+    ``sent.to``, ``sent.phone_number_id``, ``sent.callback_data`` (the encoded tracker),
+    ``sent.ambiguous`` (an earlier attempt may have been delivered too).
     """
 
 

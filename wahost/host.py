@@ -16,6 +16,8 @@ from wahost.dispatch import Dispatcher
 from wahost.plugins import PluginInfo, build_plugin_manager
 
 if TYPE_CHECKING:
+    from wahost.graph import GraphClient, SentMessage
+    from wahost.outbox import Outbox
     from wahost.queue.base import QueueBackend
     from wahost.state.base import StateStore
 
@@ -50,6 +52,7 @@ class Wahost:
         plugins: Iterable[object] = (),
         load_entrypoints: bool = True,
         env: dict[str, str] | None = None,
+        graph_transport: Any = None,
     ) -> None:
         self.config = config
         environ = os.environ if env is None else env
@@ -72,7 +75,10 @@ class Wahost:
         self._queue: QueueBackend | None = None
         self._state: StateStore | None = None
         #: The Graph API client (set up by :meth:`start`).
-        self.client: Any = None
+        self.client: GraphClient | None = None
+        #: The reply outbox of ``ctx.send`` (set up by :meth:`start`).
+        self.outbox: Outbox | None = None
+        self._graph_transport = graph_transport
         #: Shared objects of plugins and backends for this host (e.g. one SQLite engine).
         self.resources: dict[str, Any] = {}
         self._wakeup: asyncio.Event | None = None
@@ -117,6 +123,11 @@ class Wahost:
         await self._queue.open()
         try:
             await self._state.open()
+            from wahost.graph import GraphClient
+            from wahost.outbox import Outbox
+
+            self.client = GraphClient(self.config, transport=self._graph_transport)
+            self.outbox = Outbox(self._state, ttl=self.config.queue.dedupe_ttl)
             for impl in self.dispatch.implementations("wahost_startup"):
                 try:
                     await self.dispatch._call(impl, {})
@@ -150,6 +161,9 @@ class Wahost:
         await self._close_stores()
 
     async def _close_stores(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
+            self.client = None
         if self._state is not None:
             await self._state.close()
         if self._queue is not None:
@@ -161,6 +175,17 @@ class Wahost:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    # -- sending outside a unit -------------------------------------------------------------
+
+    async def send(self, to: str, message: Any = None, /, **kwargs: Any) -> SentMessage:
+        """Send a message outside a unit (a scheduled job, a command); ``on_message_sent``
+        implementations see it. Inside a hook, use ``ctx.send`` / ``ctx.reply``."""
+        if self.client is None:
+            raise RuntimeError("the host is not started")
+        sent = await self.client.send(to, message, **kwargs)
+        await self.dispatch.broadcast("on_message_sent", sent=sent, ctx=None)
+        return sent
 
     # -- web ----------------------------------------------------------------------------
 

@@ -13,7 +13,8 @@ Answers (reference/cloudapi.md §1, §2, §5):
   a wrong or malformed one → 403; signed but not a decodable envelope → quarantined, 200 (Meta
   would resend the same bytes forever); otherwise the units are enqueued in one transaction and
   only then 200. If the queue cannot commit → 503, so Meta retries. Never 200 before durable.
-* ``GET /healthz``: the process is up. ``GET /readyz``: the queue and state store answer.
+* ``GET /healthz``: the process is up. ``GET /readyz``: the queue and state store answer and
+  the Graph API client's circuit is closed.
 """
 
 from __future__ import annotations
@@ -183,7 +184,10 @@ class Ingress:
             await self.host.state.ping()
         except Exception as exc:
             log.warning("not ready", error=str(exc))
-            return await _respond(send, 503, b"not ready")
+            return await _respond(send, 503, b"not ready: store unavailable")
+        client = self.host.client
+        if client is not None and client.breaker.is_open:
+            return await _respond(send, 503, b"not ready: Graph API circuit open")
         await _respond(send, 200, b"ready")
 
 

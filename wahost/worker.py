@@ -152,6 +152,7 @@ class Worker:
                 log.error("unit undecodable", unit=unit.key, error=str(exc))
                 return
             ctx = Context(host, unit, lease=lease)
+            ctx.update = update
             await ctx.load()
             handled_by = await self._dispatch(update, ctx)
             changes = ctx.changes()

@@ -91,7 +91,13 @@ class BotHarness:
         config: Mapping[str, Mapping[str, Any]] | None = None,
         load_entrypoints: bool = False,
         worker: bool = True,
+        graph: Any = None,
     ) -> None:
+        if graph is not None:  # a FakeGraph: send to it
+            config = dict(config or {})
+            config["whatsapp"] = {**config.get("whatsapp", {}), "graph_url": graph.url}
+        #: The fake Graph API the host sends to, when one was given.
+        self.graph = graph
         self.config = make_config(tmp_path, config)
         self.host = Wahost(self.config, plugins=plugins, load_entrypoints=load_entrypoints)
         self.worker: Worker | None = Worker(self.host) if worker else None

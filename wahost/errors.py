@@ -1,0 +1,206 @@
+"""Graph API errors, typed by the families a sender must treat differently.
+
+Meta's error body (reference/cloudapi.md §6)::
+
+    {"error": {"message": "(#130429) Rate limit hit", "type": "OAuthException", "code": 130429,
+               "error_data": {"messaging_product": "whatsapp", "details": "..."},
+               "error_subcode": 2494055, "fbtrace_id": "Az8or2yhqkZfEZ-_4Qn_Bam"}}
+
+Logic keys off ``code`` (and ``details``), never the HTTP status: Meta's pages disagree on the
+status of the throttling codes (§7). Which codes are retried follows the table in §7.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import msgspec
+
+
+class GraphError(Exception):
+    """An error answer of the Graph API.
+
+    ``code`` is Meta's error code (``None`` when the body was not a Graph error, e.g. a proxy's
+    HTML 502), ``subcode`` the deprecated ``error_subcode``, ``title`` the message text,
+    ``details`` ``error_data.details``, ``fbtrace_id`` Meta's trace id for support requests.
+    """
+
+    #: Whether sending the same request again later may succeed.
+    retryable: ClassVar[bool] = False
+    #: The codes of this family (used to pick the subclass).
+    codes: ClassVar[frozenset[int]] = frozenset()
+
+    def __init__(
+        self,
+        title: str,
+        *,
+        code: int | None = None,
+        subcode: int | None = None,
+        details: str | None = None,
+        fbtrace_id: str | None = None,
+        http_status: int | None = None,
+        error_type: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        self.title = title
+        self.code = code
+        self.subcode = subcode
+        self.details = details
+        self.fbtrace_id = fbtrace_id
+        self.http_status = http_status
+        self.error_type = error_type
+        #: Seconds from a ``Retry-After`` header, when Meta sent one.
+        self.retry_after = retry_after
+        label = f"({code}) " if code is not None else ""
+        extra = f": {details}" if details and details != title else ""
+        super().__init__(f"{label}{title}{extra}")
+
+
+class ThrottlingError(GraphError):
+    """Throughput or call-rate limit of the app, the account or the phone number: slow down
+    and retry (4, 80007, 130429)."""
+
+    retryable = True
+    codes = frozenset({4, 80007, 130429})
+
+
+class PairRateLimitError(GraphError):
+    """Too many messages to the same recipient in a short time (131056): wait before sending
+    to *that* user again; other users are not affected."""
+
+    retryable = True
+    codes = frozenset({131056})
+
+
+class SpamRateLimitError(GraphError):
+    """The number is restricted for sending too much (131048): stop bulk sends; not retried."""
+
+    codes = frozenset({131048})
+
+
+class ReengagementError(GraphError):
+    """The user last wrote more than 24 hours ago (131047): only a template can be sent."""
+
+    codes = frozenset({131047})
+
+
+class AuthError(GraphError):
+    """The access token is expired or invalid, or lacks a permission (190, 0, 10, 200 to 299):
+    replace the token; not retried."""
+
+    codes = frozenset({0, 10, 190, *range(200, 300)})
+
+
+class InvalidParameterError(GraphError):
+    """The request is wrong (100, 131008, 131009): fix it; not retried."""
+
+    codes = frozenset({100, 131008, 131009})
+
+
+class TemporaryError(GraphError):
+    """A temporary failure on Meta's side (1, 2, 131000, 131016, 131057): retried."""
+
+    retryable = True
+    codes = frozenset({1, 2, 131000, 131016, 131057})
+
+
+class RecipientNotAllowedError(GraphError):
+    """The recipient is not in the allowed list of a test number (131030); not retried."""
+
+    codes = frozenset({131030})
+
+
+class ServerError(GraphError):
+    """An HTTP 5xx answer that is not a Graph error body (a proxy or an outage): retried."""
+
+    retryable = True
+
+
+FAMILIES: tuple[type[GraphError], ...] = (
+    ThrottlingError,
+    PairRateLimitError,
+    SpamRateLimitError,
+    ReengagementError,
+    AuthError,
+    InvalidParameterError,
+    TemporaryError,
+    RecipientNotAllowedError,
+)
+_BY_CODE: dict[int, type[GraphError]] = {
+    code: family for family in FAMILIES for code in family.codes
+}
+
+
+class TransportError(Exception):
+    """The Graph API could not be reached or did not answer.
+
+    ``ambiguous`` is true when the request may have reached Meta before the failure (a read
+    timeout, a dropped connection): sending it again may deliver it twice.
+    """
+
+    retryable = True
+
+    def __init__(self, message: str, *, ambiguous: bool) -> None:
+        self.ambiguous = ambiguous
+        super().__init__(message)
+
+
+class CircuitOpenError(Exception):
+    """Sending is paused after repeated server errors; the unit is retried later."""
+
+    retryable = False
+
+
+class _ErrorData(msgspec.Struct):
+    details: str | None = None
+
+
+class _Error(msgspec.Struct):
+    message: str = ""
+    type: str | None = None
+    code: int | None = None
+    error_subcode: int | None = None
+    error_user_title: str | None = None
+    error_data: _ErrorData | None = None
+    fbtrace_id: str | None = None
+
+
+class _Body(msgspec.Struct):
+    error: _Error
+
+
+_decoder = msgspec.json.Decoder(_Body)
+
+
+def _retry_after(headers: Any) -> float | None:
+    value = headers.get("retry-after") if headers is not None else None
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP date: rare from Graph; fall back to our own backoff
+
+
+def error_from_response(status: int, body: bytes, headers: Any = None) -> GraphError:
+    """The typed error for a Graph API answer with an error status."""
+    retry_after = _retry_after(headers)
+    try:
+        error = _decoder.decode(body).error
+    except msgspec.DecodeError:
+        text = body[:200].decode("utf-8", "replace").strip() or f"HTTP {status}"
+        cls = ServerError if status >= 500 else GraphError
+        return cls(text, http_status=status, retry_after=retry_after)
+    family = _BY_CODE.get(error.code, GraphError) if error.code is not None else GraphError
+    if family is GraphError and status >= 500:
+        family = ServerError
+    return family(
+        error.message or error.error_user_title or f"HTTP {status}",
+        code=error.code,
+        subcode=error.error_subcode,
+        details=error.error_data.details if error.error_data else None,
+        fbtrace_id=error.fbtrace_id,
+        http_status=status,
+        error_type=error.type,
+        retry_after=retry_after,
+    )

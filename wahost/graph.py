@@ -1,0 +1,336 @@
+"""The Graph API client: how a bot talks back.
+
+One :class:`GraphClient` per host, over one ``httpx.AsyncClient`` (connection pooling, HTTP/1.1
+keep-alive). The token travels only in the ``Authorization`` header, never in a URL or a log.
+
+Every request is retried on the errors Meta calls temporary and on transport failures (not on
+the rest: reference/cloudapi.md §7), with capped exponential backoff and full jitter, honouring
+``Retry-After``. A 130429 pauses the whole phone number; a 131056 pauses only that recipient.
+A request that failed after it may have reached Meta (a read timeout, a dropped connection) is
+*ambiguous*: it is retried, and the result says it may have been delivered twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import msgspec
+import structlog
+
+from wahost import outbound
+from wahost.errors import (
+    CircuitOpenError,
+    GraphError,
+    PairRateLimitError,
+    ServerError,
+    ThrottlingError,
+    TransportError,
+    error_from_response,
+)
+from wahost.ratelimit import CircuitBreaker, RecipientSpacing, RollingLimiter
+
+if TYPE_CHECKING:
+    from wahost.config import Config
+
+log = structlog.get_logger("wahost.graph")
+
+#: Meta's limit for ``biz_opaque_callback_data`` (reference/cloudapi.md §6).
+CALLBACK_DATA_LIMIT = 512
+
+
+class SentMessage(msgspec.Struct, kw_only=True):
+    """What Meta answered to a send: accepted, not yet delivered (statuses tell the rest)."""
+
+    #: The wamid of the sent message.
+    id: str
+    to: str
+    phone_number_id: str
+    #: The user's WhatsApp id as Meta resolved ``to``.
+    wa_id: str | None = None
+    #: ``accepted`` / ``held_for_quality_assessment`` for paced templates, else ``None``.
+    message_status: str | None = None
+    #: ``biz_opaque_callback_data`` sent with it (the tracker, encoded).
+    callback_data: str | None = None
+    #: How many requests it took.
+    attempts: int = 1
+    #: True when an earlier attempt may have reached Meta too: the user may see it twice.
+    ambiguous: bool = False
+    sent_at: float = 0.0
+
+
+class _SendContact(msgspec.Struct):
+    input: str | None = None
+    wa_id: str | None = None
+
+
+class _SendMessage(msgspec.Struct):
+    id: str
+    message_status: str | None = None
+
+
+class _SendResponse(msgspec.Struct):
+    messages: list[_SendMessage]
+    contacts: list[_SendContact] = msgspec.field(default_factory=list)
+
+
+_send_response = msgspec.json.Decoder(_SendResponse)
+
+
+def encode_tracker(tracker: str | msgspec.Struct | None) -> str | None:
+    """``biz_opaque_callback_data`` for a tracker: a string as is, a struct as JSON."""
+    if tracker is None:
+        return None
+    text = tracker if isinstance(tracker, str) else msgspec.json.encode(tracker).decode()
+    if len(text) > CALLBACK_DATA_LIMIT:
+        raise ValueError(
+            f"tracker: at most {CALLBACK_DATA_LIMIT} characters once encoded (got {len(text)})"
+        )
+    return text
+
+
+class GraphClient:
+    """Sends messages and makes other Graph API calls for one host."""
+
+    def __init__(self, config: Config, *, transport: httpx.AsyncBaseTransport | None = None):
+        wa = config.whatsapp
+        graph = config.graph
+        self.phone_number_id = wa.phone_number_id
+        self.base_url = f"{wa.graph_url.rstrip('/')}/{wa.api_version}"
+        self._token = wa.token
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {wa.token}", "User-Agent": "wahost"},
+            timeout=httpx.Timeout(graph.timeout, connect=graph.connect_timeout),
+            limits=httpx.Limits(
+                max_connections=graph.max_connections,
+                max_keepalive_connections=graph.max_connections,
+            ),
+            transport=transport,
+        )
+        self.max_retries = graph.max_retries
+        self.backoff_base = graph.backoff_base
+        self.backoff_cap = graph.backoff_cap
+        self._rate = graph.messages_per_second
+        self._limiters: dict[str, RollingLimiter] = {}
+        self.spacing = RecipientSpacing(graph.recipient_interval)
+        self.breaker = CircuitBreaker(graph.breaker_failures, graph.breaker_reset)
+        #: Counts for operators and tests: requests, retries, ambiguous sends.
+        self.stats: dict[str, int] = {"requests": 0, "retries": 0, "ambiguous": 0}
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    def limiter(self, phone_number_id: str) -> RollingLimiter:
+        """The throughput limiter of one phone number."""
+        limiter = self._limiters.get(phone_number_id)
+        if limiter is None:
+            limiter = self._limiters[phone_number_id] = RollingLimiter(self._rate)
+        return limiter
+
+    # -- messages -------------------------------------------------------------------------
+
+    async def send(
+        self,
+        to: str,
+        message: outbound.Outbound | str | None = None,
+        /,
+        *,
+        phone_number_id: str | None = None,
+        reply_to: str | None = None,
+        tracker: str | msgspec.Struct | None = None,
+        **kwargs: Any,
+    ) -> SentMessage:
+        """Send a message to ``to`` and return what Meta answered.
+
+        ``message`` is an :mod:`wahost.outbound` message, a string (a text), or given as
+        keyword arguments (``text="hi"``, ``image="https://..."``, see
+        :func:`wahost.outbound.coerce`). ``reply_to`` quotes an inbound wamid; ``tracker`` (a
+        string or a msgspec struct) travels as ``biz_opaque_callback_data`` and comes back in
+        the statuses. The message is validated against Meta's limits before any request.
+        """
+        pnid = phone_number_id or self.phone_number_id
+        built = outbound.coerce(message, **kwargs)
+        callback = encode_tracker(tracker)
+        body = outbound.message_body(
+            to, built, reply_to=reply_to, biz_opaque_callback_data=callback
+        )
+        content = outbound.encode_body(body)
+        started = time.time()
+        response, attempts, ambiguous = await self._request(
+            "POST", f"/{pnid}/messages", content=content, phone_number_id=pnid, recipient=to
+        )
+        answer = _send_response.decode(response.content)
+        contact = answer.contacts[0] if answer.contacts else _SendContact()
+        return SentMessage(
+            id=answer.messages[0].id,
+            to=to,
+            phone_number_id=pnid,
+            wa_id=contact.wa_id,
+            message_status=answer.messages[0].message_status,
+            callback_data=callback,
+            attempts=attempts,
+            ambiguous=ambiguous,
+            sent_at=started,
+        )
+
+    async def mark_read(
+        self, message_id: str, *, phone_number_id: str | None = None, typing: bool = False
+    ) -> None:
+        """Mark an inbound message (and the ones before it) as read; ``typing=True`` also
+        shows the typing indicator (dismissed on reply or after 25 s)."""
+        pnid = phone_number_id or self.phone_number_id
+        body = outbound.typing_body(message_id) if typing else outbound.mark_read_body(message_id)
+        await self._request(
+            "POST", f"/{pnid}/messages", content=outbound.encode_body(body), phone_number_id=pnid
+        )
+
+    async def typing(self, message_id: str, *, phone_number_id: str | None = None) -> None:
+        """Show the typing indicator to the author of ``message_id`` (marks it read too)."""
+        await self.mark_read(message_id, phone_number_id=phone_number_id, typing=True)
+
+    # -- any Graph call -------------------------------------------------------------------
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: Any = None,
+        params: Mapping[str, Any] | None = None,
+        retry: bool = True,
+    ) -> Any:
+        """A Graph API call (media, profile, Flows keys, ...) with the same error handling,
+        retries and circuit breaker as sends; returns the decoded JSON answer."""
+        content = None if json is None else msgspec.json.encode(json)
+        response, _, _ = await self._request(
+            method, path, content=content, data=data, files=files, params=params, retry=retry
+        )
+        return msgspec.json.decode(response.content) if response.content else None
+
+    async def stream(self, url: str) -> httpx.Response:
+        """Open a streamed, authenticated GET of ``url`` (a media download); the caller must
+        ``aclose()`` it. Raises :class:`GraphError` on an error status."""
+        request = self._http.build_request("GET", url)
+        response = await self._http.send(request, stream=True)
+        if response.status_code >= 400:
+            body = await response.aread()
+            await response.aclose()
+            raise error_from_response(response.status_code, body, response.headers)
+        return response
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        content: bytes | None = None,
+        data: Mapping[str, Any] | None = None,
+        files: Any = None,
+        params: Mapping[str, Any] | None = None,
+        phone_number_id: str | None = None,
+        recipient: str | None = None,
+        retry: bool = True,
+    ) -> tuple[httpx.Response, int, bool]:
+        """Send with pacing and retries; ``(response, attempts, ambiguous)``."""
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        attempts = 0
+        ambiguous = False
+        retries = self.max_retries if retry else 0
+        while True:
+            attempts += 1
+            if recipient is not None:
+                await self.spacing.acquire(recipient)
+            limiter = self.limiter(phone_number_id) if phone_number_id is not None else None
+            if limiter is not None:
+                await limiter.acquire()
+            try:
+                if not self.breaker.allow():
+                    raise CircuitOpenError("the Graph API failed repeatedly; sending is paused")
+                self.stats["requests"] += 1
+                response = await self._http.request(
+                    method,
+                    path,
+                    content=content,
+                    data=data,
+                    files=files,
+                    params=params,
+                    headers=headers,
+                )
+            except httpx.TransportError as exc:
+                failure: Exception = _transport_error(exc)
+                self.breaker.failure()
+                if isinstance(failure, TransportError) and failure.ambiguous:
+                    ambiguous = True
+                    self.stats["ambiguous"] += 1
+                    log.warning(
+                        "request may have reached Meta before failing; retrying may duplicate",
+                        path=path,
+                        attempt=attempts,
+                        error=str(exc),
+                    )
+                delay = self._backoff(attempts)
+            else:
+                if response.status_code < 400:
+                    self.breaker.success()
+                    return response, attempts, ambiguous
+                failure = error_from_response(
+                    response.status_code, response.content, response.headers
+                )
+                if isinstance(failure, ServerError) or response.status_code >= 500:
+                    self.breaker.failure()
+                else:
+                    self.breaker.success()  # Meta answered: the service is up
+                delay = self._delay_for(failure, attempts, phone_number_id, recipient)
+            finally:
+                if limiter is not None:
+                    limiter.release()
+            if not getattr(failure, "retryable", False) or attempts > retries:
+                raise failure
+            self.stats["retries"] += 1
+            log.info(
+                "retrying Graph request",
+                path=path,
+                attempt=attempts,
+                delay=round(delay, 3),
+                error=str(failure),
+            )
+            await asyncio.sleep(delay)
+
+    def _backoff(self, attempt: int) -> float:
+        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+
+    def _delay_for(
+        self, error: GraphError, attempt: int, phone_number_id: str | None, recipient: str | None
+    ) -> float:
+        delay = error.retry_after if error.retry_after is not None else self._backoff(attempt)
+        if isinstance(error, PairRateLimitError) and recipient is not None:
+            # Only this user is paused; the spacing makes this send wait for it.
+            self.spacing.pause(recipient, max(delay, self.backoff_base))
+            return 0.0
+        if isinstance(error, ThrottlingError) and phone_number_id is not None:
+            self.limiter(phone_number_id).pause(max(delay, self.backoff_base))
+            return 0.0
+        return delay
+
+
+def _transport_error(exc: httpx.TransportError) -> TransportError:
+    # Before the request was fully written (connect failures, a pool timeout, a failed write)
+    # Meta cannot have processed it; after (a read timeout, a dropped connection) it may have.
+    not_sent = (
+        httpx.ConnectError,
+        httpx.ConnectTimeout,
+        httpx.PoolTimeout,
+        httpx.WriteError,
+        httpx.WriteTimeout,
+    )
+    return TransportError(
+        f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__,
+        ambiguous=not isinstance(exc, not_sent),
+    )

@@ -1,0 +1,136 @@
+"""Pacing outbound requests so that a bot that bursts does not hit Meta's limits.
+
+* :class:`RollingLimiter` — at most ``rate`` sends in any rolling window per phone number
+  (Meta's throughput: 80 messages/s by default; over it, 130429 — reference/cloudapi.md §7).
+* :class:`RecipientSpacing` — a minimum interval between two sends to the same user (Meta's
+  pair rate limit, about one message every 6 s; over it, 131056), and a per-user pause after a
+  131056 that does not hold up other users.
+* :class:`CircuitBreaker` — stop hammering Meta after repeated server errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+
+
+class RollingLimiter:
+    """At most ``rate`` requests *arriving* in any window of ``period`` seconds, plus pauses.
+
+    Meta counts requests when they arrive, and they arrive some unknown time after they leave.
+    So a request holds its slot from the moment it is granted until ``period`` seconds after
+    its answer came back (:meth:`release`). Every request arriving within one window then holds
+    its slot at that window's end at once, so there are never more than ``rate`` of them,
+    whatever the latency. The cost: sustained throughput is ``rate / (period + latency)``.
+    """
+
+    def __init__(self, rate: float, period: float = 1.0) -> None:
+        self.rate = max(1, int(rate))
+        self.period = period
+        self._expiries: collections.deque[float] = collections.deque()
+        self._in_flight = 0
+        self._paused_until = 0.0
+        self._released: asyncio.Event | None = None
+
+    def pause(self, seconds: float) -> None:
+        """Hold every request for ``seconds`` (after a 130429)."""
+        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    async def acquire(self) -> None:
+        """Wait for a slot; pair with :meth:`release` once the answer arrived (or failed)."""
+        while True:
+            now = time.monotonic()
+            if self._paused_until > now:
+                await asyncio.sleep(self._paused_until - now)
+                continue
+            expiries = self._expiries
+            while expiries and expiries[0] <= now:
+                expiries.popleft()
+            if self._in_flight + len(expiries) < self.rate:
+                self._in_flight += 1
+                return
+            if expiries:
+                await asyncio.sleep(expiries[0] - now)
+            else:  # every slot is a request in flight: wait for one to come back
+                if self._released is None:
+                    self._released = asyncio.Event()
+                self._released.clear()
+                await self._released.wait()
+
+    def release(self) -> None:
+        """The granted request is answered: its slot frees ``period`` seconds from now."""
+        self._in_flight -= 1
+        self._expiries.append(time.monotonic() + self.period)
+        if self._released is not None:
+            self._released.set()
+
+
+class RecipientSpacing:
+    """A minimum interval between sends to one recipient, and per-recipient pauses."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._next: dict[str, float] = {}
+
+    def pause(self, recipient: str, seconds: float) -> None:
+        """Hold sends to ``recipient`` for ``seconds`` (after a 131056)."""
+        until = time.monotonic() + seconds
+        self._next[recipient] = max(self._next.get(recipient, 0.0), until)
+
+    async def acquire(self, recipient: str) -> None:
+        while True:
+            now = time.monotonic()
+            ready_at = self._next.get(recipient, 0.0)
+            if ready_at <= now:
+                break
+            await asyncio.sleep(ready_at - now)
+        if self.interval > 0:
+            self._next[recipient] = now + self.interval
+        elif recipient in self._next:
+            del self._next[recipient]
+        if len(self._next) > 10_000:
+            self._forget(now)
+
+    def _forget(self, now: float) -> None:
+        for recipient in [r for r, at in self._next.items() if at <= now]:
+            del self._next[recipient]
+
+
+class CircuitBreaker:
+    """Opens after ``failures`` consecutive server errors; after ``reset`` seconds lets one
+    request through (half-open): its success closes the circuit, its failure reopens it."""
+
+    def __init__(self, failures: int, reset: float) -> None:
+        self.failures = failures
+        self.reset = reset
+        self._count = 0
+        self._opened_at: float | None = None
+        self._trial = False
+
+    @property
+    def is_open(self) -> bool:
+        """True while sends are refused (``/readyz`` reports it)."""
+        if self._opened_at is None:
+            return False
+        return time.monotonic() - self._opened_at < self.reset or self._trial
+
+    def allow(self) -> bool:
+        """Whether a request may go out now."""
+        if self._opened_at is None:
+            return True
+        if time.monotonic() - self._opened_at < self.reset or self._trial:
+            return False
+        self._trial = True  # half-open: this one request decides
+        return True
+
+    def success(self) -> None:
+        self._count = 0
+        self._opened_at = None
+        self._trial = False
+
+    def failure(self) -> None:
+        self._count += 1
+        if self._trial or self._count >= self.failures:
+            self._opened_at = time.monotonic()
+            self._trial = False
