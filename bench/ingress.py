@@ -114,7 +114,7 @@ def webhook(n: int) -> bytes:
                             "messages": [
                                 {
                                     "from": user,
-                                    "id": f"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAz{n:012d}A=",
+                                    "id": f"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRB{n:012d}A=",
                                     "timestamp": "1749416383",
                                     "type": "text",
                                     "text": {"body": "Does it come in another color? " + "x" * 560},
