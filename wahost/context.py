@@ -92,6 +92,9 @@ class Context:
         self.sends = 0
         #: The decoded update (message, status, error or event) being handled.
         self.update: Any = None
+        #: Values plugins share while handling this unit (e.g. the path of downloaded media),
+        #: keyed by a name that starts with the plugin's name.
+        self.extras: dict[str, Any] = {}
         self.log = structlog.get_logger("wahost.unit").bind(
             unit=unit.key, kind=unit.kind, conversation=unit.conversation
         )
