@@ -36,6 +36,7 @@ import httpx
 
 from wahost.state.sqlite import SQLiteStateStore
 from wahost.testing.harness import TEST_APP_SECRET, sign
+from wahost.testing.payloads import make_text
 
 RECORDER = '''
 """A plugin recording every handled message in its own SQLite file (a side effect)."""
@@ -92,38 +93,8 @@ def _free_port() -> int:
 
 
 def _webhook(user: str, seq: int) -> bytes:
-    wamid = f"wamid.crash.{user}.{seq}"
-    body = {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "102290129340398",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": "15550783881",
-                                "phone_number_id": "106540352242922",
-                            },
-                            "contacts": [{"profile": {"name": user}, "wa_id": user}],
-                            "messages": [
-                                {
-                                    "from": user,
-                                    "id": wamid,
-                                    "timestamp": "1750300001",
-                                    "type": "text",
-                                    "text": {"body": str(seq)},
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
-    return json.dumps(body, separators=(",", ":")).encode()
+    payload = make_text(str(seq), sender=user, wamid=f"wamid.crash.{user}.{seq}", name=user)
+    return json.dumps(payload, separators=(",", ":")).encode()
 
 
 @dataclass

@@ -34,6 +34,7 @@ import httpx
 
 from wahost.queue.sqlite import SQLiteQueue
 from wahost.testing.harness import TEST_APP_SECRET, sign
+from wahost.testing.payloads import make_text
 
 HERE = Path(__file__).resolve().parent
 
@@ -95,38 +96,13 @@ level = "warning"
 
 def webhook(n: int) -> bytes:
     """A realistic text webhook of about 1 KB with a distinct wamid."""
-    user = f"1650555{n % 10000:04d}"
-    body = {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "102290129340398",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": "15550783881",
-                                "phone_number_id": "106540352242922",
-                            },
-                            "contacts": [{"profile": {"name": "Sheena Nelson"}, "wa_id": user}],
-                            "messages": [
-                                {
-                                    "from": user,
-                                    "id": f"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRB{n:012d}A=",
-                                    "timestamp": "1749416383",
-                                    "type": "text",
-                                    "text": {"body": "Does it come in another color? " + "x" * 560},
-                                }
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
-    return json.dumps(body, separators=(",", ":")).encode()
+    payload = make_text(
+        "Does it come in another color? " + "x" * 560,
+        sender=f"1650555{n % 10000:04d}",
+        wamid=f"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRB{n:012d}A=",
+        timestamp="1749416383",
+    )
+    return json.dumps(payload, separators=(",", ":")).encode()
 
 
 @dataclass

@@ -10,43 +10,14 @@ from typing import Any
 import pytest
 
 from wahost import Context, hookimpl
-from wahost.testing import TEST_PHONE_NUMBER_ID, BotHarness
+from wahost.testing import TEST_PHONE_NUMBER_ID, BotHarness, make_text, make_webhook
 
 
 def text_webhook(*messages: tuple[str, str, str]) -> dict[str, Any]:
     """A ``messages`` webhook with one text message per ``(user, wamid, body)``."""
-    users = sorted({user for user, _, _ in messages})
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [
-            {
-                "id": "102290129340398",
-                "changes": [
-                    {
-                        "field": "messages",
-                        "value": {
-                            "messaging_product": "whatsapp",
-                            "metadata": {
-                                "display_phone_number": "15550783881",
-                                "phone_number_id": TEST_PHONE_NUMBER_ID,
-                            },
-                            "contacts": [{"profile": {"name": u}, "wa_id": u} for u in users],
-                            "messages": [
-                                {
-                                    "from": user,
-                                    "id": wamid,
-                                    "timestamp": "1750300001",
-                                    "type": "text",
-                                    "text": {"body": body},
-                                }
-                                for user, wamid, body in messages
-                            ],
-                        },
-                    }
-                ],
-            }
-        ],
-    }
+    return make_webhook(
+        *(make_text(body, sender=user, wamid=wamid, name=user) for user, wamid, body in messages)
+    )
 
 
 class Recorder:

@@ -71,6 +71,13 @@ def _logging(config: Config) -> None:
     )
 
 
+def _running(config_path: Path) -> tuple[Config, Any]:
+    """The configuration and host for a command that runs the host, with logging set up."""
+    config = _load(config_path)
+    _logging(config)
+    return config, _host(config)
+
+
 class _Root(click.Group):
     """Adds the commands of installed plugins (``register_commands``) on first use."""
 
@@ -126,9 +133,7 @@ def serve(config_path: Path) -> None:
     """Run the bot: webhook ingress and worker, until SIGTERM or SIGINT."""
     from wahost.server import serve as serve_host
 
-    config = _load(config_path)
-    _logging(config)
-    host = _host(config)
+    config, host = _running(config_path)
     _run(lambda: serve_host(host, with_worker=config.worker.enabled))
 
 
@@ -138,9 +143,7 @@ def worker(config_path: Path) -> None:
     """Run only a worker against the configured store (ingress runs elsewhere)."""
     from wahost.server import run_worker
 
-    config = _load(config_path)
-    _logging(config)
-    host = _host(config)
+    _, host = _running(config_path)
     _run(lambda: run_worker(host))
 
 
@@ -202,9 +205,7 @@ def send() -> None:
 
 
 def _send(config_path: Path, to: str, message: Any) -> None:
-    config = _load(config_path)
-    _logging(config)
-    host = _host(config)
+    _, host = _running(config_path)
 
     async def run() -> Any:
         async with host:

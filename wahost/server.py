@@ -75,6 +75,16 @@ async def _run_uvicorn(
     await task
 
 
+def _stop_on_signals() -> asyncio.Event:
+    """An event set by SIGTERM or SIGINT (where the platform lets the loop handle signals)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
 async def serve(host: Wahost, *, with_worker: bool = True, grace: float = 10.0) -> None:
     """Start the host, serve HTTP (and run the worker) until a signal, then stop cleanly.
 
@@ -82,11 +92,7 @@ async def serve(host: Wahost, *, with_worker: bool = True, grace: float = 10.0) 
     to ``grace`` seconds (the rest are released for retry), run the plugins' shutdown hooks,
     close the stores.
     """
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = _stop_on_signals()
     await host.start()
     worker = Worker(host) if with_worker else None
     worker_task = asyncio.create_task(worker.run()) if worker else None
@@ -110,11 +116,7 @@ async def serve(host: Wahost, *, with_worker: bool = True, grace: float = 10.0) 
 
 async def run_worker(host: Wahost, *, grace: float = 10.0) -> None:
     """Run only the worker against the configured store (``wahost worker``)."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = _stop_on_signals()
     await host.start()
     worker = Worker(host)
     task = asyncio.create_task(worker.run())

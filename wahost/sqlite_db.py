@@ -193,6 +193,24 @@ class SQLiteDatabase:
                 self._start()
             self._refs += 1
 
+    @classmethod
+    def given(
+        cls,
+        path: str | os.PathLike[str] | None,
+        database: SQLiteDatabase | None,
+        *,
+        synchronous: Synchronous = "normal",
+        busy_timeout: float = 5.0,
+    ) -> SQLiteDatabase:
+        """The engine a backend was given: ``database`` itself, or a new one on ``path``
+        (exactly one of the two)."""
+        if (path is None) == (database is None):
+            raise TypeError("give exactly one of path= or database=")
+        if database is not None:
+            return database
+        assert path is not None
+        return cls(path, synchronous=synchronous, busy_timeout=busy_timeout)
+
     def _release(self) -> None:
         with self._refs_lock:
             if self._refs == 0:

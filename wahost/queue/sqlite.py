@@ -175,12 +175,8 @@ class SQLiteQueue(QueueBackend):
         busy_timeout: float = 5.0,
     ) -> None:
         super().__init__(dedupe_ttl=dedupe_ttl)
-        if (path is None) == (database is None):
-            raise TypeError("give exactly one of path= or database=")
-        self.database = database or SQLiteDatabase(
-            path,  # type: ignore[arg-type]  # checked above
-            synchronous=synchronous,
-            busy_timeout=busy_timeout,
+        self.database = SQLiteDatabase.given(
+            path, database, synchronous=synchronous, busy_timeout=busy_timeout
         )
         self._opened = False
         self._next_purge = 0.0

@@ -142,12 +142,8 @@ class SQLiteStateStore(StateStore):
         busy_timeout: float = 5.0,
     ) -> None:
         super().__init__(ttl=ttl)
-        if (path is None) == (database is None):
-            raise TypeError("give exactly one of path= or database=")
-        self.database = database or SQLiteDatabase(
-            path,  # type: ignore[arg-type]  # checked above
-            synchronous=synchronous,
-            busy_timeout=busy_timeout,
+        self.database = SQLiteDatabase.given(
+            path, database, synchronous=synchronous, busy_timeout=busy_timeout
         )
         self.applied_ttl = applied_ttl
         self._opened = False

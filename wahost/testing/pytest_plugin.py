@@ -20,9 +20,7 @@ from typing import Any
 import pytest
 
 
-@pytest.fixture
-def wahost_bot(tmp_path: Path) -> Callable[..., Any]:
-    """Factory of :class:`wahost.testing.BotHarness` bound to this test's ``tmp_path``."""
+def _factory(tmp_path: Path, graph: Any = None) -> Callable[..., Any]:
     from wahost.testing.harness import BotHarness
 
     def make(
@@ -38,9 +36,16 @@ def wahost_bot(tmp_path: Path) -> Callable[..., Any]:
             config=config,
             load_entrypoints=load_entrypoints,
             worker=worker,
+            graph=graph,
         )
 
     return make
+
+
+@pytest.fixture
+def wahost_bot(tmp_path: Path) -> Callable[..., Any]:
+    """Factory of :class:`wahost.testing.BotHarness` bound to this test's ``tmp_path``."""
+    return _factory(tmp_path)
 
 
 @pytest.fixture
@@ -55,25 +60,7 @@ async def fake_graph() -> AsyncIterator[Any]:
 @pytest.fixture
 def wahost_app(tmp_path: Path, fake_graph: Any) -> Callable[..., Any]:
     """Factory of :class:`wahost.testing.BotHarness` whose host sends to ``fake_graph``."""
-    from wahost.testing.harness import BotHarness
-
-    def make(
-        *,
-        plugins: Iterable[object] = (),
-        config: Mapping[str, Mapping[str, Any]] | None = None,
-        load_entrypoints: bool = False,
-        worker: bool = True,
-    ) -> BotHarness:
-        return BotHarness(
-            tmp_path,
-            plugins=plugins,
-            config=config,
-            load_entrypoints=load_entrypoints,
-            worker=worker,
-            graph=fake_graph,
-        )
-
-    return make
+    return _factory(tmp_path, fake_graph)
 
 
 @pytest.fixture
