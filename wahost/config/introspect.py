@@ -1,0 +1,95 @@
+"""Struct introspection (which fields are secrets, tables) and msgspec error messages in
+the ``file: key: reason`` form.
+"""
+
+from __future__ import annotations
+
+import re
+import types
+from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
+
+import msgspec
+from msgspec import Meta
+
+# -- struct introspection and msgspec error messages -----------------------------------------
+
+
+def _metas(hint: Any) -> list[Meta]:
+    if get_origin(hint) is Annotated:
+        return [meta for meta in hint.__metadata__ if isinstance(meta, Meta)]
+    return []
+
+
+def _fields_with(struct: type[msgspec.Struct], flag: str) -> list[str]:
+    hints = get_type_hints(struct, include_extras=True)
+    return [
+        field.name
+        for field in msgspec.structs.fields(struct)
+        if any((meta.extra or {}).get(flag) for meta in _metas(hints[field.name]))
+    ]
+
+
+def _secret_fields(struct: type[msgspec.Struct]) -> list[str]:
+    return _fields_with(struct, "secret")
+
+
+def _internal_fields(struct: type[msgspec.Struct]) -> list[str]:
+    return _fields_with(struct, "internal")
+
+
+def _table_fields(struct: type[msgspec.Struct]) -> list[str]:
+    internal = _internal_fields(struct)
+    return [field.name for field in msgspec.structs.fields(struct) if field.name not in internal]
+
+
+def _strip(hint: Any) -> Any:
+    """``hint`` without ``Annotated`` layers and without ``None`` in a union."""
+    while get_origin(hint) is Annotated:
+        hint = get_args(hint)[0]
+    if get_origin(hint) in (Union, types.UnionType):
+        members = [arg for arg in get_args(hint) if arg is not type(None)]
+        if len(members) == 1:
+            return _strip(members[0])
+    return hint
+
+
+def _type_at(root: Any, path: list[str | int]) -> Any:
+    """The declared type at ``path`` inside struct ``root`` (``None`` if unknown)."""
+    hint: Any = root
+    for part in path:
+        hint = _strip(hint)
+        if isinstance(hint, type) and issubclass(hint, msgspec.Struct) and isinstance(part, str):
+            fields = {f.encode_name: f.name for f in msgspec.structs.fields(hint)}
+            if part not in fields:
+                return None
+            hint = get_type_hints(hint, include_extras=True)[fields[part]]
+        elif get_origin(hint) is list and isinstance(part, int):
+            hint = get_args(hint)[0]
+        else:
+            return None
+    return _strip(hint)
+
+
+def _value_at(data: Any, path: list[str | int]) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+
+
+def _type_name(names: str) -> str:
+    """msgspec's ``int | null`` as a TOML user reads it: ``int`` (TOML has no null)."""
+    kept = [name for name in names.split(" | ") if name != "null"]
+    return " | ".join("table" if name == "object" else name for name in kept)
+
+
+def _key(path: tuple[str | int, ...]) -> str:
+    key = ""
+    for part in path:
+        key += f"[{part}]" if isinstance(part, int) else (f".{part}" if key else part)
+    return key

@@ -1,0 +1,397 @@
+"""The configuration structs: one per TOML table, every field documented.
+
+Every struct field carries its documentation as ``Annotated[T, msgspec.Meta(description=...)]``;
+``Meta.extra`` marks secrets (``{"secret": True}``) and fields the loader sets rather than reads
+(``{"internal": True}``). The configuration reference is generated from these structs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+from wahost.config.base import _INTERNAL, _SECRET, REDACTED
+from wahost.config.introspect import _secret_fields, _table_fields
+from wahost.config.secrets import (
+    _map_strings,
+    _mask_url_password,
+    _redact_tree,
+    _replace_all,
+    _secret_leaves,
+    _url_password,
+    _walk,
+)
+
+
+class _Table(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A TOML table: unknown keys are errors."""
+
+
+class WhatsAppConfig(_Table):
+    """``[whatsapp]``: the Cloud API app and phone number this host serves."""
+
+    phone_number_id: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            description="ID of the phone number the bot sends from (WhatsApp Manager, API "
+            "Setup). Not the phone number itself.",
+        ),
+    ]
+    token: Annotated[
+        str,
+        Meta(description="Access token for the Graph API (a system user token).", extra=_SECRET),
+    ]
+    verify_token: Annotated[
+        str,
+        Meta(
+            description="The string entered in the App Dashboard's webhook setup; Meta sends "
+            "it when it verifies the webhook (GET /webhook).",
+            extra=_SECRET,
+        ),
+    ]
+    app_secret: Annotated[
+        str | None,
+        Meta(
+            description="The app secret that signs webhooks (X-Hub-Signature-256). Set this, "
+            "app_secrets, or both.",
+            extra=_SECRET,
+        ),
+    ] = None
+    app_secrets: Annotated[
+        list[str],
+        Meta(
+            description="Several app secrets, all accepted, for rotating the secret without "
+            "downtime. Merged with app_secret.",
+            extra=_SECRET,
+        ),
+    ] = []
+    api_version: Annotated[
+        str,
+        Meta(description='Graph API version: "v" and a version number, e.g. "v24.0".'),
+    ] = "v24.0"
+    graph_url: Annotated[
+        str, Meta(description="Base URL of the Graph API (change it for a fake server in tests).")
+    ] = "https://graph.facebook.com"
+    waba_id: Annotated[
+        str,
+        Meta(description="WhatsApp Business Account ID; needed by templates and Flows tools."),
+    ] = ""
+    phone_number_ids: Annotated[
+        list[str],
+        Meta(description="More phone number IDs served by the same app and token (optional)."),
+    ] = []
+
+    def all_app_secrets(self) -> list[str]:
+        """``app_secret`` then ``app_secrets``, without duplicates: every accepted secret."""
+        values = [self.app_secret] if self.app_secret is not None else []
+        return list(dict.fromkeys([*values, *self.app_secrets]))
+
+    def all_phone_number_ids(self) -> list[str]:
+        """``phone_number_id`` then ``phone_number_ids``, without duplicates."""
+        return list(dict.fromkeys([self.phone_number_id, *self.phone_number_ids]))
+
+
+class ServerConfig(_Table):
+    """``[server]``: the HTTP server that receives webhooks."""
+
+    host: Annotated[
+        str,
+        Meta(min_length=1, description='Address to listen on ("0.0.0.0" for all interfaces).'),
+    ] = "127.0.0.1"
+    port: Annotated[int, Meta(ge=1, le=65535, description="TCP port to listen on.")] = 8080
+    webhook_path: Annotated[
+        str, Meta(description='Path of the webhook endpoint; starts with "/".')
+    ] = "/webhook"
+    max_body_bytes: Annotated[
+        int,
+        Meta(ge=1, description="Largest accepted webhook body in bytes; larger ones get 413."),
+    ] = 4 * 1024 * 1024
+    engine: Annotated[
+        Literal["hypercorn", "uvicorn"],
+        Meta(
+            description='ASGI server: "uvicorn" (with httptools and uvloop; about 3x the '
+            'webhooks per second in bench/ingress.py) or "hypercorn".'
+        ),
+    ] = "uvicorn"
+
+
+class QueueConfig(_Table):
+    """``[queue]``: where received updates wait durably for the worker."""
+
+    backend: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            description='Queue backend name: "sqlite" (built in), "memory" (tests only), or '
+            'one a plugin provides, e.g. "redis" with wahost-redis.',
+        ),
+    ] = "sqlite"
+    path: Annotated[
+        str,
+        Meta(
+            description="SQLite database file. A relative path is relative to the current "
+            "working directory of the process, not to this file.",
+        ),
+    ] = "var/wahost.db"
+    url: Annotated[
+        str, Meta(description='Server URL for network backends, e.g. "redis://localhost:6379/0".')
+    ] = ""
+    dedupe_ttl: Annotated[
+        float,
+        Meta(
+            gt=0,
+            description="Seconds a unit key is remembered to drop Meta's redeliveries (Meta "
+            "retries for up to 7 days).",
+        ),
+    ] = 8 * 24 * 3600.0
+    synchronous: Annotated[
+        Literal["normal", "full", "off"],
+        Meta(description="SQLite PRAGMA synchronous: normal, full or off."),
+    ] = "normal"
+    busy_timeout: Annotated[
+        float, Meta(ge=0, description="Seconds SQLite waits for a lock held by another process.")
+    ] = 5.0
+
+
+class StateConfig(_Table):
+    """``[state]``: the per-conversation state store."""
+
+    backend: Annotated[
+        str,
+        Meta(min_length=1, description='State store backend name: "sqlite", "memory", "redis".'),
+    ] = "sqlite"
+    path: Annotated[
+        str | None,
+        Meta(
+            description="SQLite database file; unset means the queue's file (queue.path), so a "
+            "unit's state changes commit with its ack. Relative to the working directory.",
+        ),
+    ] = None
+    url: Annotated[str, Meta(description="Server URL for network backends.")] = ""
+    ttl: Annotated[
+        Annotated[float, Meta(gt=0)] | None,
+        Meta(
+            description="Seconds after its last change a conversation's state expires; unset "
+            "means never."
+        ),
+    ] = None
+
+
+class WorkerConfig(_Table):
+    """``[worker]``: the loop that hands queued updates to the plugins."""
+
+    concurrency: Annotated[
+        int, Meta(ge=1, description="Units handled at once (one at a time per conversation).")
+    ] = 64
+    max_attempts: Annotated[
+        int, Meta(ge=1, description="Attempts before a failing unit is parked as dead.")
+    ] = 5
+    backoff_base: Annotated[
+        float, Meta(ge=0, description="Seconds before the first retry; doubles each attempt.")
+    ] = 1.0
+    backoff_cap: Annotated[float, Meta(ge=0, description="Longest wait between retries.")] = 300.0
+    lease_seconds: Annotated[
+        float,
+        Meta(
+            gt=0,
+            description="Seconds a leased unit stays with a worker before it is handed "
+            "out again (the worker is presumed dead).",
+        ),
+    ] = 60.0
+    hook_timeout: Annotated[
+        Annotated[float, Meta(gt=0)] | None,
+        Meta(description="Seconds a hook may run before it is cancelled; unset means no limit."),
+    ] = None
+    poll_interval: Annotated[
+        float, Meta(gt=0, description="Seconds between polls of an idle queue.")
+    ] = 0.05
+    enabled: Annotated[
+        bool,
+        Meta(
+            description="Run the worker in `wahost serve`; false serves ingress only, for a "
+            "separate `wahost worker` process."
+        ),
+    ] = True
+
+
+class GraphConfig(_Table):
+    """``[graph]``: the Graph API client that sends messages."""
+
+    timeout: Annotated[float, Meta(gt=0, description="Seconds to wait for a Graph API answer.")] = (
+        15.0
+    )
+    connect_timeout: Annotated[
+        float, Meta(gt=0, description="Seconds to wait for a connection to the Graph API.")
+    ] = 5.0
+    max_connections: Annotated[
+        int, Meta(ge=1, description="Connections kept open to the Graph API at most.")
+    ] = 100
+    max_retries: Annotated[
+        int,
+        Meta(
+            ge=0,
+            description="Retries of a request that failed with a retryable error code or a "
+            "transport failure (0: none).",
+        ),
+    ] = 4
+    backoff_base: Annotated[
+        float, Meta(ge=0, description="Seconds before the first retry; doubles each retry.")
+    ] = 0.5
+    backoff_cap: Annotated[
+        float, Meta(ge=0, description="Longest wait between retries (a Retry-After wins).")
+    ] = 30.0
+    messages_per_second: Annotated[
+        float,
+        Meta(
+            gt=0,
+            description="Messages sent per second per phone number at most (Meta's default "
+            "throughput is 80; 1000 after an upgrade, 20 for coexistence numbers).",
+        ),
+    ] = 80.0
+    recipient_interval: Annotated[
+        float,
+        Meta(
+            ge=0,
+            description="Seconds between two messages to the same user (Meta's pair rate "
+            "limit is about 6); 0 turns the spacing off.",
+        ),
+    ] = 0.0
+    breaker_failures: Annotated[
+        int,
+        Meta(
+            ge=1,
+            description="Consecutive server errors after which sending pauses (circuit "
+            "open, /readyz answers 503).",
+        ),
+    ] = 5
+    breaker_reset: Annotated[
+        float,
+        Meta(gt=0, description="Seconds the circuit stays open before one request is tried."),
+    ] = 30.0
+
+
+class LoggingConfig(_Table):
+    """``[logging]``: log level and format."""
+
+    level: Annotated[
+        Literal["debug", "info", "warning", "error", "critical"],
+        Meta(description="Lowest level logged: debug, info, warning, error or critical."),
+    ] = "info"
+    format: Annotated[
+        Literal["auto", "json", "console"],
+        Meta(
+            description="json (one object per line), console (for people), or auto: console "
+            "on a terminal, json otherwise."
+        ),
+    ] = "auto"
+
+
+class PluginsConfig(_Table):
+    """``[plugins]``: which plugins load, and their settings in ``[plugins.<name>]`` tables."""
+
+    enabled: Annotated[
+        list[str],
+        Meta(description="Plugins to load, by entry-point name; empty loads every installed one."),
+    ] = []
+    disabled: Annotated[list[str], Meta(description="Plugins not to load.")] = []
+    strict: Annotated[
+        bool, Meta(description="A plugin that fails to load stops the host instead of a warning.")
+    ] = False
+    settings: Annotated[
+        dict[str, dict[str, Any]],
+        Meta(
+            description="Each plugin's table, by name: [plugins.state_machine] is "
+            'settings["state_machine"]. Validated by validate_plugin_settings.'
+        ),
+    ] = {}
+
+
+class Config(_Table):
+    """The whole configuration: one struct per TOML table, secrets resolved."""
+
+    whatsapp: Annotated[WhatsAppConfig, Meta(description="The Cloud API app and phone number.")]
+    server: Annotated[ServerConfig, Meta(description="The webhook HTTP server.")] = msgspec.field(
+        default_factory=ServerConfig
+    )
+    queue: Annotated[QueueConfig, Meta(description="The durable queue.")] = msgspec.field(
+        default_factory=QueueConfig
+    )
+    state: Annotated[StateConfig, Meta(description="The state store.")] = msgspec.field(
+        default_factory=StateConfig
+    )
+    worker: Annotated[WorkerConfig, Meta(description="The worker.")] = msgspec.field(
+        default_factory=WorkerConfig
+    )
+    graph: Annotated[GraphConfig, Meta(description="The Graph API client.")] = msgspec.field(
+        default_factory=GraphConfig
+    )
+    logging: Annotated[LoggingConfig, Meta(description="Logging.")] = msgspec.field(
+        default_factory=LoggingConfig
+    )
+    plugins: Annotated[PluginsConfig, Meta(description="Plugins.")] = msgspec.field(
+        default_factory=PluginsConfig
+    )
+    source: Annotated[
+        str, Meta(description="The file this came from (set by the loader).", extra=_INTERNAL)
+    ] = "<string>"
+    base_dir: Annotated[
+        Path,
+        Meta(
+            description="Directory that file secrets are relative to: the file's directory "
+            "(set by the loader).",
+            extra=_INTERNAL,
+        ),
+    ] = msgspec.field(default_factory=Path.cwd)
+
+    def __post_init__(self) -> None:
+        if self.state.path is None:
+            self.state = msgspec.structs.replace(self.state, path=self.queue.path)
+
+    def secrets(self) -> list[str]:
+        """Every resolved secret value, for the log redactor.
+
+        The token, app secrets and verify token; each plugin-settings value under a key whose
+        name contains token, secret, passphrase, password or private_key; and the password of
+        any URL (``redis://:pw@host``).
+        """
+        whatsapp = self.whatsapp
+        values = [whatsapp.token, *whatsapp.all_app_secrets(), whatsapp.verify_token]
+        for table in self.plugins.settings.values():
+            values.extend(_secret_leaves(table, secret=False))
+        for _, value in _walk(self._plain()):
+            if isinstance(value, str) and (password := _url_password(value)):
+                values.append(password)
+        return [value for value in dict.fromkeys(values) if value]
+
+    def redacted(self) -> dict[str, Any]:
+        """The configuration as plain TOML-shaped data, every secret replaced by ``"***"``."""
+        data = self._plain()
+        whatsapp = data["whatsapp"]
+        for key in _secret_fields(WhatsAppConfig):
+            if isinstance(whatsapp.get(key), list):
+                whatsapp[key] = [REDACTED for _ in whatsapp[key]]
+            elif whatsapp.get(key) is not None:
+                whatsapp[key] = REDACTED
+        plugins = data["plugins"]
+        for name in self.plugins.settings:
+            plugins[name] = _redact_tree(plugins[name], secret=False)
+        # Also mask secrets embedded in other values (a token inside a URL, say); short ones
+        # are skipped as the log redactor does, or "***" would replace common substrings.
+        secrets = sorted((s for s in self.secrets() if len(s) >= 6), key=len, reverse=True)
+        redacted: dict[str, Any] = _map_strings(
+            data, lambda text: _replace_all(_mask_url_password(text), secrets)
+        )
+        return redacted
+
+    def _plain(self) -> dict[str, Any]:
+        """The TOML tables as builtins; plugin settings back as ``[plugins.<name>]``."""
+        data: dict[str, Any] = {}
+        for name in _table_fields(Config):
+            data[name] = msgspec.to_builtins(getattr(self, name))
+        plugins = data["plugins"]
+        plugins.update(plugins.pop("settings"))
+        return data
