@@ -1,0 +1,31 @@
+"""A fake Graph API: a real HTTP/1.1 server on loopback that answers in Meta's wire format.
+
+For wahost's tests and plugin authors' tests: point ``[whatsapp] graph_url`` at it, run the
+bot, then assert on what the fake received::
+
+    async with FakeGraph() as graph:                       # token: TEST_TOKEN
+        ...  # a host configured with graph_url = graph.url
+        await graph.wait_for(1)
+        assert graph.messages_to("16505551234")[0].text == "hello"
+
+It answers sends, mark-read and typing (reference/cloudapi.md §6), media (§8), the Flows
+public key (§9), conversational automation and the business profile (§11), and can fail on
+demand with Meta's error bodies (§7): :meth:`FakeGraph.fail_next`, :meth:`FakeGraph.fail_when`,
+including delayed answers and connections dropped after the request was read (the ambiguous
+case). Built on ``asyncio`` streams and ``h11`` so that it controls each connection.
+"""
+
+from wahost.testing.fake_graph.catalogue import ERRORS, error_body
+from wahost.testing.fake_graph.fake import Failure, FakeGraph
+from wahost.testing.fake_graph.wire import Accepted, Media, Recorded, Upload
+
+__all__ = [
+    "ERRORS",
+    "Accepted",
+    "Failure",
+    "FakeGraph",
+    "Media",
+    "Recorded",
+    "Upload",
+    "error_body",
+]

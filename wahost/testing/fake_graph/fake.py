@@ -1,0 +1,329 @@
+"""The fake Graph API server: lifecycle, connections, failure injection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import http
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import h11
+
+from wahost.testing.fake_graph.catalogue import ERRORS, error_body
+from wahost.testing.fake_graph.routes import GraphRoutes
+from wahost.testing.fake_graph.wire import (
+    _INVALID_TOKEN,
+    _PHRASES,
+    Accepted,
+    Media,
+    Recorded,
+    _decode_body,
+    _encode,
+    _graph_error,
+    _json_response,
+    _read_request,
+    _Response,
+    _wa_id,
+)
+from wahost.testing.harness import TEST_TOKEN
+
+
+@dataclass
+class Failure:
+    """An injected failure, as :meth:`FakeGraph.fail_next` / :meth:`FakeGraph.fail_when`
+    register it. ``remaining`` counts down (``None``: forever); ``hits`` counts up."""
+
+    matches: Callable[[Recorded], bool]
+    remaining: int | None
+    code: int | None = 130429
+    http_status: int | None = None
+    message: str | None = None
+    details: str | None = None
+    retry_after: float | None = None
+    delay: float = 0.0
+    drop: bool = False
+    accept: bool = False
+    passthrough: bool = False
+    hits: int = 0
+
+    def _response(self) -> _Response:
+        """The answer this failure gives (ignored when it drops the connection)."""
+        headers: list[tuple[str, str]] = []
+        if self.retry_after is not None:
+            headers.append(("retry-after", f"{self.retry_after:g}"))
+        if self.code is None:
+            status = self.http_status or 500
+            phrase = http.HTTPStatus(status).phrase if status in _PHRASES else "Error"
+            page = f"<html><body><h1>{status} {phrase}</h1></body></html>"
+            return _Response(status, page.encode(), "text/html; charset=utf-8", headers)
+        status = self.http_status or ERRORS.get(self.code, (400,))[0]
+        body = error_body(self.code, message=self.message, details=self.details)
+        return _json_response(body, status, headers)
+
+
+class FakeGraph(GraphRoutes):
+    """A fake Graph API on ``127.0.0.1`` (a free port) for the length of an ``async with``.
+
+    ``token``: the only bearer token accepted (others get HTTP 401, code 190).
+    ``api_version``: the version clients are expected to use; other ``vNN.N`` prefixes are
+    answered too (see :attr:`Recorded.version`). Optional rate enforcement, off by default:
+    ``messages_per_second`` answers 130429 to a message beyond that many accepted in the last
+    second for one phone number id (counted in :attr:`throttled`); ``pair_interval`` answers
+    131056 to a message to a recipient who already got ``pair_burst`` messages in the last
+    ``pair_interval`` seconds (counted in :attr:`pair_limited`). ``media_url_ttl``: how long a
+    media download URL works (Meta: 5 minutes), after which it answers 404.
+    """
+
+    def __init__(
+        self,
+        token: str = TEST_TOKEN,
+        api_version: str = "v24.0",
+        *,
+        messages_per_second: float | None = None,
+        pair_interval: float | None = None,
+        pair_burst: int = 1,
+        media_url_ttl: float = 300.0,
+    ) -> None:
+        self._token = token
+        self.api_version = api_version
+        self.messages_per_second = messages_per_second
+        self.pair_interval = pair_interval
+        self.pair_burst = pair_burst
+        self.media_url_ttl = media_url_ttl
+        self.url = ""
+        #: Every request received, in order.
+        self.requests: list[Recorded] = []
+        #: Accepted messages (not mark-read or typing), in order.
+        self.sent: list[Accepted] = []
+        #: wamids marked as read, and those also given a typing indicator.
+        self.marked_read: list[str] = []
+        self.typing: list[str] = []
+        #: Media by id (uploaded or :meth:`add_media`), and ids deleted since.
+        self.media: dict[str, Media] = {}
+        self.deleted_media: set[str] = set()
+        #: Per phone number id: Flows public key (PEM), conversational automation, profile.
+        self.business_public_keys: dict[str, str] = {}
+        self.conversational_automation: dict[str, dict[str, Any]] = {}
+        self.business_profiles: dict[str, dict[str, Any]] = {}
+        #: Messages answered 130429 / 131056 by the rate enforcement.
+        self.throttled = 0
+        self.pair_limited = 0
+        #: TCP connections accepted so far (keep-alive reuses them).
+        self.connections = 0
+        self._failures: list[Failure] = []
+        self._rate: dict[str, deque[float]] = {}
+        self._pairs: dict[tuple[str, str], deque[float]] = {}
+        self._progress = asyncio.Event()
+        self._server: asyncio.Server | None = None
+        self._closing = False
+        self._connections: set[asyncio.Task[None]] = set()
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> FakeGraph:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._closing = True
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+
+    # -- what tests use -------------------------------------------------------------------
+
+    @property
+    def other_versions(self) -> list[str]:
+        """Graph API versions used by requests other than ``api_version``, sorted."""
+        versions = {r.version for r in self.requests if r.version is not None}
+        return sorted(versions - {self.api_version})
+
+    def messages_to(self, recipient: str) -> list[Accepted]:
+        """The accepted messages to ``recipient`` (with or without ``+``), in order."""
+        wa_id = _wa_id(recipient)
+        return [sent for sent in self.sent if sent.wa_id == wa_id]
+
+    async def wait_for(self, n_messages: int = 1, timeout: float = 5.0) -> list[Accepted]:  # noqa: ASYNC109
+        """Wait until at least ``n_messages`` messages were accepted; returns :attr:`sent`.
+        Raises ``TimeoutError`` (with what was received) after ``timeout`` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while len(self.sent) < n_messages:
+            self._progress.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                seen = [f"{r.method} {r.path} -> {r.status}" for r in self.requests[-20:]]
+                raise TimeoutError(
+                    f"{len(self.sent)} of {n_messages} messages after {timeout}s; "
+                    f"last requests: {seen}"
+                )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), remaining)
+        return list(self.sent)
+
+    def fail_next(
+        self,
+        n: int = 1,
+        *,
+        code: int | None = 130429,
+        http_status: int | None = None,
+        message: str | None = None,
+        details: str | None = None,
+        retry_after: float | None = None,
+        delay: float = 0.0,
+        drop: bool = False,
+        accept: bool = False,
+        path_contains: str | None = "/messages",
+    ) -> Failure:
+        """Fail the next ``n`` authorized requests whose path contains ``path_contains``
+        (``None``: any request). Mark-read and typing requests go to ``/messages`` too: use
+        :meth:`fail_when` with :attr:`Recorded.is_message` to fail only sends.
+
+        The answer is Meta's error body for ``code`` with its usual HTTP status
+        (:data:`ERRORS`; ``http_status`` overrides it; ``code=None`` answers a non-JSON HTML
+        page, HTTP 500 by default), a ``Retry-After`` header if ``retry_after`` is set, after
+        ``delay`` seconds. ``drop=True`` reads the whole request, records it, waits ``delay``
+        and closes the connection without answering: the client sees a transport error.
+        ``accept=True`` first handles the request as usual (a message is accepted and appears
+        in :attr:`sent`) and then fails or drops: Meta sent it but the client cannot know.
+        Failures registered earlier are used first.
+        """
+        return self.fail_when(
+            (lambda r: path_contains in r.path) if path_contains is not None else (lambda r: True),
+            times=n,
+            code=code,
+            http_status=http_status,
+            message=message,
+            details=details,
+            retry_after=retry_after,
+            delay=delay,
+            drop=drop,
+            accept=accept,
+        )
+
+    def fail_when(
+        self,
+        predicate: Callable[[Recorded], bool],
+        *,
+        times: int | None = None,
+        code: int | None = 130429,
+        http_status: int | None = None,
+        message: str | None = None,
+        details: str | None = None,
+        retry_after: float | None = None,
+        delay: float = 0.0,
+        drop: bool = False,
+        accept: bool = False,
+    ) -> Failure:
+        """Fail authorized requests for which ``predicate(recorded)`` is true, ``times`` times
+        (``None``: until :meth:`clear_failures`); otherwise as :meth:`fail_next`."""
+        failure = Failure(
+            predicate, times, code, http_status, message, details, retry_after, delay, drop, accept
+        )
+        self._failures.append(failure)
+        return failure
+
+    def delay_next(
+        self, n: int = 1, delay: float = 1.0, *, path_contains: str | None = "/messages"
+    ) -> Failure:
+        """Answer the next ``n`` matching requests as usual, but only after ``delay`` seconds
+        (a slow Graph API; a client timeout makes the send ambiguous)."""
+        failure = self.fail_next(n, delay=delay, path_contains=path_contains)
+        failure.passthrough = True
+        return failure
+
+    def clear_failures(self) -> None:
+        """Forget every injected failure not used yet."""
+        self._failures.clear()
+
+    # -- serving --------------------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._connections.add(task)
+        self.connections += 1
+        connection = h11.Connection(h11.SERVER)
+        try:
+            while True:
+                request = await _read_request(connection, reader, writer)
+                if request is None:
+                    return
+                recorded = self._record(*request)
+                response = await self._answer(recorded)
+                if response is None:  # dropped: close without a word
+                    return
+                recorded.status = response.status
+                writer.write(_encode(connection, response))
+                await writer.drain()
+                if connection.our_state is h11.MUST_CLOSE:
+                    return
+                connection.start_next_cycle()
+        except (h11.ProtocolError, ConnectionError):
+            return
+        except asyncio.CancelledError:
+            # Cancelled by __aexit__: end quietly (asyncio logs a cancelled stream handler).
+            if not self._closing:
+                raise
+        finally:
+            self._connections.discard(task)
+            writer.close()
+
+    def _record(self, head: h11.Request, body: bytes) -> Recorded:
+        target = urlsplit(head.target.decode("latin-1"))
+        headers = {name.decode().lower(): value.decode("latin-1") for name, value in head.headers}
+        authorization = headers.get("authorization")
+        authorized = authorization is not None and hmac.compare_digest(
+            authorization.encode("latin-1"), f"Bearer {self._token}".encode()
+        )
+        recorded = Recorded(
+            method=head.method.decode(),
+            path=target.path,
+            query=target.query,
+            headers=headers,
+            body=body,
+            json=None,
+            form=None,
+            at=time.monotonic(),
+            authorized=authorized,
+        )
+        _decode_body(recorded)
+        self.requests.append(recorded)
+        return recorded
+
+    async def _answer(self, recorded: Recorded) -> _Response | None:
+        if not recorded.authorized:
+            response = _graph_error(401, 190, _INVALID_TOKEN)
+            challenge = f'OAuth "Facebook Platform" "invalid_token" "{_INVALID_TOKEN}"'
+            response.headers.append(("www-authenticate", challenge))
+            return response
+        failure = next((f for f in self._failures if f.matches(recorded)), None)
+        if failure is None:
+            return self._safe_route(recorded)
+        failure.hits += 1
+        if failure.remaining is not None:
+            failure.remaining -= 1
+            if failure.remaining <= 0:
+                self._failures.remove(failure)
+        handled = self._safe_route(recorded) if failure.accept or failure.passthrough else None
+        if failure.delay:
+            await asyncio.sleep(failure.delay)
+        if failure.drop:
+            return None
+        if failure.passthrough and handled is not None:
+            return handled
+        return failure._response()
+
+    # -- media seeding --------------------------------------------------------------------
