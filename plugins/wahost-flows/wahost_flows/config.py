@@ -1,0 +1,137 @@
+"""``[plugins.flows]``: the endpoints, their keys and how 427 is answered.
+
+::
+
+    [plugins.flows]
+    token_expired_body = "plain"            # or "encrypted"
+
+    [[plugins.flows.endpoints]]
+    path = "/flows"
+    key_file = "keys/flows.pem"              # relative to the configuration file
+    passphrase = "${FLOWS_KEY_PASSPHRASE}"   # or { file = "secrets/flows-passphrase" }
+
+The types are checked by msgspec when the host starts (``wahost_config_schema``); the rules
+across fields by :func:`check`, which raises :class:`wahost.config.ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from wahost.config import ConfigError
+
+__all__ = ["EndpointConfig", "FlowsConfig", "check"]
+
+_SECRET = {"secret": True}
+
+
+class EndpointConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """One Flows data endpoint: a path and the private key its requests are encrypted to."""
+
+    path: Annotated[
+        str,
+        Meta(pattern="^/", description='URL path of the endpoint (POST); starts with "/".'),
+    ] = "/flows"
+    name: Annotated[
+        str,
+        Meta(
+            pattern=r"^[A-Za-z0-9_.-]*$",
+            description="A name for logs, ctx.endpoint and `--endpoint`; defaults to the path.",
+        ),
+    ] = ""
+    key_file: Annotated[
+        str | None,
+        Meta(
+            description="PEM file of the RSA private key (PKCS#1 or PKCS#8, plain or "
+            "encrypted), relative to the configuration file. Set this or private_key."
+        ),
+    ] = None
+    private_key: Annotated[
+        str | None,
+        Meta(
+            description='The PEM text itself, e.g. "${FLOWS_PRIVATE_KEY}" or { file = ... }.',
+            extra=_SECRET,
+        ),
+    ] = None
+    passphrase: Annotated[
+        str | None,
+        Meta(description="Passphrase of an encrypted key.", extra=_SECRET),
+    ] = None
+    app_secret: Annotated[
+        str | None,
+        Meta(
+            description="App secret that signs this endpoint's requests, when the Flow's app "
+            "is not [whatsapp]'s; default: [whatsapp] app_secret and app_secrets.",
+            extra=_SECRET,
+        ),
+    ] = None
+    app_secrets: Annotated[
+        list[str],
+        Meta(description="More accepted app secrets (rotation).", extra=_SECRET),
+    ] = []
+    phone_number_ids: Annotated[
+        list[str],
+        Meta(
+            description="Phone numbers whose public key this is (`wahost flows upload-key`); "
+            "default: every number of [whatsapp]."
+        ),
+    ] = []
+
+    @property
+    def label(self) -> str:
+        """The endpoint's name, or its path when unnamed."""
+        return self.name or self.path
+
+
+class FlowsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``[plugins.flows]``."""
+
+    endpoints: Annotated[
+        list[EndpointConfig],
+        Meta(description="The endpoints ([[plugins.flows.endpoints]]); none: the plugin idles."),
+    ] = []
+    token_expired_body: Annotated[
+        Literal["plain", "encrypted"],
+        Meta(
+            description='Body of a 427 answer: "plain" JSON {"error_msg": ...} with '
+            'content-type application/json, as Meta\'s error-code page shows, or "encrypted" '
+            "like the other responses, as Meta's sample server does."
+        ),
+    ] = "plain"
+    handler_timeout: Annotated[
+        float,
+        Meta(
+            gt=0,
+            description="Seconds the plugins may take to answer (WhatsApp gives up after 10); "
+            "after that the endpoint answers 500.",
+        ),
+    ] = 8.0
+
+
+def check(config: FlowsConfig, source: str) -> None:
+    """The rules msgspec cannot express; raises :class:`ConfigError`.
+
+    (Raising from a struct's ``__post_init__`` would make the core's error message quote the
+    whole table, secrets included, so these checks live here.)
+    """
+    paths: set[str] = set()
+    names: set[str] = set()
+    for index, endpoint in enumerate(config.endpoints):
+        key = f"plugins.flows.endpoints[{index}]"
+        if (endpoint.key_file is None) == (endpoint.private_key is None):
+            raise ConfigError(source, f"{key}.key_file", "set key_file or private_key (one)")
+        if endpoint.key_file == "":
+            raise ConfigError(source, f"{key}.key_file", "must not be empty")
+        if endpoint.path in paths:
+            raise ConfigError(source, f"{key}.path", f"{endpoint.path} is used twice")
+        if endpoint.label in names:
+            raise ConfigError(source, f"{key}.name", f"{endpoint.label!r} is used twice")
+        if endpoint.passphrase == "":
+            raise ConfigError(source, f"{key}.passphrase", "must not be empty")
+        if endpoint.app_secret == "" or "" in endpoint.app_secrets:
+            raise ConfigError(source, f"{key}.app_secret", "must not be empty")
+        paths.add(endpoint.path)
+        names.add(endpoint.label)
