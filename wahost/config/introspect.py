@@ -65,6 +65,8 @@ def _type_at(root: Any, path: list[str | int]) -> Any:
             hint = get_type_hints(hint, include_extras=True)[fields[part]]
         elif get_origin(hint) is list and isinstance(part, int):
             hint = get_args(hint)[0]
+        elif get_origin(hint) is dict and isinstance(part, str):
+            hint = get_args(hint)[1]
         else:
             return None
     return _strip(hint)
@@ -79,7 +81,33 @@ def _value_at(data: Any, path: list[str | int]) -> Any:
     return data
 
 
-_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
+
+#: msgspec writes a dict key in an error path as ``[...]``, without the key.
+DICT_KEY = "..."
+
+
+def _resolve_dict_keys(root: Any, data: Any, path: list[str | int]) -> list[str | int]:
+    """``path`` with each :data:`DICT_KEY` replaced by the key whose value fails to decode.
+
+    msgspec does not say which key of a ``dict[str, Struct]`` table failed, so each value is
+    decoded again on its own; the first that fails is the one. Left as is when not found.
+    """
+    resolved: list[str | int] = []
+    for part in path:
+        if part == DICT_KEY:
+            hint = _type_at(root, resolved)
+            value_type = get_args(hint)[1] if get_origin(hint) is dict else None
+            table = _value_at(data, resolved)
+            if value_type is not None and isinstance(table, dict):
+                for key, value in table.items():
+                    try:
+                        msgspec.convert(value, value_type)
+                    except msgspec.ValidationError:
+                        part = key
+                        break
+        resolved.append(part)
+    return resolved
 
 
 def _type_name(names: str) -> str:

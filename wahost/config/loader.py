@@ -14,8 +14,10 @@ import msgspec
 from wahost.config.base import _PLUGINS_KEYS, ConfigError, is_secret_key
 from wahost.config.introspect import (
     _PATH_PART,
+    DICT_KEY,
     _internal_fields,
     _key,
+    _resolve_dict_keys,
     _secret_fields,
     _type_at,
     _type_name,
@@ -268,9 +270,10 @@ def _translate(
     assert match is not None  # the pattern matches any string
     reason, where = match[1], match[2] or ""
     path: list[str | int] = [
-        name if name is not None and name != "" else int(index)
+        name if name else (index if index == DICT_KEY else int(index))
         for name, index in _PATH_PART.findall(where)
     ]
+    path = _resolve_dict_keys(root, data, path)
     if unknown := re.fullmatch(r"Object contains unknown field `(.*)`", reason):
         path.append(unknown[1])
         reason = "unknown key"
