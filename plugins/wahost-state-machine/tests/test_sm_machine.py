@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 import wahost_state_machine
 from wahost_state_machine import (
     BOOKKEEPING,
@@ -41,19 +43,19 @@ async def say(bot: Any, *webhooks: dict[str, Any]) -> None:
         await bot.idle()
 
 
-def booking() -> StateMachine:
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        sys.modules.pop("booking", None)
-        import booking as module  # type: ignore[import-not-found]
-    finally:
-        sys.path.remove(str(EXAMPLES))
+def booking(monkeypatch: pytest.MonkeyPatch) -> StateMachine:
+    """The machine of ``examples/booking.py``, freshly imported."""
+    monkeypatch.syspath_prepend(str(EXAMPLES))
+    monkeypatch.delitem(sys.modules, "booking", raising=False)
+    module = importlib.import_module("booking")
     machine: StateMachine = module.sm
     return machine
 
 
-async def test_the_booking_example_asks_the_name_then_the_date_then_confirms(wahost_app) -> None:
-    async with wahost_app(plugins=[wahost_state_machine, booking()]) as bot:
+async def test_the_booking_example_asks_the_name_then_the_date_then_confirms(
+    wahost_app, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with wahost_app(plugins=[wahost_state_machine, booking(monkeypatch)]) as bot:
         await say(bot, make_text("hello"))  # first message, no trigger: the welcome
         assert (await state_of(bot)).name == "start"
         await say(bot, make_text("Book "))

@@ -109,7 +109,9 @@ async def test_a_flow_completion_and_a_timeout_in_a_menu(wahost_app) -> None:
         "type": "nfm_reply",
         "nfm_reply": {"name": "flow", "body": "Sent", "response_json": json.dumps(done)},
     }
-    async with wahost_app(plugins=[wahost_state_machine], config={"plugins": {"state_machine": settings}}) as bot:
+    async with wahost_app(
+        plugins=[wahost_state_machine], config={"plugins": {"state_machine": settings}}
+    ) as bot:
         await say(bot, make_message("interactive", nfm))
         assert (await bot.host.state.get(KEY)).name == "thanks"
 
@@ -220,7 +222,10 @@ def test_the_config_shape_is_checked_when_the_host_is_created(
         (
             one_state(
                 text="t",
-                buttons=[{"id": "x", "title": "X", "to": "b"}, {"id": "x", "title": "Y", "to": "b"}],
+                buttons=[
+                    {"id": "x", "title": "X", "to": "b"},
+                    {"id": "x", "title": "Y", "to": "b"},
+                ],
             ),
             "plugins.state_machine.menus.m.states.a",
             "ReplyButtons.buttons[1].id",
