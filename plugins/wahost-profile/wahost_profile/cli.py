@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import click
 
 from wahost.cli import _run, _running, config_option
-from wahost.errors import GraphError
+from wahost.errors import CircuitOpenError, GraphError, TransportError
 from wahost.graph import GraphClient
 from wahost_profile.config import ProfileConfig
 from wahost_profile.render import changes_text, live_toml
@@ -56,7 +56,7 @@ def _graph(
 
     try:
         return _run(run)
-    except GraphError as exc:
+    except (GraphError, TransportError, CircuitOpenError) as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
 
 
