@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import wahost_media
 
-from wahost.testing import BotHarness
+from wahost import Wahost
+from wahost.testing import BotHarness, make_config
 from wahost.testing.fake_graph import FakeGraph
 
 
@@ -38,16 +39,21 @@ def media_app(tmp_path: Path, fake_graph: FakeGraph) -> Callable[..., BotHarness
 
 
 @pytest.fixture
-async def bot(media_app: Callable[..., BotHarness]) -> AsyncIterator[BotHarness]:
-    """A running bot with wahost-media and default settings (no auto-download)."""
-    async with media_app() as harness:
-        yield harness
+async def host(tmp_path: Path, fake_graph: FakeGraph) -> AsyncIterator[Wahost]:
+    """A started host with wahost-media sending to ``fake_graph``, without the webhook server
+    and the worker (for the media API alone)."""
+    config = make_config(
+        tmp_path,
+        {"whatsapp": {"graph_url": fake_graph.url}, "plugins": {"media": {}}},
+    )
+    async with Wahost(config, plugins=[wahost_media], load_entrypoints=False) as started:
+        yield started
 
 
 @pytest.fixture
-def media(bot: BotHarness) -> wahost_media.Media:
-    """The media API of :func:`bot`'s host."""
-    return wahost_media.for_host(bot.host)
+def media(host: Wahost) -> wahost_media.Media:
+    """The media API of :func:`host`."""
+    return wahost_media.for_host(host)
 
 
 class GraphThread:

@@ -335,15 +335,30 @@ class Media:
 
     # -- Flows media ------------------------------------------------------------------------
 
-    async def download_flow_media(self, item: Any, dest: str | os.PathLike[str]) -> Path:
+    async def download_flow_media(
+        self,
+        item: Any,
+        dest: str | os.PathLike[str],
+        *,
+        max_bytes: int | None = None,
+        require_https: bool = True,
+    ) -> Path:
         """Download and decrypt one file a WhatsApp Flow's PhotoPicker or DocumentPicker sent
-        to the endpoint (reference/cloudapi.md §10) to ``dest`` (a file, or a directory for a
-        content-addressed name). The decryption is wahost-flows' own
-        (``wahost_flows.media``); :class:`~wahost_media.errors.FlowsNotInstalledError` when it
-        is not installed."""
+        to the endpoint (an item of the picker's value, reference/cloudapi.md §10) and write
+        it to ``dest`` (a file, or a directory for a name by content hash); returns the path.
+
+        Downloading (without the Graph token) and decrypting are wahost-flows' own
+        (``wahost_flows.media``); :class:`~wahost_media.errors.FlowsNotInstalledError` when
+        it is not installed, its ``FlowMediaError`` when a check fails. ``max_bytes`` defaults
+        to wahost-flows' limit (a picker allows 25 MiB per file); ``require_https=False`` is
+        for tests against a local server.
+        """
         from wahost_media.flows import download_flow_media
 
-        return await download_flow_media(item, Path(dest))
+        options: dict[str, Any] = {"require_https": require_https}
+        if max_bytes is not None:
+            options["max_bytes"] = max_bytes
+        return await download_flow_media(self.host, item, Path(dest), **options)
 
 
 def for_host(host: Wahost) -> Media:

@@ -15,10 +15,13 @@ import os
 import tempfile
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wahost_media.errors import FlowsNotInstalledError
 from wahost_media.limits import extension_for, mime_from_name
+
+if TYPE_CHECKING:
+    from wahost import Wahost
 
 __all__ = ["download_flow_media", "flows_media"]
 
@@ -55,13 +58,14 @@ def _write(data: bytes, dest: Path, extension: str) -> Path:
     return final
 
 
-async def download_flow_media(item: Any, dest: Path) -> Path:
-    """Fetch, verify and decrypt one picker item with wahost-flows, then write the plaintext
-    to ``dest`` (a file, or a directory: named by its SHA-256 and the extension of the item's
-    ``file_name`` when it is a supported type). Errors of wahost-flows
-    (``FlowMediaError``) propagate."""
+async def download_flow_media(host: Wahost, item: Any, dest: Path, **options: Any) -> Path:
+    """Fetch, verify and decrypt one picker item with wahost-flows
+    (``wahost_flows.media.download_flow_media(host, item, **options)``: ``max_bytes``,
+    ``require_https``), then write the plaintext to ``dest`` (a file, or a directory: named by
+    its SHA-256 and the extension of the item's ``file_name`` when it is a supported type).
+    Errors of wahost-flows (``FlowMediaError``) propagate."""
     module = flows_media()
-    data = await module.download_flow_media(item)
+    data = await module.download_flow_media(host, item, **options)
     if not isinstance(data, bytes | bytearray):
         raise TypeError(f"wahost_flows.media.download_flow_media returned {type(data).__name__}")
     name = _file_name(item)

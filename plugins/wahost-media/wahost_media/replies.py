@@ -107,12 +107,32 @@ async def media_message(
     )
 
 
-async def send_media(ctx: Context, to: str, source: Source, **options: Any) -> SentMessage:
-    """Upload ``source`` (see :func:`media_message` for the options) and send it to ``to``
-    with ``ctx.send``. ``quote``/``reply_to``/``tracker`` go to the send."""
-    send_options = {key: options.pop(key) for key in ("reply_to", "tracker") if key in options}
-    message = await media_message(ctx.host, source, phone_number_id=ctx.phone_number_id, **options)
-    return await _sent(ctx, message, ctx.send(to, message, **send_options))
+async def send_media(
+    ctx: Context,
+    to: str,
+    source: Source,
+    kind: Kind | None = None,
+    caption: str | None = None,
+    mime_type: str | None = None,
+    filename: str | None = None,
+    *,
+    voice: bool = False,
+    reply_to: str | None = None,
+    tracker: Any = None,
+) -> SentMessage:
+    """Upload ``source`` and send it to ``to`` with ``ctx.send`` (any user, from the unit's
+    phone number). See :func:`media_message` for the options."""
+    message = await media_message(
+        ctx.host,
+        source,
+        kind=kind,
+        caption=caption,
+        mime_type=mime_type,
+        filename=filename,
+        voice=voice,
+        phone_number_id=ctx.phone_number_id,
+    )
+    return await _sent(ctx, message, ctx.send(to, message, reply_to=reply_to, tracker=tracker))
 
 
 async def reply_media(
