@@ -8,13 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import wahost_status
+from wahost_status import MessageRecord, StatusUpdate, load_record
+
 from wahost import Context, StatusKind, Wahost, hookimpl
 from wahost.errors import GraphError
 from wahost.models.statuses import ConversationCategory, PricingModel, PricingType
 from wahost.testing import BotHarness, fixture_names, load_fixture
-
-import wahost_status
-from wahost_status import MessageRecord, StatusUpdate, load_record
 
 STATUS_FIXTURES = [name for name in fixture_names() if name.startswith("status_")]
 

@@ -8,13 +8,13 @@ from typing import Any
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from wahost import Status, StatusKind
-from wahost.errors import GraphError, ReengagementError
-from wahost.models.statuses import ConversationCategory, PricingModel, PricingType
-
 from wahost_status import MessageRecord, parse
 from wahost_status.record import Transition, apply
 from wahost_status.store import plan_status
+
+from wahost import Status, StatusKind
+from wahost.errors import GraphError, ReengagementError
+from wahost.models.statuses import ConversationCategory, PricingModel, PricingType
 
 WAMID = "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI3MTE5MjVBOTE3MDk5QUVFM0YA"
 T0 = 1750263000
@@ -67,7 +67,7 @@ def test_in_order_lifecycle_keeps_every_time() -> None:
 
 
 def test_read_without_delivered_implies_it_and_a_late_delivered_only_refines_its_time() -> None:
-    record, transitions = fold([status("sent", T0), status("read", T0 + 60)])
+    record, _ = fold([status("sent", T0), status("read", T0 + 60)])
     assert record is not None
     delivered = record.steps["delivered"]
     assert delivered.implied and delivered.at == at(T0 + 60)
@@ -107,7 +107,7 @@ def test_played_implies_delivered_not_read() -> None:
 
 
 def test_unknown_status_is_kept_but_never_moves_the_status() -> None:
-    record, transitions = fold([status("deleted", T0)])
+    record, _ = fold([status("deleted", T0)])
     assert record is not None
     assert record.status is StatusKind.UNKNOWN
     assert "deleted" in record.steps
@@ -168,7 +168,9 @@ def histories(draw: st.DrawFn) -> list[Status]:
         ts = draw(st.integers(T0, T0 + 600))
         fields: dict[str, Any] = {}
         if draw(st.booleans()):
-            fields["pricing"] = dict(PRICING, category=draw(st.sampled_from(["service", "utility"])))
+            fields["pricing"] = dict(
+                PRICING, category=draw(st.sampled_from(["service", "utility"]))
+            )
         if draw(st.booleans()):
             fields["conversation"] = {"id": "c", "origin": {"type": "service"}}
         if kind == "failed":

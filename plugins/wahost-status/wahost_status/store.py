@@ -129,6 +129,9 @@ def plan_status(
         )
         writes.append(_event(at, update.wamid, "priced", data, retention))
     if record is not None and record.send is not None:
+        # The send is final once written: writing it again only renews its TTL, so a record
+        # is pruned ``retention`` after its last change, its send included.
+        writes.append(KVWrite(NAMESPACE, send_key(update.wamid), _encode(record.send), retention))
         transition = _with_send(transition, record.send)
     return transition, writes
 

@@ -61,8 +61,27 @@ def record_data(record: MessageRecord) -> dict[str, Any]:
         "tracker_raw": record.send.tracker
         if record.send and record.send.tracker
         else record.tracker_raw,
-        "send": None if record.send is None else msgspec.to_builtins(record.send),
+        "send": _send(record),
     }
+
+
+def _send(record: MessageRecord) -> dict[str, Any] | None:
+    send = record.send
+    if send is None:
+        return None
+    return {
+        "to": send.to,
+        "wa_id": send.wa_id,
+        "phone_number_id": send.phone_number_id,
+        "at": _iso(send.at),
+        "tracker": send.tracker,
+        "unit": send.unit,
+        "ambiguous": send.ambiguous,
+    }
+
+
+def _seconds(at: datetime | None) -> str | None:
+    return _iso(at.replace(microsecond=0)) if at is not None else None
 
 
 def record_lines(record: MessageRecord) -> list[str]:
@@ -77,10 +96,10 @@ def record_lines(record: MessageRecord) -> list[str]:
     if send is not None:
         origin = f"unit {send.unit}" if send.unit else "host.send"
         extra = ", maybe sent twice" if send.ambiguous else ""
-        lines.append(f"  {'accepted':<10}{_iso(send.at)}  ({origin}{extra})")
+        lines.append(f"  {'accepted':<10}{_seconds(send.at)}  ({origin}{extra})")
     for name, step in record.timeline():
         note = "  (implied)" if step.implied else ""
-        lines.append(f"  {name:<10}{_iso(step.at)}{note}")
+        lines.append(f"  {name:<10}{_seconds(step.at)}{note}")
     pricing = record.pricing
     if pricing is not None:
         charged = "charged" if pricing.charged else "free"
