@@ -369,6 +369,16 @@ async def test_a_reaction_is_not_a_turn_of_the_conversation(wahost_app) -> None:
     assert bot.graph.sent == []
 
 
+async def test_request_welcome_without_a_welcome_goes_on_to_other_plugins(wahost_app) -> None:
+    recorder = InvalidRecorder(take=False)
+    sm = _strict_machine(invalid_reply="Please say ok.")
+    async with wahost_app(plugins=[wahost_state_machine, sm, recorder]) as bot:
+        await say(bot, make_message("request_welcome", None))
+        state = await state_of(bot)
+    assert recorder.calls == [] and len(recorder.unhandled) == 1
+    assert state is None and bot.graph.sent == []
+
+
 async def test_machines_per_phone_number_id(wahost_app) -> None:
     other_number = "209999999999999"
     one = StateMachine("one", initial="a", phone_number_ids=[TEST_PHONE_NUMBER_ID])

@@ -12,9 +12,9 @@ Order of events for one message (see the README for the reasoning):
 2. The stored state's ``timeout`` has passed since the last message → go to ``timeout_to``.
 3. The state's triggers, in order: the first that matches runs its handler; its return value
    is validated, then committed (and the new state's prompt sent).
-4. Nothing matched: a passive message (reaction, ...) is left to other plugins; a new
-   conversation gets the welcome; a timed-out one is put back on track (the target state is
-   entered); otherwise ``on_invalid_state`` is dispatched.
+4. Nothing matched: a passive message (reaction, ...) or a ``request_welcome`` is left to
+   other plugins; a new conversation gets the welcome; a timed-out one is put back on track
+   (the target state is entered); otherwise ``on_invalid_state`` is dispatched.
 """
 
 from __future__ import annotations
@@ -133,8 +133,10 @@ async def run(
             step.match = value
             return await runner.transition(transition.handler)
 
-    if passive:
-        return None  # not a turn of the conversation: no state change, not activity
+    if passive or message.type == "request_welcome":
+        # Not a turn of the conversation (a reaction; a chat opened, with no welcome to
+        # send): no state change, not activity, and no "I did not understand".
+        return None
     if step.new and machine.welcome_on_first_message and machine.has_welcome:
         return await runner.welcome()
     if step.timed_out is not None and runner.enters_with_message(step.state):
