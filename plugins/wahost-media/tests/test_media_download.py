@@ -11,7 +11,7 @@ import pytest
 import wahost_media
 from wahost_media import ChecksumMismatchError, MediaTooLargeError
 
-from wahost.errors import AuthError, GraphError
+from wahost.errors import AuthError, GraphError, TransportError
 from wahost.testing.fake_graph import FakeGraph
 
 DATA = random.Random(5).randbytes(300_000)
@@ -163,3 +163,15 @@ async def test_max_bytes(media: wahost_media.Media, fake_graph: FakeGraph, out: 
         await media.download(media_id, out / "a.jpg", url=url, max_bytes=1000)
     assert leftovers(out) == []
     assert (await media.download(media_id, out / "a.jpg", max_bytes=len(DATA))).exists()
+
+
+async def test_network_failure_is_the_cores_transport_error(
+    media: wahost_media.Media, fake_graph: FakeGraph, out: Path
+) -> None:
+    media_id = fake_graph.add_media(DATA, "image/jpeg")
+    fake_graph.fail_next(1, drop=True, path_contains="/attachments")
+    with pytest.raises(TransportError, match="downloading media failed") as caught:
+        await media.download(media_id, out / "a.jpg")
+    assert not caught.value.ambiguous
+    assert leftovers(out) == []
+    assert (await media.download(media_id, out / "a.jpg")).read_bytes() == DATA

@@ -20,6 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
+import httpx
+
+from wahost.errors import TransportError
 from wahost_media.errors import ChecksumMismatchError, MediaError, MediaTooLargeError
 from wahost_media.limits import extension_for
 
@@ -96,6 +99,33 @@ def _check_announced(size: int, max_bytes: int | None) -> None:
         )
 
 
+async def _write_body(
+    response: httpx.Response, file: BinaryIO, max_bytes: int | None
+) -> tuple[int, bytes]:
+    """Write the body to ``file`` in :data:`WRITE_BUFFER` pieces; ``(size, sha256 digest)``."""
+    digest = hashlib.sha256()
+    size = 0
+    buffer = bytearray()
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if max_bytes is not None and size > max_bytes:
+            raise MediaTooLargeError(
+                f"media is over the limit of {max_bytes:,} bytes", size=size, limit=max_bytes
+            )
+        digest.update(chunk)
+        buffer += chunk
+        if len(buffer) >= WRITE_BUFFER:
+            await asyncio.to_thread(file.write, buffer)
+            buffer.clear()
+    if buffer:
+        await asyncio.to_thread(file.write, buffer)
+    return size, digest.digest()
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
 async def stream_to_file(
     client: GraphClient,
     url: str,
@@ -111,11 +141,16 @@ async def stream_to_file(
     ``dest`` is the file to write, or with ``content_addressed=True`` the directory to write
     ``<sha256 hex><extension>`` into. ``sha256`` (base64 or hex) is checked when given:
     :class:`ChecksumMismatchError` on a mismatch. More than ``max_bytes`` (announced in
-    ``Content-Length`` or counted) raises :class:`MediaTooLargeError`. Graph and transport
-    errors of the GET propagate (see :meth:`wahost.graph.GraphClient.stream`).
+    ``Content-Length`` or counted) raises :class:`MediaTooLargeError`. An error status raises
+    the core's :class:`~wahost.errors.GraphError` (see
+    :meth:`wahost.graph.GraphClient.stream`), a network failure its
+    :class:`~wahost.errors.TransportError`.
     """
     expected = digest_of(sha256) if sha256 is not None else None
-    response = await client.stream(url)
+    try:
+        response = await client.stream(url)
+    except httpx.TransportError as exc:
+        raise _transport_error(exc) from exc
     try:
         announced = response.headers.get("content-length")
         if announced is not None and announced.isdigit():
@@ -124,32 +159,15 @@ async def stream_to_file(
         directory = dest if content_addressed else dest.parent
         file, temp = await asyncio.to_thread(_open_temp, directory)
         try:
-            digest = hashlib.sha256()
-            size = 0
-            buffer = bytearray()
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if max_bytes is not None and size > max_bytes:
-                    raise MediaTooLargeError(
-                        f"media is over the limit of {max_bytes:,} bytes",
-                        size=size,
-                        limit=max_bytes,
-                    )
-                digest.update(chunk)
-                buffer += chunk
-                if len(buffer) >= WRITE_BUFFER:
-                    await asyncio.to_thread(file.write, buffer)
-                    buffer.clear()
-            if buffer:
-                await asyncio.to_thread(file.write, buffer)
-            del buffer
-            actual = digest.digest()
+            try:
+                size, actual = await _write_body(response, file, max_bytes)
+            except httpx.TransportError as exc:
+                raise _transport_error(exc) from exc
             if expected is not None and actual != expected:
                 raise ChecksumMismatchError(
-                    f"downloaded media has SHA-256 {base64.b64encode(actual).decode()}, "
-                    f"Meta gave {base64.b64encode(expected).decode()}",
-                    expected=base64.b64encode(expected).decode(),
-                    actual=base64.b64encode(actual).decode(),
+                    f"downloaded media has SHA-256 {_b64(actual)}, Meta gave {_b64(expected)}",
+                    expected=_b64(expected),
+                    actual=_b64(actual),
                 )
             await asyncio.to_thread(_finish, file)
             final = directory / content_name(actual.hex(), mime) if content_addressed else dest
@@ -160,3 +178,11 @@ async def stream_to_file(
     finally:
         await response.aclose()
     return Downloaded(final, size, actual.hex(), mime)
+
+
+def _transport_error(exc: httpx.TransportError) -> TransportError:
+    # A GET changes nothing at Meta: never ambiguous.
+    detail = f": {exc}" if str(exc) else ""
+    return TransportError(
+        f"downloading media failed: {type(exc).__name__}{detail}", ambiguous=False
+    )
