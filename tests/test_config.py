@@ -722,3 +722,29 @@ def test_json_schema_can_be_generated() -> None:
     assert properties["api_version"]["default"] == "v24.0"
     assert "description" in properties["token"]
     assert schema["$defs"]["ServerConfig"]["properties"]["port"]["maximum"] == 65535
+
+
+class _MenuState(msgspec.Struct, forbid_unknown_fields=True):
+    prompt: str
+    timeout: float | None = None
+
+
+class _Menu(msgspec.Struct, forbid_unknown_fields=True):
+    states: dict[str, _MenuState]
+
+
+class _Menus(msgspec.Struct, forbid_unknown_fields=True):
+    menus: dict[str, _Menu] = msgspec.field(default_factory=dict)
+
+
+def test_plugin_settings_errors_inside_dict_tables_name_the_key() -> None:
+    """msgspec writes a dict key in an error path as ``[...]``; the error must name it."""
+    config = parse(
+        MINIMAL
+        + '\n[plugins.sm.menus.main.states.start]\nprompt = "Hi"\n'
+        + '\n[plugins.sm.menus.main.states.ask]\nprompt = "Name?"\ntimeout = "soon"\n'
+    )
+    with pytest.raises(ConfigError) as error:
+        validate_plugin_settings(config, {"sm": _Menus})
+    assert error.value.key == "plugins.sm.menus.main.states.ask.timeout"
+    assert "expected" in error.value.reason
