@@ -274,3 +274,16 @@ async def test_a_tracker_travels_as_callback_data(client: GraphClient, graph: Fa
     assert sent.callback_data == "order-42"
     with pytest.raises(ValueError, match="512"):
         await client.send(USER, text="x", tracker="y" * 513)
+
+
+async def test_stream_sends_the_token_only_when_asked(
+    client: GraphClient, graph: FakeGraph
+) -> None:
+    media_id = graph.add_media(b"\x89PNG data", "image/png")
+    url = graph.media_url(media_id)
+    response = await client.stream(url)
+    assert await response.aread() == b"\x89PNG data"
+    await response.aclose()
+    with pytest.raises(GraphError):  # Meta's media URLs refuse requests without the token
+        await client.stream(url, authenticated=False)
+    assert "authorization" not in graph.requests[-1].headers

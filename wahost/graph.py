@@ -214,10 +214,17 @@ class GraphClient:
         )
         return msgspec.json.decode(response.content) if response.content else None
 
-    async def stream(self, url: str) -> httpx.Response:
-        """Open a streamed, authenticated GET of ``url`` (a media download); the caller must
-        ``aclose()`` it. Raises :class:`GraphError` on an error status."""
+    async def stream(self, url: str, *, authenticated: bool = True) -> httpx.Response:
+        """Open a streamed GET of ``url`` (a media download); the caller must ``aclose()`` it.
+
+        Meta's media URLs need the bearer token (reference/cloudapi.md §8); a Flows media CDN
+        URL is fetched without it (§10): ``authenticated=False`` leaves the token out, so it is
+        never sent to a host that does not need it. Raises :class:`GraphError` on an error
+        status.
+        """
         request = self._http.build_request("GET", url)
+        if not authenticated:
+            del request.headers["Authorization"]
         response = await self._http.send(request, stream=True)
         if response.status_code >= 400:
             body = await response.aread()
