@@ -107,6 +107,8 @@ SIGNED_GARBAGE = [
     b'{"encrypted_flow_data":"@@","encrypted_aes_key":"AA==","initial_vector":"AA=="}',
     b'{"encrypted_flow_data":"AA==","encrypted_aes_key":"AA==","initial_vector":"AA=="}',
     "\u00e4\u00f6\u00e5".encode(),
+    b'{"encrypted_flow_data":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    b'{"x":' + b"{" * 100_000,
 ]
 
 
@@ -291,3 +293,36 @@ async def test_only_post_is_routed(flows_bot: Any) -> None:
         assert bot.harness.http is not None
         response = await bot.harness.http.get(bot.harness.url + "/flows")
         assert response.status_code == 405
+
+
+async def test_deeply_nested_or_binary_plaintext_is_400(
+    flows_bot: Any, vectors: dict[str, Any]
+) -> None:
+    public = serialization.load_pem_public_key(vectors["public_key_pem"].encode())
+    nested = b'{"version":"3.0","action":"data_exchange","data":{"x":' + b"[" * 100_000
+    async with flows_bot() as bot:
+        for payload in (nested + b"]" * 100_000 + b"}}", b"\xff\xfe\x00binary"):
+            body, _, _ = encrypt_request(public, payload)  # type: ignore[arg-type]
+            assert (await bot.post(body)).status_code == 400
+
+
+async def test_data_exchange_answers_well_under_a_second(
+    flows_bot: Any, vectors: dict[str, Any], make_router_plugin: Any
+) -> None:
+    import statistics
+    import time
+
+    router = FlowRouter()
+    router.on("APPOINTMENT")(lambda request, ctx: FlowResponse("DETAILS", request.data))
+    public = serialization.load_pem_public_key(vectors["public_key_pem"].encode())
+    payload = {"version": "3.0", "action": "data_exchange", "screen": "APPOINTMENT", "data": {}}
+    bodies = [encrypt_request(public, payload)[0] for _ in range(40)]  # type: ignore[arg-type]
+    timings = []
+    async with flows_bot(plugins=[make_router_plugin(router)]) as bot:
+        for body in bodies:
+            started = time.perf_counter()
+            assert (await bot.post(body)).status_code == 200
+            timings.append(time.perf_counter() - started)
+    # Generous bounds for a loaded CI machine; bench/latency.py gives the real figure.
+    assert statistics.median(timings) < 0.2
+    assert max(timings) < 1.0

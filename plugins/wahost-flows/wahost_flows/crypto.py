@@ -88,6 +88,10 @@ def decrypt_request(private_key: rsa.RSAPrivateKey, body: bytes) -> DecryptedReq
         raise FlowDecryptionError(f"not an encrypted Flows request: {exc}") from None
     except msgspec.DecodeError:
         raise FlowDecryptionError("the body is not JSON") from None
+    except RecursionError:  # msgspec's answer to JSON nested too deeply
+        raise FlowDecryptionError("the body is JSON nested too deeply") from None
+    except Exception as exc:  # whatever else a decoder may raise: still the client's fault
+        raise FlowDecryptionError(f"the body cannot be decoded ({type(exc).__name__})") from None
     wrapped_key = _b64(envelope.encrypted_aes_key, "encrypted_aes_key")
     iv = _b64(envelope.initial_vector, "initial_vector")
     data = _b64(envelope.encrypted_flow_data, "encrypted_flow_data")

@@ -111,6 +111,10 @@ def decode_request(plaintext: bytes) -> FlowRequest:
         raw = _raw.decode(plaintext)
     except msgspec.DecodeError as exc:
         raise FlowRequestError(f"the decrypted body is not a JSON object: {exc}") from None
+    except RecursionError:  # msgspec's answer to JSON nested too deeply
+        raise FlowRequestError("the decrypted body is JSON nested too deeply") from None
+    except Exception as exc:
+        raise FlowRequestError(f"the decrypted body cannot be decoded ({exc!r})") from None
     values = {
         "version": raw.version,
         "action": raw.action,
