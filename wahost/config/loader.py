@@ -291,7 +291,10 @@ def _translate(
         reason = reason[:1].lower() + reason[1:]
         constrained = not re.fullmatch(r"expected [\w |]+, got \w+", reason)
         secret = _is_secret_path(root, path)
-        if constrained and not secret and (got := _value_at(data, path)) is not None:
+        got = _value_at(data, path)
+        # Never quote a whole table or list: it may hold secrets (a plugin struct's
+        # __post_init__ that rejects its table fails at the table's path).
+        if constrained and not secret and got is not None and not isinstance(got, dict | list):
             reason += f", got {got!r}"
     return ConfigError(source, _key((*prefix, *path)) or "(top level)", reason)
 
