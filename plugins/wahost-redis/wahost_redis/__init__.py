@@ -1,0 +1,25 @@
+"""wahost-redis: run wahost on Redis — many ingress processes and workers on many machines.
+
+``[queue] backend = "redis"``: units in a Redis stream with a consumer group, deduplicated,
+leased one at a time per conversation in arrival order across every worker, reclaimed from
+dead workers. ``[state] backend = "redis"``: conversation state and namespaced keys, committed
+with the unit's ack when both use the same Redis. See the README for the design.
+"""
+
+from __future__ import annotations
+
+from wahost_redis.config import RedisSettings
+from wahost_redis.connection import StoreUnavailable
+from wahost_redis.plugin import wahost_config_schema, wahost_queue_backend, wahost_state_store
+from wahost_redis.queue import RedisQueue
+from wahost_redis.state import RedisStateStore
+
+__all__ = [
+    "RedisQueue",
+    "RedisSettings",
+    "RedisStateStore",
+    "StoreUnavailable",
+    "wahost_config_schema",
+    "wahost_queue_backend",
+    "wahost_state_store",
+]

@@ -1,0 +1,60 @@
+"""The hooks: ``[queue] backend = "redis"`` and ``[state] backend = "redis"``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from wahost import hookimpl
+from wahost.queue.base import QueueBackend
+from wahost.state.base import StateStore
+from wahost_redis.config import RedisSettings
+from wahost_redis.queue import RedisQueue
+from wahost_redis.state import RedisStateStore
+
+#: ``host.resources`` key of the queue, so the store can pair with it.
+_QUEUE = "redis:queue"
+
+
+@hookimpl
+def wahost_config_schema() -> dict[str, type[msgspec.Struct]]:
+    return {"redis": RedisSettings}
+
+
+@hookimpl
+def wahost_queue_backend(host: Any, config: Any) -> QueueBackend | None:
+    if config.backend != "redis":
+        return None
+    settings: RedisSettings = host.plugin_config("redis")
+    queue = RedisQueue(
+        config.url,
+        prefix=settings.prefix,
+        dedupe_ttl=config.dedupe_ttl,
+        socket_timeout=settings.socket_timeout,
+        connect_timeout=settings.connect_timeout,
+    )
+    host.resources[_QUEUE] = queue
+    return queue
+
+
+@hookimpl
+def wahost_state_store(host: Any, config: Any) -> StateStore | None:
+    if config.backend != "redis":
+        return None
+    settings: RedisSettings = host.plugin_config("redis")
+    queue: RedisQueue | None = host.resources.get(_QUEUE)
+    url = config.url or (queue is not None and host.config.queue.url) or ""
+    store = RedisStateStore(
+        url,
+        prefix=settings.prefix,
+        ttl=config.ttl,
+        # Markers of applied units must outlive the dedupe keys of their units.
+        applied_ttl=host.config.queue.dedupe_ttl,
+        socket_timeout=settings.socket_timeout,
+        connect_timeout=settings.connect_timeout,
+    )
+    if queue is not None:
+        # Pairs them when they share a database: the ack then commits the unit's changes.
+        queue.shares_transaction_with(store)
+    return store

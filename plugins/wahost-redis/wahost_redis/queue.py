@@ -1,0 +1,283 @@
+"""The Redis queue: a stream with a consumer group for the units, lanes for the order.
+
+Units are appended to one stream (``XADD``) in arrival order, together with their dedupe keys
+(``SET NX PX``), in one Lua script. Every stored unit is pending in the consumer group: under
+``~waiting`` until leased, then under the worker (``XCLAIM``) that holds it, and ``XACK``-ed
+(and deleted) once its hooks succeeded. Which unit may be leased is decided per conversation
+(a *lane*: the conversation's unfinished units by arrival): only a lane's head, only when the
+lane has no live lease and no pending retry, oldest heads first. A lease that expires (the
+worker died) makes its lane leasable again, and the next lease moves the entry from the dead
+worker to the new one. Every operation is one script, hence atomic, and ordered with the
+others by Redis. Key layout and scripts: :mod:`wahost_redis.lua_queue`.
+
+Why lanes rather than partitioned streams: see the plugin's README.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import socket
+import time
+from collections.abc import Awaitable, Sequence
+from typing import Any, TypeVar, cast
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from wahost.queue.base import (
+    DeadUnit,
+    Lease,
+    LeaseLost,
+    QuarantinedBody,
+    QueueBackend,
+    QueueStats,
+    QueueUnavailable,
+)
+from wahost.state.base import StateChanges, StateStore
+from wahost.units import Unit, UnitKind
+from wahost_redis import lua_queue, lua_state
+from wahost_redis.connection import (
+    DEFAULT_URL,
+    connect,
+    describe,
+    glob_escape,
+    guarded,
+    ms,
+    server_of,
+)
+from wahost_redis.state import Arg, RedisStateStore, encode_changes
+
+T = TypeVar("T")
+
+GROUP = "wahost"
+#: Seconds between two sweeps of worker consumers that hold nothing, and how long such a
+#: consumer must have been idle to be deleted.
+SWEEP_INTERVAL = 300.0
+SWEEP_IDLE = 3600.0
+#: Dead units replayed per script call by ``replay_all``.
+REPLAY_BATCH = 500
+
+
+def _unit(fields: list[bytes]) -> Unit:
+    f = dict(zip(fields[::2], fields[1::2], strict=True))
+    return Unit(
+        key=f[b"k"].decode(),
+        kind=cast(UnitKind, f[b"t"].decode()),
+        phone_number_id=f[b"n"].decode(),
+        user=f[b"u"].decode(),
+        conversation=f[b"c"].decode(),
+        body=f[b"b"],
+    )
+
+
+class RedisQueue(QueueBackend):
+    """The durable queue on Redis; see the module docstring and the README.
+
+    Give ``url`` (the queue then owns its client) or a ``client``. ``prefix`` starts every
+    key name. ``consumer`` names this process in the consumer group (default
+    ``w:<hostname>:<pid>:<random>``). Every Redis failure is raised as
+    :class:`QueueUnavailable`; a failed call changed nothing (each is one script).
+    """
+
+    name = "redis"
+
+    def __init__(
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        client: Redis | None = None,
+        prefix: str = "wahost:",
+        dedupe_ttl: float = 8 * 86400,
+        store: RedisStateStore | None = None,
+        consumer: str | None = None,
+        socket_timeout: float = 5.0,
+        connect_timeout: float = 2.0,
+    ) -> None:
+        super().__init__(dedupe_ttl=dedupe_ttl)
+        self._owns_client = client is None
+        self.client = client or connect(
+            url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
+        )
+        self.prefix = prefix
+        #: The state store whose TTLs ``ack(lease, changes)`` applies (same server and prefix).
+        self.store = store
+        self.consumer = consumer or (
+            f"w:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        )
+        self.stream = f"{prefix}q:arrivals"
+        register = self.client.register_script
+        self._enqueue = register(lua_queue.ENQUEUE)
+        self._lease = register(lua_queue.LEASE)
+        self._extend = register(lua_queue.EXTEND)
+        self._ack = register(
+            "#!lua\n" + lua_queue.QUEUE_HELPERS + lua_state.STATE_HELPERS + lua_queue.ACK_HEAD
+        )
+        self._retry = register(lua_queue.RETRY)
+        self._dead = register(lua_queue.DEAD)
+        self._replay = register(lua_queue.REPLAY)
+        self._list_dead = register(lua_queue.LIST_DEAD)
+        self._stats = register(lua_queue.STATS)
+        self._forget = register(lua_queue.FORGET_CONSUMERS)
+        self._next_sweep = time.monotonic() + SWEEP_INTERVAL
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"RedisQueue({describe(self.client)!r}, prefix={self.prefix!r})"
+
+    def shares_transaction_with(self, store: StateStore) -> bool:
+        """True for a :class:`RedisStateStore` on the same database with the same prefix."""
+        shared = (
+            isinstance(store, RedisStateStore)
+            and store.prefix == self.prefix
+            and server_of(store.client) == server_of(self.client)
+        )
+        if shared:
+            self.store = cast(RedisStateStore, store)
+        return shared
+
+    async def _call(self, awaitable: Awaitable[T]) -> T:
+        return await guarded(self.client, awaitable, QueueUnavailable)
+
+    async def _script(self, script: Any, *args: Arg) -> Any:
+        return await self._call(script(keys=[], args=[self.prefix, *args]))
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        try:
+            await self._call(self.client.xgroup_create(self.stream, GROUP, "$", mkstream=True))
+        except QueueUnavailable as exc:
+            if not isinstance(exc.__cause__, ResponseError) or "BUSYGROUP" not in str(exc):
+                raise
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(QueueUnavailable):
+            await self._script(self._forget, self.consumer, "-1")
+        if self._owns_client:
+            await self.client.aclose()
+
+    async def ping(self) -> None:
+        await self._call(self.client.ping())
+
+    # -- units ------------------------------------------------------------------------------
+
+    async def enqueue(self, units: Sequence[Unit]) -> int:
+        if not units:
+            return 0
+        args: list[Arg] = [ms(self.dedupe_ttl)]
+        for u in units:
+            args += [u.key, u.kind, u.phone_number_id, u.user, u.conversation, bytes(u.body)]
+        return int(await self._script(self._enqueue, *args))
+
+    async def lease(self, limit: int, *, lease_seconds: float) -> list[Lease]:
+        if limit <= 0:
+            return []
+        token = secrets.token_hex(8)
+        expires_ms, rows = await self._script(
+            self._lease, limit, ms(lease_seconds), token, self.consumer
+        )
+        expires_at = int(expires_ms) / 1000
+        leases = [
+            Lease(_unit(fields), seq.decode(), int(attempt), token, expires_at)
+            for seq, attempt, fields in rows
+        ]
+        if time.monotonic() >= self._next_sweep:
+            self._next_sweep = time.monotonic() + SWEEP_INTERVAL
+            with contextlib.suppress(QueueUnavailable):
+                await self._script(self._forget, self.consumer, ms(SWEEP_IDLE))
+        return leases
+
+    async def extend(self, lease: Lease, *, lease_seconds: float) -> None:
+        expires_ms = await self._script(
+            self._extend, lease.id, lease.token, ms(lease_seconds), self.consumer
+        )
+        if not expires_ms:
+            raise LeaseLost(lease.unit.key)
+        lease.expires_at = int(expires_ms) / 1000
+
+    async def ack(self, lease: Lease, changes: StateChanges | None = None) -> None:
+        args: list[Arg] = [lease.id, lease.token]
+        if changes is None:
+            args.append("0")
+        elif self.store is not None:
+            args += ["1", *self.store.encode(changes)]
+        else:
+            args += ["1", *encode_changes(changes, ttl=None, applied_ttl=self.dedupe_ttl)]
+        if not await self._script(self._ack, *args):
+            raise LeaseLost(lease.unit.key)
+
+    async def retry(self, lease: Lease, *, delay: float, error: str) -> None:
+        if not await self._script(self._retry, lease.id, lease.token, ms(delay), error):
+            raise LeaseLost(lease.unit.key)
+
+    async def dead(self, lease: Lease, *, error: str) -> None:
+        if not await self._script(self._dead, lease.id, lease.token, error):
+            raise LeaseLost(lease.unit.key)
+
+    async def list_dead(self, *, limit: int = 100) -> list[DeadUnit]:
+        if limit <= 0:
+            return []
+        rows = await self._script(self._list_dead, limit)
+        return [
+            DeadUnit(_unit(fields), int(attempts), error.decode(), int(died) / 1000)
+            for _seq, fields, attempts, error, died in rows
+        ]
+
+    async def replay(self, key: str) -> bool:
+        return bool(await self._script(self._replay, "key", key))
+
+    async def replay_all(self) -> int:
+        total = 0
+        while replayed := int(await self._script(self._replay, "all", REPLAY_BATCH)):
+            total += replayed
+        return total
+
+    # -- quarantine, stats ------------------------------------------------------------------
+
+    async def quarantine(self, body: bytes, reason: str) -> None:
+        fields: dict[Any, Any] = {"r": reason, "b": bytes(body)}
+        await self._call(self.client.xadd(f"{self.prefix}q:quarantine", fields))
+
+    async def list_quarantine(self, *, limit: int = 100) -> list[QuarantinedBody]:
+        if limit <= 0:
+            return []
+        entries = cast(
+            list[tuple[bytes, dict[bytes, bytes]]],
+            await self._call(self.client.xrange(f"{self.prefix}q:quarantine", count=limit)),
+        )
+        return [
+            # The entry id's first part is the server's time of the XADD, in ms.
+            QuarantinedBody(
+                entry_id.decode(),
+                int(entry_id.split(b"-")[0]) / 1000,
+                fields[b"r"].decode(),
+                fields[b"b"],
+            )
+            for entry_id, fields in entries
+        ]
+
+    async def stats(self) -> QueueStats:
+        stored, leased, waiting, dead, done, quarantined = await self._script(self._stats)
+        # Counting the dedupe keys walks the keyspace (SCAN): fine for an operator's command,
+        # not for a hot path.
+        dedupe_keys = await self._call(self._count(glob_escape(self.prefix) + "q:dedupe:*"))
+        return QueueStats(
+            ready=stored - leased - waiting - dead,
+            leased=leased,
+            waiting_retry=waiting,
+            dead=dead,
+            done=done,
+            quarantined=quarantined,
+            dedupe_keys=dedupe_keys,
+        )
+
+    async def _count(self, pattern: str) -> int:
+        count = 0
+        async for _ in self.client.scan_iter(match=pattern, count=1000):
+            count += 1
+        return count

@@ -1,0 +1,208 @@
+"""A throwaway ``redis-server`` for tests and benchmarks: a free loopback port, its own directory.
+
+    server = RedisServer(tmp_path)
+    server.start()
+    queue = RedisQueue(server.url)
+    ...
+    server.kill()      # SIGKILL: what a crash keeps is what the AOF had
+    server.start()     # same port, same directory: the AOF is loaded again
+    server.stop()
+
+Persistence is AOF with ``appendfsync always`` (every acknowledged write is on disk before the
+reply) and no RDB snapshots, the settings the no-loss promise needs.
+
+For runs of real ``wahost serve`` / ``wahost worker`` processes: :func:`install_plugin` puts a
+plugin module on a directory as an installed distribution (an entry point of the ``wahost``
+group), :func:`write_config` writes a configuration on Redis, :func:`spawn` starts the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import redis
+from redis.exceptions import BusyLoadingError
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+#: Where the binary is looked for when it is not on ``PATH``.
+FALLBACK_BINARY = "/usr/bin/redis-server"
+
+
+def find_redis_server() -> str | None:
+    """The path of ``redis-server``, or ``None`` when it is not installed."""
+    found = shutil.which("redis-server")
+    if found is None and Path(FALLBACK_BINARY).exists():
+        found = FALLBACK_BINARY
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class RedisServer:
+    """A ``redis-server`` child process on ``127.0.0.1`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        binary: str | None = None,
+        port: int | None = None,
+        appendfsync: str = "always",
+        extra: tuple[str, ...] = (),
+    ) -> None:
+        found = binary or find_redis_server()
+        if found is None:
+            raise FileNotFoundError("redis-server is not installed")
+        self.binary = found
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.port = port or free_port()
+        self.appendfsync = appendfsync
+        self.extra = extra
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def client(self) -> redis.Redis:
+        """A synchronous client (for set-up and checks in tests)."""
+        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5)
+
+    def start(self, timeout: float = 20.0) -> None:
+        """Start (or start again) and wait until it answers, its AOF loaded."""
+        args = [
+            self.binary,
+            "--bind", "127.0.0.1",
+            "--port", str(self.port),
+            "--dir", str(self.directory),
+            "--save", "",
+            "--appendonly", "yes",
+            "--appendfsync", self.appendfsync,
+            "--logfile", str(self.directory / "redis.log"),
+            *self.extra,
+        ]  # fmt: skip
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + timeout
+        with self.client() as client:
+            while True:
+                try:
+                    client.ping()
+                    return
+                except (RedisConnectionError, BusyLoadingError):
+                    if self.process.poll() is not None:
+                        stderr = self.process.stderr.read() if self.process.stderr else b""
+                        raise RuntimeError(f"redis-server exited: {stderr!r}") from None
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.02)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would."""
+        self._signal(signal.SIGKILL)
+
+    def stop(self) -> None:
+        """SIGTERM: a clean shutdown."""
+        self._signal(signal.SIGTERM)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(sig)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+# -- wahost processes on Redis ---------------------------------------------------------------
+
+
+def install_plugin(site: Path, name: str, source: str) -> None:
+    """Install module ``name`` (its ``source``) in ``site`` as distribution ``name`` with the
+    entry point ``name = name`` in the ``wahost`` group (put ``site`` on ``PYTHONPATH``)."""
+    site.mkdir(parents=True, exist_ok=True)
+    (site / f"{name}.py").write_text(textwrap.dedent(source))
+    info = site / f"{name}-1.0.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[wahost]\n{name} = {name}\n")
+
+
+def write_config(
+    path: Path,
+    url: str,
+    *,
+    port: int = 8080,
+    graph_url: str = "https://graph.facebook.com",
+    sections: Mapping[str, Mapping[str, Any]] | None = None,
+) -> Path:
+    """A configuration with the queue and state store on ``url``, the test secrets of
+    :mod:`wahost.testing.harness` and warnings-only logs; ``sections`` adds or overrides
+    keys (``{"worker": {"concurrency": 8}}``)."""
+    from wahost.config import config_to_toml
+    from wahost.testing.harness import TEST_APP_SECRET, TEST_PHONE_NUMBER_ID, TEST_TOKEN
+
+    data: dict[str, dict[str, Any]] = {
+        "whatsapp": {
+            "phone_number_id": TEST_PHONE_NUMBER_ID,
+            "token": TEST_TOKEN,
+            "app_secret": TEST_APP_SECRET,
+            "verify_token": "redis-test-verify",
+            "graph_url": graph_url,
+        },
+        "server": {"port": port},
+        "queue": {"backend": "redis", "url": url},
+        "state": {"backend": "redis"},
+        "logging": {"level": "warning"},
+    }
+    for name, values in (sections or {}).items():
+        data.setdefault(name, {}).update(values)
+    path.write_text(config_to_toml(data))
+    return path
+
+
+def spawn(
+    command: str,
+    config: Path,
+    *,
+    site: Path,
+    plugins: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    log: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``wahost <command> --config <config>`` with the plugins installed in ``site``
+    (and ``wahost-redis``) enabled; output goes to ``log``."""
+    environ = dict(os.environ)
+    environ["PYTHONPATH"] = os.pathsep.join([str(site), *sys.path])
+    environ["WAHOST_PLUGINS"] = ",".join(["wahost-redis", *plugins])
+    environ.update(env or {})
+    out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "wahost.cli", command, "--config", str(config)],
+            env=environ,
+            stdout=out,
+            stderr=out,
+        )
+    finally:
+        if log is not None and not isinstance(out, int):
+            out.close()
