@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 import wahost_status
 from wahost_status import MessageRecord, StatusUpdate, load_record
 
@@ -43,7 +43,7 @@ def wamid_of(name: str) -> str:
     return str(data["entry"][0]["changes"][0]["value"]["statuses"][0]["id"])
 
 
-def test_every_status_fixture_is_covered() -> None:
+async def test_every_status_fixture_is_covered() -> None:
     assert set(STATUS_FIXTURES) == {
         "status_sent.json",
         "status_delivered.json",
@@ -54,9 +54,14 @@ def test_every_status_fixture_is_covered() -> None:
     }
 
 
-@pytest.fixture
-async def posted(tmp_path: Path) -> Any:
+# One host for the module: the fixtures are posted once, each test reads its part.
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def posted(tmp_path_factory: pytest.TempPathFactory) -> Any:
     spy = Spy()
+    tmp_path = tmp_path_factory.mktemp("status-fixtures")
     async with BotHarness(tmp_path, plugins=[wahost_status, spy]) as bot:
         for name in STATUS_FIXTURES:
             assert (await bot.post_fixture(name)).status_code == 200

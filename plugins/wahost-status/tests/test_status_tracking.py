@@ -15,7 +15,7 @@ from wahost_status.trackers import registry
 
 from wahost import Context, Message, StatusKind, hookimpl
 from wahost.errors import ReengagementError
-from wahost.graph import encode_tracker
+from wahost.graph import SentMessage, encode_tracker
 from wahost.testing import make_status, make_text, make_webhook
 from wahost.testing.payloads import new_wamid
 
@@ -162,21 +162,27 @@ async def test_out_of_order_and_duplicated_webhooks(wahost_bot: Any) -> None:
     }
 
 
-async def test_status_before_its_send_record(wahost_app: Any, fake_graph: Any) -> None:
+async def test_status_before_its_send_record(wahost_bot: Any) -> None:
     """Meta's webhook can beat the answer to the send: the status creates the record, and the
     send completes it without either overwriting the other."""
-    async with wahost_app(plugins=[wahost_status]) as bot:
-        fake_graph.delay_next(1, 0.5)
-        sending = asyncio.create_task(bot.host.send("16505551234", "hi", tracker="t-1"))
-        [accepted] = await fake_graph.wait_for(1)
-        await bot.post(make_status(accepted["wamid"], "delivered", biz_opaque_callback_data="t-1"))
+    wamid = new_wamid(outbound=True)
+    async with wahost_bot(plugins=[wahost_status]) as bot:
+        await bot.post(make_status(wamid, "delivered", biz_opaque_callback_data="t-1"))
         await bot.idle()
-        early = await load_record(bot.host.state.kv_get, accepted["wamid"])
-        sent = await sending
-        late = await load_record(bot.host.state.kv_get, sent.id)
+        early = await load_record(bot.host.state.kv_get, wamid)
+        # Meta's answer to the send arrives now.
+        sent = SentMessage(
+            id=wamid, to="16505551234", phone_number_id="106540352242922", callback_data="t-1"
+        )
+        await bot.host.dispatch.broadcast("on_message_sent", sent=sent, ctx=None)
+        late = await load_record(bot.host.state.kv_get, wamid)
+        await bot.post(make_status(wamid, "read", biz_opaque_callback_data="t-1"))
+        await bot.idle()
+        final = await load_record(bot.host.state.kv_get, wamid)
     assert early is not None and early.send is None and early.status is StatusKind.DELIVERED
-    assert early.tracker == "t-1"
+    assert early.tracker == "t-1" and early.recipient == "16505551234"
     assert late is not None and late.send is not None and late.status is StatusKind.DELIVERED
+    assert final is not None and final.send == late.send and final.status is StatusKind.READ
 
 
 async def test_failed_status_with_error(wahost_bot: Any) -> None:
@@ -219,13 +225,13 @@ async def test_a_failing_hook_retries_the_unit_without_applying_twice(wahost_bot
 
 
 async def test_records_expire_after_the_retention(wahost_app: Any, fake_graph: Any) -> None:
-    config = {"plugins": {"status": {"retention": 0.3}}}
+    config = {"plugins": {"status": {"retention": 1.0}}}
     async with wahost_app(plugins=[wahost_status], config=config) as bot:
         sent = await bot.host.send("16505551234", "hi")
         await bot.post(make_status(sent.id, "sent"))
         await bot.idle()
         assert await load_record(bot.host.state.kv_get, sent.id) is not None
-        await asyncio.sleep(0.4)
+        await asyncio.sleep(1.1)
         assert await load_record(bot.host.state.kv_get, sent.id) is None
         assert await bot.host.state.kv_scan("wahost-status") == []
 
