@@ -121,13 +121,13 @@ class StatusUpdate:
         return self.errors[0] if self.errors else None
 
 
-def parse(status: Status, *, received: datetime | None = None) -> StatusUpdate:
+def parse(status: Status) -> StatusUpdate:
     """The typed value of a core ``Status``; never raises for what Meta may send."""
     return StatusUpdate(
         wamid=status.id,
         status=status.status,
         status_raw=status.status_raw,
-        timestamp=status.time or received or datetime.now(UTC),
+        timestamp=status.time or datetime.now(UTC),
         recipient=status.recipient,
         phone_number_id=status.phone_number_id,
         conversation=ConversationInfo.of(status.conversation) if status.conversation else None,

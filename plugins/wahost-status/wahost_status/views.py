@@ -55,7 +55,8 @@ def record_data(record: MessageRecord) -> dict[str, Any]:
             "expiration": _iso(conversation.expiration),
         },
         "errors": [
-            {"code": e.code, "title": e.message, "details": e.details} for e in record.raw_errors
+            {"code": e.code, "title": e.title or e.message, "details": e.details}
+            for e in record.raw_errors
         ],
         "tracker": _tracker(record),
         "tracker_raw": record.send.tracker
