@@ -163,10 +163,10 @@ async def test_retry_on_130429_then_success(client: GraphClient, graph: FakeGrap
 
 
 async def test_retry_after_is_honoured(client: GraphClient, graph: FakeGraph) -> None:
-    graph.fail_next(1, code=130429, retry_after=0.3)
+    graph.fail_next(1, code=130429, retry_after=0.4)
     await client.send(USER, text="later")
     first, second = graph.requests
-    assert second.at - first.at >= 0.29
+    assert second.at - first.at >= 0.35  # waited for Retry-After, not the 10 ms backoff
 
 
 async def test_no_retry_on_131047(client: GraphClient, graph: FakeGraph) -> None:
@@ -232,10 +232,11 @@ async def test_the_rate_limiter_holds_80_per_second_under_a_burst_of_500(
 
 
 async def test_recipient_spacing_spaces_sends_to_one_user(tmp_path: Path, graph: FakeGraph) -> None:
-    client = GraphClient(graph_config(tmp_path, graph, recipient_interval=0.2))
+    client = GraphClient(graph_config(tmp_path, graph, recipient_interval=0.3))
     await asyncio.gather(*(client.send(USER, text=str(i)) for i in range(3)))
     times = sorted(r.at for r in graph.requests)
-    assert times[1] - times[0] >= 0.19 and times[2] - times[1] >= 0.19
+    # Spaced at the client; arrival times jitter by a few ms, so allow a margin.
+    assert times[1] - times[0] >= 0.25 and times[2] - times[1] >= 0.25
     await client.aclose()
 
 
