@@ -18,6 +18,7 @@ from wahost_flows import (
     decrypt_response,
     encrypt_request,
 )
+from wahost_flows.endpoint import flow_ref
 
 from wahost import hookimpl
 
@@ -274,6 +275,8 @@ async def test_flow_token_is_bound_to_the_context_log(
             await bot.post(cases["init"]["request_body"])
     [entry] = [e for e in logs if e["event"] == "handled"]
     assert entry["flow_token"] == "AQAAAAACS5FpgQ_cAAAAAD0QI3s."
+    assert entry["flow_ref"] == flow_ref("AQAAAAACS5FpgQ_cAAAAAD0QI3s.")
+    assert len(entry["flow_ref"]) == 12
     assert entry["endpoint"] == "/flows"
     assert entry["action"] == "INIT"
 

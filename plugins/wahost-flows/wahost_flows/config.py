@@ -112,11 +112,8 @@ class FlowsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 def check(config: FlowsConfig, source: str) -> None:
-    """The rules msgspec cannot express; raises :class:`ConfigError`.
-
-    (Raising from a struct's ``__post_init__`` would make the core's error message quote the
-    whole table, secrets included, so these checks live here.)
-    """
+    """The rules msgspec cannot express; raises :class:`ConfigError` naming the exact key
+    (``plugins.flows.endpoints[1].path``), which a struct's ``__post_init__`` could not."""
     paths: set[str] = set()
     names: set[str] = set()
     for index, endpoint in enumerate(config.endpoints):

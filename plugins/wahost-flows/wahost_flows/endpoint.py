@@ -21,6 +21,7 @@ for the answer, 10 s at most).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ from wahost_flows.models import (
 if TYPE_CHECKING:
     from wahost.host import Wahost
 
-__all__ = ["Answer", "FlowContext", "FlowEndpoint", "load_endpoints"]
+__all__ = ["Answer", "FlowContext", "FlowEndpoint", "flow_ref", "load_endpoints"]
 
 log = structlog.get_logger("wahost_flows")
 
@@ -65,7 +66,9 @@ class FlowContext:
     """The ``ctx`` of ``on_flow_request``: what a Flows request comes with.
 
     ``host``: the running host. ``endpoint``: the endpoint's name (its path unless named).
-    ``log``: a structlog logger bound to the endpoint, flow token, action and screen.
+    ``log``: a structlog logger bound to ``endpoint``, ``flow_token`` (masked by wahost's log
+    redactor, like every ``*token*`` field), ``flow_ref`` (:func:`flow_ref`, to correlate
+    lines), ``action`` and ``screen``.
     ``headers``: the HTTP request's headers, names lower-cased.
 
     Unlike a unit's :class:`wahost.Context` there is no ``ctx.state`` or ``ctx.reply``: the
@@ -77,6 +80,12 @@ class FlowContext:
     endpoint: str
     log: Any
     headers: Mapping[str, str]
+
+
+def flow_ref(flow_token: str) -> str:
+    """A short SHA-256 of a flow token, to correlate log lines: wahost's log redactor masks
+    every ``*token*`` field, ``flow_token`` included."""
+    return hashlib.sha256(flow_token.encode("utf-8", "replace")).hexdigest()[:12]
 
 
 class Answer(NamedTuple):
@@ -145,6 +154,7 @@ class FlowEndpoint:
         flow_log = log.bind(
             endpoint=self.name,
             flow_token=request.flow_token,
+            flow_ref=flow_ref(request.flow_token),
             action=request.action,
             screen=request.screen,
         )
