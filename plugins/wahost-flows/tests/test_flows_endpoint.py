@@ -329,3 +329,13 @@ async def test_data_exchange_answers_well_under_a_second(
     # Generous bounds for a loaded CI machine; bench/latency.py gives the real figure.
     assert statistics.median(timings) < 0.2
     assert max(timings) < 1.0
+
+
+async def test_the_endpoint_works_under_hypercorn_too(
+    flows_bot: Any, cases: dict[str, Any]
+) -> None:
+    async with flows_bot(config={"server": {"engine": "hypercorn"}}) as bot:
+        response = await bot.post(cases["ping"]["request_body"])
+        wrong = await bot.post(cases["ping"]["request_body"], secret="nope")
+    assert response.text == cases["ping"]["expected_encrypted_response_base64"]
+    assert wrong.status_code == 432
