@@ -748,3 +748,21 @@ def test_plugin_settings_errors_inside_dict_tables_name_the_key() -> None:
         validate_plugin_settings(config, {"sm": _Menus})
     assert error.value.key == "plugins.sm.menus.main.states.ask.timeout"
     assert "expected" in error.value.reason
+
+
+class _Checked(msgspec.Struct):
+    url: str
+    password: str
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith("https://"):
+            raise ValueError("url must start with https://")
+
+
+def test_a_rejected_plugin_table_is_not_quoted_in_the_error() -> None:
+    """A plugin struct refusing its table must not make the error print the table (secrets)."""
+    config = parse(MINIMAL + '[plugins.x]\nurl = "http://a"\npassword = "hunter2-canary"\n')
+    with pytest.raises(ConfigError) as error:
+        validate_plugin_settings(config, {"x": _Checked})
+    assert "url must start with https://" in str(error.value)
+    assert "hunter2-canary" not in str(error.value)

@@ -214,7 +214,9 @@ class GraphClient:
         )
         return msgspec.json.decode(response.content) if response.content else None
 
-    async def stream(self, url: str, *, authenticated: bool = True) -> httpx.Response:
+    async def stream(
+        self, url: str, *, authenticated: bool = True, follow_redirects: bool = False
+    ) -> httpx.Response:
         """Open a streamed GET of ``url`` (a media download); the caller must ``aclose()`` it.
 
         Meta's media URLs need the bearer token (reference/cloudapi.md §8); a Flows media CDN
@@ -225,7 +227,7 @@ class GraphClient:
         request = self._http.build_request("GET", url)
         if not authenticated:
             del request.headers["Authorization"]
-        response = await self._http.send(request, stream=True)
+        response = await self._http.send(request, stream=True, follow_redirects=follow_redirects)
         if response.status_code >= 400:
             body = await response.aread()
             await response.aclose()

@@ -260,8 +260,12 @@ async def on_flow_request(host: Wahost, request: Any, ctx: Any) -> Any:
     endpoint; this runs inside the HTTP request, which Meta times out after 10 seconds
     (reference/cloudapi.md §5). **Mode:** first.
 
-    **Returns:** the response (next screen with data, or close with extension params), or
-    ``None`` to let the next plugin try.
+    **Arguments:** ``request`` is a ``wahost_flows.FlowRequest`` (``action``, ``screen``,
+    ``data``, ``flow_token``, ``version``); ``ctx`` a ``wahost_flows.FlowContext`` (``host``,
+    ``endpoint``, ``log``, ``headers``) — not a unit context: nothing is queued.
+    **Returns:** a ``wahost_flows.FlowResponse`` (the next screen with its data, or
+    ``FlowResponse.close(flow_token, **params)``) or ``None`` to let the next plugin try.
+    Raise (or return) ``wahost_flows.FlowTokenExpired`` to answer HTTP 427.
     """
 
 

@@ -38,6 +38,8 @@ import msgspec
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from wahost.errors import GraphError
+
 if TYPE_CHECKING:
     from wahost.host import Wahost
 
@@ -224,18 +226,6 @@ def encrypt_flow_media(plaintext: bytes) -> tuple[bytes, EncryptionMetadata]:
     return cdn_file, metadata
 
 
-def _http_client(host: Wahost) -> httpx.AsyncClient:
-    client = host.client
-    if client is None:
-        raise RuntimeError("the host is not started")
-    # The GraphClient's pool; GraphClient has no public unauthenticated GET (its stream()
-    # sends the Graph token, which must not travel to a CDN URL).
-    http = getattr(client, "_http", None)
-    if not isinstance(http, httpx.AsyncClient):
-        raise RuntimeError("the host's Graph client has no HTTP client")
-    return http
-
-
 async def download_flow_media(
     host: Wahost,
     item: FlowMedia | Mapping[str, Any],
@@ -250,11 +240,15 @@ async def download_flow_media(
     url = urlsplit(media.cdn_url)
     if url.scheme != "https" and (require_https or url.scheme != "http"):
         raise MediaDownloadError(f"cdn_url must be an https URL, got scheme {url.scheme!r}")
-    http = _http_client(host)
-    request = http.build_request("GET", media.cdn_url)
-    request.headers.pop("Authorization", None)
+    if host.client is None:
+        raise RuntimeError("the host is not started")
     try:
-        response = await http.send(request, stream=True, follow_redirects=True)
+        # No Graph token to a CDN URL (pre-signed, reference/cloudapi.md §10).
+        response = await host.client.stream(
+            media.cdn_url, authenticated=False, follow_redirects=True
+        )
+    except GraphError as exc:
+        raise MediaDownloadError(f"{url.hostname} answered HTTP {exc.http_status}") from None
     except httpx.HTTPError as exc:
         raise MediaDownloadError(f"downloading from {url.hostname} failed: {exc!r}") from None
     try:
