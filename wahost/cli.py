@@ -381,6 +381,33 @@ def queue_quarantine(config_path: Path, limit: int, show_body: bool) -> None:
         click.echo("quarantine is empty")
 
 
+@cli.group("plugin")
+def plugin_group() -> None:
+    """Create plugins."""
+
+
+@plugin_group.command("new")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "directory",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to create the plugin's directory.",
+)
+def plugin_new(name: str, directory: Path) -> None:
+    """Create an installable plugin NAME: pyproject.toml, a module, a README and a test."""
+    from wahost.scaffold import ScaffoldError, scaffold
+
+    try:
+        target = scaffold(name, directory)
+    except ScaffoldError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created {target}")
+    click.echo(f'next: pip install -e "{target}[test]" && pytest {target}')
+
+
 def cli_group() -> click.Group:
     """A fresh ``wahost`` command group: the core commands, plus installed plugins' commands
     added on first use (so each invocation, or test, gets its own)."""
