@@ -2,7 +2,8 @@
 
 * Every hook is exercised by a test: the core-dispatched ones by ``tests/test_reference.py``'s
   spy; those a first-party plugin dispatches by that plugin's own tests (an ``@hookimpl`` of
-  that name in a test file), and the plugin hooks of ``examples/`` by ``tests/test_examples.py``.
+  that name in a test file). Hooks that plugins declare themselves (``hookspecs.py`` of each
+  plugin and example) are documented (When, Mode) and implemented in their tests.
 * Every ``[plugins.<name>]`` key shown in a plugin README's TOML blocks exists in that plugin's
   ``wahost_config_schema`` struct (the blocks are validated with wahost's own config loader), and
   every key of the struct is named in the README.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
 import re
 import textwrap
 import tomllib
@@ -93,21 +95,43 @@ def test_every_core_hook_is_either_spied_on_or_dispatched_by_a_plugin() -> None:
     assert spied | by_plugins == set(hookspecs.MODES)
 
 
-def test_hooks_declared_by_example_plugins_are_documented_and_exercised() -> None:
-    tests = (ROOT / "tests" / "test_examples.py").read_text()
-    for path in sorted((ROOT / "examples").rglob("hookspecs.py")):
-        tree = ast.parse(path.read_text())
-        specs = [
-            f
-            for f in tree.body
-            if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
-            and any(getattr(d, "id", "") == "hookspec" for d in f.decorator_list)
-        ]
-        assert specs, path
-        for spec in specs:
-            doc = ast.get_docstring(spec) or ""
-            assert "**When:**" in doc and "**Mode:**" in doc, f"{path}: {spec.name}"
-            assert f"def {spec.name}(" in tests, f"{spec.name} is not exercised"
+def _declared_hookspecs(path: Path) -> list[ast.FunctionDef | ast.AsyncFunctionDef]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return [
+        f
+        for f in tree.body
+        if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+        and any(getattr(d, "id", "") == "hookspec" for d in f.decorator_list)
+    ]
+
+
+#: Modules where plugins declare hooks of their own, and the tests that must exercise them.
+PLUGIN_HOOKSPECS = [
+    (path, sorted((path.parents[1] / "tests").glob("test_*.py")))
+    for path in sorted(PLUGINS.glob("*/*/hookspecs.py"))
+] + [
+    (path, [ROOT / "tests" / "test_examples.py"])
+    for path in sorted((ROOT / "examples").rglob("hookspecs.py"))
+]
+
+
+@pytest.mark.parametrize(
+    ("hookspecs_module", "tests"),
+    PLUGIN_HOOKSPECS,
+    ids=[str(p.relative_to(ROOT)) for p, _ in PLUGIN_HOOKSPECS],
+)
+def test_hooks_declared_by_plugins_are_documented_and_exercised(
+    hookspecs_module: Path, tests: list[Path]
+) -> None:
+    specs = _declared_hookspecs(hookspecs_module)
+    assert specs, f"{hookspecs_module}: no @hookspec"
+    for spec in specs:
+        doc = ast.get_docstring(spec) or ""
+        assert "**When:**" in doc, f"{hookspecs_module}: {spec.name}: say when it fires"
+        assert "**Mode:**" in doc, f"{hookspecs_module}: {spec.name}: say its mode"
+        assert _implementations_in_tests(tests, spec.name), (
+            f"{spec.name} ({hookspecs_module.relative_to(ROOT)}) is not implemented by any test"
+        )
 
 
 # -- plugin READMEs: configuration keys -------------------------------------------------------
@@ -212,3 +236,65 @@ def test_readme_links_every_docs_page() -> None:
     for page in sorted((ROOT / "docs").rglob("*.md")):
         relative = page.relative_to(ROOT).as_posix()
         assert f"({relative}" in section, f"README's Documentation section: link {relative}"
+
+
+# -- getting started: the commands shown work ------------------------------------------------
+
+GETTING_STARTED = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
+
+
+def _scaffold_module(name: str) -> Any:
+    from types import ModuleType
+
+    from wahost.scaffold import plugin_files
+
+    module_name = name.replace("-", "_")
+    module = ModuleType(module_name)
+    exec(plugin_files(name)[f"{module_name}/__init__.py"], module.__dict__)
+    return module
+
+
+def test_getting_started_shows_the_scaffolds_code() -> None:
+    from wahost.scaffold import plugin_files
+
+    files = plugin_files("wahost-hello")
+    blocks = re.findall(r"```python\n(.*?)```", GETTING_STARTED, re.DOTALL)
+    module, test = blocks[0], blocks[1]
+    for block, generated in (
+        (module, files["wahost_hello/__init__.py"]),
+        (test, files["tests/test_wahost_hello.py"]),
+    ):
+        for line in block.splitlines():
+            assert line.strip() in generated, f"getting-started.md: {line!r} not in the scaffold"
+
+
+async def test_getting_started_curl_body_is_stored_and_answered(wahost_app: Any) -> None:
+    match = re.search(r"^BODY='(.*)'$", GETTING_STARTED, re.MULTILINE)
+    assert match is not None
+    body = match.group(1).encode()
+    async with wahost_app(plugins=[_scaffold_module("wahost-hello")]) as bot:
+        assert (await bot.post(body, secret=None)).status_code == 401
+        assert (await bot.post(body, secret="wrong")).status_code == 403
+        assert (await bot.post(body)).status_code == 200
+        await bot.idle()
+        assert (await bot.post(body)).status_code == 200  # the same wamid again: dropped
+        await bot.idle()
+    assert [(m.to, m["text"]["body"]) for m in bot.graph.sent] == [("16505551234", "pong")]
+
+
+def test_getting_started_signature_command_matches_wahost() -> None:
+    import shutil
+    import subprocess
+
+    from wahost.testing import sign
+
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl")
+    match = re.search(r"^SIG=\$\((.*)\)$", GETTING_STARTED, re.MULTILINE)
+    assert match is not None
+    body = '{"object":"whatsapp_business_account","entry":[]}'
+    env = {"BODY": body, "WHATSAPP_APP_SECRET": "dev-app-secret", "PATH": os.environ["PATH"]}
+    done = subprocess.run(
+        ["sh", "-c", match.group(1)], env=env, capture_output=True, text=True, check=True
+    )
+    assert "sha256=" + done.stdout.strip() == sign(body.encode(), "dev-app-secret")
