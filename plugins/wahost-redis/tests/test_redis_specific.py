@@ -182,3 +182,24 @@ async def test_expired_keys_leave_the_scan_index(redis_url: str) -> None:
     assert await store.client.zrange("wahost:s:kvi:ns", 0, -1) == [b"kept"]
     assert await store.client.zcard("wahost:s:kvx:ns") == 0
     await store.close()
+
+
+async def test_unsafe_server_settings_are_reported(redis_url: str) -> None:
+    queue = RedisQueue(redis_url)
+    assert await queue.unsafe_settings() == []  # the tests' server: AOF, always, noeviction
+    await queue.client.config_set("appendfsync", "everysec")
+    await queue.client.config_set("maxmemory-policy", "allkeys-lru")
+    try:
+        problems = await queue.unsafe_settings()
+    finally:
+        await queue.client.config_set("appendfsync", "always")
+        await queue.client.config_set("maxmemory-policy", "noeviction")
+    assert [p.split(" ")[0] for p in problems] == ["appendfsync", "maxmemory-policy"]
+    await queue.close()
+
+
+async def test_a_burst_waits_for_a_free_connection(redis_url: str) -> None:
+    store = RedisStateStore(redis_url, max_connections=4)
+    await asyncio.gather(*(store.kv_set("ns", f"k{n}", b"v") for n in range(300)))
+    assert len(await store.kv_scan("ns")) == 300
+    await store.close()

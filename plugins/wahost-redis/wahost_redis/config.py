@@ -30,3 +30,11 @@ class RedisSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     connect_timeout: Annotated[
         float, Meta(gt=0, description="Seconds to wait for a connection to Redis.")
     ] = 2.0
+    max_connections: Annotated[
+        int,
+        Meta(
+            ge=1,
+            description="Connections to Redis per process for the queue, and as many for the "
+            "state store; a call waits (up to socket_timeout) when all are busy.",
+        ),
+    ] = 100

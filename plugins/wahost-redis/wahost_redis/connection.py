@@ -4,6 +4,9 @@ redis-py reconnects by itself: a command on a broken pooled connection is retrie
 on a fresh one (after a Redis restart), and every later command opens a new connection. No
 longer retries with backoff: ingress must answer 503 quickly while Redis is down, and the
 worker already backs off.
+
+The pool blocks when all its connections are busy (a burst of webhooks waits its turn) rather
+than failing the call, as redis-py's default pool does past 100 connections.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
@@ -25,16 +28,25 @@ class StoreUnavailable(Exception):
     """The Redis state store could not read or write (server down, timeout, out of memory)."""
 
 
-def connect(url: str, *, socket_timeout: float = 5.0, connect_timeout: float = 2.0) -> Redis:
-    """A client for ``url`` (``redis://``, ``rediss://`` or ``unix://``) with wahost's timeouts."""
-    client: Redis = Redis.from_url(
+def connect(
+    url: str,
+    *,
+    socket_timeout: float = 5.0,
+    connect_timeout: float = 2.0,
+    max_connections: int = 100,
+) -> Redis:
+    """A client for ``url`` (``redis://``, ``rediss://`` or ``unix://``) with wahost's timeouts
+    and a pool of at most ``max_connections``; closing the client closes the pool."""
+    pool = BlockingConnectionPool.from_url(
         url or DEFAULT_URL,
+        max_connections=max_connections,
+        timeout=socket_timeout,  # waiting for a free connection
         socket_timeout=socket_timeout,
         socket_connect_timeout=connect_timeout,
         retry=Retry(NoBackoff(), 1),
         decode_responses=False,
     )
-    return client
+    return Redis.from_pool(pool)
 
 
 def server_of(client: Redis) -> tuple[Any, ...]:

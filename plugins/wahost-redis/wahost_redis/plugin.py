@@ -33,6 +33,7 @@ def wahost_queue_backend(host: Any, config: Any) -> QueueBackend | None:
         dedupe_ttl=config.dedupe_ttl,
         socket_timeout=settings.socket_timeout,
         connect_timeout=settings.connect_timeout,
+        max_connections=settings.max_connections,
     )
     host.resources[_QUEUE] = queue
     return queue
@@ -53,6 +54,7 @@ def wahost_state_store(host: Any, config: Any) -> StateStore | None:
         applied_ttl=host.config.queue.dedupe_ttl,
         socket_timeout=settings.socket_timeout,
         connect_timeout=settings.connect_timeout,
+        max_connections=settings.max_connections,
     )
     if queue is not None:
         # Pairs them when they share a database: the ack then commits the unit's changes.

@@ -23,8 +23,9 @@ import time
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar, cast
 
+import structlog
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 
 from wahost.queue.base import (
     DeadUnit,
@@ -51,6 +52,8 @@ from wahost_redis.state import Arg, RedisStateStore, encode_changes
 
 T = TypeVar("T")
 
+log = structlog.get_logger("wahost.redis")
+
 GROUP = "wahost"
 #: Seconds between two sweeps of worker consumers that hold nothing, and how long such a
 #: consumer must have been idle to be deleted.
@@ -70,6 +73,10 @@ def _unit(fields: list[bytes]) -> Unit:
         conversation=f[b"c"].decode(),
         body=f[b"b"],
     )
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 class RedisQueue(QueueBackend):
@@ -94,11 +101,15 @@ class RedisQueue(QueueBackend):
         consumer: str | None = None,
         socket_timeout: float = 5.0,
         connect_timeout: float = 2.0,
+        max_connections: int = 100,
     ) -> None:
         super().__init__(dedupe_ttl=dedupe_ttl)
         self._owns_client = client is None
         self.client = client or connect(
-            url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
+            url,
+            socket_timeout=socket_timeout,
+            connect_timeout=connect_timeout,
+            max_connections=max_connections,
         )
         self.prefix = prefix
         #: The state store whose TTLs ``ack(lease, changes)`` applies (same server and prefix).
@@ -151,6 +162,26 @@ class RedisQueue(QueueBackend):
         except QueueUnavailable as exc:
             if not isinstance(exc.__cause__, ResponseError) or "BUSYGROUP" not in str(exc):
                 raise
+        for problem in await self.unsafe_settings():
+            log.warning("redis settings break the no-loss promise", problem=problem)
+
+    async def unsafe_settings(self) -> list[str]:
+        """What in the server's configuration can lose acknowledged units (see the README);
+        empty when it is safe or when ``CONFIG`` is not allowed (managed Redis)."""
+        try:
+            config = await self.client.config_get("append*")
+            config.update(await self.client.config_get("maxmemory-policy"))
+        except RedisError:
+            return []
+        setting = {_text(k): _text(v) for k, v in config.items()}
+        problems = []
+        if setting.get("appendonly") != "yes":
+            problems.append("appendonly is not yes: a restart loses what was not snapshotted")
+        elif setting.get("appendfsync") != "always":
+            problems.append("appendfsync is not always: a crash can lose acknowledged writes")
+        if setting.get("maxmemory-policy", "noeviction") != "noeviction":
+            problems.append("maxmemory-policy is not noeviction: Redis may evict units")
+        return problems
 
     async def close(self) -> None:
         if self._closed:

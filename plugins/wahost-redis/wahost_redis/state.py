@@ -121,11 +121,15 @@ class RedisStateStore(StateStore):
         applied_ttl: float = 8 * 86400,
         socket_timeout: float = 5.0,
         connect_timeout: float = 2.0,
+        max_connections: int = 100,
     ) -> None:
         super().__init__(ttl=ttl)
         self._owns_client = client is None
         self.client = client or connect(
-            url, socket_timeout=socket_timeout, connect_timeout=connect_timeout
+            url,
+            socket_timeout=socket_timeout,
+            connect_timeout=connect_timeout,
+            max_connections=max_connections,
         )
         self.prefix = prefix
         self.applied_ttl = applied_ttl

@@ -1,0 +1,219 @@
+"""Scale-out on Redis: end-to-end units/s with 1 and with 2 ``wahost worker`` processes.
+
+For each number of workers, on a fresh ``redis-server`` (AOF, ``appendfsync always`` unless
+told otherwise): a backlog of text messages from many users is enqueued, the workers start
+(``wahost worker --config F``, wahost-redis plus an echo plugin), and once every worker is up
+they are released together; the clock runs until the fake Graph API (in this process) has
+received the echo reply of every message. Each unit is leased, decoded, its conversation state
+loaded, replied to through the outbox (a Graph API call) and acked, across processes.
+
+Prints units/s for each run, the ratio, and the CPU each component used (cores = CPU seconds /
+wall seconds), which is what bounds the ratio on a small machine.
+
+    python -m bench.scale [--units 10000] [--users 1000] [--concurrency 64]
+                          [--appendfsync always|everysec] [--workers 1 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wahost_redis import RedisQueue
+from wahost_redis.testing import RedisServer, install_plugin, spawn, write_config
+
+from wahost.testing.fake_graph import FakeGraph
+from wahost.testing.payloads import make_text
+from wahost.units import Unit, split
+
+ECHO = '''
+"""Echoes every text back; waits for the benchmark's "go" file before the first reply."""
+import asyncio, os
+from wahost import hookimpl
+
+_released = False
+
+@hookimpl
+def wahost_startup(host):
+    open(os.path.join(os.environ["SCALE_DIR"], f"ready-{os.getpid()}"), "w").close()
+
+@hookimpl
+async def on_message(message, ctx):
+    global _released
+    while not _released:
+        _released = os.path.exists(os.path.join(os.environ["SCALE_DIR"], "go"))
+        await asyncio.sleep(0 if _released else 0.005)
+    await ctx.reply(message.text.body)
+    return True
+'''
+
+
+@dataclass
+class Run:
+    workers: int
+    units: int
+    seconds: float = 0.0
+    #: CPU seconds used during the run, by component.
+    cpu: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.units / self.seconds
+
+    def report(self) -> str:
+        cores = ", ".join(f"{name} {cpu / self.seconds:.2f}" for name, cpu in self.cpu.items())
+        return (
+            f"{self.workers} worker(s): {self.units} units in {self.seconds:.2f} s = "
+            f"{self.rate:,.0f} units/s   (cores used: {cores})"
+        )
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _ready(work: Path) -> int:
+    """How many workers have started (each writes a file when its start-up hooks ran)."""
+    return len(list(work.glob("ready-*")))
+
+
+def _backlog(units: int, users: int) -> list[list[Unit]]:
+    """Batches of 100 units, users' messages interleaved as they would arrive."""
+    senders = [str(16_500_000_000 + n) for n in range(users)]
+    flat: list[Unit] = []
+    for n in range(units):
+        user = senders[n % users]
+        body = json.dumps(make_text(f"m{n}", sender=user, wamid=f"wamid.scale.{n}")).encode()
+        flat.extend(split(body))
+    return [flat[i : i + 100] for i in range(0, len(flat), 100)]
+
+
+async def run_once(
+    workers: int, batches: list[list[Unit]], *, concurrency: int, appendfsync: str
+) -> Run:
+    total = sum(len(batch) for batch in batches)
+    work = Path(tempfile.mkdtemp(prefix="wahost-scale-"))
+    redis = RedisServer(work / "redis", appendfsync=appendfsync)
+    redis.start()
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        async with FakeGraph() as graph:
+            config = write_config(
+                work / "wahost.toml",
+                redis.url,
+                graph_url=graph.url,
+                sections={
+                    "worker": {"concurrency": concurrency},
+                    # One process must not pace the benchmark (Meta's 80/s is per number).
+                    "graph": {"messages_per_second": 1_000_000.0},
+                },
+            )
+            queue = RedisQueue(redis.url)
+            await queue.open()
+            for batch in batches:
+                await queue.enqueue(batch)
+            await queue.close()
+
+            site = work / "site"
+            install_plugin(site, "scale_echo", ECHO)
+            env = {"SCALE_DIR": str(work)}
+            for _ in range(workers):
+                processes.append(
+                    spawn(
+                        "worker",
+                        config,
+                        site=site,
+                        plugins=["scale_echo"],
+                        env=env,
+                        log=work / "worker.log",
+                    )
+                )
+            deadline = time.monotonic() + 60
+            while _ready(work) < workers:
+                if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                    raise RuntimeError((work / "worker.log").read_text()[-3000:])
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)  # let every worker lease its first units
+
+            pids = {"workers": [p.pid for p in processes], "redis": [redis.process.pid]}  # type: ignore[union-attr]
+            pids["bench + fake Graph"] = [os.getpid()]
+            before = {name: sum(map(_cpu_seconds, ps)) for name, ps in pids.items()}
+            started = time.perf_counter()
+            (work / "go").touch()
+            await graph.wait_for(total, timeout=600)
+            run = Run(workers, total, time.perf_counter() - started)
+            run.cpu = {name: sum(map(_cpu_seconds, ps)) - before[name] for name, ps in pids.items()}
+            return run
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(30)
+        redis.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+async def main(args: argparse.Namespace) -> None:
+    batches = _backlog(args.units, args.users)
+    print(
+        f"{args.units} text messages from {args.users} users; worker concurrency "
+        f"{args.concurrency}; appendfsync {args.appendfsync}; {os.cpu_count()} CPUs"
+    )
+    runs = []
+    for workers in args.workers:
+        run = await run_once(
+            workers, batches, concurrency=args.concurrency, appendfsync=args.appendfsync
+        )
+        print(run.report(), flush=True)
+        runs.append(run)
+    if len(runs) >= 2:
+        first, last = runs[0], runs[-1]
+        print(f"ratio {last.workers} vs {first.workers}: {last.rate / first.rate:.2f}x")
+        # What the CPU cost of a unit allows on this machine, whatever else runs on it: a
+        # worker (one Python thread) uses at most one core and needs W CPU seconds per unit;
+        # the rest (Redis, the fake Graph API, this driver) needs O, on the same cores.
+        worker = first.cpu["workers"] / first.units
+        redis = first.cpu["redis"] / first.units
+        rest = sum(cpu for name, cpu in first.cpu.items() if name != "workers") / first.units
+        cores = os.cpu_count() or 1
+
+        def ceiling(workers: int, others: float) -> float:
+            return min(workers / worker, cores / (worker + others))
+
+        best = ceiling(last.workers, rest) / ceiling(first.workers, rest)
+        elsewhere = ceiling(last.workers, redis) / ceiling(first.workers, redis)
+        print(
+            f"CPU per unit: workers {worker * 1000:.2f} ms, Redis {redis * 1000:.2f} ms, "
+            f"the rest {(rest - redis) * 1000:.2f} ms; on {cores} idle cores that allows "
+            f"{best:.2f}x at best, {elsewhere:.2f}x with the Graph API elsewhere (as Meta is)"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, default=10_000)
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--appendfsync", choices=["always", "everysec", "no"], default="always")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    try:  # the fake Graph API on uvloop, as the workers run (wahost uses it when installed)
+        import uvloop
+
+        factory = uvloop.new_event_loop
+    except ImportError:
+        factory = None
+    with asyncio.Runner(loop_factory=factory) as runner:
+        runner.run(main(parser.parse_args()))
+    sys.exit(0)
