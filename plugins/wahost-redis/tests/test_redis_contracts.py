@@ -33,29 +33,6 @@ class TestRedisQueue(QueueContract):
         await queue.close()
 
 
-class TestRedisQueueWithSeparateStore(QueueContract):
-    """A store under another prefix: the worker's path of apply() then ack()."""
-
-    @pytest.fixture
-    async def queue(self, redis_url: str) -> AsyncIterator[QueueBackend]:
-        queue = RedisQueue(redis_url, prefix="other:")
-        await queue.open()
-        yield queue
-        await queue.close()
-
-    @pytest.fixture
-    async def queue_and_store(
-        self, redis_url: str
-    ) -> AsyncIterator[tuple[QueueBackend, StateStore]]:
-        queue, store = RedisQueue(redis_url, prefix="q:"), RedisStateStore(redis_url, prefix="s:")
-        await queue.open()
-        await store.open()
-        assert not queue.shares_transaction_with(store)
-        yield queue, store
-        await store.close()
-        await queue.close()
-
-
 class TestRedisStateStore(StateStoreContract):
     @pytest.fixture
     async def store(self, redis_url: str) -> AsyncIterator[StateStore]:

@@ -4,6 +4,7 @@ a refused write, key layout details, and a bot end to end on Redis."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -203,3 +204,21 @@ async def test_a_burst_waits_for_a_free_connection(redis_url: str) -> None:
     await asyncio.gather(*(store.kv_set("ns", f"k{n}", b"v") for n in range(300)))
     assert len(await store.kv_scan("ns")) == 300
     await store.close()
+
+
+async def test_a_hung_redis_times_out(own_redis: RedisServer) -> None:
+    queue = RedisQueue(own_redis.url, socket_timeout=0.3)
+    await queue.open()
+    assert own_redis.process is not None
+    own_redis.process.send_signal(signal.SIGSTOP)
+    try:
+        started = time.monotonic()
+        with pytest.raises(QueueUnavailable, match="Timeout"):
+            await queue.enqueue([make_unit("a1")])
+        assert time.monotonic() - started < 1.5  # not retried after a timeout
+    finally:
+        own_redis.process.send_signal(signal.SIGCONT)
+    # The command had been sent: it may have run. Meta's retry is then a duplicate.
+    assert await queue.enqueue([make_unit("a1")]) in (0, 1)
+    assert (await queue.stats()).ready == 1
+    await queue.close()

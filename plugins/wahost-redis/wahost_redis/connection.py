@@ -1,9 +1,10 @@
 """Connecting to Redis: one client per backend, failures as wahost's exceptions.
 
-redis-py reconnects by itself: a command on a broken pooled connection is retried once at once
-on a fresh one (after a Redis restart), and every later command opens a new connection. No
-longer retries with backoff: ingress must answer 503 quickly while Redis is down, and the
-worker already backs off.
+redis-py reconnects by itself. A command that fails with a connection error (typically a pooled
+connection to a Redis that restarted, which never saw the command) is retried once, at once, on
+a fresh connection; a timeout is not retried, since the command may have run (a script run
+twice would, say, make a ``kv_add`` that succeeded report failure). No retries with backoff:
+ingress must answer 503 quickly while Redis is down, and the worker backs off by itself.
 
 The pool blocks when all its connections are busy (a burst of webhooks waits its turn) rather
 than failing the call, as redis-py's default pool does past 100 connections.
@@ -17,6 +18,7 @@ from typing import Any, TypeVar
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
 T = TypeVar("T")
@@ -43,7 +45,7 @@ def connect(
         timeout=socket_timeout,  # waiting for a free connection
         socket_timeout=socket_timeout,
         socket_connect_timeout=connect_timeout,
-        retry=Retry(NoBackoff(), 1),
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         decode_responses=False,
     )
     return Redis.from_pool(pool)
