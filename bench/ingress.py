@@ -37,6 +37,10 @@ from wahost.testing.harness import TEST_APP_SECRET, sign
 from wahost.testing.payloads import make_text
 
 HERE = Path(__file__).resolve().parent
+#: Set by ``python -m bench``: the server on CPU 1, wrk (one thread) on CPU 0.
+PIN_SERVER: list[str] = []
+PIN_LOAD: list[str] = []
+WRK_THREADS = 2
 
 LUA = r"""
 local sigs, bodies = {}, {}
@@ -131,8 +135,9 @@ def _wrk(name: str, port: int, bodies: Path, seconds: int, connections: int) -> 
     script.write_text(LUA)
     out = subprocess.run(
         [
+            *PIN_LOAD,
             "wrk",
-            "-t2",
+            f"-t{WRK_THREADS}",
             f"-c{connections}",
             f"-d{seconds}s",
             "--latency",
@@ -141,7 +146,7 @@ def _wrk(name: str, port: int, bodies: Path, seconds: int, connections: int) -> 
             f"http://127.0.0.1:{port}",
             "--",
             str(bodies),
-            "2",
+            str(WRK_THREADS),
         ],
         capture_output=True,
         text=True,
@@ -178,6 +183,7 @@ def run_ceiling(bodies: Path, seconds: int, connections: int) -> Result:
     port = _free_port()
     process = subprocess.Popen(
         [
+            *PIN_SERVER,
             sys.executable,
             "-m",
             "uvicorn",
@@ -198,10 +204,18 @@ def run_ceiling(bodies: Path, seconds: int, connections: int) -> Result:
 
 
 def run_wahost(
-    bodies: Path, seconds: int, connections: int, *, worker: bool, engine: str, workdir: Path
+    bodies: Path,
+    seconds: int,
+    connections: int,
+    *,
+    worker: bool,
+    engine: str,
+    workdir: Path,
+    db: Path | None = None,
+    label: str | None = None,
 ) -> tuple[Result, int]:
     port = _free_port()
-    db = workdir / f"wahost-{engine}-{worker}.db"
+    db = db or workdir / f"wahost-{engine}-{worker}.db"
     config = workdir / f"wahost-{engine}-{worker}.toml"
     config.write_text(
         CONFIG.format(
@@ -210,11 +224,12 @@ def run_wahost(
     )
     env = {**os.environ, "WAHOST_PLUGINS": "none"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "wahost.cli", "serve", "--config", str(config)], env=env
+        [*PIN_SERVER, sys.executable, "-m", "wahost.cli", "serve", "--config", str(config)],
+        env=env,
     )
     try:
         _wait(port)
-        label = f"wahost ({engine}, SQLite{', worker on' if worker else ', ingress only'})"
+        label = label or f"wahost ({engine}, SQLite{', worker on' if worker else ', ingress only'})"
         result = _wrk(label, port, bodies, seconds, connections)
     finally:
         _stop(process)

@@ -1,0 +1,58 @@
+"""The pywa side of the benchmark: pywa's own FastAPI webhook route, as its users run it
+(``uvicorn bench.pywa_app:app``), with ``pywa_async`` (installed from PyPI in the benchmark's
+own virtual environment, never imported by wahost).
+
+Environment: ``PYWA_BENCH_SECRET`` (app secret; signatures are validated, pywa's default
+``validate_updates=True``), ``PYWA_BENCH_GRAPH`` (the fake Graph API's URL; empty: no sends),
+``PYWA_BENCH_ECHO`` (``1``: every text is answered with the same text, else a no-op handler).
+
+pywa has no setting for the Graph API's base URL (``pywa/api.py`` hard-codes
+``https://graph.facebook.com/v{api_version}`` on its httpx client): after constructing the
+client we set that httpx client's ``base_url`` to the fake — the only change, and not one to
+pywa's logic.
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from pywa_async import WhatsApp, types
+from pywa_async.utils import UserIdentifier
+
+API_VERSION = "24.0"
+
+app = FastAPI()
+wa = WhatsApp(
+    phone_id="106540352242922",
+    token="bench-token-0123456789",
+    server=app,
+    webhook_endpoint="/webhook",
+    verify_token="bench-verify",
+    app_secret=os.environ["PYWA_BENCH_SECRET"],
+    api_version=API_VERSION,
+    # The fake Graph API (like most numbers today) is addressed by phone number ("to"); pywa
+    # 4.x prefers the 2026 business-scoped user id, so put wa_id first (a documented option).
+    user_identifier_priority=(
+        UserIdentifier.WA_ID,
+        UserIdentifier.BSUID,
+        UserIdentifier.PARENT_BSUID,
+    ),
+)
+graph = os.environ.get("PYWA_BENCH_GRAPH", "")
+if graph:
+    wa._api._session.base_url = f"{graph}/v{API_VERSION}"  # type: ignore[union-attr]
+
+ECHO = os.environ.get("PYWA_BENCH_ECHO") == "1"
+
+
+@wa.on_message
+async def echo(client: WhatsApp, message: types.Message) -> None:
+    if ECHO and message.text is not None:
+        await message.reply_text(message.text)
+
+
+@app.get("/healthz")
+async def healthz() -> PlainTextResponse:
+    return PlainTextResponse("ok")
