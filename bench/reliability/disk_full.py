@@ -1,0 +1,119 @@
+"""Disk full: the SQLite store lives on a small tmpfs that a filler file then fills up. Every
+webhook must get either 503 (Meta retries) or 200 for a durable write — every message answered
+200 is handled once space returns — and service must resume by itself when the filler is
+removed. Needs root (mounts a tmpfs); otherwise the scenario is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.reliability import Row
+from wahost import hookimpl
+from wahost.testing import BotHarness, make_text
+
+
+class Recorder:
+    __name__ = "disk-recorder"
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+
+    @hookimpl
+    async def on_message(self, message: Any) -> bool:
+        self.messages.append(message.id)
+        return True
+
+
+def mount_tmpfs(path: Path, size: str) -> bool:
+    path.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        capture_output=True,
+        check=False,
+    )
+    return done.returncode == 0
+
+
+def umount(path: Path) -> None:
+    subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+
+
+def fill(path: Path) -> None:
+    """Write ``path`` until the file system is full."""
+    block = b"\0" * 65536
+    with open(path, "wb", buffering=0) as out:
+        try:
+            while True:
+                out.write(block)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+        with contextlib.suppress(OSError):
+            while True:
+                out.write(b"\0" * 512)
+
+
+async def run_disk_full(tmp: Path, *, full_posts: int = 100, size: str = "8m") -> Row | None:
+    mount = tmp / "disk"
+    if not mount_tmpfs(mount, size):
+        return None
+    row = Row("disk full (tmpfs)", f"{size} tmpfs filled, {full_posts} posts while full")
+    recorder = Recorder()
+    acked: list[str] = []
+    statuses: dict[int, int] = {}
+    try:
+        async with BotHarness(mount, plugins=[recorder]) as bot:
+
+            async def post(tag: str, n: int) -> int:
+                wamid = f"wamid.disk.{tag}.{n}"
+                response = await bot.post(make_text(f"{tag} {n}", wamid=wamid))
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+                if response.status_code == 200:
+                    acked.append(wamid)
+                return response.status_code
+
+            for n in range(20):
+                assert await post("before", n) == 200
+            await bot.idle()
+            filler = mount / "filler"
+            fill(filler)
+            full_statuses = [await post("full", n) for n in range(full_posts)]
+            ready_while_full = (await bot.http.get(bot.url + "/readyz")).status_code  # type: ignore[union-attr]
+            filler.unlink()
+            started = time.monotonic()
+            resumed = None
+            for n in range(200):
+                if await post("after", n) == 200:
+                    resumed = time.monotonic() - started
+                    break
+                await asyncio.sleep(0.05)
+            for n in range(20):
+                await post("later", n)
+            await bot.idle(timeout=60)
+    finally:
+        umount(mount)
+    refused = sum(1 for status in full_statuses if status == 503)
+    row.errors_5xx = refused
+    handled = set(recorder.messages)
+    row.lost = len(set(acked) - handled)
+    row.duplicated = len(recorder.messages) - len(handled)
+    if refused == 0:
+        row.fail("no 503 while the disk was full: the scenario did not reach ENOSPC")
+    if any(status not in (200, 503) for status in full_statuses):
+        row.fail(f"unexpected answers while full: {sorted(set(full_statuses))}")
+    if resumed is None:
+        row.fail("service did not resume after space returned")
+    if row.lost or row.duplicated:
+        row.ok = False
+    row.notes.append(
+        f"while full: {refused} x 503, {full_posts - refused} x 200 (all handled later); "
+        f"/readyz {ready_while_full}; resumed after {resumed or 0:.2f}s"
+    )
+    return row
