@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,17 @@ from wahost.testing.payloads import make_text
 RECORDER = '''
 """A plugin recording every handled message in its own SQLite file (a side effect)."""
 import os, sqlite3
+import msgspec
 from wahost import hookimpl
+
+
+class Settings(msgspec.Struct):
+    passphrase: str = ""
+
+
+@hookimpl
+def wahost_config_schema():
+    return {"crash-recorder": Settings}
 
 _db = None
 
@@ -61,15 +72,21 @@ async def on_message(message, ctx):
     seq = int(message.text.body)
     _conn().execute("INSERT INTO handled VALUES (?, ?, ?, ?, ?, julianday('now'))",
                     (message.id, message.sender, seq, counter, ctx.attempt))
+    if seq == 0 and os.environ.get("CRASH_CANARY"):
+        # A careless plugin logging secrets: the redactor must catch every one.
+        ctx.log.warning("canary", leak=os.environ["CRASH_CANARY"])
+    if os.environ.get("CRASH_REPLY"):
+        await ctx.reply(f"{message.sender}:{seq}")
     return True
 '''
 
 CONFIG = """
 [whatsapp]
 phone_number_id = "106540352242922"
-token = "crash-token-0123456789"
+token = "{token}"
 app_secret = "{secret}"
 verify_token = "crash-verify"
+{graph_url}
 
 [server]
 port = {port}
@@ -81,8 +98,17 @@ path = "{db}"
 concurrency = {concurrency}
 lease_seconds = 5.0
 
+[graph]
+timeout = 2.0
+backoff_base = 0.05
+backoff_cap = 0.5
+
 [logging]
-level = "warning"
+level = "{log_level}"
+format = "json"
+
+[plugins.crash-recorder]
+passphrase = "{passphrase}"
 """
 
 
@@ -90,6 +116,12 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+#: Canary secrets (used with ``secrets=True``): none may appear in a log line or an answer.
+CANARY_TOKEN = "EAAGcanaryTOKEN7d1e93b0c4"
+CANARY_APP_SECRET = "canary-app-secret-5f2a90e1"
+CANARY_PASSPHRASE = "canary passphrase horse-battery-7714"
 
 
 def _webhook(user: str, seq: int) -> bytes:
@@ -110,6 +142,12 @@ class Outcome:
     repeat_bound: int = 0
     seconds: float = 0.0
     posts: int = 0
+    #: With replies: per unit, how many times the fake Graph API accepted its reply.
+    replies_missing: list[str] = field(default_factory=list)
+    replies_duplicated: list[str] = field(default_factory=list)
+    replies_unexplained: list[str] = field(default_factory=list)
+    #: Secrets found in the server's log or in an answer (must stay empty).
+    leaked: list[str] = field(default_factory=list)
 
     def ok(self) -> bool:
         return (
@@ -118,6 +156,9 @@ class Outcome:
             and not self.wrong_counters
             and self.repeats <= self.repeat_bound
             and self.acked == self.messages
+            and not self.replies_missing
+            and not self.replies_unexplained
+            and not self.leaked
         )
 
     def report(self) -> str:
@@ -126,6 +167,9 @@ class Outcome:
             f"acked={self.acked} handled={self.handled_distinct} lost={len(self.lost)} "
             f"repeats={self.repeats} (bound {self.repeat_bound}) "
             f"out_of_order={len(self.out_of_order)} wrong_counters={len(self.wrong_counters)} "
+            f"replies_missing={len(self.replies_missing)} "
+            f"replies_duplicated={len(self.replies_duplicated)} "
+            f"(unexplained {len(self.replies_unexplained)}) leaked={len(self.leaked)} "
             f"seconds={self.seconds:.1f}"
         )
 
@@ -183,6 +227,8 @@ async def _client(
     acked: set[str],
     counters: dict[str, int],
     deadline: float,
+    secret: str = TEST_APP_SECRET,
+    answers: list[bytes] | None = None,
 ) -> None:
     """Posts each user's messages in order; re-posts until 200 like Meta."""
     async with httpx.AsyncClient(timeout=5) as http:
@@ -191,12 +237,14 @@ async def _client(
                 body = _webhook(user, seq)
                 headers = {
                     "content-type": "application/json",
-                    "x-hub-signature-256": sign(body, TEST_APP_SECRET),
+                    "x-hub-signature-256": sign(body, secret),
                 }
                 while time.monotonic() < deadline:
                     counters["posts"] += 1
                     try:
                         response = await http.post(url, content=body, headers=headers)
+                        if answers is not None and response.content:
+                            answers.append(response.content)
                         if response.status_code == 200:
                             acked.add(f"wamid.crash.{user}.{seq}")
                             break
@@ -238,23 +286,94 @@ def run_crash(
     seed: int = 1,
     workdir: Path | None = None,
     timeout: float = 300,
+    replies: bool = False,
+    secrets: bool = False,
 ) -> Outcome:
-    """Run the crash scenario and return what was observed."""
+    """Run the crash scenario and return what was observed.
+
+    ``replies``: the recording plugin also replies to each message through ``ctx.reply``, to a
+    fake Graph API running in this process; each unit's reply must arrive, and a repeated one
+    only for a unit handled more than once (in flight at a kill: the outbox cannot know about
+    a reply Meta accepted just before the process died). ``secrets``: canary token, app
+    secret and passphrase in the configuration, info-level logging and a plugin logging all
+    three; none may appear in the server's log or in any answer.
+    """
+    if replies or secrets:
+        graph = _ThreadedGraph(CANARY_TOKEN if secrets else "crash-token-0123456789")
+        try:
+            return _run(
+                messages, kills, clients, concurrency, seed, workdir, timeout, secrets, graph
+            )
+        finally:
+            graph.close()
+    return _run(messages, kills, clients, concurrency, seed, workdir, timeout, secrets, None)
+
+
+class _ThreadedGraph:
+    """A FakeGraph serving from its own event loop in a thread (the crash run is blocking)."""
+
+    def __init__(self, token: str) -> None:
+        from wahost.testing.fake_graph import FakeGraph
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.fake = FakeGraph(token=token)
+        asyncio.run_coroutine_threadsafe(self.fake.__aenter__(), self.loop).result(30)
+
+    def sent_bodies(self) -> list[str]:
+        async def bodies() -> list[str]:
+            return [str(accepted["text"]["body"]) for accepted in self.fake.sent]
+
+        return asyncio.run_coroutine_threadsafe(bodies(), self.loop).result(30)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.fake.__aexit__(None, None, None), self.loop).result(
+            30
+        )
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def _run(
+    messages: int,
+    kills: int,
+    clients: int,
+    concurrency: int,
+    seed: int,
+    workdir: Path | None,
+    timeout: float,
+    secrets: bool,
+    graph: _ThreadedGraph | None,
+) -> Outcome:
     rng = random.Random(seed)
     tmp = Path(workdir or tempfile.mkdtemp(prefix="wahost-crash-"))
     site = tmp / "site"
     _install_recorder(site)
     port = _free_port()
     record_db = tmp / "record.db"
+    app_secret = CANARY_APP_SECRET if secrets else TEST_APP_SECRET
     (tmp / "wahost.toml").write_text(
         CONFIG.format(
-            secret=TEST_APP_SECRET, port=port, db=tmp / "wahost.db", concurrency=concurrency
+            secret=app_secret,
+            port=port,
+            db=tmp / "wahost.db",
+            concurrency=concurrency,
+            token=CANARY_TOKEN if secrets else "crash-token-0123456789",
+            passphrase=CANARY_PASSPHRASE if secrets else "",
+            log_level="info" if secrets else "warning",
+            graph_url=f'graph_url = "{graph.fake.url}"' if graph is not None else "",
         )
     )
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(site), *sys.path])
     env["CRASH_RECORD_DB"] = str(record_db)
     env["WAHOST_PLUGINS"] = "crash-recorder"
+    if graph is not None:
+        env["CRASH_REPLY"] = "1"
+    if secrets:
+        env["CRASH_CANARY"] = f"{CANARY_TOKEN} {CANARY_APP_SECRET} {CANARY_PASSPHRASE}"
+    answers: list[bytes] = []
     url = f"http://127.0.0.1:{port}"
     users_total = max(clients * 2, 4)
     per_user = max(1, messages // users_total)
@@ -273,7 +392,16 @@ def run_crash(
         killer = asyncio.create_task(_killer(server, kills, stop, rng))
         await asyncio.gather(
             *(
-                _client(url + "/webhook", users[i::clients], per_user, acked, counters, deadline)
+                _client(
+                    url + "/webhook",
+                    users[i::clients],
+                    per_user,
+                    acked,
+                    counters,
+                    deadline,
+                    app_secret,
+                    answers,
+                )
                 for i in range(clients)
             )
         )
@@ -286,10 +414,25 @@ def run_crash(
         asyncio.run(drive())
         _wait_ready(url)
         _wait_drained(record_db, outcome.acked, timeout=60)
+        if graph is not None:
+            _wait_replies(graph, outcome.acked, timeout=60)
     finally:
         server.stop()
     outcome.seconds = time.monotonic() - started
     _check(outcome, record_db, tmp / "wahost.db", users, per_user, concurrency)
+    if graph is not None:
+        _check_replies(outcome, graph.sent_bodies(), record_db, users, per_user)
+    if secrets:
+        seen = (tmp / "server.log").read_bytes() + b"\n".join(answers)
+        for name, canary in (
+            ("token", CANARY_TOKEN),
+            ("app secret", CANARY_APP_SECRET),
+            ("passphrase", CANARY_PASSPHRASE),
+        ):
+            if canary.encode() in seen:
+                outcome.leaked.append(name)
+        if b"canary" not in seen:  # the plugin's line must be there, redacted
+            outcome.leaked.append("(the plugin's canary line is missing: check not exercised)")
     return outcome
 
 
@@ -305,6 +448,35 @@ def _wait_drained(record_db: Path, expected: int, timeout: float) -> None:
             if count >= expected:
                 return
         time.sleep(0.1)
+
+
+def _wait_replies(graph: _ThreadedGraph, expected: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(set(graph.sent_bodies())) >= expected:
+            return
+        time.sleep(0.1)
+
+
+def _check_replies(
+    outcome: Outcome, bodies: list[str], record_db: Path, users: list[str], per_user: int
+) -> None:
+    with sqlite3.connect(record_db, timeout=30) as db:
+        rows = db.execute("SELECT user, seq, COUNT(*) FROM handled GROUP BY user, seq").fetchall()
+    handled_times = {f"{user}:{seq}": count for user, seq, count in rows}
+    counts: dict[str, int] = {}
+    for body in bodies:
+        counts[body] = counts.get(body, 0) + 1
+    for user in users:
+        for seq in range(per_user):
+            unit = f"{user}:{seq}"
+            got = counts.get(unit, 0)
+            if got == 0:
+                outcome.replies_missing.append(unit)
+            elif got > 1:
+                outcome.replies_duplicated.append(unit)
+                if handled_times.get(unit, 0) < got:
+                    outcome.replies_unexplained.append(unit)
 
 
 def _check(
@@ -359,6 +531,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--replies", action="store_true", help="the plugin replies via ctx.reply")
+    parser.add_argument("--secrets", action="store_true", help="canary secrets must not leak")
     args = parser.parse_args()
     outcome = run_crash(
         messages=args.messages,
@@ -367,6 +541,8 @@ def main() -> None:
         concurrency=args.concurrency,
         seed=args.seed,
         timeout=3600,
+        replies=args.replies,
+        secrets=args.secrets,
     )
     print(outcome.report())
     if outcome.lost[:5]:
