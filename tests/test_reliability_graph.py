@@ -8,8 +8,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.reliability.graph_faults import run_graph_faults
@@ -23,12 +21,6 @@ async def test_replies_survive_graph_faults_in_order(tmp_path: Path) -> None:
     assert row.lost == 0 and row.errors_5xx == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core bug: GraphClient._send stamps RecipientSpacing.acquire() before waiting on "
-    "the per-number throughput limiter, so when the 80/s limiter binds, two sends to one user "
-    "leave closer together than [graph] recipient_interval and Meta answers 131056",
-)
 async def test_pair_spacing_holds_when_the_throughput_limit_binds(tmp_path: Path) -> None:
     # 20 users, one reply each per 0.22 s: ~90 messages/s, over the 80/s throughput.
     row = await run_graph_faults(tmp_path, users=20, per_user=8, failure_rate=0.0)

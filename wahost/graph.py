@@ -254,11 +254,7 @@ class GraphClient:
         retries = self.max_retries if retry else 0
         while True:
             attempts += 1
-            if recipient is not None:
-                await self.spacing.acquire(recipient)
-            limiter = self.limiter(phone_number_id) if phone_number_id is not None else None
-            if limiter is not None:
-                await limiter.acquire()
+            limiter = await self._pace(phone_number_id, recipient)
             try:
                 if not self.breaker.allow():
                     raise CircuitOpenError("the Graph API failed repeatedly; sending is paused")
@@ -311,6 +307,29 @@ class GraphClient:
                 error=str(failure),
             )
             await asyncio.sleep(delay)
+
+    async def _pace(
+        self, phone_number_id: str | None, recipient: str | None
+    ) -> RollingLimiter | None:
+        """Wait for the recipient's spacing and a throughput slot of the number.
+
+        The spacing is claimed only when the request leaves: a send that waited for the
+        throughput limiter must not have claimed its recipient's spacing earlier, or the next
+        send to that user could arrive too soon after it (131056).
+        """
+        limiter = self.limiter(phone_number_id) if phone_number_id is not None else None
+        while True:
+            if recipient is not None:
+                await self.spacing.wait(recipient)
+            if limiter is not None:
+                await limiter.acquire()
+            if recipient is None:
+                return limiter
+            if self.spacing.ready(recipient):  # no await since the check: claim it now
+                self.spacing.claim(recipient)
+                return limiter
+            if limiter is not None:  # another send to this user left first: try again
+                limiter.cancel()
 
     def _backoff(self, attempt: int) -> float:
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))

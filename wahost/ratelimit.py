@@ -58,6 +58,12 @@ class RollingLimiter:
                 self._released.clear()
                 await self._released.wait()
 
+    def cancel(self) -> None:
+        """The granted slot was not used (nothing was sent): free it at once."""
+        self._in_flight -= 1
+        if self._released is not None:
+            self._released.set()
+
     def release(self) -> None:
         """The granted request is answered: its slot frees ``period`` seconds from now."""
         self._in_flight -= 1
@@ -78,13 +84,22 @@ class RecipientSpacing:
         until = time.monotonic() + seconds
         self._next[recipient] = max(self._next.get(recipient, 0.0), until)
 
-    async def acquire(self, recipient: str) -> None:
+    async def wait(self, recipient: str) -> None:
+        """Wait until a send to ``recipient`` is allowed (does not claim it: see
+        :meth:`claim`, called when the request actually leaves)."""
         while True:
-            now = time.monotonic()
-            ready_at = self._next.get(recipient, 0.0)
-            if ready_at <= now:
-                break
-            await asyncio.sleep(ready_at - now)
+            delay = self._next.get(recipient, 0.0) - time.monotonic()
+            if delay <= 0:
+                return
+            await asyncio.sleep(delay)
+
+    def ready(self, recipient: str) -> bool:
+        """Whether a send to ``recipient`` may leave now."""
+        return self._next.get(recipient, 0.0) <= time.monotonic()
+
+    def claim(self, recipient: str) -> None:
+        """A send to ``recipient`` leaves now: the next one waits ``interval``."""
+        now = time.monotonic()
         if self.interval > 0:
             self._next[recipient] = now + self.interval
         elif recipient in self._next:
