@@ -296,6 +296,8 @@ class GraphClient:
             finally:
                 if limiter is not None:
                     limiter.release()
+                if recipient is not None:
+                    self.spacing.release(recipient)
             if not getattr(failure, "retryable", False) or attempts > retries:
                 raise failure
             self.stats["retries"] += 1

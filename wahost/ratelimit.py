@@ -73,11 +73,17 @@ class RollingLimiter:
 
 
 class RecipientSpacing:
-    """A minimum interval between sends to one recipient, and per-recipient pauses."""
+    """A minimum interval between sends to one recipient, and per-recipient pauses.
+
+    Like :class:`RollingLimiter`, it bounds *arrivals*: the next send to a user may leave
+    ``interval`` seconds after the previous one was *answered* (which is after it arrived),
+    and not while it is still in flight. With ``interval = 0`` only pauses apply.
+    """
 
     def __init__(self, interval: float) -> None:
         self.interval = interval
         self._next: dict[str, float] = {}
+        self._busy: dict[str, asyncio.Event] = {}
 
     def pause(self, recipient: str, seconds: float) -> None:
         """Hold sends to ``recipient`` for ``seconds`` (after a 131056)."""
@@ -88,6 +94,10 @@ class RecipientSpacing:
         """Wait until a send to ``recipient`` is allowed (does not claim it: see
         :meth:`claim`, called when the request actually leaves)."""
         while True:
+            busy = self._busy.get(recipient)
+            if busy is not None:
+                await busy.wait()
+                continue
             delay = self._next.get(recipient, 0.0) - time.monotonic()
             if delay <= 0:
                 return
@@ -95,17 +105,24 @@ class RecipientSpacing:
 
     def ready(self, recipient: str) -> bool:
         """Whether a send to ``recipient`` may leave now."""
-        return self._next.get(recipient, 0.0) <= time.monotonic()
+        return recipient not in self._busy and self._next.get(recipient, 0.0) <= time.monotonic()
 
     def claim(self, recipient: str) -> None:
-        """A send to ``recipient`` leaves now: the next one waits ``interval``."""
-        now = time.monotonic()
+        """A send to ``recipient`` leaves now; pair with :meth:`release` when it is answered."""
         if self.interval > 0:
-            self._next[recipient] = now + self.interval
-        elif recipient in self._next:
-            del self._next[recipient]
+            self._busy[recipient] = asyncio.Event()
+
+    def release(self, recipient: str) -> None:
+        """The send to ``recipient`` was answered (or failed): the next may leave ``interval``
+        seconds from now (or after a pause set meanwhile, whichever is later)."""
+        busy = self._busy.pop(recipient, None)
+        if busy is None:
+            return
+        until = time.monotonic() + self.interval
+        self._next[recipient] = max(self._next.get(recipient, 0.0), until)
+        busy.set()
         if len(self._next) > 10_000:
-            self._forget(now)
+            self._forget(time.monotonic())
 
     def _forget(self, now: float) -> None:
         for recipient in [r for r, at in self._next.items() if at <= now]:
