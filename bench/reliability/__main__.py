@@ -1,0 +1,155 @@
+"""Run the reliability battery and print the summary table.
+
+python -m bench.reliability                 # every scenario, long versions (~25 min)
+python -m bench.reliability --quick         # the test-suite sizes (~2 min)
+python -m bench.reliability graph ordering  # only these scenarios
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from bench.crash import run_crash
+from bench.reliability import Row, table
+from bench.reliability.disk_full import run_disk_full
+from bench.reliability.graph_faults import run_graph_faults
+from bench.reliability.kill_before_200 import run_kill_before_200
+from bench.reliability.ordering import run_ordering
+from bench.reliability.soak import run_soak
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _tmp(name: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=f"wahost-rel-{name}-"))
+
+
+def crash(quick: bool) -> list[Row]:
+    messages, kills = (240, 3) if quick else (5000, 25)
+    outcome = run_crash(
+        messages=messages,
+        kills=kills,
+        clients=6 if quick else 16,
+        concurrency=8 if quick else 32,
+        seed=11,
+        workdir=_tmp("crash"),
+        timeout=1800,
+        replies=True,
+        secrets=True,
+    )
+    row = Row(
+        "kill -9 under load, replies via ctx.reply",
+        f"{outcome.messages} webhooks, {outcome.kills} x kill -9",
+        lost=len(outcome.lost) + len(outcome.replies_missing),
+        duplicated=outcome.repeats,
+        ok=outcome.ok(),
+    )
+    row.notes.append(
+        f"{outcome.repeats} units re-handled (bound {outcome.repeat_bound}); "
+        f"{len(outcome.replies_duplicated)} replies repeated, "
+        f"{len(outcome.replies_unexplained)} unexplained"
+    )
+    secrets = Row(
+        "secrets in logs / answers",
+        "canary token, app secret, passphrase; info-level JSON log of the crash run",
+        ok=not outcome.leaked,
+    )
+    if outcome.leaked:
+        secrets.notes.append("leaked: " + ", ".join(outcome.leaked))
+    return [row, secrets]
+
+
+def kill200(quick: bool) -> list[Row]:
+    return [run_kill_before_200(_tmp("kill200"), kills=2 if quick else 30)]
+
+
+def graph(quick: bool) -> list[Row]:
+    users, per_user = (10, 8) if quick else (12, 40)
+    return [asyncio.run(run_graph_faults(_tmp("graph"), users=users, per_user=per_user))]
+
+
+def hostile(quick: bool) -> list[Row]:
+    # The hypothesis tests are the scenario (same sizes in both modes).
+    args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    started = time.monotonic()
+    done = subprocess.run(
+        [*args, str(ROOT / "tests" / "test_reliability_hostile.py")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    last = (done.stdout.strip().splitlines() or ["?"])[-1]
+    row = Row(
+        "hostile input (fuzzed forged requests, 413, slow client, 1001-update batch, "
+        "nested JSON, config fuzz)",
+        "120 forged requests + 300 config texts (hypothesis), fixed cases",
+        ok=done.returncode == 0,
+    )
+    row.notes.append(f"{last} in {time.monotonic() - started:.0f}s")
+    return [row]
+
+
+def ordering(quick: bool) -> list[Row]:
+    conversations, per = (200, 10) if quick else (1000, 20)
+    return [
+        asyncio.run(
+            run_ordering(_tmp("ordering"), conversations=conversations, per_conversation=per)
+        )
+    ]
+
+
+def disk(quick: bool) -> list[Row]:
+    row = asyncio.run(run_disk_full(_tmp("disk"), full_posts=60 if quick else 500))
+    if row is None:
+        return [Row("disk full", "tmpfs", ok=False, notes=["skipped: cannot mount a tmpfs"])]
+    return [row]
+
+
+def soak(quick: bool) -> list[Row]:
+    return [run_soak(_tmp("soak"), seconds=20 if quick else 600)]
+
+
+SCENARIOS: dict[str, Callable[[bool], list[Row]]] = {
+    "crash": crash,
+    "kill200": kill200,
+    "graph": graph,
+    "hostile": hostile,
+    "ordering": ordering,
+    "disk": disk,
+    "soak": soak,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("scenarios", nargs="*", help=f"any of {', '.join(SCENARIOS)}")
+    parser.add_argument("--quick", action="store_true", help="the test-suite sizes")
+    args = parser.parse_args()
+    unknown = [name for name in args.scenarios if name not in SCENARIOS]
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(unknown)}")
+    rows: list[Row] = []
+    for name in args.scenarios or list(SCENARIOS):
+        started = time.monotonic()
+        try:
+            got = SCENARIOS[name](args.quick)
+        except Exception as exc:  # a crashed scenario is a failed row, the others still run
+            got = [Row(name, "", ok=False, notes=[f"crashed: {exc!r}"])]
+        for row in got:
+            row.notes.append(f"{time.monotonic() - started:.0f}s")
+        rows.extend(got)
+        print(f"{name}: {'PASS' if all(r.ok for r in got) else 'FAIL'}", file=sys.stderr)
+    print(table(rows))
+    sys.exit(0 if all(row.ok for row in rows) else 1)
+
+
+if __name__ == "__main__":
+    main()
