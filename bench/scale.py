@@ -11,7 +11,7 @@ Prints units/s for each run, the ratio, and the CPU each component used (cores =
 wall seconds), which is what bounds the ratio on a small machine.
 
     python -m bench.scale [--units 10000] [--users 1000] [--concurrency 64]
-                          [--appendfsync always|everysec] [--workers 1 2]
+                          [--appendfsync always|everysec] [--workers 1 2] [--repeat 1]
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -165,40 +166,53 @@ async def run_once(
         shutil.rmtree(work, ignore_errors=True)
 
 
+def _ceilings(first: Run, last: Run) -> str:
+    """What the CPU cost of a unit allows on this machine, whatever else runs on it.
+
+    A worker (one Python thread) uses at most one core and needs W CPU seconds per unit; the
+    rest (Redis, the fake Graph API, this driver) needs O, on the same cores.
+    """
+    worker = first.cpu["workers"] / first.units
+    redis = first.cpu["redis"] / first.units
+    rest = sum(cpu for name, cpu in first.cpu.items() if name != "workers") / first.units
+    cores = os.cpu_count() or 1
+
+    def ceiling(workers: int, others: float) -> float:
+        return min(workers / worker, cores / (worker + others))
+
+    best = ceiling(last.workers, rest) / ceiling(first.workers, rest)
+    elsewhere = ceiling(last.workers, redis) / ceiling(first.workers, redis)
+    return (
+        f"CPU per unit: workers {worker * 1000:.2f} ms, Redis {redis * 1000:.2f} ms, "
+        f"the rest {(rest - redis) * 1000:.2f} ms; on {cores} idle cores that allows "
+        f"{best:.2f}x at best, {elsewhere:.2f}x with the Graph API elsewhere (as Meta is)"
+    )
+
+
 async def main(args: argparse.Namespace) -> None:
     batches = _backlog(args.units, args.users)
     print(
         f"{args.units} text messages from {args.users} users; worker concurrency "
-        f"{args.concurrency}; appendfsync {args.appendfsync}; {os.cpu_count()} CPUs"
+        f"{args.concurrency}; appendfsync {args.appendfsync}; {os.cpu_count()} CPUs; "
+        f"load average {os.getloadavg()[0]:.2f}"
     )
-    runs = []
-    for workers in args.workers:
-        run = await run_once(
-            workers, batches, concurrency=args.concurrency, appendfsync=args.appendfsync
-        )
-        print(run.report(), flush=True)
-        runs.append(run)
-    if len(runs) >= 2:
-        first, last = runs[0], runs[-1]
-        print(f"ratio {last.workers} vs {first.workers}: {last.rate / first.rate:.2f}x")
-        # What the CPU cost of a unit allows on this machine, whatever else runs on it: a
-        # worker (one Python thread) uses at most one core and needs W CPU seconds per unit;
-        # the rest (Redis, the fake Graph API, this driver) needs O, on the same cores.
-        worker = first.cpu["workers"] / first.units
-        redis = first.cpu["redis"] / first.units
-        rest = sum(cpu for name, cpu in first.cpu.items() if name != "workers") / first.units
-        cores = os.cpu_count() or 1
-
-        def ceiling(workers: int, others: float) -> float:
-            return min(workers / worker, cores / (worker + others))
-
-        best = ceiling(last.workers, rest) / ceiling(first.workers, rest)
-        elsewhere = ceiling(last.workers, redis) / ceiling(first.workers, redis)
-        print(
-            f"CPU per unit: workers {worker * 1000:.2f} ms, Redis {redis * 1000:.2f} ms, "
-            f"the rest {(rest - redis) * 1000:.2f} ms; on {cores} idle cores that allows "
-            f"{best:.2f}x at best, {elsewhere:.2f}x with the Graph API elsewhere (as Meta is)"
-        )
+    ratios = []
+    for repeat in range(args.repeat):
+        # Alternate the order, so that a drift of the machine's load favours neither.
+        order = args.workers if repeat % 2 == 0 else args.workers[::-1]
+        runs: dict[int, Run] = {}
+        for workers in order:
+            runs[workers] = await run_once(
+                workers, batches, concurrency=args.concurrency, appendfsync=args.appendfsync
+            )
+            print(runs[workers].report(), flush=True)
+        if len(runs) >= 2:
+            first, last = runs[min(runs)], runs[max(runs)]
+            ratios.append(last.rate / first.rate)
+            print(f"ratio {last.workers} vs {first.workers}: {ratios[-1]:.2f}x")
+            print(_ceilings(first, last))
+    if len(ratios) > 1:
+        print(f"median ratio of {len(ratios)}: {statistics.median(ratios):.2f}x")
 
 
 if __name__ == "__main__":
@@ -208,6 +222,7 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--appendfsync", choices=["always", "everysec", "no"], default="always")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each, interleaved")
     try:  # the fake Graph API on uvloop, as the workers run (wahost uses it when installed)
         import uvloop
 

@@ -222,3 +222,15 @@ async def test_a_hung_redis_times_out(own_redis: RedisServer) -> None:
     assert await queue.enqueue([make_unit("a1")]) in (0, 1)
     assert (await queue.stats()).ready == 1
     await queue.close()
+
+
+async def test_enqueue_recreates_a_deleted_stream(redis_url: str) -> None:
+    queue = RedisQueue(redis_url)
+    await queue.open()
+    await queue.client.delete(queue.stream)  # e.g. an operator's mistake
+    await queue.client.config_resetstat()
+    assert await queue.enqueue([make_unit("a1")]) == 1
+    assert (await lease_one(queue)).unit.key == "a1"
+    info = await queue.client.info("errorstats")
+    assert "errorstat_BUSYGROUP" not in info, info  # no error reply per enqueue
+    await queue.close()

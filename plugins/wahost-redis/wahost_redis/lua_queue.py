@@ -82,7 +82,7 @@ local function held(seq, token)
   return fields[2]
 end
 
--- End the lease of a unit that is leased by token-holder: no token, not the holder.
+-- End the lease of a unit: no token, not its lane's holder, its entry handed to consumer.
 local function release(seq, conversation, consumer)
   redis.call('HDEL', unit(seq), 'tok', 'exp')
   if redis.call('HGET', HOLDERS, conversation) == seq then
@@ -98,8 +98,11 @@ ENQUEUE = (
     "#!lua\n"
     + QUEUE_HELPERS
     + r"""
--- Before any write: the group must exist, or XREADGROUP below would fail half-way.
-redis.pcall('XGROUP', 'CREATE', STREAM, GROUP, '$', 'MKSTREAM')
+-- Before any write: the group must exist, or XREADGROUP below would fail half-way (open()
+-- creates both; this covers a stream deleted since).
+if redis.call('EXISTS', STREAM) == 0 then
+  redis.call('XGROUP', 'CREATE', STREAM, GROUP, '$', 'MKSTREAM')
+end
 local dedupe_ms = ARGV[2]
 local added = 0
 for i = 3, #ARGV, 6 do
