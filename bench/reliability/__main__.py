@@ -23,6 +23,7 @@ from bench.reliability.graph_faults import run_graph_faults
 from bench.reliability.kill_before_200 import run_kill_before_200
 from bench.reliability.ordering import run_ordering
 from bench.reliability.soak import run_soak
+from wahost.logs import configure_logging
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -136,6 +137,8 @@ def main() -> None:
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
     if unknown:
         parser.error(f"unknown scenario(s): {', '.join(unknown)}")
+    # In-process scenarios log through structlog: keep stdout for the table.
+    configure_logging(level="error", format="console", stream=sys.stderr)
     rows: list[Row] = []
     for name in args.scenarios or list(SCENARIOS):
         started = time.monotonic()

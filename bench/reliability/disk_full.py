@@ -22,12 +22,18 @@ from wahost.testing import BotHarness, make_text
 class Recorder:
     __name__ = "disk-recorder"
 
-    def __init__(self) -> None:
+    def __init__(self, filler: Path) -> None:
+        self.filler = filler
         self.messages: list[str] = []
+        #: Messages handled while the disk was full: their ack may fail to commit, and then
+        #: they are handled again (at least once) — a repeat explained by the failure.
+        self.while_full: set[str] = set()
 
     @hookimpl
     async def on_message(self, message: Any) -> bool:
         self.messages.append(message.id)
+        if self.filler.exists():
+            self.while_full.add(message.id)
         return True
 
 
@@ -65,11 +71,14 @@ async def run_disk_full(tmp: Path, *, full_posts: int = 100, size: str = "8m") -
     if not mount_tmpfs(mount, size):
         return None
     row = Row("disk full (tmpfs)", f"{size} tmpfs filled, {full_posts} posts while full")
-    recorder = Recorder()
+    recorder = Recorder(mount / "filler")
     acked: list[str] = []
     statuses: dict[int, int] = {}
     try:
-        async with BotHarness(mount, plugins=[recorder]) as bot:
+        # A short lease: a unit whose ack or failure record could not commit is handed out
+        # again when its lease expires.
+        config = {"worker": {"lease_seconds": 2.0}}
+        async with BotHarness(mount, plugins=[recorder], config=config) as bot:
 
             async def post(tag: str, n: int) -> int:
                 wamid = f"wamid.disk.{tag}.{n}"
@@ -104,16 +113,21 @@ async def run_disk_full(tmp: Path, *, full_posts: int = 100, size: str = "8m") -
     handled = set(recorder.messages)
     row.lost = len(set(acked) - handled)
     row.duplicated = len(recorder.messages) - len(handled)
+    counts: dict[str, int] = {}
+    for wamid in recorder.messages:
+        counts[wamid] = counts.get(wamid, 0) + 1
+    unexplained = [w for w, n in counts.items() if n > 1 and w not in recorder.while_full]
     if refused == 0:
         row.fail("no 503 while the disk was full: the scenario did not reach ENOSPC")
     if any(status not in (200, 503) for status in full_statuses):
         row.fail(f"unexpected answers while full: {sorted(set(full_statuses))}")
     if resumed is None:
         row.fail("service did not resume after space returned")
-    if row.lost or row.duplicated:
-        row.ok = False
+    if row.lost or unexplained:
+        row.fail(f"lost {row.lost}; repeats not explained by a failed ack: {unexplained[:5]}")
     row.notes.append(
         f"while full: {refused} x 503, {full_posts - refused} x 200 (all handled later); "
-        f"/readyz {ready_while_full}; resumed after {resumed or 0:.2f}s"
+        f"/readyz {ready_while_full}; resumed after {resumed or 0:.2f}s; "
+        f"{row.duplicated} re-handled (handled while full, ack could not commit)"
     )
     return row
