@@ -10,40 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from wahost_redis.recording import MetaClient
 from wahost_redis.testing import RedisServer, free_port, write_config
-
-from wahost.testing.payloads import make_text, signed_webhook
 
 USERS = [f"1650777{n:04d}" for n in range(12)]
 PER_USER = 15
-
-
-class Client:
-    """Posts its users' messages in order, each until answered 200, as Meta does."""
-
-    def __init__(self, url: str, users: list[str]) -> None:
-        self.url, self.users = url, users
-        self.acked: set[str] = set()
-        self.refused = 0
-
-    async def run(self, deadline: float) -> None:
-        async with httpx.AsyncClient(timeout=5) as http:
-            for seq in range(PER_USER):
-                for user in self.users:
-                    wamid = f"wamid.{user}.{seq}"
-                    body, headers = signed_webhook(make_text(str(seq), sender=user, wamid=wamid))
-                    while time.monotonic() < deadline:
-                        try:
-                            response = await http.post(self.url, content=body, headers=headers)
-                        except httpx.TransportError:
-                            response = None
-                        if response is not None and response.status_code == 200:
-                            self.acked.add(wamid)
-                            break
-                        if response is not None and response.status_code == 503:
-                            self.refused += 1
-                        await asyncio.sleep(0.05)
-                    await asyncio.sleep(0.01)
 
 
 async def test_redis_restart_mid_load_loses_nothing(
@@ -65,7 +36,7 @@ async def test_redis_restart_mid_load_loses_nothing(
             except httpx.TransportError:
                 await asyncio.sleep(0.05)
 
-    clients = [Client(base + "/webhook", USERS[i::4]) for i in range(4)]
+    clients = [MetaClient(base + "/webhook", USERS[i::4], PER_USER) for i in range(4)]
     total = len(USERS) * PER_USER
     deadline = time.monotonic() + 60
     posting = asyncio.gather(*(client.run(deadline) for client in clients))
