@@ -89,7 +89,7 @@ end
 -- Apply the changes encoded from ARGV[i] once; 0 when the unit was applied before.
 local function apply_changes(i, now)
   local at, ttl, applied_ttl, unit_key = ARGV[i], tonumber(ARGV[i + 1]), ARGV[i + 2], ARGV[i + 3]
-  if not redis.call('SET', P .. 's:applied:' .. unit_key, at, 'NX', 'PX', applied_ttl) then
+  if not redis.call('SET', P .. 's:applied:' .. unit_key, 1, 'NX', 'PX', applied_ttl) then
     return 0
   end
   i = i + 4

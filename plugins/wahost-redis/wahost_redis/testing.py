@@ -39,7 +39,13 @@ FALLBACK_BINARY = "/usr/bin/redis-server"
 
 
 def find_redis_server() -> str | None:
-    """The path of ``redis-server``, or ``None`` when it is not installed."""
+    """The path of ``redis-server``, or ``None`` when it is not installed.
+
+    ``WAHOST_REDIS_SERVER`` names another binary (empty: act as if none were installed).
+    """
+    configured = os.environ.get("WAHOST_REDIS_SERVER")
+    if configured is not None:
+        return configured or None
     found = shutil.which("redis-server")
     if found is None and Path(FALLBACK_BINARY).exists():
         found = FALLBACK_BINARY
