@@ -330,7 +330,9 @@ def main() -> None:
         db_e = workdir / f"grow-e-{count}.db"
         if count:
             asyncio.run(prefill(db_i, count, delayed=True))
-            asyncio.run(prefill(db_e, count, delayed=True))
+            for suffix in ("", "-wal"):  # the same queued units, copied
+                if Path(f"{db_i}{suffix}").exists():
+                    shutil.copyfile(f"{db_i}{suffix}", f"{db_e}{suffix}")
         ing, _ = ingress.run_wahost(
             bodies,
             max(3, seconds // 2),
