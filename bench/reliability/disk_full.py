@@ -86,7 +86,7 @@ async def run_disk_full(tmp: Path, *, full_posts: int = 100, size: str = "8m") -
                 statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
                 if response.status_code == 200:
                     acked.append(wamid)
-                return response.status_code
+                return int(response.status_code)
 
             for n in range(20):
                 assert await post("before", n) == 200
@@ -94,7 +94,8 @@ async def run_disk_full(tmp: Path, *, full_posts: int = 100, size: str = "8m") -
             filler = mount / "filler"
             fill(filler)
             full_statuses = [await post("full", n) for n in range(full_posts)]
-            ready_while_full = (await bot.http.get(bot.url + "/readyz")).status_code  # type: ignore[union-attr]
+            assert bot.http is not None
+            ready_while_full = (await bot.http.get(bot.url + "/readyz")).status_code
             filler.unlink()
             started = time.monotonic()
             resumed = None
