@@ -370,8 +370,12 @@ async def test_lease_and_lane_queries_use_their_indexes(
     def plans(conn: sqlite3.Connection) -> list[str]:
         found = []
         for sql in (
-            "SELECT conversation, head_id, leased_id FROM wq_lanes WHERE available_at <= 1"
+            # Lanes free now, oldest first: an index walk in head order, no sort.
+            "SELECT conversation, head_id, leased_id FROM wq_lanes WHERE available_at = 0"
             " ORDER BY head_id LIMIT 64",
+            # Lanes whose retry or lease expiry is due: a range of the waiting index only.
+            "SELECT conversation, head_id, leased_id FROM wq_lanes"
+            " WHERE available_at > 0 AND available_at <= 1 ORDER BY head_id LIMIT 64",
             "SELECT id, available_at FROM wq_units WHERE conversation = 'c' AND dead = 0"
             " ORDER BY id LIMIT 1",
         ):
@@ -379,6 +383,7 @@ async def test_lease_and_lane_queries_use_their_indexes(
             found.append(" / ".join(row[3] for row in rows))
         return found
 
-    lanes, head = await pair[0].database.read(plans)
-    assert "INDEX wq_lanes_next" in lanes and "TEMP B-TREE" not in lanes
+    ready, due, head = await pair[0].database.read(plans)
+    assert "INDEX wq_lanes_ready" in ready and "TEMP B-TREE" not in ready
+    assert "INDEX wq_lanes_waiting" in due and "available_at>? AND available_at<?" in due
     assert "INDEX wq_units_lane" in head and "TEMP B-TREE" not in head
