@@ -138,7 +138,8 @@ class RedisQueue(QueueBackend):
         return f"RedisQueue({describe(self.client)!r}, prefix={self.prefix!r})"
 
     def shares_transaction_with(self, store: StateStore) -> bool:
-        """True for a :class:`RedisStateStore` on the same database with the same prefix."""
+        """True for a :class:`RedisStateStore` on the same database with the same prefix;
+        the queue then keeps it as :attr:`store`, whose TTLs its ``ack(lease, changes)`` uses."""
         shared = (
             isinstance(store, RedisStateStore)
             and store.prefix == self.prefix
