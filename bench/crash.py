@@ -220,6 +220,19 @@ def _install_recorder(site: Path) -> None:
     (info / "entry_points.txt").write_text("[wahost]\ncrash-recorder = crash_recorder\n")
 
 
+def recorder_env(tmp: Path) -> tuple[dict[str, str], Path]:
+    """Install the recording plugin under ``tmp/site`` and return the environment for a
+    ``wahost serve`` subprocess that loads it (and nothing else), with its record file."""
+    site = tmp / "site"
+    _install_recorder(site)
+    record_db = tmp / "record.db"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(site), *sys.path])
+    env["CRASH_RECORD_DB"] = str(record_db)
+    env["WAHOST_PLUGINS"] = "crash-recorder"
+    return env, record_db
+
+
 async def _client(
     url: str,
     users: list[str],
@@ -348,10 +361,8 @@ def _run(
 ) -> Outcome:
     rng = random.Random(seed)
     tmp = Path(workdir or tempfile.mkdtemp(prefix="wahost-crash-"))
-    site = tmp / "site"
-    _install_recorder(site)
+    env, record_db = recorder_env(tmp)
     port = _free_port()
-    record_db = tmp / "record.db"
     app_secret = CANARY_APP_SECRET if secrets else TEST_APP_SECRET
     (tmp / "wahost.toml").write_text(
         CONFIG.format(
@@ -365,10 +376,6 @@ def _run(
             graph_url=f'graph_url = "{graph.fake.url}"' if graph is not None else "",
         )
     )
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(site), *sys.path])
-    env["CRASH_RECORD_DB"] = str(record_db)
-    env["WAHOST_PLUGINS"] = "crash-recorder"
     if graph is not None:
         env["CRASH_REPLY"] = "1"
     if secrets:

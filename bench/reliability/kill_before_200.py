@@ -12,10 +12,8 @@ and each message must be handled exactly once.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import sqlite3
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,10 +24,10 @@ from bench.crash import (
     CONFIG,
     Server,
     _free_port,
-    _install_recorder,
     _wait_drained,
     _wait_ready,
     _webhook,
+    recorder_env,
 )
 from bench.reliability import Row
 from wahost.testing.harness import TEST_APP_SECRET, sign
@@ -72,14 +70,8 @@ def run_kill_before_200(
         "kill -9 between commit and 200",
         f"{kills} kills of a server taking {lanes} concurrent streams of posts",
     )
-    site = tmp / "site"
-    _install_recorder(site)
+    env, record_db = recorder_env(tmp)
     port = _free_port()
-    record_db = tmp / "record.db"
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(site), *sys.path])
-    env["CRASH_RECORD_DB"] = str(record_db)
-    env["WAHOST_PLUGINS"] = "crash-recorder"
     url = f"http://127.0.0.1:{port}"
     _config(tmp, port, worker=False)
     server = Server(tmp, port, env)

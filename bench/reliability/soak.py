@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sqlite3
 import sys
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.crash import Server, _free_port, _install_recorder, _wait_drained, _wait_ready, _webhook
+from bench.crash import Server, _free_port, _wait_drained, _wait_ready, _webhook, recorder_env
 from bench.reliability import Row
 from bench.reliability.kill_before_200 import _config, _post
 
@@ -36,14 +35,8 @@ def run_soak(
     tmp: Path, *, seconds: float = 600, rate: float = 100, users: int = 500, growth_mb: float = 64
 ) -> Row:
     row = Row("soak", f"{seconds:.0f} s at ~{rate:.0f} webhooks/s over {users} users")
-    site = tmp / "site"
-    _install_recorder(site)
+    env, record_db = recorder_env(tmp)
     port = _free_port()
-    record_db = tmp / "record.db"
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(site), *sys.path])
-    env["CRASH_RECORD_DB"] = str(record_db)
-    env["WAHOST_PLUGINS"] = "crash-recorder"
     url = f"http://127.0.0.1:{port}"
     _config(tmp, port, worker=True)
     server = Server(tmp, port, env)
