@@ -23,6 +23,7 @@ import httpx
 from bench.crash import (
     CONFIG,
     Server,
+    Storage,
     _free_port,
     _wait_drained,
     _wait_ready,
@@ -43,6 +44,7 @@ def _config(tmp: Path, port: int, worker: bool) -> None:
         passphrase="",
         log_level="warning",
         graph_url="",
+        storage=Storage().sections.format(db=tmp / "wahost.db"),
     )
     text = text.replace("[worker]\n", f"[worker]\nenabled = {'true' if worker else 'false'}\n")
     (tmp / "wahost.toml").write_text(text)
