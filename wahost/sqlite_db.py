@@ -21,6 +21,20 @@ Several processes may open the same file (``wahost serve`` and ``wahost worker``
 transaction starts with ``BEGIN IMMEDIATE``, so correctness comes from SQLite's locking, never
 from memory shared within one process. A writer that cannot get the lock within
 ``busy_timeout`` fails its whole group with :class:`sqlite3.OperationalError`.
+
+Write health (for ``/readyz``): the writer remembers the outcome of its last transaction that
+changed something — committed, or failed for a storage reason (disk full, I/O error, read-only
+file; not lock contention nor an operation's own error). :meth:`check_writable` raises while
+that outcome is a failure; when no write has been tried for :data:`PROBE_INTERVAL` seconds it
+writes one row of a one-row table, in the group commit like any write, to find out. A
+transaction that changed nothing (a lease of an empty queue) proves nothing and is not counted:
+SQLite commits it without writing a byte.
+
+A disk full is sticky: after ``SQLITE_FULL`` the database stays not writable until the file
+system has :data:`FREE_SPACE_MARGIN` bytes free again and a probe commits. Without that, a
+checkpoint that lets the WAL restart makes commits fit again in the WAL file's old space for a
+moment (measured on an 8 MB tmpfs: 11 webhooks), and readiness would flap while the disk is
+still full.
 """
 
 from __future__ import annotations
@@ -31,6 +45,7 @@ import os
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +63,34 @@ CHECKPOINT_INTERVAL = 0.25
 WRITER_CHECKPOINT_PAGES = 10_000
 #: Bytes the WAL file is truncated to after a checkpoint.
 WAL_SIZE_LIMIT = 64 * 1024 * 1024
+#: Seconds a write outcome answers :meth:`SQLiteDatabase.check_writable` before it probes again.
+PROBE_INTERVAL = 1.0
+#: Bytes the file system must have free before a database that hit a disk full is writable.
+FREE_SPACE_MARGIN = 2 * 1024 * 1024
+#: SQLITE_FULL, the primary result code of a disk full.
+_SQLITE_FULL = 13
+
+#: Primary result codes that mean the file cannot take writes (as opposed to lock contention,
+#: a constraint or a bug): SQLITE_PERM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB.
+_STORAGE_ERRORS = frozenset({3, 8, 10, 11, 13, 14, 26})
+
+
+def is_storage_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite failing to store (disk full, I/O error, read-only file)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.Error) and code is not None and code & 0xFF in _STORAGE_ERRORS
+
+
+def _probe(conn: sqlite3.Connection) -> None:
+    # One row rewritten in place: the smallest write that needs a WAL frame at commit.
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS wahost_probe (id INTEGER PRIMARY KEY CHECK (id = 1), at REAL)"
+    )
+    conn.execute(
+        "INSERT INTO wahost_probe (id, at) VALUES (1, ?)"
+        " ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+        (time.time(),),
+    )
 
 
 @dataclass(slots=True)
@@ -159,6 +202,12 @@ class SQLiteDatabase:
         self.busy_timeout = busy_timeout
         self.commits = 0
         self.write_ops = 0
+        #: ``(time.monotonic(), error)`` of the last write that changed something or failed
+        #: to store; ``error`` is ``None`` when it committed. Set by the writer thread only.
+        self.last_write: tuple[float, sqlite3.Error | None] = (-PROBE_INTERVAL, None)
+        #: The ``SQLITE_FULL`` error of a disk full not yet seen to be over (see above).
+        self.disk_full: sqlite3.Error | None = None
+        self._room_checked_at = -PROBE_INTERVAL
         self._refs = 0
         self._refs_lock = threading.Lock()
         self._writer: _GroupThread | None = None
@@ -276,6 +325,39 @@ class SQLiteDatabase:
             raise sqlite3.ProgrammingError(f"{self.path}: database is not open")
         return await self._writer.submit(fn)
 
+    async def check_writable(self) -> None:
+        """Raise the storage error of the last write if it failed (cheap: no I/O), or, when no
+        write was tried for :data:`PROBE_INTERVAL` seconds, probe with a one-row write.
+
+        It answers whether a commit would succeed now, as far as the last
+        :data:`PROBE_INTERVAL` seconds show: ``/readyz`` polled every second costs at most one
+        tiny write per second on an idle host and nothing on a busy one.
+        """
+        at, error = self.last_write
+        fresh = time.monotonic() - at < PROBE_INTERVAL
+        if fresh and error is not None:
+            raise error
+        full = self.disk_full
+        if full is not None:
+            if time.monotonic() - self._room_checked_at < PROBE_INTERVAL:
+                raise full
+            self._room_checked_at = time.monotonic()
+            if not await asyncio.to_thread(self._has_room):
+                raise full
+        elif fresh:
+            return
+        await self.write(_probe)  # raises the failure; the writer records the outcome
+        if self.disk_full is full:
+            self.disk_full = None
+
+    def _has_room(self) -> bool:
+        try:
+            fs = os.statvfs(self.path.parent)
+        except OSError:
+            return True  # cannot tell: let the probe decide
+        blocks = fs.f_bfree if os.geteuid() == 0 else fs.f_bavail  # root may use reserved ones
+        return blocks * fs.f_frsize >= FREE_SPACE_MARGIN
+
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``fn`` on the reader connection in a read transaction (a consistent snapshot).
 
@@ -286,6 +368,20 @@ class SQLiteDatabase:
         return await self._reader.submit(fn)
 
     def _run_writes(self, conn: sqlite3.Connection, group: list[_Op]) -> list[tuple[Any, Any]]:
+        changes = conn.total_changes
+        outcomes = self._run_group_writes(conn, group)
+        error = next(
+            (e for _, e in outcomes if isinstance(e, sqlite3.Error) and is_storage_error(e)), None
+        )
+        if error is not None or conn.total_changes != changes:  # written, or failed to
+            self.last_write = (time.monotonic(), error)
+        if error is not None and error.sqlite_errorcode & 0xFF == _SQLITE_FULL:
+            self.disk_full = error
+        return outcomes
+
+    def _run_group_writes(
+        self, conn: sqlite3.Connection, group: list[_Op]
+    ) -> list[tuple[Any, Any]]:
         # Optimistic first: the whole group in one transaction without savepoints, two
         # statements fewer per operation on the ingress hot path. Only when an operation raises
         # is the group rolled back and run again with a savepoint each, so that the failing

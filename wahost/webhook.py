@@ -14,7 +14,7 @@ Answers (reference/cloudapi.md §1, §2, §5):
   would resend the same bytes forever); otherwise the units are enqueued in one transaction and
   only then 200. If the queue cannot commit → 503, so Meta retries. Never 200 before durable.
 * ``GET /healthz``: the process is up. ``GET /readyz``: the queue and state store answer and
-  the Graph API client's circuit is closed.
+  can commit (not while the disk is full), and the Graph API client's circuit is closed.
 """
 
 from __future__ import annotations
@@ -179,6 +179,14 @@ class Ingress:
         await _respond(send, 200)
 
     async def ready(self, send: Send) -> None:
+        """``/readyz``: 200 when this instance can take webhooks now, else 503 with the reason.
+
+        Ready means the queue and the state store answer *and can commit*: a backend whose
+        last write failed to store (disk full, Redis out of memory) is not ready until a write
+        succeeds again — the SQLite backend re-probes with a one-row write at most once a
+        second while nothing else writes — and the Graph API client's circuit is closed. It
+        never touches the ingress path; polling it every second costs at most that probe.
+        """
         try:
             await self.host.queue.ping()
             await self.host.state.ping()

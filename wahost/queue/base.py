@@ -96,7 +96,12 @@ class QueueBackend(abc.ABC):
 
     @abc.abstractmethod
     async def ping(self) -> None:
-        """Raise if the queue cannot be reached (used by ``/readyz``)."""
+        """Raise if the queue cannot be reached or cannot store units now (``/readyz``).
+
+        Keep it cheap (``/readyz`` may be polled every second) and off the ingress path: a
+        backend that knows the outcome of its last writes (a disk full, a Redis out of memory)
+        reports that rather than writing on every call.
+        """
 
     @abc.abstractmethod
     async def enqueue(self, units: Sequence[Unit]) -> int:

@@ -221,7 +221,10 @@ class SQLiteQueue(QueueBackend):
         return await self._call(self.database.read(fn))
 
     async def ping(self) -> None:
+        """Raise :class:`QueueUnavailable` unless the file can be read and can commit now
+        (see :meth:`SQLiteDatabase.check_writable`: a disk full fails it within a second)."""
         await self._read(lambda conn: conn.execute("SELECT value FROM wq_meta").fetchone())
+        await self._call(self.database.check_writable())
 
     async def enqueue(self, units: Sequence[Unit]) -> int:
         if not units:

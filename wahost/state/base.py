@@ -73,7 +73,8 @@ class StateStore(abc.ABC):
 
     @abc.abstractmethod
     async def ping(self) -> None:
-        """Raise if the store cannot be reached (used by ``/readyz``)."""
+        """Raise if the store cannot be reached or cannot commit now (``/readyz``); cheap,
+        as :meth:`wahost.queue.base.QueueBackend.ping`."""
 
     # -- conversations -------------------------------------------------------------------
 

@@ -162,7 +162,9 @@ class SQLiteStateStore(StateStore):
             await self.database.close()
 
     async def ping(self) -> None:
+        """Raise unless the file can be read and can commit now (a disk full fails it)."""
         await self.database.read(lambda conn: conn.execute("SELECT 1").fetchone())
+        await self.database.check_writable()
 
     def _expired(self, updated_at: float, at: float) -> bool:
         return self.ttl is not None and updated_at + self.ttl <= at

@@ -194,7 +194,10 @@ class RedisQueue(QueueBackend):
             await self.client.aclose()
 
     async def ping(self) -> None:
-        await self._call(self.client.ping())
+        """A write, not a ``PING``: a Redis at ``maxmemory`` (``noeviction``) still answers
+        ``PING`` but refuses every write with ``OOM``, and a read-only replica refuses it too.
+        One ``SET`` of a tiny expiring key costs the same round trip as ``PING``."""
+        await self._call(self.client.set(f"{self.prefix}probe", b"1", px=10_000))
 
     # -- units ------------------------------------------------------------------------------
 

@@ -149,7 +149,7 @@ class RedisStateStore(StateStore):
         return await guarded(self.client, awaitable, StoreUnavailable)
 
     async def open(self) -> None:
-        await self.ping()
+        await self._call(self.client.ping())
 
     async def close(self) -> None:
         if not self._closed:
@@ -158,7 +158,9 @@ class RedisStateStore(StateStore):
                 await self.client.aclose()
 
     async def ping(self) -> None:
-        await self._call(self.client.ping())
+        """A write of a tiny expiring key: a Redis at ``maxmemory`` answers ``PING`` but
+        refuses writes (``OOM``), so only a write tells whether the store can commit."""
+        await self._call(self.client.set(f"{self.prefix}s:probe", b"1", px=10_000))
 
     def _conversation_key(self, conversation: str) -> str:
         return f"{self.prefix}s:conv:{conversation}"
