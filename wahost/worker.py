@@ -10,6 +10,12 @@ the state store share one (SQLite on one file, memory), otherwise through the st
 idempotent ``apply`` keyed by the unit. On an exception the unit is retried with capped
 exponential backoff and full jitter; after ``max_attempts`` it is parked as dead, kept with its
 error and replayable (``wahost queue replay``).
+
+An ack that cannot commit (disk full, store down) is retried by the worker itself, with a short
+capped backoff, for as long as the lease is held (the heartbeat keeps extending it): the unit
+was handled and its sends are in the outbox, so handling it again would only re-run the plugins.
+The worker gives up when the lease is lost or when it is stopping; the unit is then leased
+again once its lease expires — at least once, never lost.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import sqlite3
 import time
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -27,11 +34,22 @@ from wahost.context import Context
 from wahost.dispatch import HookFailed
 from wahost.models import DecodeError, Event, Message, Status, WebhookError, decode_unit
 from wahost.queue.base import Lease, LeaseLost, QueueUnavailable
+from wahost.state.base import StateChanges
 
 if TYPE_CHECKING:
     from wahost.host import Wahost
 
 log = structlog.get_logger("wahost.worker")
+
+#: First and longest pause between two tries of an ack that could not commit.
+ACK_RETRY_BASE = 0.05
+ACK_RETRY_CAP = 1.0
+#: What a failed commit raises: the queue's error, a socket's, the SQLite state store's.
+_STORAGE_ERRORS = (QueueUnavailable, OSError, sqlite3.OperationalError)
+
+
+class _AckAbandoned(Exception):
+    """The worker stopped while an ack could not commit; the lease will expire."""
 
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
@@ -142,7 +160,7 @@ class Worker:
             shared = queue.shares_transaction_with(store)
             if not shared and await store.is_applied(unit.key):
                 # Handled before a crash that came between its commit and its ack.
-                await queue.ack(lease)
+                await self._commit(lease, None, shared=False)
                 return
             try:
                 update = decode_unit(unit)
@@ -155,13 +173,7 @@ class Worker:
             ctx.update = update
             await ctx.load()
             handled_by = await self._dispatch(update, ctx)
-            changes = ctx.changes()
-            if shared:
-                await queue.ack(lease, changes)
-            else:
-                if not changes.is_empty():
-                    await store.apply(changes)
-                await queue.ack(lease)
+            await self._commit(lease, ctx.changes(), shared=shared)
             self.handled += 1
             log.info(
                 "unit handled",
@@ -173,6 +185,12 @@ class Worker:
             )
         except LeaseLost:
             log.warning("lease lost; another worker has the unit", unit=unit.key)
+        except _AckAbandoned as exc:
+            log.warning(
+                "worker stopping; ack abandoned, the unit comes back when its lease expires",
+                unit=unit.key,
+                error=str(exc.__cause__),
+            )
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(queue.retry(lease, delay=0, error="worker stopped"))
@@ -181,6 +199,41 @@ class Worker:
             await self._failed(lease, exc)
         finally:
             heartbeat.cancel()
+
+    async def _commit(self, lease: Lease, changes: StateChanges | None, *, shared: bool) -> None:
+        """Ack the handled unit (with its state changes), retrying a commit that fails.
+
+        Retries with capped exponential backoff while the lease is held; raises
+        :class:`LeaseLost` when it is not, :class:`_AckAbandoned` when the worker stops first.
+        """
+        queue, store = self.host.queue, self.host.state
+        delay = ACK_RETRY_BASE
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                if shared:
+                    await queue.ack(lease, changes)
+                else:
+                    if changes is not None and not changes.is_empty():
+                        await store.apply(changes)  # idempotent: keyed by the unit
+                    await queue.ack(lease)
+            except _STORAGE_ERRORS as exc:
+                if self._stopping.is_set():
+                    raise _AckAbandoned from exc
+                log.warning(
+                    "ack could not commit, retrying",
+                    unit=lease.unit.key,
+                    tries=tries,
+                    delay=delay,
+                    error=str(exc),
+                )
+                await self._sleep(delay)  # returns at once when the worker stops
+                delay = min(ACK_RETRY_CAP, delay * 2)
+                continue
+            if tries > 1:
+                log.info("ack committed after retries", unit=lease.unit.key, tries=tries)
+            return
 
     async def _failed(self, lease: Lease, exc: Exception) -> None:
         queue = self.host.queue
@@ -205,11 +258,14 @@ class Worker:
             log.error("could not record a failure", unit=lease.unit.key, error=str(nested))
 
     async def _heartbeat(self, lease: Lease) -> None:
+        # Keeps going through failed extends (a disk full for a moment): the lease must
+        # outlast an ack that is being retried.
         interval = self.lease_seconds / 3
-        with contextlib.suppress(LeaseLost, QueueUnavailable, asyncio.CancelledError):
+        with contextlib.suppress(LeaseLost, asyncio.CancelledError):
             while True:
                 await asyncio.sleep(interval)
-                await self.host.queue.extend(lease, lease_seconds=self.lease_seconds)
+                with contextlib.suppress(*_STORAGE_ERRORS):
+                    await self.host.queue.extend(lease, lease_seconds=self.lease_seconds)
 
     async def _dispatch(self, update: Any, ctx: Context) -> str | None:
         dispatch = self.host.dispatch
