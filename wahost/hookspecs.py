@@ -74,10 +74,15 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 MODES: dict[str, Mode] = {}
 
 
-def _spec(mode: Mode) -> Callable[[_F], _F]:
+def _spec(mode: Mode, *, deprecated: str | None = None) -> Callable[[_F], _F]:
+    """A core hook of ``mode``; ``deprecated`` (what to use instead) marks it deprecated: the
+    docstring must then say **Deprecated:** too (docs/versioning.md)."""
+
     def mark(fn: _F) -> _F:
         MODES[fn.__name__] = mode
-        return hookspec(fn)
+        if deprecated is None:
+            return hookspec(fn)
+        return hookspec(warn_on_impl=DeprecationWarning(deprecated))(fn)
 
     return mark
 

@@ -72,6 +72,15 @@ class Wahost:
             schemas.update(mapping)
         self._plugin_settings = validate_plugin_settings(config, schemas)
         self.log = structlog.get_logger("wahost")
+        for info in self.plugins:
+            for deprecation in info.deprecated:
+                hook, _, instead = deprecation.partition(": ")
+                self.log.warning(
+                    "plugin implements a deprecated hook",
+                    plugin=info.name,
+                    hook=hook,
+                    instead=instead,
+                )
         self._queue: QueueBackend | None = None
         self._state: StateStore | None = None
         #: The Graph API client (set up by :meth:`start`).

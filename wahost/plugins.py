@@ -25,10 +25,12 @@ from wahost import hookspecs
 
 ENTRY_POINT_GROUP = "wahost"
 
-#: Modules registered in every host, ``trylast`` so any plugin can replace them.
+#: Modules registered in every host, ``trylast`` so any plugin can replace them. The console
+#: does nothing unless ``[console] enabled = true``.
 BUILTIN_PLUGINS = (
     "wahost.defaults.backends",
     "wahost.defaults.fallbacks",
+    "wahost.console.plugin",
 )
 
 
@@ -48,6 +50,8 @@ class PluginInfo(msgspec.Struct, kw_only=True):
     hooks: list[str] = msgspec.field(default_factory=list)
     loaded: bool = False
     error: str | None = None
+    #: Deprecated hooks this plugin implements, as ``"hook: what to use instead"``.
+    deprecated: list[str] = msgspec.field(default_factory=list)
 
 
 def selected_names(
@@ -143,11 +147,30 @@ def build_plugin_manager(
         plugin_name = pm.get_name(exc.plugin) or repr(exc.plugin)
         raise PluginError(f"plugin {plugin_name!r}: {_one_line(exc)}") from exc
 
+    deprecated = deprecated_implementations(pm)
     for info in infos:
         plugin = pm.get_plugin(info.name)
         if plugin is not None:
             info.hooks = hook_names(pm, plugin)
+            info.deprecated = [
+                f"{hook}: {why}" for name, hook, why in deprecated if name == info.name
+            ]
     return pm, infos
+
+
+def deprecated_implementations(pm: pluggy.PluginManager) -> list[tuple[str, str, str]]:
+    """``(plugin name, hook, what to use instead)`` for each implementation of a deprecated
+    hook — a core hook or one a plugin added — marked with pluggy's ``warn_on_impl``."""
+    found: list[tuple[str, str, str]] = []
+    for hook_name in sorted(vars(pm.hook)):
+        caller = getattr(pm.hook, hook_name)
+        spec = getattr(caller, "spec", None)
+        warning = spec.warn_on_impl if spec is not None else None
+        if warning is None:
+            continue
+        for impl in caller.get_hookimpls():
+            found.append((impl.plugin_name, hook_name, str(warning)))
+    return found
 
 
 def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:

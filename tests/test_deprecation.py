@@ -1,0 +1,105 @@
+"""A deprecated hook (docs/versioning.md): it still fires, and start-up warns, naming each plugin
+that still implements it."""
+
+from __future__ import annotations
+
+import types
+from pathlib import Path
+
+import pytest
+from structlog.testing import capture_logs
+
+from wahost import hookimpl
+from wahost.hookspecs import MODES, _spec, hookspec
+from wahost.host import Wahost
+from wahost.plugins import build_plugin_manager
+from wahost.testing.harness import make_config
+
+
+def _provider() -> types.ModuleType:
+    """A plugin that adds two hooks of its own, one of them deprecated."""
+    specs = types.ModuleType("loyalty_hookspecs")
+
+    @hookspec(warn_on_impl=DeprecationWarning("use on_points_awarded"))
+    def on_points_added(user: str) -> None:
+        """**Deprecated:** use ``on_points_awarded``."""
+
+    @hookspec
+    def on_points_awarded(user: str) -> None:
+        """Points were awarded."""
+
+    specs.on_points_added = on_points_added  # type: ignore[attr-defined]
+    specs.on_points_awarded = on_points_awarded  # type: ignore[attr-defined]
+    provider = types.ModuleType("loyalty")
+
+    @hookimpl
+    def wahost_add_hookspecs(pluginmanager: object) -> None:
+        pluginmanager.add_hookspecs(specs)  # type: ignore[attr-defined]
+
+    provider.wahost_add_hookspecs = wahost_add_hookspecs  # type: ignore[attr-defined]
+    return provider
+
+
+class OldStyle:
+    __name__ = "old_style"
+    seen: list[str] = []
+
+    @hookimpl
+    def on_points_added(self, user: str) -> None:
+        self.seen.append(user)
+
+
+class NewStyle:
+    __name__ = "new_style"
+
+    @hookimpl
+    def on_points_awarded(self, user: str) -> None:
+        pass
+
+
+def test_start_up_warns_naming_the_plugin_and_the_hook_still_fires(tmp_path: Path) -> None:
+    old = OldStyle()
+    with capture_logs() as logs, pytest.warns(DeprecationWarning, match="on_points_awarded"):
+        host = Wahost(
+            make_config(tmp_path), plugins=[_provider(), old, NewStyle()], load_entrypoints=False
+        )
+    warnings = [entry for entry in logs if entry["event"] == "plugin implements a deprecated hook"]
+    assert [(w["plugin"], w["hook"], w["instead"]) for w in warnings] == [
+        ("old_style", "on_points_added", "use on_points_awarded")
+    ]
+    assert host.plugin("old_style").deprecated == ["on_points_added: use on_points_awarded"]  # type: ignore[union-attr]
+    assert host.plugin("new_style").deprecated == []  # type: ignore[union-attr]
+    host.pm.hook.on_points_added(user="16505551234")  # still fires
+    assert old.seen == ["16505551234"]
+
+
+def test_a_core_hook_marked_deprecated_is_reported_too() -> None:
+    specs = types.ModuleType("core_like")
+
+    def on_legacy_event(host: object) -> None:
+        """**Deprecated:** use ``on_event``."""
+
+    specs.on_legacy_event = _spec("broadcast", deprecated="use on_event")(on_legacy_event)  # type: ignore[attr-defined]
+
+    class Legacy:
+        __name__ = "legacy"
+
+        @hookimpl
+        def on_legacy_event(self, host: object) -> None:
+            pass
+
+    provider = types.ModuleType("core_like_provider")
+
+    @hookimpl
+    def wahost_add_hookspecs(pluginmanager: object) -> None:
+        pluginmanager.add_hookspecs(specs)  # type: ignore[attr-defined]
+
+    provider.wahost_add_hookspecs = wahost_add_hookspecs  # type: ignore[attr-defined]
+    try:
+        with pytest.warns(DeprecationWarning, match="use on_event"):
+            _, infos = build_plugin_manager(plugins=[provider, Legacy()], load_entrypoints=False)
+    finally:
+        MODES.pop("on_legacy_event", None)
+    [legacy] = [info for info in infos if info.name == "legacy"]
+    assert legacy.deprecated == ["on_legacy_event: use on_event"]
+    assert all(not info.deprecated for info in infos if info.name != "legacy")
