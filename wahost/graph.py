@@ -1,7 +1,9 @@
 """The Graph API client: how a bot talks back.
 
-One :class:`GraphClient` per host, over one ``httpx.AsyncClient`` (connection pooling, HTTP/1.1
-keep-alive). The token travels only in the ``Authorization`` header, never in a URL or a log.
+One :class:`GraphClient` per host, over one ``httpx.AsyncClient`` whose transport is a
+:class:`wahost.http_pool.PoolTransport` (HTTP/1.1 keep-alive, at most ``[graph]
+max_connections`` connections; O(1) a request where httpx's default pool polls every idle
+socket). The token travels only in the ``Authorization`` header, never in a URL or a log.
 
 Every request is retried on the errors Meta calls temporary and on transport failures (not on
 the rest: reference/cloudapi.md §7), with capped exponential backoff and full jitter, honouring
@@ -32,6 +34,7 @@ from wahost.errors import (
     TransportError,
     error_from_response,
 )
+from wahost.http_pool import PoolTransport
 from wahost.ratelimit import CircuitBreaker, RecipientSpacing, RollingLimiter
 
 if TYPE_CHECKING:
@@ -61,6 +64,41 @@ class SentMessage(msgspec.Struct, kw_only=True):
     #: True when an earlier attempt may have reached Meta too: the user may see it twice.
     ambiguous: bool = False
     sent_at: float = 0.0
+    #: The message type (``text``, ``image``, ``interactive``...) and a short preview of it
+    #: (a text's first characters, a caption, a template's name), for histories and logs.
+    type: str | None = None
+    preview: str | None = None
+
+
+PREVIEW_CHARS = 120
+
+
+def preview(body: Mapping[str, Any]) -> str:
+    """A short, human preview of a send request body (what a history shows)."""
+    kind = str(body.get("type", ""))
+    obj = body.get(kind)
+    text = ""
+    if isinstance(obj, Mapping):
+        if kind == "text":
+            text = str(obj.get("body", ""))
+        elif kind == "interactive":
+            inner = obj.get("body")
+            text = str(inner.get("text", "")) if isinstance(inner, Mapping) else ""
+        elif kind == "template":
+            text = f"template {obj.get('name', '')}"
+        elif kind == "reaction":
+            text = f"reaction {obj.get('emoji', '')}".rstrip()
+        elif kind == "location":
+            text = str(obj.get("name") or f"{obj.get('latitude')}, {obj.get('longitude')}")
+        elif kind in ("image", "video", "audio", "document", "sticker"):
+            name = obj.get("caption") or obj.get("filename") or obj.get("link") or obj.get("id")
+            text = f"[{kind}] {name or ''}".rstrip()
+        elif kind == "contacts":
+            text = "[contacts]"
+    elif isinstance(obj, list) and kind == "contacts":
+        text = f"[{len(obj)} contact(s)]"
+    text = " ".join(text.split())
+    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
 
 
 class _SendContact(msgspec.Struct):
@@ -106,11 +144,11 @@ class GraphClient:
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {wa.token}", "User-Agent": "wahost"},
             timeout=httpx.Timeout(graph.timeout, connect=graph.connect_timeout),
-            limits=httpx.Limits(
-                max_connections=graph.max_connections,
-                max_keepalive_connections=graph.max_connections,
+            transport=(
+                transport
+                if transport is not None
+                else PoolTransport(max_connections=graph.max_connections)
             ),
-            transport=transport,
         )
         self.max_retries = graph.max_retries
         self.backoff_base = graph.backoff_base
@@ -176,6 +214,8 @@ class GraphClient:
             attempts=attempts,
             ambiguous=ambiguous,
             sent_at=started,
+            type=str(body.get("type", "")) or None,
+            preview=preview(body),
         )
 
     async def mark_read(
