@@ -8,8 +8,13 @@ with the value of a per-conversation counter kept in ``ctx.state``.
 
 Afterwards it checks: every message answered 200 was handled (none lost); each user's messages
 were handled in order; repeats only for units in flight at a kill (counted, and bounded by
-kills x concurrency); the ``ctx.state`` counter equals the number of messages of each user
-(state applied exactly once).
+kills x concurrency, and each repeat explained: a kill fell between the unit's two handlings);
+the ``ctx.state`` counter equals the number of messages of each user (state applied exactly
+once).
+
+The queue and the state live in the queue's SQLite file by default; ``storage`` puts them
+elsewhere and ``victim`` kills something else than the server (both used by
+:mod:`bench.reliability.crash_redis`, which runs this scenario on Redis).
 
     python -m bench.crash --messages 10000 --kills 50
 """
@@ -18,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import json
 import os
 import random
@@ -30,18 +37,21 @@ import tempfile
 import textwrap
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from wahost.state.base import StateStore
 from wahost.state.sqlite import SQLiteStateStore
 from wahost.testing.harness import TEST_APP_SECRET, sign
 from wahost.testing.payloads import make_text
 
 RECORDER = '''
 """A plugin recording every handled message in its own SQLite file (a side effect)."""
-import os, sqlite3
+import os, sqlite3, time
 import msgspec
 from wahost import hookimpl
 
@@ -62,16 +72,17 @@ def _conn():
         _db = sqlite3.connect(os.environ["CRASH_RECORD_DB"], isolation_level=None, timeout=30)
         _db.execute("PRAGMA journal_mode=WAL")
         _db.execute("CREATE TABLE IF NOT EXISTS handled (wamid TEXT, user TEXT, seq INTEGER,"
-                    " counter INTEGER, attempt INTEGER, at REAL)")
+                    " counter INTEGER, attempt INTEGER, at REAL, started REAL)")
     return _db
 
 @hookimpl
 async def on_message(message, ctx):
+    started = time.time()
     counter = ctx.state.get("count", 0) + 1
     ctx.state.update(count=counter)
     seq = int(message.text.body)
-    _conn().execute("INSERT INTO handled VALUES (?, ?, ?, ?, ?, julianday('now'))",
-                    (message.id, message.sender, seq, counter, ctx.attempt))
+    _conn().execute("INSERT INTO handled VALUES (?, ?, ?, ?, ?, julianday('now'), ?)",
+                    (message.id, message.sender, seq, counter, ctx.attempt, started))
     if seq == 0 and os.environ.get("CRASH_CANARY"):
         # A careless plugin logging secrets: the redactor must catch every one.
         ctx.log.warning("canary", leak=os.environ["CRASH_CANARY"])
@@ -91,8 +102,7 @@ verify_token = "crash-verify"
 [server]
 port = {port}
 
-[queue]
-path = "{db}"
+{storage}
 
 [worker]
 concurrency = {concurrency}
@@ -130,6 +140,26 @@ def _webhook(user: str, seq: int) -> bytes:
 
 
 @dataclass
+class Storage:
+    """Where the queue and ``ctx.state`` live: by default both in the queue's SQLite file."""
+
+    #: The ``[queue]`` (and ``[state]``) sections; ``{db}`` is the queue's file in the workdir.
+    sections: str = '[queue]\npath = "{db}"\n'
+    #: Plugins to enable besides the recorder (a backend's plugin).
+    plugins: tuple[str, ...] = ()
+    #: Opens the state store the server used (to read the counters back); given the workdir.
+    open_store: Callable[[Path], StateStore] = lambda tmp: SQLiteStateStore(str(tmp / "wahost.db"))
+
+
+#: Kills what the run kills (then restarts it); given the wahost server. Default: the server.
+Victim = Callable[["Server"], Awaitable[None]]
+
+#: A repeat is explained by a kill at most this long before its first handling started (a
+#: unit leased just before a Redis kill starts its handler just after) and before the next.
+KILL_MARGIN = 0.5
+
+
+@dataclass
 class Outcome:
     messages: int
     kills: int
@@ -137,6 +167,12 @@ class Outcome:
     handled_distinct: int = 0
     lost: list[str] = field(default_factory=list)
     repeats: int = 0
+    #: Units handled again with no kill between their handlings (must stay empty).
+    repeats_unexplained: list[str] = field(default_factory=list)
+    #: Answers >= 500 (a Redis outage: 503 until it is back; the clients post again).
+    errors_5xx: int = 0
+    #: Wall-clock times of the kills.
+    kill_times: list[float] = field(default_factory=list)
     out_of_order: list[str] = field(default_factory=list)
     wrong_counters: list[str] = field(default_factory=list)
     repeat_bound: int = 0
@@ -155,6 +191,7 @@ class Outcome:
             and not self.out_of_order
             and not self.wrong_counters
             and self.repeats <= self.repeat_bound
+            and not self.repeats_unexplained
             and self.acked == self.messages
             and not self.replies_missing
             and not self.replies_unexplained
@@ -165,7 +202,8 @@ class Outcome:
         return (
             f"messages={self.messages} kills={self.kills} posts={self.posts} "
             f"acked={self.acked} handled={self.handled_distinct} lost={len(self.lost)} "
-            f"repeats={self.repeats} (bound {self.repeat_bound}) "
+            f"repeats={self.repeats} (bound {self.repeat_bound}, unexplained "
+            f"{len(self.repeats_unexplained)}) 5xx={self.errors_5xx} "
             f"out_of_order={len(self.out_of_order)} wrong_counters={len(self.wrong_counters)} "
             f"replies_missing={len(self.replies_missing)} "
             f"replies_duplicated={len(self.replies_duplicated)} "
@@ -258,6 +296,8 @@ async def _client(
                         response = await http.post(url, content=body, headers=headers)
                         if answers is not None and response.content:
                             answers.append(response.content)
+                        if response.status_code >= 500:
+                            counters["5xx"] += 1
                         if response.status_code == 200:
                             acked.add(f"wamid.crash.{user}.{seq}")
                             break
@@ -266,16 +306,35 @@ async def _client(
                     await asyncio.sleep(0.05)
 
 
-async def _killer(server: Server, kills: int, stop: asyncio.Event, rng: random.Random) -> int:
-    done = 0
-    while done < kills and not stop.is_set():
+async def kill_server(server: Server) -> None:
+    """The default victim: SIGKILL the wahost server, start it again at once and wait until it
+    answers (so that the next kill lands on a running server, not on one still starting)."""
+    server.kill()
+    server.start()
+    url = f"http://127.0.0.1:{server.port}/healthz"
+    deadline = time.monotonic() + 30
+    async with httpx.AsyncClient(timeout=1) as http:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                if (await http.get(url)).status_code == 200:
+                    return
+            await asyncio.sleep(0.05)
+
+
+async def _killer(
+    server: Server,
+    kills: int,
+    stop: asyncio.Event,
+    rng: random.Random,
+    victim: Victim,
+    times: list[float],
+) -> None:
+    while len(times) < kills and not stop.is_set():
         await asyncio.sleep(rng.uniform(0.05, 0.6))
         if stop.is_set():
             break
-        server.kill()
-        done += 1
-        server.start()
-    return done
+        times.append(time.time())
+        await victim(server)
 
 
 def _wait_ready(url: str, timeout: float = 30) -> None:
@@ -301,6 +360,8 @@ def run_crash(
     timeout: float = 300,
     replies: bool = False,
     secrets: bool = False,
+    storage: Storage | None = None,
+    victim: Victim = kill_server,
 ) -> Outcome:
     """Run the crash scenario and return what was observed.
 
@@ -309,17 +370,19 @@ def run_crash(
     only for a unit handled more than once (in flight at a kill: the outbox cannot know about
     a reply Meta accepted just before the process died). ``secrets``: canary token, app
     secret and passphrase in the configuration, info-level logging and a plugin logging all
-    three; none may appear in the server's log or in any answer.
+    three; none may appear in the server's log or in any answer. ``storage``: where the queue
+    and the state live (default: SQLite); ``victim``: what each kill kills and restarts
+    (default: the server).
     """
+    args = (messages, kills, clients, concurrency, seed, workdir, timeout, secrets)
+    setup = (storage or Storage(), victim)
     if replies or secrets:
         graph = _ThreadedGraph(CANARY_TOKEN if secrets else "crash-token-0123456789")
         try:
-            return _run(
-                messages, kills, clients, concurrency, seed, workdir, timeout, secrets, graph
-            )
+            return _run(*args, graph, *setup)
         finally:
             graph.close()
-    return _run(messages, kills, clients, concurrency, seed, workdir, timeout, secrets, None)
+    return _run(*args, None, *setup)
 
 
 class _ThreadedGraph:
@@ -358,17 +421,20 @@ def _run(
     timeout: float,
     secrets: bool,
     graph: _ThreadedGraph | None,
+    storage: Storage,
+    victim: Victim,
 ) -> Outcome:
     rng = random.Random(seed)
     tmp = Path(workdir or tempfile.mkdtemp(prefix="wahost-crash-"))
     env, record_db = recorder_env(tmp)
+    env["WAHOST_PLUGINS"] = ",".join([*storage.plugins, env["WAHOST_PLUGINS"]])
     port = _free_port()
     app_secret = CANARY_APP_SECRET if secrets else TEST_APP_SECRET
     (tmp / "wahost.toml").write_text(
         CONFIG.format(
             secret=app_secret,
             port=port,
-            db=tmp / "wahost.db",
+            storage=storage.sections.format(db=tmp / "wahost.db"),
             concurrency=concurrency,
             token=CANARY_TOKEN if secrets else "crash-token-0123456789",
             passphrase=CANARY_PASSPHRASE if secrets else "",
@@ -393,10 +459,10 @@ def _run(
 
     async def drive() -> None:
         acked: set[str] = set()
-        counters = {"posts": 0}
+        counters = {"posts": 0, "5xx": 0}
         stop = asyncio.Event()
         deadline = time.monotonic() + timeout
-        killer = asyncio.create_task(_killer(server, kills, stop, rng))
+        killer = asyncio.create_task(_killer(server, kills, stop, rng, victim, outcome.kill_times))
         await asyncio.gather(
             *(
                 _client(
@@ -412,10 +478,17 @@ def _run(
                 for i in range(clients)
             )
         )
+        # Kills go on while the worker catches up (on Redis, ingress outruns it).
+        while not killer.done() and time.monotonic() < deadline:
+            if _handled(record_db) >= len(acked):
+                break
+            await asyncio.sleep(0.1)
         stop.set()
-        outcome.kills = await killer
+        await killer
+        outcome.kills = len(outcome.kill_times)
         outcome.acked = len(acked)
         outcome.posts = counters["posts"]
+        outcome.errors_5xx = counters["5xx"]
 
     try:
         asyncio.run(drive())
@@ -426,7 +499,8 @@ def _run(
     finally:
         server.stop()
     outcome.seconds = time.monotonic() - started
-    _check(outcome, record_db, tmp / "wahost.db", users, per_user, concurrency)
+    _check(outcome, record_db, users, per_user, concurrency)
+    outcome.wrong_counters += asyncio.run(_wrong_counters(storage.open_store(tmp), users, per_user))
     if graph is not None:
         _check_replies(outcome, graph.sent_bodies(), record_db, users, per_user)
     if secrets:
@@ -443,26 +517,37 @@ def _run(
     return outcome
 
 
+def _handled(record_db: Path) -> int:
+    """How many distinct messages the recorder has seen handled."""
+    if not record_db.exists():
+        return 0
+    with sqlite3.connect(record_db, timeout=30) as db:
+        try:
+            (count,) = db.execute("SELECT COUNT(DISTINCT wamid) FROM handled").fetchone()
+        except sqlite3.OperationalError:
+            return 0
+    return int(count)
+
+
 def _wait_drained(record_db: Path, expected: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
+    """Wait until ``expected`` messages were handled, or ``timeout`` seconds pass without
+    one more (with replies the worker goes at the Graph API's 80/s: 10,000 take minutes)."""
+    _wait_progress(lambda: _handled(record_db), expected, timeout)
+
+
+def _wait_progress(count: Callable[[], int], expected: int, timeout: float) -> None:
+    done, deadline = 0, time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if record_db.exists():
-            with sqlite3.connect(record_db, timeout=30) as db:
-                try:
-                    (count,) = db.execute("SELECT COUNT(DISTINCT wamid) FROM handled").fetchone()
-                except sqlite3.OperationalError:
-                    count = 0
-            if count >= expected:
-                return
+        now = count()
+        if now >= expected:
+            return
+        if now > done:
+            done, deadline = now, time.monotonic() + timeout
         time.sleep(0.1)
 
 
 def _wait_replies(graph: _ThreadedGraph, expected: int, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if len(set(graph.sent_bodies())) >= expected:
-            return
-        time.sleep(0.1)
+    _wait_progress(lambda: len(set(graph.sent_bodies())), expected, timeout)
 
 
 def _check_replies(
@@ -487,21 +572,24 @@ def _check_replies(
 
 
 def _check(
-    outcome: Outcome,
-    record_db: Path,
-    wahost_db: Path,
-    users: list[str],
-    per_user: int,
-    concurrency: int,
+    outcome: Outcome, record_db: Path, users: list[str], per_user: int, concurrency: int
 ) -> None:
     with sqlite3.connect(record_db, timeout=30) as db:
-        rows = db.execute("SELECT wamid, user, seq, counter FROM handled ORDER BY rowid").fetchall()
+        rows = db.execute("SELECT wamid, user, seq, started FROM handled ORDER BY rowid").fetchall()
     seen: dict[str, int] = {}
+    starts: dict[str, list[float]] = {}
     per_user_seqs: dict[str, list[int]] = {}
-    for wamid, user, seq, _counter in rows:
+    for wamid, user, seq, started in rows:
         seen[wamid] = seen.get(wamid, 0) + 1
+        starts.setdefault(wamid, []).append(started)
         if seen[wamid] == 1:
             per_user_seqs.setdefault(user, []).append(seq)
+    for wamid, times in starts.items():
+        # Each handling after the first needs a kill since the previous one started.
+        for before, after in itertools.pairwise(times):
+            if not any(before - KILL_MARGIN <= k <= after for k in outcome.kill_times):
+                outcome.repeats_unexplained.append(wamid)
+                break
     outcome.handled_distinct = len(seen)
     outcome.repeats = sum(count - 1 for count in seen.values())
     outcome.repeat_bound = outcome.kills * concurrency
@@ -512,27 +600,26 @@ def _check(
         seqs = per_user_seqs.get(user, [])
         if seqs != sorted(seqs):
             outcome.out_of_order.append(user)
-    for user, count in asyncio.run(_counters(wahost_db, users)).items():
-        if count != per_user:
-            outcome.wrong_counters.append(f"{user}: {count} != {per_user}")
 
 
-async def _counters(wahost_db: Path, users: list[str]) -> dict[str, int | None]:
-    """The ``ctx.state`` counter of each user, read through the state store."""
-    store = SQLiteStateStore(str(wahost_db))
+async def _wrong_counters(store: StateStore, users: list[str], per_user: int) -> list[str]:
+    """Users whose ``ctx.state`` counter, read through the store, is not ``per_user``."""
     await store.open()
     try:
-        counters: dict[str, int | None] = {}
+        wrong: list[str] = []
         for user in users:
             state = await store.get(f"106540352242922:{user}")
-            counters[user] = state.data.get("count") if state else None
-        return counters
+            count = state.data.get("count") if state else None
+            if count != per_user:
+                wrong.append(f"{user}: {count} != {per_user}")
+        return wrong
     finally:
         await store.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(description: str) -> argparse.ArgumentParser:
+    """The command line of a crash run (:func:`main`, :mod:`bench.reliability.crash_redis`)."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--kills", type=int, default=50)
     parser.add_argument("--clients", type=int, default=16)
@@ -540,22 +627,28 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--replies", action="store_true", help="the plugin replies via ctx.reply")
     parser.add_argument("--secrets", action="store_true", help="canary secrets must not leak")
-    args = parser.parse_args()
-    outcome = run_crash(
-        messages=args.messages,
-        kills=args.kills,
-        clients=args.clients,
-        concurrency=args.concurrency,
-        seed=args.seed,
-        timeout=3600,
-        replies=args.replies,
-        secrets=args.secrets,
-    )
+    return parser
+
+
+def finish(outcome: Outcome) -> None:
+    """Print the outcome and exit with its status."""
     print(outcome.report())
     if outcome.lost[:5]:
         print("lost:", outcome.lost[:5])
+    if outcome.repeats_unexplained[:5]:
+        print("repeated without a kill between:", outcome.repeats_unexplained[:5])
     print("OK" if outcome.ok() else "FAILED")
     sys.exit(0 if outcome.ok() else 1)
+
+
+def options(args: argparse.Namespace) -> dict[str, Any]:
+    """The keyword arguments of :func:`run_crash` given on the command line."""
+    names = ("messages", "kills", "clients", "concurrency", "seed", "replies", "secrets")
+    return {"timeout": 3600, **{name: getattr(args, name) for name in names}}
+
+
+def main() -> None:
+    finish(run_crash(**options(arguments(__doc__.splitlines()[0]).parse_args())))
 
 
 if __name__ == "__main__":

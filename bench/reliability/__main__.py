@@ -2,13 +2,15 @@
 
 python -m bench.reliability                 # every scenario, long versions (~25 min)
 python -m bench.reliability --quick         # the test-suite sizes (~2 min)
-python -m bench.reliability graph ordering  # only these scenarios
+python -m bench.reliability graph ordering  # only these scenarios (names: see SCENARIOS)
+python -m bench.reliability fuzz --seconds 60  # atheris only (optional: skipped when not installed)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import subprocess
 import sys
 import tempfile
@@ -16,9 +18,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.crash import run_crash
+from bench.crash import Outcome, run_crash
 from bench.reliability import Row, table
+from bench.reliability.crash_redis import Kill, run_crash_redis
 from bench.reliability.disk_full import run_disk_full
+from bench.reliability.fuzz import TARGETS, run_fuzz
 from bench.reliability.graph_faults import run_graph_faults
 from bench.reliability.kill_before_200 import run_kill_before_200
 from bench.reliability.ordering import run_ordering
@@ -33,7 +37,7 @@ def _tmp(name: str) -> Path:
 
 
 def crash(quick: bool) -> list[Row]:
-    messages, kills = (240, 3) if quick else (5000, 25)
+    messages, kills = (240, 3) if quick else (10_000, 50)
     outcome = run_crash(
         messages=messages,
         kills=kills,
@@ -45,18 +49,7 @@ def crash(quick: bool) -> list[Row]:
         replies=True,
         secrets=True,
     )
-    row = Row(
-        "kill -9 under load, replies via ctx.reply",
-        f"{outcome.messages} webhooks, {outcome.kills} x kill -9",
-        lost=len(outcome.lost) + len(outcome.replies_missing),
-        duplicated=outcome.repeats,
-        ok=outcome.ok(),
-    )
-    row.notes.append(
-        f"{outcome.repeats} units re-handled (bound {outcome.repeat_bound}); "
-        f"{len(outcome.replies_duplicated)} replies repeated, "
-        f"{len(outcome.replies_unexplained)} unexplained"
-    )
+    row = _crash_row("kill -9 under load, replies via ctx.reply", outcome)
     secrets = Row(
         "secrets in logs / answers",
         "canary token, app secret, passphrase; info-level JSON log of the crash run",
@@ -65,6 +58,52 @@ def crash(quick: bool) -> list[Row]:
     if outcome.leaked:
         secrets.notes.append("leaked: " + ", ".join(outcome.leaked))
     return [row, secrets]
+
+
+def _crash_row(scenario: str, outcome: Outcome) -> Row:
+    row = Row(
+        scenario,
+        f"{outcome.messages} webhooks, {outcome.kills} x kill -9",
+        lost=len(outcome.lost) + len(outcome.replies_missing),
+        duplicated=outcome.repeats,
+        errors_5xx=outcome.errors_5xx,
+        ok=outcome.ok(),
+    )
+    row.notes.append(
+        f"{outcome.repeats} units re-handled (bound {outcome.repeat_bound}, "
+        f"{len(outcome.repeats_unexplained)} without a kill between their handlings); "
+        f"{len(outcome.replies_duplicated)} replies repeated, "
+        f"{len(outcome.replies_unexplained)} unexplained"
+    )
+    return row
+
+
+def _redis_crash(kill: Kill) -> Callable[[bool], list[Row]]:
+    """The crash run on Redis (queue and state), killing the server or redis-server."""
+
+    def scenario(quick: bool) -> list[Row]:
+        messages, kills = (480, 3) if quick else (10_000, 50)
+        try:
+            outcome = run_crash_redis(
+                kill=kill,
+                messages=messages,
+                kills=kills,
+                clients=6 if quick else 16,
+                concurrency=8 if quick else 32,
+                seed=13,
+                workdir=_tmp(f"crash-redis-{kill}"),
+                timeout=1800,
+                replies=True,
+            )
+        except FileNotFoundError as exc:  # no redis-server
+            return [Row(f"Redis: kill -9 of {kill}", "", ok=False, notes=[f"skipped: {exc}"])]
+        victim = "wahost serve" if kill == "server" else "redis-server (AOF always, restarted)"
+        row = _crash_row(f"Redis: kill -9 of {victim} under load, replies via ctx.reply", outcome)
+        if kill == "redis":
+            row.notes.append("the 5xx are 503s while Redis was down, posted again")
+        return [row]
+
+    return scenario
 
 
 def kill200(quick: bool) -> list[Row]:
@@ -118,14 +157,24 @@ def soak(quick: bool) -> list[Row]:
     return [run_soak(_tmp("soak"), seconds=20 if quick else 600)]
 
 
+def fuzz(quick: bool, seconds: int | None = None) -> list[Row]:
+    """Coverage-guided fuzzing (atheris): each target ``seconds`` (5 quick, 120 long)."""
+    if importlib.util.find_spec("atheris") is None:
+        return [Row("atheris fuzzing", "", ok=False, notes=["not run: pip install atheris"])]
+    return run_fuzz(seconds or (5 if quick else 120), list(TARGETS), _tmp("fuzz"))
+
+
 SCENARIOS: dict[str, Callable[[bool], list[Row]]] = {
     "crash": crash,
+    "redis-crash": _redis_crash("server"),
+    "redis-kill": _redis_crash("redis"),
     "kill200": kill200,
     "graph": graph,
     "hostile": hostile,
     "ordering": ordering,
     "disk": disk,
     "soak": soak,
+    "fuzz": fuzz,
 }
 
 
@@ -133,6 +182,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("scenarios", nargs="*", help=f"any of {', '.join(SCENARIOS)}")
     parser.add_argument("--quick", action="store_true", help="the test-suite sizes")
+    parser.add_argument("--seconds", type=int, help="fuzz: seconds per target")
     args = parser.parse_args()
     unknown = [name for name in args.scenarios if name not in SCENARIOS]
     if unknown:
@@ -140,10 +190,14 @@ def main() -> None:
     # In-process scenarios log through structlog: keep stdout for the table.
     configure_logging(level="error", format="console", stream=sys.stderr)
     rows: list[Row] = []
-    for name in args.scenarios or list(SCENARIOS):
+    names = args.scenarios or list(SCENARIOS)
+    if not args.scenarios and importlib.util.find_spec("atheris") is None:
+        names.remove("fuzz")  # optional: run it by name to see the row say why not
+        print("fuzz: not run (pip install atheris)", file=sys.stderr)
+    for name in names:
         started = time.monotonic()
         try:
-            got = SCENARIOS[name](args.quick)
+            got = fuzz(args.quick, args.seconds) if name == "fuzz" else SCENARIOS[name](args.quick)
         except Exception as exc:  # a crashed scenario is a failed row, the others still run
             got = [Row(name, "", ok=False, notes=[f"crashed: {exc!r}"])]
         for row in got:
