@@ -14,6 +14,7 @@ import msgspec
 from wahost.config import Config, ConfigError, config_to_toml, load_config
 from wahost.logs import configure_logging
 from wahost.plugins import PluginError, build_plugin_manager
+from wahost.simulator.command import simulate
 
 T = TypeVar("T")
 
@@ -147,6 +148,9 @@ def worker(config_path: Path) -> None:
     _run(lambda: run_worker(host))
 
 
+cli.add_command(simulate)
+
+
 @cli.command()
 @click.option(
     "--config",
@@ -181,6 +185,8 @@ def plugins(config_path: Path | None, as_json: bool) -> None:
         click.echo(f"{info.name}{version}{origin}: {status}")
         if info.hooks:
             click.echo(f"    hooks: {', '.join(info.hooks)}")
+        for deprecation in info.deprecated:
+            click.echo(f"    deprecated hook: {deprecation}")
 
 
 @cli.command()

@@ -15,6 +15,7 @@ from wahost.config.base import REDACTED, ConfigError, is_secret_key
 from wahost.config.loader import load_config, parse_config, validate_plugin_settings
 from wahost.config.schema import (
     Config,
+    ConsoleConfig,
     GraphConfig,
     LoggingConfig,
     PluginsConfig,
@@ -30,6 +31,7 @@ __all__ = [
     "REDACTED",
     "Config",
     "ConfigError",
+    "ConsoleConfig",
     "GraphConfig",
     "LoggingConfig",
     "PluginsConfig",

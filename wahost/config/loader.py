@@ -23,7 +23,7 @@ from wahost.config.introspect import (
     _type_name,
     _value_at,
 )
-from wahost.config.schema import Config, WhatsAppConfig
+from wahost.config.schema import Config, ConsoleConfig, WhatsAppConfig
 
 # -- loading ------------------------------------------------------------------------------
 
@@ -177,6 +177,25 @@ def _check(config: Config) -> None:
         )
     if config.worker.backoff_cap < config.worker.backoff_base:
         raise fail(config.source, "worker.backoff_cap", "must be >= worker.backoff_base")
+    _check_console(config)
+
+
+def _check_console(config: Config) -> None:
+    """An enabled console must be closed by a token or a username and password."""
+    console = config.console
+    for key in ("token", "username", "password"):
+        if getattr(console, key) == "":
+            raise ConfigError(config.source, f"console.{key}", "must not be empty")
+    if (console.username is None) != (console.password is None):
+        key = "console.password" if console.password is None else "console.username"
+        raise ConfigError(config.source, key, "set username and password together")
+    if console.enabled and console.token is None and console.username is None:
+        raise ConfigError(
+            config.source,
+            "console.token",
+            "required when the console is enabled (or set username and password): the "
+            "console is never served without authentication",
+        )
 
 
 # -- secrets ----------------------------------------------------------------------------
@@ -191,7 +210,9 @@ class _Resolver:
         self.source = source
         self.base_dir = base_dir
         self.env = env
-        self.secret_paths = {("whatsapp", name) for name in _secret_fields(WhatsAppConfig)}
+        self.secret_paths = {("whatsapp", name) for name in _secret_fields(WhatsAppConfig)} | {
+            ("console", name) for name in _secret_fields(ConsoleConfig)
+        }
 
     def tree(self, value: Any, path: tuple[str | int, ...]) -> Any:
         secret = self._is_secret(path)
@@ -202,7 +223,7 @@ class _Resolver:
         if isinstance(value, dict):
             if secret and set(value) == {"file"}:
                 return self.file(value["file"], path)
-            if secret and path[:1] == ("whatsapp",):
+            if secret and path[:1] in (("whatsapp",), ("console",)):
                 raise ConfigError(self.source, _key(path), 'expected a string or { file = "path" }')
             return {key: self.tree(item, (*path, key)) for key, item in value.items()}
         return value
@@ -302,6 +323,8 @@ def _translate(
 def _is_secret_path(root: Any, path: list[str | int]) -> bool:
     names = [part for part in path if isinstance(part, str)]
     if root is Config:
+        if len(names) >= 2 and names[0] == "console":
+            return names[1] in _secret_fields(ConsoleConfig)
         return (
             len(names) >= 2
             and names[0] == "whatsapp"

@@ -290,6 +290,55 @@ class LoggingConfig(_Table):
     ] = "auto"
 
 
+class ConsoleConfig(_Table):
+    """``[console]``: the web console at ``/-/console`` (queue, dead units, conversations)."""
+
+    enabled: Annotated[
+        bool,
+        Meta(
+            description="Serve the web console at /-/console. It needs token, or username and "
+            "password; never expose it without TLS."
+        ),
+    ] = False
+    token: Annotated[
+        str | None,
+        Meta(
+            description="Bearer token that opens the console (Authorization: Bearer, or the "
+            "login form). Use a long random value.",
+            extra=_SECRET,
+        ),
+    ] = None
+    username: Annotated[
+        str | None, Meta(description="User name for basic auth and the login form.")
+    ] = None
+    password: Annotated[
+        str | None,
+        Meta(description="Password for basic auth and the login form.", extra=_SECRET),
+    ] = None
+    session_ttl: Annotated[
+        float,
+        Meta(gt=0, description="Seconds a login lasts before the form asks again."),
+    ] = 12 * 3600.0
+    history: Annotated[
+        bool,
+        Meta(
+            description="Keep a journal of each conversation (messages, sends, statuses) for "
+            "the console: one more key-value write per unit."
+        ),
+    ] = True
+    history_ttl: Annotated[float, Meta(gt=0, description="Seconds a journal entry is kept.")] = (
+        7 * 24 * 3600.0
+    )
+    sample_interval: Annotated[
+        float,
+        Meta(gt=0, description="Seconds between two samples of the queue for the rate graph."),
+    ] = 2.0
+
+    def secret_values(self) -> list[str]:
+        """The token and password, when set."""
+        return [value for value in (self.token, self.password) if value]
+
+
 class PluginsConfig(_Table):
     """``[plugins]``: which plugins load, and their settings in ``[plugins.<name>]`` tables."""
 
@@ -332,6 +381,9 @@ class Config(_Table):
     logging: Annotated[LoggingConfig, Meta(description="Logging.")] = msgspec.field(
         default_factory=LoggingConfig
     )
+    console: Annotated[ConsoleConfig, Meta(description="The web console.")] = msgspec.field(
+        default_factory=ConsoleConfig
+    )
     plugins: Annotated[PluginsConfig, Meta(description="Plugins.")] = msgspec.field(
         default_factory=PluginsConfig
     )
@@ -354,12 +406,13 @@ class Config(_Table):
     def secrets(self) -> list[str]:
         """Every resolved secret value, for the log redactor.
 
-        The token, app secrets and verify token; each plugin-settings value under a key whose
-        name contains token, secret, passphrase, password or private_key; and the password of
-        any URL (``redis://:pw@host``).
+        The token, app secrets and verify token; the console's token and password; each
+        plugin-settings value under a key whose name contains token, secret, passphrase,
+        password or private_key; and the password of any URL (``redis://:pw@host``).
         """
         whatsapp = self.whatsapp
         values = [whatsapp.token, *whatsapp.all_app_secrets(), whatsapp.verify_token]
+        values.extend(self.console.secret_values())
         for table in self.plugins.settings.values():
             values.extend(_secret_leaves(table, secret=False))
         for _, value in _walk(self._plain()):
@@ -376,6 +429,10 @@ class Config(_Table):
                 whatsapp[key] = [REDACTED for _ in whatsapp[key]]
             elif whatsapp.get(key) is not None:
                 whatsapp[key] = REDACTED
+        console = data["console"]
+        for key in _secret_fields(ConsoleConfig):
+            if console.get(key) is not None:
+                console[key] = REDACTED
         plugins = data["plugins"]
         for name in self.plugins.settings:
             plugins[name] = _redact_tree(plugins[name], secret=False)

@@ -116,6 +116,9 @@ class FakeGraph(GraphRoutes):
         self.pair_limited = 0
         #: TCP connections accepted so far (keep-alive reuses them).
         self.connections = 0
+        #: Called with ``("message", accepted)``, ``("read", wamid)`` and ``("typing", wamid)``
+        #: as the fake accepts them (the simulator follows a conversation this way).
+        self.observers: list[Callable[[str, Any], None]] = []
         self._failures: list[Failure] = []
         self._rate: dict[str, deque[float]] = {}
         self._pairs: dict[tuple[str, str], deque[float]] = {}

@@ -8,6 +8,7 @@ import hmac
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from wahost.testing.fake_graph.catalogue import ERRORS, error_body
@@ -55,6 +56,11 @@ class GraphRoutes:
     _rate: dict[str, deque[float]]
     _pairs: dict[tuple[str, str], deque[float]]
     _progress: asyncio.Event
+    observers: list[Callable[[str, Any], None]]
+
+    def _notify(self, event: str, subject: Any) -> None:
+        for observer in list(self.observers):
+            observer(event, subject)
 
     def add_media(self, data: bytes, mime_type: str, *, filename: str | None = None) -> str:
         """Hold ``data`` as a media file (an inbound image, say) and return its new media id,
@@ -125,8 +131,10 @@ class GraphRoutes:
             if typing is not None and typing != {"type": "text"}:
                 return _invalid('Param typing_indicator must be {"type": "text"}.')
             self.marked_read.append(message_id)
+            self._notify("read", message_id)
             if typing is not None:
                 self.typing.append(message_id)
+                self._notify("typing", message_id)
             return _json_response({"success": True})
         to, kind = body.get("to"), body.get("type")
         if not isinstance(to, str) or not to:
@@ -143,8 +151,10 @@ class GraphRoutes:
         if limited is not None:
             return limited
         wamid = new_wamid(wa_id, outbound=True)
-        self.sent.append(Accepted(body, wamid=wamid, phone_number_id=pnid, wa_id=wa_id, at=r.at))
+        accepted = Accepted(body, wamid=wamid, phone_number_id=pnid, wa_id=wa_id, at=r.at)
+        self.sent.append(accepted)
         self._progress.set()
+        self._notify("message", accepted)
         message = {"id": wamid}
         if kind == "template":
             message["message_status"] = "accepted"

@@ -1,0 +1,319 @@
+"""The terminal chat of ``wahost simulate``: type as a user, see what the bot answers.
+
+Lines are read on a thread (so the event loop, the bot's server and worker keep running) and
+handled in order; what the bot sends is printed as it arrives. A number picks a choice of the
+latest message that has choices; a Flow opens as a form asked field by field.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shlex
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from wahost.simulator.flowform import FormError, submit
+from wahost.simulator.render import to_text
+from wahost.simulator.session import Item, Simulation
+
+HELP = """\
+Type a message and press Enter to send it to the bot as the simulated user.
+  <n>                    pick choice n of the bot's latest message with choices
+  /file PATH [caption]   send a file (image, video, audio, document or .webp sticker)
+  /location LAT LNG [name]
+  /react EMOJI           react to the bot's latest message
+  /form                  fill in the bot's latest open form (a WhatsApp Flow) again
+  /user NUMBER [name]    talk as another user (digits, international form)
+  /ticks                 the status of each message of this chat
+  \\TEXT                  send TEXT as it is (for a text that starts with / or is a number)
+  /help, /quit (or Ctrl-D)"""
+
+_TICKS = {"sending": "…", "sent": "✓", "delivered": "✓✓", "read": "✓✓", "failed": "✗"}
+
+
+class TerminalChat:
+    """A line-based chat with the bot of a running :class:`Simulation`."""
+
+    def __init__(
+        self,
+        sim: Simulation,
+        *,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+        color: bool | None = None,
+    ) -> None:
+        self.sim = sim
+        self.user = sim.default_user
+        self.stdin = stdin if stdin is not None else sys.stdin
+        self.out = stdout if stdout is not None else sys.stdout
+        self.color = self.out.isatty() if color is None else color
+        self._lines: asyncio.Queue[str | None] = asyncio.Queue()
+        self._shown: dict[str, str | None] = {}
+        #: Texts typed and not yet seen in the feed (not echoed a second time).
+        self._typing: list[str] = []
+        self._last = 0
+        self._items: dict[str, dict[str, Any]] = {}
+
+    # -- output ---------------------------------------------------------------------------------
+
+    def _style(self, text: str, code: str) -> str:
+        return f"\x1b[{code}m{text}\x1b[0m" if self.color else text
+
+    def say(self, text: str = "") -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def note(self, text: str) -> None:
+        self.say(self._style(text, "2"))
+
+    def _show(self, data: dict[str, Any], item: Item | None) -> None:
+        known = data["id"] in self._shown
+        previous = self._shown.get(data["id"])
+        self._shown[data["id"]] = data["status"]
+        self._items[data["id"]] = data
+        if not known:
+            if data["from"] == "bot":
+                self._show_bot(data, item)
+            elif (typed := _typed_as(data)) is not None and typed in self._typing:
+                self._typing.remove(typed)  # on the screen already, as typed
+            else:
+                label = data.get("text") or _media_name(data) or data["kind"]
+                self.say(self._style("you ▸ ", "36") + label)
+            if data["status"] in ("failed",):
+                self.note("   ✗ not stored by the bot (see its log)")
+            return
+        if data["status"] == previous:
+            return  # another change (a form's next screen): the form prompt shows it
+        if data["status"] == "read":
+            who = "by you" if data["from"] == "bot" else "by the bot"
+            self.say(self._style(f"   ✓✓ read {who}", "34"))
+        elif data["status"] == "failed":
+            self.note("   ✗ not stored by the bot (see its log)")
+
+    def _show_bot(self, data: dict[str, Any], item: Item | None) -> None:
+        stamp = time.strftime("%H:%M:%S", time.localtime(data["time"]))
+        self.say(self._style(f"bot · {stamp}", "32;1"))
+        if item is not None and item.outgoing is not None:
+            body = to_text(item.outgoing)
+        else:
+            body = data.get("text") or data["kind"]
+        for line in body.splitlines() or [""]:
+            self.say("  " + line)
+
+    async def _printer(self) -> None:
+        while True:
+            result = await self.sim.items(self.user, self._last, timeout=1.0)
+            self._last = result["last"]
+            for data in result["items"]:
+                item = next((i for i in self.sim.thread(self.user) if i.id == data["id"]), None)
+                self._show(data, item)
+
+    # -- input ----------------------------------------------------------------------------------
+
+    def _read_lines(self, loop: asyncio.AbstractEventLoop) -> None:
+        while True:
+            line = self.stdin.readline()
+            if not line:
+                loop.call_soon_threadsafe(self._lines.put_nowait, None)
+                return
+            loop.call_soon_threadsafe(self._lines.put_nowait, line.rstrip("\r\n"))
+
+    async def _ask(self, prompt: str) -> str | None:
+        self.say(self._style(prompt, "33"))
+        return await self._lines.get()
+
+    async def run(self) -> None:
+        """Chat until ``/quit`` or the end of input."""
+        loop = asyncio.get_running_loop()
+        threading.Thread(target=self._read_lines, args=(loop,), daemon=True).start()
+        self.say(self._style("wahost simulator", "1") + f" — you are +{self.user}; /help for more")
+        self.note(f"the bot listens on {self.sim.webhook_url}; its Graph API is local")
+        printer = asyncio.create_task(self._printer())
+        try:
+            while True:
+                line = await self._lines.get()
+                if line is None or line.strip() in ("/quit", "/exit"):
+                    return
+                try:
+                    await self.handle(line)
+                except ValueError as exc:
+                    self.note(f"  {exc}")
+        finally:
+            printer.cancel()
+            await asyncio.gather(printer, return_exceptions=True)
+
+    async def handle(self, line: str) -> None:
+        text = line.strip()
+        if not text:
+            return
+        if text.startswith("\\"):
+            await self._text(line.lstrip()[1:])
+        elif text.isdigit() and self._latest_with_choices() is not None:
+            await self._pick(int(text))
+        elif text.startswith("/"):
+            await self._command(text)
+        else:
+            await self._text(line)
+
+    async def _text(self, text: str) -> None:
+        self._typing.append(text)
+        await self.sim.send_text(self.user, text)
+
+    # -- choices and forms ----------------------------------------------------------------------
+
+    def _bot_items(self) -> list[Item]:
+        return [i for i in self.sim.thread(self.user) if i.sender == "bot" and i.outgoing]
+
+    def _latest_with_choices(self) -> Item | None:
+        return next((i for i in reversed(self._bot_items()) if i.outgoing.choices), None)  # type: ignore[union-attr]
+
+    async def _pick(self, n: int) -> None:
+        item = self._latest_with_choices()
+        assert item is not None and item.outgoing is not None
+        if not 1 <= n <= len(item.outgoing.choices):
+            raise ValueError(f"pick 1 to {len(item.outgoing.choices)}")
+        if not item.outgoing.choices[n - 1].reply:
+            await self._fill(item)
+            return
+        await self.sim.pick(self.user, item.id, n)
+
+    async def _fill(self, item: Item) -> None:
+        """Ask each field of the open form; submit it; go on with the next screen."""
+        while item.form is not None and not item.form_done:
+            form = item.form
+            self.say(self._style(f"  ── {form.title} ──", "1"))
+            if getattr(form, "note", None):
+                self.note(f"  {form.note}")
+            values: dict[str, Any] = {}
+            for spec in form.fields:
+                value = await self._field(spec)
+                if value is _QUIT:
+                    self.note("  form left unsent")
+                    return
+                if value is not None:
+                    values[spec.name] = value
+            while True:
+                try:
+                    submit(form, values)
+                    break
+                except FormError as exc:
+                    self.note(f"  {exc}")
+                    spec = next((f for f in form.fields if f.name == exc.field), None)
+                    if spec is None:
+                        return
+                    value = await self._field(spec)
+                    if value is _QUIT:
+                        self.note("  form left unsent")
+                        return
+                    if value is None:
+                        values.pop(spec.name, None)
+                    else:
+                        values[spec.name] = value
+            result = await self.sim.submit_form(self.user, item.id, values)
+            if "next" not in result:
+                return
+
+    async def _field(self, spec: Any) -> Any:
+        required = " (required)" if spec.required else ""
+        options = list(spec.options or ())
+        prompt = f"  {spec.label}{required}"
+        if options:
+            listed = "  ".join(f"{n}) {o.title}" for n, o in enumerate(options, 1))
+            many = ", several: 1,3" if spec.type == "checkbox" else ""
+            prompt += f" — {listed}{many}"
+        elif spec.type == "date":
+            prompt += " — YYYY-MM-DD"
+        elif spec.type == "optin":
+            prompt += " — y/n"
+        answer = await self._ask(prompt + ":")
+        if answer is None or answer.strip() == "/quit":
+            return _QUIT
+        answer = answer.strip()
+        if not answer:
+            return None
+        if spec.type == "optin":
+            return answer.lower() in ("y", "yes", "1", "true")
+        if options:
+            picked = [_option(options, part.strip()) for part in answer.split(",")]
+            return picked if spec.type == "checkbox" else picked[0]
+        return answer
+
+    # -- commands -------------------------------------------------------------------------------
+
+    async def _command(self, text: str) -> None:
+        try:
+            words = shlex.split(text)
+        except ValueError as exc:
+            raise ValueError(f"cannot read that command: {exc}") from None
+        name, args = words[0], words[1:]
+        if name == "/help":
+            self.say(HELP)
+        elif name == "/user":
+            if not args:
+                raise ValueError("/user NUMBER [name]")
+            self.user = self.sim._user(args[0])
+            if len(args) > 1:
+                self.sim._names[self.user] = " ".join(args[1:])
+            self._last = 0
+            self._shown.clear()
+            self.note(f"  you are now +{self.user}")
+        elif name == "/file":
+            if not args:
+                raise ValueError("/file PATH [caption]")
+            caption = " ".join(args[1:]) or None
+            path = Path(args[0]).expanduser()  # noqa: ASYNC240 (no I/O: reads $HOME)
+            self._typing.append(path.name)
+            await self.sim.send_media(self.user, path, caption=caption)
+        elif name == "/location":
+            if len(args) < 2:
+                raise ValueError("/location LAT LNG [name]")
+            await self.sim.act(self.user, {"location": [args[0], args[1], *args[2:3]]})
+        elif name == "/react":
+            bots = self._bot_items()
+            if not args or not bots:
+                raise ValueError("/react EMOJI, after the bot sent something")
+            await self.sim.react(self.user, bots[-1].id, args[0])
+        elif name == "/form":
+            open_forms = [i for i in self._bot_items() if i.form is not None and not i.form_done]
+            if not open_forms:
+                raise ValueError("no open form")
+            await self._fill(open_forms[-1])
+        elif name == "/ticks":
+            for item in self.sim.thread(self.user):
+                data = item.to_json()
+                label = (data.get("text") or _media_name(data) or data["kind"])[:40]
+                who = "bot" if item.sender == "bot" else "you"
+                self.say(
+                    f"  {who:3} {_TICKS.get(item.status or '', ' '):2} {item.status:9} {label}"
+                )
+        else:
+            raise ValueError(f"unknown command {name}; /help lists them")
+
+
+_QUIT = object()
+
+
+def _option(options: list[Any], answer: str) -> str:
+    if answer.isdigit() and 1 <= int(answer) <= len(options):
+        return str(options[int(answer) - 1].id)
+    for option in options:
+        if answer in (option.id, option.title):
+            return str(option.id)
+    return answer  # submit() names the field and says why
+
+
+def _typed_as(data: Mapping[str, Any]) -> str | None:
+    """What the user typed to send this item: its text, or the file name of its media."""
+    if data["kind"] == "text":
+        return data.get("text")
+    media = data.get("media")
+    return media["name"] if media else None
+
+
+def _media_name(data: Mapping[str, Any]) -> str | None:
+    media = data.get("media")
+    return f"[{media['type']}: {media['name']}]" if media else None
