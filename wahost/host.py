@@ -136,7 +136,11 @@ class Wahost:
             from wahost.outbox import Outbox
 
             self.client = GraphClient(self.config, transport=self._graph_transport)
-            self.outbox = Outbox(self._state, ttl=self.config.queue.dedupe_ttl)
+            self.outbox = Outbox(
+                self._state,
+                ttl=self.config.queue.dedupe_ttl,
+                patience=self.config.worker.lease_seconds / 2,
+            )
             for impl in self.dispatch.implementations("wahost_startup"):
                 try:
                     await self.dispatch._call(impl, {})

@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import sqlite3
 import time
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -34,7 +33,7 @@ from wahost.context import Context
 from wahost.dispatch import HookFailed
 from wahost.models import DecodeError, Event, Message, Status, WebhookError, decode_unit
 from wahost.queue.base import Lease, LeaseLost, QueueUnavailable
-from wahost.state.base import StateChanges
+from wahost.state.base import TRANSIENT_STORAGE_ERRORS, StateChanges
 
 if TYPE_CHECKING:
     from wahost.host import Wahost
@@ -44,8 +43,8 @@ log = structlog.get_logger("wahost.worker")
 #: First and longest pause between two tries of an ack that could not commit.
 ACK_RETRY_BASE = 0.05
 ACK_RETRY_CAP = 1.0
-#: What a failed commit raises: the queue's error, a socket's, the SQLite state store's.
-_STORAGE_ERRORS = (QueueUnavailable, OSError, sqlite3.OperationalError)
+#: What a failed commit raises: the queue's error, the state store's, a socket's, SQLite's.
+_STORAGE_ERRORS: tuple[type[Exception], ...] = (QueueUnavailable, *TRANSIENT_STORAGE_ERRORS)
 
 
 class _AckAbandoned(Exception):

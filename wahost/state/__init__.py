@@ -1,6 +1,12 @@
 """Per-conversation state and namespaced key-value data: the contract and built-in stores."""
 
-from wahost.state.base import ConversationState, KVWrite, StateChanges, StateStore
+from wahost.state.base import (
+    ConversationState,
+    KVWrite,
+    StateChanges,
+    StateStore,
+    StoreUnavailable,
+)
 from wahost.state.memory import MemoryStateStore
 from wahost.state.sqlite import SQLiteStateStore
 
@@ -11,4 +17,5 @@ __all__ = [
     "SQLiteStateStore",
     "StateChanges",
     "StateStore",
+    "StoreUnavailable",
 ]

@@ -11,11 +11,29 @@ idempotent even when the queue and the store are different backends.
 from __future__ import annotations
 
 import abc
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
+
+
+class StoreUnavailable(Exception):
+    """The state store could not read or write now (server down, timeout, disk full).
+
+    Backends raise it or a subclass of it, so that callers that can wait for the store to come
+    back (the worker's ack, the reply outbox) recognise the failure whatever the backend.
+    """
+
+
+#: What a store or queue raises when it cannot commit *now* — worth retrying while a lease is
+#: held: the backends' own errors, a socket's, and SQLite's (locked, disk full, I/O error).
+TRANSIENT_STORAGE_ERRORS: tuple[type[Exception], ...] = (
+    StoreUnavailable,
+    OSError,
+    sqlite3.OperationalError,
+)
 
 
 class ConversationState(msgspec.Struct, omit_defaults=True):

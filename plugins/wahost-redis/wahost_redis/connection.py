@@ -21,12 +21,14 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 
+import wahost.state.base
+
 T = TypeVar("T")
 
 DEFAULT_URL = "redis://localhost:6379/0"
 
 
-class StoreUnavailable(Exception):
+class StoreUnavailable(wahost.state.base.StoreUnavailable):
     """The Redis state store could not read or write (server down, timeout, out of memory)."""
 
 
