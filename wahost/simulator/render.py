@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from wahost.simulator.flowform import FormSpec, form_for
+from wahost.simulator.flowform import FormSpec, _list, _map, _str, form_for
 
 __all__ = [
     "KINDS",
@@ -609,25 +609,6 @@ def _wrap(text: str, width: int) -> list[str]:
 
 def _lines(*parts: str | None) -> str:
     return "\n".join(p for p in parts if p)
-
-
-# -- reading JSON safely ----------------------------------------------------------------------
-
-
-def _map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return None
 
 
 def _float(value: Any) -> float | None:
