@@ -387,3 +387,29 @@ async def test_lease_and_lane_queries_use_their_indexes(
     assert "INDEX wq_lanes_ready" in ready and "TEMP B-TREE" not in ready
     assert "INDEX wq_lanes_waiting" in due and "available_at>? AND available_at<?" in due
     assert "INDEX wq_units_lane" in head and "TEMP B-TREE" not in head
+
+
+async def test_the_wal_is_checkpointed_after_commits_and_an_idle_database_is_left_alone(
+    tmp_path: Path,
+) -> None:
+    database = SQLiteDatabase(tmp_path / "wahost.db")
+    queue = SQLiteQueue(database=database)
+    await queue.open()
+    try:
+        checkpointer = database._checkpointer
+        assert checkpointer is not None
+        await asyncio.sleep(0.3)
+        idle_runs = checkpointer.runs
+        await queue.enqueue([make_unit(f"ck{n}") for n in range(20)])
+        deadline = time.monotonic() + 5
+        while checkpointer.runs == idle_runs and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert checkpointer.runs > idle_runs  # a commit wakes it
+        await asyncio.sleep(0.2)
+        after = checkpointer.runs
+        assert await queue.stats()  # reads only, no commits: no checkpoint
+        await asyncio.sleep(0.3)
+        assert checkpointer.runs == after
+        assert idle_runs <= 1  # opening may commit the schema; nothing after that
+    finally:
+        await queue.close()
