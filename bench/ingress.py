@@ -23,6 +23,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -117,6 +118,18 @@ class Result:
     p99_ms: float
     non_200: int
     requests: int
+
+
+def median_result(results: list[Result]) -> Result:
+    """One row of per-column medians (requests/s, p50, p99) over several runs of one server."""
+    return Result(
+        results[0].name,
+        statistics.median(r.rps for r in results),
+        statistics.median(r.p50_ms for r in results),
+        statistics.median(r.p99_ms for r in results),
+        sum(r.non_200 for r in results),
+        sum(r.requests for r in results),
+    )
 
 
 def _free_port() -> int:
