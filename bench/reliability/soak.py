@@ -89,7 +89,9 @@ def run_soak(
                 while True:
                     n = next(counter)
                     due = started + n / rate
-                    if due - started >= seconds:
+                    # Stop at the deadline even when behind schedule: the run lasts `seconds`,
+                    # not however long the server takes to absorb `rate * seconds` webhooks.
+                    if due - started >= seconds or time.monotonic() - started >= seconds:
                         return
                     if (wait := due - time.monotonic()) > 0:
                         await asyncio.sleep(wait)
