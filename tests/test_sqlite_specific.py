@@ -9,6 +9,7 @@ import os
 import signal
 import sqlite3
 import sys
+import threading
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -413,3 +414,41 @@ async def test_the_wal_is_checkpointed_after_commits_and_an_idle_database_is_lef
         assert idle_runs <= 1  # opening may commit the schema; nothing after that
     finally:
         await queue.close()
+
+
+async def test_the_writer_lingers_for_company_only_after_a_group_that_had_some(
+    tmp_path: Path,
+) -> None:
+    database = SQLiteDatabase(tmp_path / "wahost.db")
+    await database.open()
+    try:
+        writer = database._writer
+        assert writer is not None
+        table = "CREATE TABLE IF NOT EXISTS t (n INTEGER)"
+        await database.write(lambda c: c.execute(table))
+        for n in range(20):  # one writer awaiting each write: never waits for company
+            await database.write(lambda c, n=n: c.execute("INSERT INTO t VALUES (?)", (n,)))
+        assert writer.lingered == 0
+
+        # Hold the writer inside one operation while ten more queue up: they form one group.
+        release = threading.Event()
+        held = asyncio.ensure_future(database.write(lambda c: release.wait(5)))
+        await asyncio.sleep(0.05)
+        burst = [
+            asyncio.ensure_future(database.write(lambda c: c.execute("INSERT INTO t VALUES (0)")))
+            for _ in range(10)
+        ]
+        await asyncio.sleep(0.05)
+        commits = database.commits
+        release.set()
+        await asyncio.gather(held, *burst)
+        assert database.commits - commits == 2  # the held op's group, then the ten together
+        assert writer.lingered == 0
+
+        # After a group of ten, the next group waits for company once; alone, it stops waiting.
+        await database.write(lambda c: c.execute("INSERT INTO t VALUES (1)"))
+        assert writer.lingered == 1
+        await database.write(lambda c: c.execute("INSERT INTO t VALUES (2)"))
+        assert writer.lingered == 1
+    finally:
+        await database.close()
