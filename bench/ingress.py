@@ -263,7 +263,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=64)
-    parser.add_argument("--bodies", type=int, default=250_000)
+    parser.add_argument(
+        "--bodies",
+        type=int,
+        default=None,
+        help="distinct webhooks wrk cycles through (default: 40,000 per second of a run, so "
+        "that no request repeats one and is answered from the dedupe check)",
+    )
     parser.add_argument("--engine", action="append", choices=["hypercorn", "uvicorn"])
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -272,7 +278,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="wahost-bench-"))
     bodies = workdir / "bodies.txt"
     with bodies.open("w") as out:
-        for n in range(args.bodies):
+        for n in range(args.bodies or 40_000 * args.seconds):
             body = webhook(n)
             out.write(f"{sign(body, TEST_APP_SECRET)} {body.decode()}\n")
     print(
