@@ -106,10 +106,6 @@ def pending(db: Path) -> int:
 # -- sections -------------------------------------------------------------------------------
 
 
-#: Distinct webhooks per second of an ingress run: above any rate this benchmark has seen.
-BODIES_PER_SECOND = 40_000
-
-
 def bodies_file(workdir: Path, count: int) -> Path:
     path = workdir / "bodies.txt"
     with path.open("w") as out:
@@ -235,9 +231,7 @@ def main() -> None:
 
     out(f"machine: {machine()}")
     out(f"pinning: {pinning}; pywa {PINS[0].split('==')[1]} from PyPI in {VENV}")
-    # Enough distinct webhooks that no request of a run repeats one (wrk cycles through the
-    # file): a repeat would be answered from the dedupe check, which stores nothing.
-    bodies = bodies_file(workdir, BODIES_PER_SECOND * seconds)
+    bodies = bodies_file(workdir, ingress.BODIES_PER_SECOND * seconds)
     size = len(e2e.signed(e2e.message("i", 0))[0])
 
     # 1. ingress
