@@ -2,9 +2,9 @@
 
 Several concurrent clients post signed webhooks (one message each, users spread over the
 clients, each user's messages numbered) and, as Meta does, re-post whatever got no 200 until it
-does. Meanwhile the server is killed with SIGKILL at random moments and restarted. A recording
-plugin (installed as a real entry point) writes every handled message to its own SQLite file,
-with the value of a per-conversation counter kept in ``ctx.state``.
+does. Meanwhile the server is killed with SIGKILL at random points of the run's progress and
+restarted. A recording plugin (installed as a real entry point) writes every handled message
+to its own SQLite file, with the value of a per-conversation counter kept in ``ctx.state``.
 
 Afterwards it checks: every message answered 200 was handled (none lost); each user's messages
 were handled in order; repeats only for units in flight at a kill (counted, and bounded by
@@ -331,11 +331,21 @@ async def _killer(
     rng: random.Random,
     victim: Victim,
     times: list[float],
+    progress: Callable[[], float],
 ) -> None:
-    while len(times) < kills and not stop.is_set():
-        await asyncio.sleep(rng.uniform(0.05, 0.6))
-        if stop.is_set():
-            break
+    """Kill at random points of the run's progress (0 at the start, 1 when every message is
+    answered 200 and handled), not at random times: on a fast machine, timed kills came after
+    the load had finished, and on a slow one they all fell on ingress. Kill ``i`` of ``n`` falls
+    somewhere in the ``i``-th of ``n`` equal slices, so that kills hit both the taking of
+    webhooks (early) and the handling (late), even where ingress far outruns the worker."""
+    low, high = 0.02, 0.95
+    width = (high - low) / max(kills, 1)
+    marks = [low + width * (i + rng.random()) for i in range(kills)]
+    for mark in marks:
+        while progress() < mark:
+            if stop.is_set():
+                return
+            await asyncio.sleep(0.02)
         times.append(time.time())
         await victim(server)
 
@@ -465,7 +475,14 @@ def _run(
         counters = {"posts": 0, "5xx": 0}
         stop = asyncio.Event()
         deadline = time.monotonic() + timeout
-        killer = asyncio.create_task(_killer(server, kills, stop, rng, victim, outcome.kill_times))
+        total = outcome.messages
+
+        def progress() -> float:
+            return (len(acked) + _handled(record_db)) / (2 * total)
+
+        killer = asyncio.create_task(
+            _killer(server, kills, stop, rng, victim, outcome.kill_times, progress)
+        )
         await asyncio.gather(
             *(
                 _client(

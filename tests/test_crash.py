@@ -13,8 +13,8 @@ from bench.crash import run_crash
 
 
 def test_kill_9_loses_nothing_and_keeps_order(tmp_path: Path) -> None:
-    # Enough messages that the load outlasts three kills and restarts (each restart waits for
-    # the server to answer again, ~1 s); with fewer, a fast host finished before the third.
+    # Kills fall at random points of the run's progress (not of time), so all three land while
+    # messages are still being taken or handled, however fast the machine.
     outcome = run_crash(
         messages=600, kills=3, clients=6, concurrency=8, seed=7, workdir=tmp_path, timeout=120
     )
