@@ -4,8 +4,9 @@ Every write is a plain function ``fn(connection) -> result`` submitted with :met
 dedicated writer thread drains everything pending, runs the functions in ONE transaction,
 commits once and only then resolves each caller's future. The group runs optimistically, with no
 savepoints; only when a function raises is the transaction rolled back and the group run again
-with a ``SAVEPOINT`` around each function, so one failing function does not fail the others. Sixty-four concurrent webhooks thus share one
-commit (and, with ``synchronous="full"``, one fsync). While the previous group had company
+with a ``SAVEPOINT`` around each function, so one failing function does not fail the others.
+Sixty-four concurrent webhooks thus share one commit (and, with ``synchronous="full"``, one
+fsync). While the previous group had company
 (concurrent load), the writer waits :data:`WRITE_LINGER` before a group so that more operations
 join it; a lone or sequential writer never waits.
 
