@@ -120,7 +120,14 @@ def run_pywa_ingress(python: str, bodies: Path, seconds: int, connections: int) 
     with open(bodies.parent / "pywa-ingress.log", "w") as log:
         process = e2e.start_pywa(python, port, "", echo=False, log=log)
         try:
-            return ingress._wrk("pywa (FastAPI route, uvicorn)", port, bodies, seconds, connections)
+            return ingress._wrk(
+                "pywa (FastAPI route, uvicorn)",
+                port,
+                bodies,
+                seconds,
+                connections,
+                pid=process.pid,
+            )
         finally:
             ingress._stop(process)
 
@@ -277,6 +284,10 @@ def main() -> None:
         f"wahost stored {stored} distinct units of {runs[-1][1].requests} requests in its "
         "last round"
     )
+    out("CPU a request, per thread of the server process (median of the rounds):")
+    for r in medians:
+        if r.cpu_us:
+            out(f"  {r.name:<46} {ingress.format_cpu(r.cpu_us)}")
 
     # 2. + 3. end to end and batches
     out(f"\n2. End to end: echo bot, {e2e_n} messages from 1,000 users, 64 connections")

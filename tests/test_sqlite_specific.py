@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -452,3 +453,34 @@ async def test_the_writer_lingers_for_company_only_after_a_group_that_had_some(
         assert writer.lingered == 1
     finally:
         await database.close()
+
+
+def _os_thread_names() -> dict[int, str]:
+    names = {}
+    for tid in os.listdir("/proc/self/task"):
+        with contextlib.suppress(OSError), open(f"/proc/self/task/{tid}/comm") as comm:
+            names[int(tid)] = comm.read().strip()
+    return names
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="no /proc (not Linux)")
+async def test_sqlite_threads_carry_their_names_in_the_os(tmp_path: Path) -> None:
+    before = _os_thread_names()
+    queue = SQLiteQueue(tmp_path / "wahost.db")
+    await queue.open()
+    try:
+        await queue.enqueue([make_unit("a1")])  # the checkpointer starts work after a commit
+        deadline = time.monotonic() + 5
+        new: list[str] = []
+        while time.monotonic() < deadline:
+            new = sorted(
+                n for t, n in _os_thread_names().items() if t not in before and "wahost" in n
+            )
+            if new == ["wahost-ckpt", "wahost-read", "wahost-write"]:
+                break
+            await asyncio.sleep(0.01)
+        assert new == ["wahost-ckpt", "wahost-read", "wahost-write"]
+    finally:
+        await queue.close()
+    # The event loop's own thread keeps its name.
+    assert _os_thread_names()[threading.get_native_id()] == before[threading.get_native_id()]
