@@ -8,7 +8,11 @@ was handled exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import signal
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,20 +88,31 @@ async def test_a_killed_workers_units_are_reclaimed_and_handled_once(
         return sum(r["pid"] == victim.pid for r in recorded.read()) >= 100
 
     await recorded.wait(victim_busy, 30, "the victim to handle units")
-    victim.kill()  # SIGKILL, mid-load
-    victim.wait()
     queue = RedisQueue(redis_url)
-    pending = await queue.client.xpending(queue.stream, "wahost")
-    held = {c["name"].decode(): c["pending"] for c in pending["consumers"]}
-    assert held.get(consumers[victim.pid], 0) > 0, f"the victim held no unit: {held}"
+
+    async def held() -> dict[str, int]:
+        pending = await queue.client.xpending(queue.stream, "wahost")
+        return {c["name"].decode(): c["pending"] for c in pending["consumers"]}
+
+    # SIGKILL mid-load, at a moment the victim holds units: frozen (SIGSTOP) while its
+    # holdings are read, and let go again when it is between two leases.
+    deadline = time.monotonic() + 30
+    while True:
+        os.kill(victim.pid, signal.SIGSTOP)
+        holding = await held()
+        if holding.get(consumers[victim.pid], 0) > 0 or time.monotonic() > deadline:
+            break
+        os.kill(victim.pid, signal.SIGCONT)
+        await asyncio.sleep(0.005)
+    victim.kill()
+    victim.wait()
+    assert holding.get(consumers[victim.pid], 0) > 0, f"the victim held no unit: {holding}"
 
     await recorded.wait(lambda: len(recorded.handled_keys()) == total, 60, "every unit")
     await recorded.drained(redis_url)
     assert survivor.poll() is None
     # The dead consumer's entries moved to the survivor and were acked: nothing pending.
-    pending = await queue.client.xpending(queue.stream, "wahost")
-    held = {c["name"].decode(): c["pending"] for c in pending["consumers"]}
-    assert held.get(consumers[victim.pid], 0) == 0
+    assert (await held()).get(consumers[victim.pid], 0) == 0
     await queue.close()
 
     handled = recorded.read()
