@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.ingress import wamid
 from wahost.testing.harness import TEST_APP_SECRET, sign
 from wahost.testing.payloads import make_text
 
@@ -49,10 +50,11 @@ def text_of(tag: str, n: int) -> str:
 def message(tag: str, n: int, users: int = USERS) -> dict[str, object]:
     """A ~1 KB text webhook; the contact carries Meta's 2026 ``user_id`` (BSUID) too, which
     pywa 4.x requires (reference/cloudapi.md §3)."""
+    sender = f"1650555{n % users:04d}"
     payload = make_text(
         text_of(tag, n),
-        sender=f"1650555{n % users:04d}",
-        wamid=f"wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQ{tag}{n:012d}A=",
+        sender=sender,
+        wamid=wamid(sender, f"{tag}{n}"),
         timestamp="1749416383",
         phone_number_id=PHONE_NUMBER_ID,
     )
