@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
-import hashlib
 import json
 import os
 import re
@@ -35,6 +33,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.e2e import cpu_seconds, wamid
 from wahost.queue.sqlite import SQLiteQueue
 from wahost.testing.harness import TEST_APP_SECRET, sign
 from wahost.testing.payloads import make_text
@@ -101,22 +100,6 @@ level = "warning"
 """
 
 
-def wamid(phone: str, n: int | str) -> str:
-    """A wamid shaped like Meta's: the sender's number, then a message id that looks random.
-
-    Meta's ids do not grow in sequence, so neither do these: in the store each lands at a
-    random place in the key indexes, as in production (sequential ids only ever append, which
-    flattered the storage by about a third in a micro-benchmark of the enqueue).
-    """
-    message_id = hashlib.sha1(f"{phone}:{n}".encode()).hexdigest()[:20].upper()
-    return (
-        "wamid.HBgL"
-        + base64.b64encode(phone.encode()).decode().rstrip("=")
-        + "FQIAEhgU"
-        + base64.b64encode(message_id.encode()).decode()
-    )
-
-
 def webhook(n: int) -> bytes:
     """A realistic text webhook of about 1 KB with a distinct wamid."""
     sender = f"1650555{n % 10000:04d}"
@@ -150,21 +133,18 @@ class Result:
 def thread_cpu(pid: int) -> dict[str, float]:
     """CPU seconds used so far by each thread of process ``pid``, by OS thread name (threads
     of one name added up; the main thread is "loop"). Empty where there is no /proc."""
-    tick = os.sysconf("SC_CLK_TCK")
     out: dict[str, float] = {}
     try:
-        tids = os.listdir(f"/proc/{pid}/task")
+        tids = [int(tid) for tid in os.listdir(f"/proc/{pid}/task")]
     except OSError:
         return out
     for tid in tids:
         try:
-            with open(f"/proc/{pid}/task/{tid}/comm") as f:
-                name = "loop" if int(tid) == pid else f.read().strip()
-            with open(f"/proc/{pid}/task/{tid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
+            name = "loop" if tid == pid else Path(f"/proc/{pid}/task/{tid}/comm").read_text()
+            used = cpu_seconds(pid, tid)
         except OSError:
             continue  # the thread ended meanwhile
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        out[name.strip()] = out.get(name.strip(), 0.0) + used
     return out
 
 

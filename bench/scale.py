@@ -33,6 +33,7 @@ from pathlib import Path
 from wahost_redis import RedisQueue
 from wahost_redis.testing import RedisServer, install_plugin, spawn, write_config
 
+from bench.e2e import cpu_seconds
 from wahost.testing.fake_graph import FakeGraph
 from wahost.testing.payloads import make_text
 from wahost.units import Unit, split
@@ -77,12 +78,6 @@ class Run:
             f"{self.workers} worker(s): {self.units} units in {self.seconds:.2f} s = "
             f"{self.rate:,.0f} units/s   (cores used: {cores})"
         )
-
-
-def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _ready(work: Path) -> int:
@@ -150,12 +145,12 @@ async def run_once(
 
             pids = {"workers": [p.pid for p in processes], "redis": [redis.process.pid]}  # type: ignore[union-attr]
             pids["bench + fake Graph"] = [os.getpid()]
-            before = {name: sum(map(_cpu_seconds, ps)) for name, ps in pids.items()}
+            before = {name: sum(map(cpu_seconds, ps)) for name, ps in pids.items()}
             started = time.perf_counter()
             (work / "go").touch()
             await graph.wait_for(total, timeout=600)
             run = Run(workers, total, time.perf_counter() - started)
-            run.cpu = {name: sum(map(_cpu_seconds, ps)) - before[name] for name, ps in pids.items()}
+            run.cpu = {name: sum(map(cpu_seconds, ps)) - before[name] for name, ps in pids.items()}
             return run
     finally:
         for process in processes:
