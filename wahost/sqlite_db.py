@@ -6,9 +6,9 @@ commits once and only then resolves each caller's future. The group runs optimis
 savepoints; only when a function raises is the transaction rolled back and the group run again
 with a ``SAVEPOINT`` around each function, so one failing function does not fail the others.
 Sixty-four concurrent webhooks thus share one commit (and, with ``synchronous="full"``, one
-fsync). While the previous group had company
-(concurrent load), the writer waits :data:`WRITE_LINGER` before a group so that more operations
-join it; a lone or sequential writer never waits.
+fsync). While the previous group had company (concurrent load), the writer waits
+:data:`WRITE_LINGER` before a group so that more operations join it; a lone or sequential writer
+never waits.
 
 Reads (:meth:`read`) are grouped the same way on a second connection and thread, in a read
 transaction: WAL lets them run while the writer writes, and they never take the write lock, so
