@@ -362,11 +362,24 @@ async def test_expired_rows_are_purged(
     assert (await queue.stats()).dedupe_keys == 0
     await queue.enqueue([make_unit("b1")])
     await asyncio.sleep(0.2)
-    await queue.enqueue([make_unit("c1")])
-    assert await count_rows(database, "wq_dedupe") == 1
+    await queue.enqueue([make_unit("c1")])  # purges: b1's key is renewed, its unit is stored
+    assert await count_rows(database, "wq_dedupe") == 2
+    assert await queue.enqueue([make_unit("b1")]) == 0
+    await queue.ack(await lease_one(queue))  # b1
+    await asyncio.sleep(0.2)
+    assert await queue.purge() == 1  # b1's; c1's unit is still stored
+    assert await keys_of(database, "wq_dedupe") == ["c1"]
+    assert await queue.enqueue([make_unit("b1")]) == 1
 
 
-async def test_lease_and_lane_queries_use_their_indexes(
+async def keys_of(database: SQLiteDatabase, table: str) -> list[str]:
+    def op(conn: sqlite3.Connection) -> list[str]:
+        return [row[0] for row in conn.execute(f"SELECT key FROM {table} ORDER BY key")]
+
+    return await database.read(op)
+
+
+async def test_lease_lane_and_replay_queries_use_their_indexes(
     pair: tuple[SQLiteQueue, SQLiteStateStore],
 ) -> None:
     def plans(conn: sqlite3.Connection) -> list[str]:
@@ -380,12 +393,15 @@ async def test_lease_and_lane_queries_use_their_indexes(
             " WHERE available_at > 0 AND available_at <= 1 ORDER BY head_id LIMIT 64",
             "SELECT id, available_at FROM wq_units WHERE conversation = 'c' AND dead = 0"
             " ORDER BY id LIMIT 1",
+            # Replay by key: only dead units have their keys indexed.
+            "SELECT id FROM wq_units WHERE dead = 1 AND key = 'k'",
         ):
             rows = conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()
             found.append(" / ".join(row[3] for row in rows))
         return found
 
-    ready, due, head = await pair[0].database.read(plans)
+    ready, due, head, replay = await pair[0].database.read(plans)
+    assert "INDEX wq_units_dead_key (key=?)" in replay
     assert "INDEX wq_lanes_ready" in ready and "TEMP B-TREE" not in ready
     assert "INDEX wq_lanes_waiting" in due and "available_at>? AND available_at<?" in due
     assert "INDEX wq_units_lane" in head and "TEMP B-TREE" not in head
@@ -484,3 +500,60 @@ async def test_sqlite_threads_carry_their_names_in_the_os(tmp_path: Path) -> Non
         await queue.close()
     # The event loop's own thread keeps its name.
     assert _os_thread_names()[threading.get_native_id()] == before[threading.get_native_id()]
+
+
+async def test_a_schema_1_queue_is_migrated_on_open_and_loses_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "wahost.db"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.executescript((REPO / "tests/fixtures/sqlite/queue-v1.sql").read_text())
+        k4 = conn.execute("SELECT id, attempts, token, available_at FROM wq_units WHERE key = 'k4'")
+        k4_id, k4_attempts, k4_token, k4_expires = k4.fetchone()
+
+    def schema(conn: sqlite3.Connection) -> tuple[Any, ...]:
+        return (
+            conn.execute("SELECT value FROM wq_meta WHERE name = 'schema'").fetchone()[0],
+            conn.execute("SELECT sql FROM sqlite_master WHERE name = 'wq_units'").fetchone()[0],
+            sorted(row[1] for row in conn.execute("PRAGMA index_list(wq_units)")),
+            dict(conn.execute("SELECT key, unit_id FROM wq_dedupe")),
+        )
+
+    for _ in range(2):  # the second open finds schema 2 and changes nothing
+        queue = SQLiteQueue(path)
+        await queue.open()
+        version, table, indexes, dedupe = await queue.database.read(schema)
+        assert version == 2 and "UNIQUE" not in table
+        assert indexes == ["wq_units_dead", "wq_units_dead_key", "wq_units_lane"]
+        # Every stored unit's key names it, the dead k2's too (purged under schema 1).
+        assert dedupe == {"k2": 2, "k3": 3, "k4": 4, "k5": None}
+        assert (await queue.stats()).dead == 1
+        await queue.close()
+
+    queue = SQLiteQueue(path)
+    await queue.open()
+    try:
+        # k2 and k4 are stored, k5 is remembered; k1 was done and forgotten.
+        assert await queue.enqueue([make_unit(k, "p:9") for k in ("k2", "k4", "k5", "k1")]) == 1
+        k1_id = (await queue.database.read(schema))[3]["k1"]
+        assert k1_id > 5  # ids go on after the last one schema 1 gave (k5's), none is reused
+        # The lease taken under schema 1 still holds its lane, and can be acked.
+        k4_unit = make_unit("k4", "p:2")
+        k3, k1 = await queue.lease(10, lease_seconds=60)
+        assert (k3.unit.key, k1.unit.key) == ("k3", "k1")
+        await queue.ack(Lease(k4_unit, str(k4_id), k4_attempts, k4_token, k4_expires))
+        assert await queue.replay("k2") is True  # by its key: the dead units' index
+        await queue.retry(k3, delay=0, error="again")
+        [k2] = await queue.lease(10, lease_seconds=60)  # older than k3 in its lane: first
+        assert k2.unit.key == "k2" and k2.unit.body == make_unit("k2", "p:1").body
+    finally:
+        await queue.close()
+
+
+async def test_a_queue_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    queue = SQLiteQueue(tmp_path / "wahost.db")
+    await queue.open()
+    await queue.database.write(
+        lambda conn: conn.execute("UPDATE wq_meta SET value = 3 WHERE name = 'schema'")
+    )
+    await queue.close()
+    with pytest.raises(QueueUnavailable, match="schema 3, newer than this wahost's"):
+        await SQLiteQueue(tmp_path / "wahost.db").open()

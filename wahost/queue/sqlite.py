@@ -13,7 +13,9 @@ Schema (tables prefixed ``wq_``):
   indexes: lanes free now (``available_at = 0``) by ``head_id``, and the lanes whose retry or
   lease expiry is due; oldest lanes first. The cost depends neither on the backlog behind each
   head nor on how many lanes wait for a later retry.
-* ``wq_dedupe`` — every key enqueued within ``dedupe_ttl``, done or not.
+* ``wq_dedupe`` — every key enqueued within ``dedupe_ttl``, done or not, with the id of the
+  unit stored under it; a key whose unit is still stored (dead, say) is renewed, not purged.
+  Units' keys have no index of their own but the dead units': enqueue finds a key here.
 
 Replay puts a dead unit back under its original id, so it takes its original place in its
 conversation: it is leased before any later unit of the conversation that is still waiting.
@@ -49,10 +51,13 @@ from wahost.units import Unit
 
 T = TypeVar("T")
 
-QUEUE_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS wq_units (
+#: The queue schema's version, in ``wq_meta`` under ``schema``; a file without it holds version 1
+#: (see :func:`_migrate_to_2`).
+SCHEMA_VERSION = 2
+
+_UNITS_TABLE = """CREATE TABLE {name} (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
-        key TEXT NOT NULL UNIQUE,
+        key TEXT NOT NULL,
         kind TEXT NOT NULL,
         phone_number_id TEXT NOT NULL,
         user TEXT NOT NULL,
@@ -64,11 +69,24 @@ QUEUE_SCHEMA = (
         token TEXT,
         error TEXT,
         died_at REAL
-    )""",
+    )"""
+
+_UNITS_INDEXES = (
     # The oldest unfinished unit of a conversation; dead units leave this partial index.
     """CREATE INDEX IF NOT EXISTS wq_units_lane ON wq_units (conversation, id)
         WHERE dead = 0""",
     "CREATE INDEX IF NOT EXISTS wq_units_dead ON wq_units (died_at, id) WHERE dead = 1",
+    # Replay by key. Only dead units are indexed by key: an index of every unit's key, random
+    # as wamids are, cost an enqueue a leaf page of its own (about a third of the writer's
+    # time); wq_dedupe already finds a key, and the unit stored under it by unit_id.
+    "CREATE INDEX IF NOT EXISTS wq_units_dead_key ON wq_units (key) WHERE dead = 1",
+)
+
+QUEUE_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS wq_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    "INSERT OR IGNORE INTO wq_meta (name, value) VALUES ('done', 0)",
+    _UNITS_TABLE.format(name="IF NOT EXISTS wq_units"),
+    *_UNITS_INDEXES,
     """CREATE TABLE IF NOT EXISTS wq_lanes (
         conversation TEXT PRIMARY KEY,
         head_id INTEGER NOT NULL,
@@ -83,9 +101,13 @@ QUEUE_SCHEMA = (
     "CREATE INDEX IF NOT EXISTS wq_lanes_ready ON wq_lanes (head_id) WHERE available_at = 0",
     """CREATE INDEX IF NOT EXISTS wq_lanes_waiting ON wq_lanes (available_at, head_id)
         WHERE available_at > 0""",
+    # unit_id: the unit stored under the key (gone once it is done). A key does not expire
+    # while its unit is stored: a purge renews it instead (dead units, or ones waiting that
+    # long), so Meta's redelivery of a dead message is never queued a second time.
     """CREATE TABLE IF NOT EXISTS wq_dedupe (
         key TEXT PRIMARY KEY,
-        expires_at REAL NOT NULL
+        expires_at REAL NOT NULL,
+        unit_id INTEGER
     ) WITHOUT ROWID""",
     "CREATE INDEX IF NOT EXISTS wq_dedupe_expires ON wq_dedupe (expires_at)",
     """CREATE TABLE IF NOT EXISTS wq_quarantine (
@@ -94,8 +116,6 @@ QUEUE_SCHEMA = (
         reason TEXT NOT NULL,
         body BLOB NOT NULL
     )""",
-    "CREATE TABLE IF NOT EXISTS wq_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-    "INSERT OR IGNORE INTO wq_meta (name, value) VALUES ('done', 0)",
 )
 
 #: Seconds between two purges of expired dedupe keys, and keys deleted by each.
@@ -105,9 +125,55 @@ PURGE_BATCH = 5000
 _UNIT_COLUMNS = "key, kind, phone_number_id, user, conversation, body"
 
 
-def _create_schema(conn: sqlite3.Connection) -> None:
+def _schema_version(conn: sqlite3.Connection) -> int:
+    """The version of the queue tables in the file: 0 before any, 1 before the version mark."""
+    if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'wq_units'").fetchone():
+        return 0
+    row = conn.execute("SELECT value FROM wq_meta WHERE name = 'schema'").fetchone()
+    return 1 if row is None else int(row[0])
+
+
+def _migrate_to_2(conn: sqlite3.Connection, dedupe_ttl: float) -> None:
+    """Version 1 indexed every unit's key (``UNIQUE``); version 2 finds a stored unit's key
+    through ``wq_dedupe.unit_id``. Every stored unit gets its key's row (a dead unit's may
+    have expired), then the units are copied, ids and all, into the new table: lanes, leases
+    and arrival order stay as they were, and ids go on from the last one ever given (ids are
+    never reused: a key's ``unit_id`` must not come to name another unit).
+    """
+    last = conn.execute(
+        "SELECT max(coalesce((SELECT max(seq) FROM sqlite_sequence WHERE name = 'wq_units'), 0),"
+        " coalesce((SELECT max(id) FROM wq_units), 0))"
+    ).fetchone()[0]
+    conn.execute("ALTER TABLE wq_dedupe ADD COLUMN unit_id INTEGER")
+    conn.execute(
+        "INSERT INTO wq_dedupe (key, expires_at, unit_id) SELECT key, ?, id FROM wq_units"
+        " WHERE true ON CONFLICT (key) DO UPDATE SET unit_id = excluded.unit_id",
+        (now() + dedupe_ttl,),
+    )
+    conn.execute(_UNITS_TABLE.format(name="wq_units_2"))
+    conn.execute("INSERT INTO wq_units_2 SELECT * FROM wq_units")
+    conn.execute("DROP TABLE wq_units")
+    conn.execute("ALTER TABLE wq_units_2 RENAME TO wq_units")
+    conn.execute("DELETE FROM sqlite_sequence WHERE name = 'wq_units'")
+    conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('wq_units', ?)", (last,))
+
+
+def _create_schema(conn: sqlite3.Connection, dedupe_ttl: float) -> None:
+    version = _schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(
+            f"the queue tables are of schema {version}, newer than this wahost's"
+            f" ({SCHEMA_VERSION}): upgrade wahost, or restore a backup taken before"
+        )
+    if version == 1:
+        _migrate_to_2(conn, dedupe_ttl)
     for statement in QUEUE_SCHEMA:
         conn.execute(statement)
+    conn.execute(
+        "INSERT INTO wq_meta (name, value) VALUES ('schema', ?)"
+        " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+        (SCHEMA_VERSION,),
+    )
     # The state tables too: ``ack(lease, changes)`` writes them even before a store opened.
     create_state_schema(conn)
 
@@ -201,7 +267,7 @@ class SQLiteQueue(QueueBackend):
         except sqlite3.Error as exc:
             raise QueueUnavailable(f"{self.database.path}: {exc}") from exc
         self._opened = True
-        await self._call(self.database.write(_create_schema))
+        await self._write(lambda conn: _create_schema(conn, self.dedupe_ttl))
 
     async def close(self) -> None:
         if self._opened:
@@ -238,32 +304,32 @@ class SQLiteQueue(QueueBackend):
             at = now()
             added = 0
             for row in rows:
-                # Claim the key unless it is remembered and not expired (duplicates within
-                # this batch find the claim of their first copy).
+                unit_id = conn.execute(
+                    f"INSERT INTO wq_units ({_UNIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", row
+                ).lastrowid
+                # Claim the key for the unit unless it is remembered and not expired, or its
+                # unit is still stored (dead, or waiting) past the expiry. Duplicates within
+                # this batch find the claim of their first copy. A duplicate is rare: its row
+                # is inserted and deleted, so the usual path needs no index of units' keys.
                 claimed = conn.execute(
-                    "INSERT INTO wq_dedupe (key, expires_at) VALUES (?, ?)"
-                    " ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at"
-                    " WHERE wq_dedupe.expires_at <= ?",
-                    (row[0], at + dedupe_ttl, at),
+                    "INSERT INTO wq_dedupe (key, expires_at, unit_id) VALUES (?, ?, ?)"
+                    " ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at,"
+                    " unit_id = excluded.unit_id WHERE wq_dedupe.expires_at <= ? AND NOT EXISTS"
+                    " (SELECT 1 FROM wq_units WHERE id = wq_dedupe.unit_id)",
+                    (row[0], at + dedupe_ttl, unit_id, at),
                 ).rowcount
                 if not claimed:
-                    continue
-                cur = conn.execute(
-                    f"INSERT INTO wq_units ({_UNIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)"
-                    " ON CONFLICT (key) DO NOTHING",  # still stored (e.g. dead) past the TTL
-                    row,
-                )
-                if not cur.rowcount:
+                    conn.execute("DELETE FROM wq_units WHERE id = ?", (unit_id,))
                     continue
                 conn.execute(
                     "INSERT INTO wq_lanes (conversation, head_id, available_at)"
                     " VALUES (?, ?, 0) ON CONFLICT (conversation) DO NOTHING",
-                    (row[4], cur.lastrowid),
+                    (row[4], unit_id),
                 )
                 added += 1
             if at >= self._next_purge:
                 self._next_purge = at + PURGE_INTERVAL
-                self._purge_dedupe(conn, at, PURGE_BATCH)
+                self._purge_dedupe(conn, at, PURGE_BATCH, dedupe_ttl)
             return added
 
         return await self._write(op)
@@ -428,12 +494,22 @@ class SQLiteQueue(QueueBackend):
 
     async def purge(self) -> int:
         """Delete every expired dedupe key now (enqueue also does it, a batch a minute)."""
-        return await self._write(lambda conn: self._purge_dedupe(conn, now(), None))
+        ttl = self.dedupe_ttl
+        return await self._write(lambda conn: self._purge_dedupe(conn, now(), None, ttl))
 
     @staticmethod
-    def _purge_dedupe(conn: sqlite3.Connection, at: float, batch: int | None) -> int:
-        return conn.execute(
-            "DELETE FROM wq_dedupe WHERE key IN"
-            " (SELECT key FROM wq_dedupe WHERE expires_at <= ? LIMIT ?)",
-            (at, -1 if batch is None else batch),
+    def _purge_dedupe(conn: sqlite3.Connection, at: float, batch: int | None, ttl: float) -> int:
+        """Delete up to ``batch`` expired keys (all with None); renew instead the expired keys
+        whose units are still stored. Returns the number deleted."""
+        expired = (
+            "key IN (SELECT key FROM wq_dedupe WHERE expires_at <= :at LIMIT :batch)"
+            " AND {} EXISTS (SELECT 1 FROM wq_units WHERE id = wq_dedupe.unit_id)"
+        )
+        params = {"at": at, "batch": -1 if batch is None else batch, "renewed": at + ttl}
+        conn.execute(
+            "UPDATE wq_dedupe SET expires_at = :renewed WHERE " + expired.format(""), params
+        )
+        deleted: int = conn.execute(
+            "DELETE FROM wq_dedupe WHERE " + expired.format("NOT"), params
         ).rowcount
+        return deleted

@@ -113,6 +113,18 @@ class QueueContract:
         assert await queue.enqueue([make_unit("a")]) == 1
         assert keys(await queue.lease(10, lease_seconds=LONG)) == ["a"]
 
+    async def test_a_stored_unit_keeps_its_key_past_the_ttl(self, queue: QueueBackend) -> None:
+        queue.dedupe_ttl = SHORT
+        await queue.enqueue([make_unit("a", "p:1"), make_unit("b", "p:2")])
+        await queue.dead(await lease_one(queue), error="boom")  # a dies; b waits, unleased
+        await asyncio.sleep(SHORT + 0.1)
+        assert await queue.enqueue([make_unit("a", "p:1"), make_unit("b", "p:2")]) == 0
+        if purge := getattr(queue, "purge", None):  # a backend's purge of expired keys, if any
+            await purge()
+            assert await queue.enqueue([make_unit("a", "p:1"), make_unit("b", "p:2")]) == 0
+        assert await queue.replay("a") is True
+        assert sorted(keys(await queue.lease(10, lease_seconds=LONG))) == ["a", "b"]
+
     async def test_a_batch_becomes_visible_at_once(self, queue: QueueBackend) -> None:
         units = [make_unit(f"k{i}", f"p:{i}") for i in range(300)]
 
