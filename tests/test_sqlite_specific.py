@@ -557,3 +557,44 @@ async def test_a_queue_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
     await queue.close()
     with pytest.raises(QueueUnavailable, match="schema 3, newer than this wahost's"):
         await SQLiteQueue(tmp_path / "wahost.db").open()
+
+
+async def test_a_downgraded_queue_takes_schema_1_writes_and_upgrades_again(tmp_path: Path) -> None:
+    path = tmp_path / "wahost.db"
+    queue = SQLiteQueue(path)
+    await queue.open()
+    await queue.enqueue([make_unit("a"), make_unit("b"), make_unit("c", "p:2")])
+    await queue.dead(await lease_one(queue), error="boom")  # a
+    b, c = await queue.lease(10, lease_seconds=60)
+    await queue.retry(b, delay=0, error="again")
+    await queue.ack(c)  # the last id given (3)
+    await queue.close()
+
+    assert await SQLiteQueue(path).downgrade() is True
+    assert await SQLiteQueue(path).downgrade() is False
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        # What schema 1 runs for every unit (ON CONFLICT (key) needs the UNIQUE key).
+        insert = (
+            "INSERT INTO wq_units (key, kind, phone_number_id, user, conversation, body)"
+            " VALUES (?, 'message', 'p', '3', 'p:3', x'00') ON CONFLICT (key) DO NOTHING"
+        )
+        assert conn.execute(insert, ("b",)).rowcount == 0
+        d_id = conn.execute(insert, ("d",)).lastrowid
+        assert d_id is not None and d_id > 3  # after the last id given, not reused
+        conn.execute("INSERT INTO wq_lanes VALUES ('p:3', ?, 0, NULL)", (d_id,))
+        conn.commit()
+        assert conn.execute("SELECT value FROM wq_meta WHERE name = 'schema'").fetchone() is None
+
+    queue = SQLiteQueue(path)
+    await queue.open()
+    try:
+        assert await queue.replay("a") is True
+        assert keys_sorted(await queue.lease(10, lease_seconds=60)) == ["a", "d"]  # b after a
+        assert await queue.enqueue([make_unit("e", "p:4")]) == 1
+        assert int((await queue.lease(10, lease_seconds=60))[0].id) > d_id
+    finally:
+        await queue.close()
+
+
+def keys_sorted(leases: list[Lease]) -> list[str]:
+    return sorted(lease.unit.key for lease in leases)

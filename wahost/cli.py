@@ -372,6 +372,37 @@ def queue_replay(config_path: Path, key: str | None, replay_all: bool) -> None:
     click.echo(f"replayed {key}")
 
 
+@queue.command("downgrade")
+@config_option
+def queue_downgrade(config_path: Path) -> None:
+    """Rewrite the SQLite queue for the release before its schema 2, to roll back to it.
+
+    Stop the host first; run this, then install the earlier release. Nothing is lost: units,
+    dead units, leases and dedupe keys are kept. The next start of this release upgrades the
+    file again.
+    """
+    from wahost.host import StartupError
+    from wahost.queue.base import QueueUnavailable
+    from wahost.queue.sqlite import SQLiteQueue
+
+    try:
+        queue = _host(_load(config_path)).make_queue()  # not opened: opening upgrades it
+    except StartupError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not isinstance(queue, SQLiteQueue):
+        raise click.ClickException(
+            f"the {queue.name!r} queue has no schema to downgrade (only SQLite's changed)"
+        )
+    try:
+        downgraded = _run(queue.downgrade)
+    except QueueUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
+    if downgraded:
+        click.echo("the queue is in schema 1 now: install the earlier release before a start")
+    else:
+        click.echo("the queue is in schema 1 already: nothing to do")
+
+
 @queue.command("quarantine")
 @config_option
 @click.option("--limit", default=100, show_default=True)

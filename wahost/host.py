@@ -127,7 +127,7 @@ class Wahost:
         """Open the queue and state store, then run every ``wahost_startup``."""
         if self.started:
             return
-        self._queue = self._backend("wahost_queue_backend", self.config.queue)
+        self._queue = self.make_queue()
         self._state = self._backend("wahost_state_store", self.config.state)
         await self._queue.open()
         try:
@@ -153,6 +153,12 @@ class Wahost:
             await self._close_stores()
             raise
         self.started = True
+
+    def make_queue(self) -> QueueBackend:
+        """A new queue backend as configured, not opened (``start`` opens its own; this one is
+        for maintenance such as ``wahost queue downgrade``)."""
+        queue: QueueBackend = self._backend("wahost_queue_backend", self.config.queue)
+        return queue
 
     def _backend(self, hook: str, section: Any) -> Any:
         result = self.dispatch.first_sync(hook, config=section)

@@ -140,22 +140,55 @@ def _migrate_to_2(conn: sqlite3.Connection, dedupe_ttl: float) -> None:
     and arrival order stay as they were, and ids go on from the last one ever given (ids are
     never reused: a key's ``unit_id`` must not come to name another unit).
     """
-    last = conn.execute(
-        "SELECT max(coalesce((SELECT max(seq) FROM sqlite_sequence WHERE name = 'wq_units'), 0),"
-        " coalesce((SELECT max(id) FROM wq_units), 0))"
-    ).fetchone()[0]
-    conn.execute("ALTER TABLE wq_dedupe ADD COLUMN unit_id INTEGER")
+    last = _last_id(conn)
+    if not any(row[1] == "unit_id" for row in conn.execute("PRAGMA table_info(wq_dedupe)")):
+        conn.execute("ALTER TABLE wq_dedupe ADD COLUMN unit_id INTEGER")  # else downgraded
     conn.execute(
         "INSERT INTO wq_dedupe (key, expires_at, unit_id) SELECT key, ?, id FROM wq_units"
         " WHERE true ON CONFLICT (key) DO UPDATE SET unit_id = excluded.unit_id",
         (now() + dedupe_ttl,),
     )
-    conn.execute(_UNITS_TABLE.format(name="wq_units_2"))
-    conn.execute("INSERT INTO wq_units_2 SELECT * FROM wq_units")
+    _rebuild_units(conn, _UNITS_TABLE, last)
+
+
+def _last_id(conn: sqlite3.Connection) -> int:
+    """The last unit id ever given (units done since are gone, their ids not to be reused)."""
+    last: int = conn.execute(
+        "SELECT max(coalesce((SELECT max(seq) FROM sqlite_sequence WHERE name = 'wq_units'), 0),"
+        " coalesce((SELECT max(id) FROM wq_units), 0))"
+    ).fetchone()[0]
+    return last
+
+
+def _rebuild_units(conn: sqlite3.Connection, table: str, last: int) -> None:
+    """Copy the units, ids and all, into a table made by ``table``; the next id is ``last + 1``."""
+    conn.execute(table.format(name="wq_units_new"))
+    conn.execute("INSERT INTO wq_units_new SELECT * FROM wq_units")
     conn.execute("DROP TABLE wq_units")
-    conn.execute("ALTER TABLE wq_units_2 RENAME TO wq_units")
+    conn.execute("ALTER TABLE wq_units_new RENAME TO wq_units")
     conn.execute("DELETE FROM sqlite_sequence WHERE name = 'wq_units'")
     conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('wq_units', ?)", (last,))
+    for statement in _UNITS_INDEXES:
+        conn.execute(statement)
+
+
+def downgrade_to_1(conn: sqlite3.Connection) -> bool:
+    """Rewrite the queue tables in schema 1, the one releases before schema 2 open (they index
+    every unit's key and fail every enqueue without it). False if they already are.
+
+    ``wq_dedupe.unit_id`` stays: schema 1 ignores it, and a later upgrade fills it anew.
+    Stored units have distinct keys (a key is claimed only once its unit is gone), so the
+    ``UNIQUE`` index takes them all.
+    """
+    if _schema_version(conn) != SCHEMA_VERSION:
+        return False
+    last = _last_id(conn)
+    _rebuild_units(
+        conn, _UNITS_TABLE.replace("key TEXT NOT NULL,", "key TEXT NOT NULL UNIQUE,"), last
+    )
+    conn.execute("DROP INDEX wq_units_dead_key")
+    conn.execute("DELETE FROM wq_meta WHERE name = 'schema'")
+    return True
 
 
 def _create_schema(conn: sqlite3.Connection, dedupe_ttl: float) -> None:
@@ -268,6 +301,18 @@ class SQLiteQueue(QueueBackend):
             raise QueueUnavailable(f"{self.database.path}: {exc}") from exc
         self._opened = True
         await self._write(lambda conn: _create_schema(conn, self.dedupe_ttl))
+
+    async def downgrade(self) -> bool:
+        """Rewrite the file's queue tables for the release before schema 2, for a rollback
+        (``wahost queue downgrade``), on a queue not opened (opening upgrades the file again).
+        False if there was nothing to do."""
+        if self._opened:
+            raise RuntimeError("downgrade() is for a queue that is not open")
+        await self._call(self.database.open())
+        try:
+            return await self._write(downgrade_to_1)
+        finally:
+            await self.database.close()
 
     async def close(self) -> None:
         if self._opened:
