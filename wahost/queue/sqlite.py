@@ -540,7 +540,8 @@ class SQLiteQueue(QueueBackend):
         return await self._read(op)
 
     async def purge(self) -> int:
-        """Delete every expired dedupe key now (enqueue also does it, a batch a minute)."""
+        """Delete every expired dedupe key now, renewing those whose units are still stored
+        (enqueue also does it, a batch a minute); returns how many were deleted."""
         ttl = self.dedupe_ttl
         return await self._write(lambda conn: self._purge_dedupe(conn, now(), None, ttl))
 
