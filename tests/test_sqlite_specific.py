@@ -557,6 +557,8 @@ async def test_a_queue_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
     await queue.close()
     with pytest.raises(QueueUnavailable, match="schema 3, newer than this wahost's"):
         await SQLiteQueue(tmp_path / "wahost.db").open()
+    with pytest.raises(QueueUnavailable, match="schema 3, newer than this wahost's"):
+        await SQLiteQueue(tmp_path / "wahost.db").downgrade()
 
 
 async def test_a_downgraded_queue_takes_schema_1_writes_and_upgrades_again(tmp_path: Path) -> None:

@@ -71,22 +71,25 @@ _UNITS_TABLE = """CREATE TABLE {name} (
         died_at REAL
     )"""
 
+#: The indexes of ``wq_units`` in schemas 1 and 2.
 _UNITS_INDEXES = (
     # The oldest unfinished unit of a conversation; dead units leave this partial index.
     """CREATE INDEX IF NOT EXISTS wq_units_lane ON wq_units (conversation, id)
         WHERE dead = 0""",
     "CREATE INDEX IF NOT EXISTS wq_units_dead ON wq_units (died_at, id) WHERE dead = 1",
-    # Replay by key. Only dead units are indexed by key: an index of every unit's key, random
-    # as wamids are, cost each enqueue a leaf page of its own (15-25 % of the writer's CPU a
-    # unit with 60k-100k units queued); wq_dedupe already finds a key, and its unit_id the unit.
-    "CREATE INDEX IF NOT EXISTS wq_units_dead_key ON wq_units (key) WHERE dead = 1",
 )
 
 QUEUE_SCHEMA = (
     "CREATE TABLE IF NOT EXISTS wq_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
     "INSERT OR IGNORE INTO wq_meta (name, value) VALUES ('done', 0)",
+    # After _migrate_to_2, if the file needed it: a file without the mark holds schema 1.
+    f"INSERT OR IGNORE INTO wq_meta (name, value) VALUES ('schema', {SCHEMA_VERSION})",
     _UNITS_TABLE.format(name="IF NOT EXISTS wq_units"),
     *_UNITS_INDEXES,
+    # Replay by key. Only dead units are indexed by key: an index of every unit's key, random
+    # as wamids are, cost each enqueue a leaf page of its own (15-25 % of the writer's CPU a
+    # unit with 60k-100k units queued); wq_dedupe already finds a key, and its unit_id the unit.
+    "CREATE INDEX IF NOT EXISTS wq_units_dead_key ON wq_units (key) WHERE dead = 1",
     """CREATE TABLE IF NOT EXISTS wq_lanes (
         conversation TEXT PRIMARY KEY,
         head_id INTEGER NOT NULL,
@@ -126,11 +129,18 @@ _UNIT_COLUMNS = "key, kind, phone_number_id, user, conversation, body"
 
 
 def _schema_version(conn: sqlite3.Connection) -> int:
-    """The version of the queue tables in the file: 0 before any, 1 before the version mark."""
+    """The version of the queue tables in the file: 0 before any, 1 before the version mark.
+    Raises for a version newer than this code's."""
     if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'wq_units'").fetchone():
         return 0
     row = conn.execute("SELECT value FROM wq_meta WHERE name = 'schema'").fetchone()
-    return 1 if row is None else int(row[0])
+    version = 1 if row is None else int(row[0])
+    if version > SCHEMA_VERSION:
+        raise sqlite3.DatabaseError(
+            f"the queue tables are of schema {version}, newer than this wahost's"
+            f" ({SCHEMA_VERSION}): upgrade wahost, or restore a backup taken before"
+        )
+    return version
 
 
 def _migrate_to_2(conn: sqlite3.Connection, dedupe_ttl: float) -> None:
@@ -161,7 +171,8 @@ def _last_id(conn: sqlite3.Connection) -> int:
 
 
 def _rebuild_units(conn: sqlite3.Connection, table: str, last: int) -> None:
-    """Copy the units, ids and all, into a table made by ``table``; the next id is ``last + 1``."""
+    """Copy the units, ids and all, into a table made by ``table``, with the indexes of both
+    schemas; the next id is ``last + 1``."""
     conn.execute(table.format(name="wq_units_new"))
     conn.execute("INSERT INTO wq_units_new SELECT * FROM wq_units")
     conn.execute("DROP TABLE wq_units")
@@ -174,7 +185,8 @@ def _rebuild_units(conn: sqlite3.Connection, table: str, last: int) -> None:
 
 def downgrade_to_1(conn: sqlite3.Connection) -> bool:
     """Rewrite the queue tables in schema 1, the one releases before schema 2 open (they index
-    every unit's key and fail every enqueue without it). False if they already are.
+    every unit's key and fail every enqueue without it). False if they already are, or if
+    there are none.
 
     ``wq_dedupe.unit_id`` stays: schema 1 ignores it, and a later upgrade fills it anew.
     Stored units have distinct keys (a key is claimed only once its unit is gone), so the
@@ -186,27 +198,15 @@ def downgrade_to_1(conn: sqlite3.Connection) -> bool:
     _rebuild_units(
         conn, _UNITS_TABLE.replace("key TEXT NOT NULL,", "key TEXT NOT NULL UNIQUE,"), last
     )
-    conn.execute("DROP INDEX wq_units_dead_key")
     conn.execute("DELETE FROM wq_meta WHERE name = 'schema'")
     return True
 
 
 def _create_schema(conn: sqlite3.Connection, dedupe_ttl: float) -> None:
-    version = _schema_version(conn)
-    if version > SCHEMA_VERSION:
-        raise sqlite3.DatabaseError(
-            f"the queue tables are of schema {version}, newer than this wahost's"
-            f" ({SCHEMA_VERSION}): upgrade wahost, or restore a backup taken before"
-        )
-    if version == 1:
-        _migrate_to_2(conn, dedupe_ttl)
+    if _schema_version(conn) == 1:
+        _migrate_to_2(conn, dedupe_ttl)  # QUEUE_SCHEMA then adds what schema 2 has more
     for statement in QUEUE_SCHEMA:
         conn.execute(statement)
-    conn.execute(
-        "INSERT INTO wq_meta (name, value) VALUES ('schema', ?)"
-        " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-        (SCHEMA_VERSION,),
-    )
     # The state tables too: ``ack(lease, changes)`` writes them even before a store opened.
     create_state_schema(conn)
 
