@@ -88,6 +88,7 @@ verify_token = "bench-verify"
 [server]
 port = {port}
 engine = "{engine}"
+webhook_fast_path = {fast_path}
 
 [queue]
 path = "{db}"
@@ -281,13 +282,19 @@ def run_wahost(
     workdir: Path,
     db: Path | None = None,
     label: str | None = None,
+    fast_path: bool = True,
 ) -> tuple[Result, int]:
     port = _free_port()
     db = db or workdir / f"wahost-{engine}-{worker}.db"
     config = workdir / f"wahost-{engine}-{worker}.toml"
     config.write_text(
         CONFIG.format(
-            secret=TEST_APP_SECRET, port=port, db=db, engine=engine, worker=str(worker).lower()
+            secret=TEST_APP_SECRET,
+            port=port,
+            db=db,
+            engine=engine,
+            worker=str(worker).lower(),
+            fast_path=str(fast_path).lower(),
         )
     )
     env = {**os.environ, "WAHOST_PLUGINS": "none"}

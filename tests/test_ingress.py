@@ -33,10 +33,15 @@ class Recorder:
         return True
 
 
-@pytest.fixture
-async def bot(tmp_path: Path) -> AsyncIterator[BotHarness]:
+#: The webhook's POST answered in the HTTP protocol (the default) and through ASGI.
+PATHS = pytest.mark.parametrize("fast_path", [True, False], ids=["fast-path", "asgi"])
+
+
+@pytest.fixture(params=[True, False], ids=["fast-path", "asgi"])
+async def bot(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[BotHarness]:
     recorder = Recorder()
-    async with BotHarness(tmp_path, plugins=[recorder]) as harness:
+    config = {"server": {"webhook_fast_path": request.param}}
+    async with BotHarness(tmp_path, plugins=[recorder], config=config) as harness:
         harness.recorder = recorder  # type: ignore[attr-defined]
         yield harness
 
@@ -142,21 +147,27 @@ async def test_any_configured_secret_is_accepted_during_rotation(tmp_path: Path)
 # -- POST: size and decoding ---------------------------------------------------------------
 
 
-async def test_a_body_over_the_limit_is_413_by_content_length(tmp_path: Path) -> None:
-    async with BotHarness(tmp_path, config={"server": {"max_body_bytes": 1000}}) as bot:
+@PATHS
+async def test_a_body_over_the_limit_is_413_by_content_length(
+    tmp_path: Path, fast_path: bool
+) -> None:
+    config = {"server": {"max_body_bytes": 1000, "webhook_fast_path": fast_path}}
+    async with BotHarness(tmp_path, config=config) as bot:
         body = b'{"object":"whatsapp_business_account","entry":[]}'.ljust(2000)
         response = await bot.post(body)
         assert response.status_code == 413
         assert await stored(bot) == 0
 
 
-@pytest.mark.parametrize("engine", ["uvicorn", "hypercorn"])
+@pytest.mark.parametrize(
+    ("engine", "fast_path"), [("uvicorn", True), ("uvicorn", False), ("hypercorn", False)]
+)
 async def test_a_streamed_body_over_the_limit_is_413_without_reading_it_all(
-    tmp_path: Path, engine: str
+    tmp_path: Path, engine: str, fast_path: bool
 ) -> None:
     """A chunked body (no Content-Length) that passes the limit and never ends: the answer
     comes anyway, so the server stopped reading at the limit."""
-    config = {"server": {"max_body_bytes": 1000, "engine": engine}}
+    config = {"server": {"max_body_bytes": 1000, "engine": engine, "webhook_fast_path": fast_path}}
     async with BotHarness(tmp_path, config=config) as bot:
         port = int(bot.url.rsplit(":", 1)[1])
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -208,11 +219,12 @@ db.execute("ROLLBACK")
 """
 
 
+@PATHS
 async def test_503_when_the_store_cannot_commit_then_200_on_meta_s_retry(
-    tmp_path: Path,
+    tmp_path: Path, fast_path: bool
 ) -> None:
     recorder = Recorder()
-    config = {"queue": {"busy_timeout": 0.2}}
+    config = {"queue": {"busy_timeout": 0.2}, "server": {"webhook_fast_path": fast_path}}
     async with BotHarness(tmp_path, plugins=[recorder], config=config) as bot:
         db_path = bot.config.queue.path
         locker = subprocess.Popen(

@@ -28,10 +28,15 @@ async def run_http(
     *,
     sock: socket.socket | None = None,
     engine: str = "uvicorn",
+    fast_path: bool = True,
 ) -> None:
-    """Serve ``app`` on ``host:port`` (or an already bound ``sock``) until ``stop`` is set."""
+    """Serve ``app`` on ``host:port`` (or an already bound ``sock``) until ``stop`` is set.
+
+    With uvicorn and ``fast_path``, when ``app`` is the host's :class:`~wahost.webhook.Ingress`,
+    the webhook's POSTs are answered by :mod:`wahost.webhook_protocol` without ASGI.
+    """
     if engine == "uvicorn":
-        return await _run_uvicorn(app, host, port, stop, sock=sock)
+        return await _run_uvicorn(app, host, port, stop, sock=sock, fast_path=fast_path)
     from hypercorn.asyncio import serve
     from hypercorn.config import Config as HypercornConfig
 
@@ -46,9 +51,20 @@ async def run_http(
 
 
 async def _run_uvicorn(
-    app: Any, host: str, port: int, stop: asyncio.Event, *, sock: socket.socket | None
+    app: Any,
+    host: str,
+    port: int,
+    stop: asyncio.Event,
+    *,
+    sock: socket.socket | None,
+    fast_path: bool,
 ) -> None:
     import uvicorn
+
+    from wahost.webhook import Ingress
+    from wahost.webhook_protocol import protocol_class
+
+    protocol = protocol_class(app) if fast_path and isinstance(app, Ingress) else None
 
     class Server(uvicorn.Server):
         @contextlib.contextmanager
@@ -67,6 +83,7 @@ async def _run_uvicorn(
         # Requests still open at shutdown (a console page's long poll) are not waited for
         # longer than this; webhooks in flight take milliseconds.
         timeout_graceful_shutdown=10,
+        http=protocol or "auto",
     )
     server = Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock] if sock is not None else None))
@@ -117,7 +134,14 @@ async def serve(host: Wahost, *, with_worker: bool = True, grace: float = 10.0) 
         worker=with_worker,
     )
     try:
-        await run_http(host.asgi(), server.host, server.port, stop, engine=server.engine)
+        await run_http(
+            host.asgi(),
+            server.host,
+            server.port,
+            stop,
+            engine=server.engine,
+            fast_path=server.webhook_fast_path,
+        )
     finally:
         log.info("stopping")
         if worker is not None and worker_task is not None:

@@ -29,7 +29,7 @@ import structlog
 
 from wahost.models import DecodeError
 from wahost.queue.base import QueueUnavailable
-from wahost.units import split
+from wahost.units import Unit, split
 
 if TYPE_CHECKING:
     from wahost.host import Wahost
@@ -154,29 +154,44 @@ class Ingress:
             return await _respond(send, 413)
         except ConnectionError:
             return
+        outcome = self.accept(signature, body)
+        status = outcome if type(outcome) is int else await outcome  # type: ignore[misc]
+        await _respond(send, status)
+
+    def accept(self, signature: bytes | None, body: bytes) -> int | Awaitable[int]:
+        """The answer to a webhook POST of ``body``: a status when it is known at once (a
+        refused signature; nothing to store), else an awaitable of the status, resolved once
+        the units are durable (200) or could not be stored (503). Shared by the ASGI path and
+        :mod:`wahost.webhook_protocol`."""
         status = self.checker.status(signature, body)
         if status != 200:
             log.warning("webhook signature refused", status=status, bytes=len(body))
-            return await _respond(send, status)
-        queue = self.host.queue
+            return status
         try:
             units = split(body)
         except DecodeError as exc:
-            try:
-                await queue.quarantine(body, str(exc))
-            except QueueUnavailable as qexc:
-                log.error("quarantine failed", error=str(qexc))
-                return await _respond(send, 503)
-            log.warning("undecodable webhook quarantined", reason=str(exc), bytes=len(body))
-            return await _respond(send, 200)
-        if units:
-            try:
-                await queue.enqueue(units)
-            except Exception as exc:  # any failure to commit: Meta must retry
-                log.error("enqueue failed", error=str(exc), units=len(units))
-                return await _respond(send, 503)
-            self.host.wakeup.set()
-        await _respond(send, 200)
+            return self._quarantine(body, str(exc))
+        if not units:
+            return 200
+        return self._enqueue(units)
+
+    async def _quarantine(self, body: bytes, reason: str) -> int:
+        try:
+            await self.host.queue.quarantine(body, reason)
+        except QueueUnavailable as exc:
+            log.error("quarantine failed", error=str(exc))
+            return 503
+        log.warning("undecodable webhook quarantined", reason=reason, bytes=len(body))
+        return 200
+
+    async def _enqueue(self, units: list[Unit]) -> int:
+        try:
+            await self.host.queue.enqueue(units)
+        except Exception as exc:  # any failure to commit: Meta must retry
+            log.error("enqueue failed", error=str(exc), units=len(units))
+            return 503
+        self.host.wakeup.set()
+        return 200
 
     async def ready(self, send: Send) -> None:
         """``/readyz``: 200 when this instance can take webhooks now, else 503 with the reason.

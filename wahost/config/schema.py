@@ -117,6 +117,14 @@ class ServerConfig(_Table):
             'webhooks per second in bench/ingress.py) or "hypercorn".'
         ),
     ] = "uvicorn"
+    webhook_fast_path: Annotated[
+        bool,
+        Meta(
+            description="With uvicorn, answer the webhook's POSTs in the HTTP protocol itself, "
+            "without the ASGI cycle (the same checks and answers; see docs/architecture.md). "
+            "false sends them through ASGI like every other request."
+        ),
+    ] = True
 
 
 class QueueConfig(_Table):

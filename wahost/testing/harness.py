@@ -126,6 +126,7 @@ class BotHarness:
                     self._stop,
                     sock=sock,
                     engine=self.config.server.engine,
+                    fast_path=self.config.server.webhook_fast_path,
                 )
             )
         )
