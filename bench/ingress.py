@@ -6,11 +6,14 @@ Measured in one run, on this machine, with wrk (64 connections, 2 threads, 10 s 
   msgspec decode and split as wahost, and stores nothing;
 * **wahost** — ``wahost serve`` (one process, the default SQLite queue, durable before the
   200), ingress only (``[worker] enabled = false``) and with the worker running in the same
-  process (no plugin: every unit goes to the default ``on_unhandled``).
+  process (no plugin: every unit goes to the default ``on_unhandled``); on uvicorn with the
+  webhook answered in the HTTP protocol (the default), on uvicorn through ASGI
+  (``webhook_fast_path = false``), and on Hypercorn.
 
 Every request carries a distinct wamid, so no request is answered from the dedupe check.
 
-    python -m bench.ingress [--seconds 10] [--connections 64] [--server hypercorn|uvicorn]
+    python -m bench.ingress [--seconds 10] [--connections 64]
+                            [--engine uvicorn|uvicorn-asgi|hypercorn]
 """
 
 from __future__ import annotations
@@ -116,6 +119,14 @@ def webhook(n: int) -> bytes:
 #: Distinct webhooks per second of a run: above any rate these benchmarks have seen, so that no
 #: request repeats one (wrk cycles through the file) and is answered from the dedupe check.
 BODIES_PER_SECOND = 40_000
+
+
+#: ``--engine`` names: (``[server] engine``, ``webhook_fast_path``).
+ENGINES = {
+    "uvicorn": ("uvicorn", True),
+    "uvicorn-asgi": ("uvicorn", False),
+    "hypercorn": ("hypercorn", False),
+}
 
 
 @dataclass
@@ -285,8 +296,8 @@ def run_wahost(
     fast_path: bool = True,
 ) -> tuple[Result, int]:
     port = _free_port()
-    db = db or workdir / f"wahost-{engine}-{worker}.db"
-    config = workdir / f"wahost-{engine}-{worker}.toml"
+    db = db or workdir / f"wahost-{engine}-{worker}-{fast_path}.db"
+    config = workdir / f"wahost-{engine}-{worker}-{fast_path}.toml"
     config.write_text(
         CONFIG.format(
             secret=TEST_APP_SECRET,
@@ -332,11 +343,17 @@ def main() -> None:
         help="distinct webhooks wrk cycles through (default: 40,000 per second of a run, so "
         "that no request repeats one and is answered from the dedupe check)",
     )
-    parser.add_argument("--engine", action="append", choices=["hypercorn", "uvicorn"])
+    parser.add_argument(
+        "--engine",
+        action="append",
+        choices=list(ENGINES),
+        help="uvicorn: the webhook answered in the HTTP protocol (the default); uvicorn-asgi: "
+        "[server] webhook_fast_path = false; hypercorn (default: all three)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
-    engines = args.engine or ["uvicorn", "hypercorn"]
+    engines = args.engine or list(ENGINES)
     workdir = Path(tempfile.mkdtemp(prefix="wahost-bench-"))
     bodies = workdir / "bodies.txt"
     with bodies.open("w") as out:
@@ -357,8 +374,10 @@ def main() -> None:
                     args.seconds,
                     args.connections,
                     worker=worker,
-                    engine=engine,
+                    engine=ENGINES[engine][0],
+                    fast_path=ENGINES[engine][1],
                     workdir=workdir,
+                    label=f"wahost ({engine}, SQLite, {'worker on' if worker else 'ingress only'})",
                 )
             )
     print()
