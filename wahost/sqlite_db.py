@@ -383,9 +383,14 @@ class SQLiteDatabase:
         group raises that :class:`sqlite3.Error` and nothing of them is stored. Cancelling
         the caller once ``fn`` has started does not undo it.
         """
+        return await self.submit_write(fn)
+
+    def submit_write(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """:meth:`write` without a coroutine: hand ``fn`` to the writer thread now and return
+        the future it resolves once committed (or fails with the :class:`sqlite3.Error`)."""
         if self._writer is None:
             raise sqlite3.ProgrammingError(f"{self.path}: database is not open")
-        return await self._writer.submit(fn)
+        return self._writer.submit(fn)
 
     async def check_writable(self) -> None:
         """Raise the storage error of the last write if it failed (cheap: no I/O), or, when no

@@ -19,9 +19,11 @@ Answers (reference/cloudapi.md §1, §2, §5):
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable, MutableMapping
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -155,7 +157,7 @@ class Ingress:
         except ConnectionError:
             return
         outcome = self.accept(signature, body)
-        status = outcome if type(outcome) is int else await outcome  # type: ignore[misc]
+        status = outcome if isinstance(outcome, int) else await outcome
         await _respond(send, status)
 
     def accept(self, signature: bytes | None, body: bytes) -> int | Awaitable[int]:
@@ -184,14 +186,28 @@ class Ingress:
         log.warning("undecodable webhook quarantined", reason=reason, bytes=len(body))
         return 200
 
-    async def _enqueue(self, units: list[Unit]) -> int:
+    def _enqueue(self, units: list[Unit]) -> asyncio.Future[int]:
+        """A future of the answer: 200 once the units are durable, 503 if they cannot be."""
         try:
-            await self.host.queue.enqueue(units)
-        except Exception as exc:  # any failure to commit: Meta must retry
-            log.error("enqueue failed", error=str(exc), units=len(units))
-            return 503
-        self.host.wakeup.set()
-        return 200
+            stored = self.host.queue.enqueue_soon(units)
+        except Exception as exc:
+            stored = asyncio.get_running_loop().create_future()
+            stored.set_exception(exc)
+        answer: asyncio.Future[int] = stored.get_loop().create_future()
+        stored.add_done_callback(partial(self._stored, answer, len(units)))
+        return answer
+
+    def _stored(self, answer: asyncio.Future[int], count: int, stored: asyncio.Future[int]) -> None:
+        if stored.cancelled():
+            status = 503
+        elif (exc := stored.exception()) is not None:  # any failure to commit: Meta must retry
+            log.error("enqueue failed", error=str(exc), units=count)
+            status = 503
+        else:
+            self.host.wakeup.set()
+            status = 200
+        if not answer.done():  # the ASGI request may have been cancelled meanwhile
+            answer.set_result(status)
 
     async def ready(self, send: Send) -> None:
         """``/readyz``: 200 when this instance can take webhooks now, else 503 with the reason.

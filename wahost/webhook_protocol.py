@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import http
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -161,12 +162,12 @@ def protocol_class(ingress: Ingress) -> type[asyncio.Protocol] | None:
             except Exception as exc:
                 log.error("webhook failed", exc_info=exc)
                 return self._answer(request, 500, close=True)
-            if type(outcome) is int:
+            if isinstance(outcome, int):
                 return self._answer(request, outcome)
             # Not durable yet: read nothing more of this connection until it is answered.
             self.flow.pause_reading()
-            future = asyncio.ensure_future(outcome)  # type: ignore[arg-type]
-            future.add_done_callback(lambda done: self._answered(request, done))
+            future = asyncio.ensure_future(outcome)  # a future already, but for a quarantine
+            future.add_done_callback(partial(self._answered, request))
             return None
 
         def _answered(self, request: _Request, done: asyncio.Future[int]) -> None:

@@ -20,6 +20,7 @@ The guarantees every backend gives (and :mod:`wahost.testing.contracts` checks):
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Sequence
 
 import msgspec
@@ -111,6 +112,18 @@ class QueueBackend(abc.ABC):
         within ``units``). Raises :class:`QueueUnavailable` if nothing could be stored; it never
         returns before the units are durable.
         """
+
+    def enqueue_soon(self, units: Sequence[Unit]) -> asyncio.Future[int]:
+        """Start :meth:`enqueue` and return a future of its result, from the event loop.
+
+        The ingress's fast path calls this for every webhook. The default wraps
+        :meth:`enqueue` in a task; a backend whose enqueue is a hand-off (to a writer thread,
+        over a connection) can return that hand-off's future instead and spare the event loop
+        a task and its coroutines a webhook. The future must not resolve before the units are
+        durable; it may fail with the store's own error rather than :class:`QueueUnavailable`
+        (the ingress answers 503 to any failure).
+        """
+        return asyncio.ensure_future(self.enqueue(units))
 
     @abc.abstractmethod
     async def lease(self, limit: int, *, lease_seconds: float) -> list[Lease]:

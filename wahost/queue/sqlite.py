@@ -29,6 +29,7 @@ unit was finished. A lease that expired but that no one took yet may still be ac
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import sqlite3
@@ -340,6 +341,18 @@ class SQLiteQueue(QueueBackend):
     async def enqueue(self, units: Sequence[Unit]) -> int:
         if not units:
             return 0
+        return await self._write(self._enqueue_op(units))
+
+    def enqueue_soon(self, units: Sequence[Unit]) -> asyncio.Future[int]:
+        """The writer thread's own future of the enqueue (no task): see the base class."""
+        if not units:
+            future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+            future.set_result(0)
+            return future
+        return self.database.submit_write(self._enqueue_op(units))
+
+    def _enqueue_op(self, units: Sequence[Unit]) -> Callable[[sqlite3.Connection], int]:
+        """The writer's function storing ``units`` (see :meth:`enqueue`)."""
         rows = [
             (u.key, u.kind, u.phone_number_id, u.user, u.conversation, bytes(u.body)) for u in units
         ]
@@ -379,7 +392,7 @@ class SQLiteQueue(QueueBackend):
                 self._purge_dedupe(conn, at, PURGE_BATCH, dedupe_ttl)
             return added
 
-        return await self._write(op)
+        return op
 
     async def lease(self, limit: int, *, lease_seconds: float) -> list[Lease]:
         if limit <= 0:

@@ -96,6 +96,16 @@ class QueueContract:
         assert await queue.enqueue([make_unit("b", "p:2"), make_unit("c", "p:3")]) == 1
         assert keys(await queue.lease(10, lease_seconds=LONG)) == ["a", "b", "c"]
 
+    async def test_enqueue_soon_stores_as_enqueue_does(self, queue: QueueBackend) -> None:
+        """The ingress's hand-off: a future of enqueue's result, the units stored once it
+        resolves, duplicates counted out as by enqueue."""
+        future = queue.enqueue_soon([make_unit("a", "p:1"), make_unit("b", "p:2")])
+        assert isinstance(future, asyncio.Future)
+        assert await future == 2
+        assert await queue.enqueue_soon([make_unit("b", "p:2"), make_unit("c", "p:3")]) == 1
+        assert await queue.enqueue_soon([]) == 0
+        assert keys(await queue.lease(10, lease_seconds=LONG)) == ["a", "b", "c"]
+
     async def test_dedupe_outlives_ack_and_death(self, queue: QueueBackend) -> None:
         await queue.enqueue([make_unit("a", "p:1"), make_unit("b", "p:2")])
         a, b = await queue.lease(2, lease_seconds=LONG)
