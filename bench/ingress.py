@@ -47,10 +47,15 @@ PIN_SERVER: list[str] = []
 PIN_LOAD: list[str] = []
 WRK_THREADS = 2
 
+#: wrk's script. Every request is formatted in ``init``, before the clock starts, and
+#: ``request`` only hands the next one out: it allocates nothing, so LuaJIT's garbage collector
+#: never runs during the measurement. (When ``request`` formatted each request from hundreds of
+#: thousands of preloaded bodies, the collector's pauses in wrk itself made the p99 at
+#: saturation: 75 ms against 3.7 ms for the ceiling in the same minute, 400,000 bodies against
+#: 20,000.)
 LUA = r"""
-local sigs, bodies = {}, {}
+local requests = {}
 local counter = 0
-local threads = {}
 local next_id = 0
 
 function setup(thread)
@@ -64,20 +69,20 @@ function init(args)
   for line in io.lines(file) do
     if n % total == id then
       local sig, body = line:match("^(%S+) (.*)$")
-      sigs[#sigs + 1] = sig
-      bodies[#bodies + 1] = body
+      requests[#requests + 1] = wrk.format("POST", "/webhook", {
+        ["Content-Type"] = "application/json",
+        ["X-Hub-Signature-256"] = sig,
+      }, body)
     end
     n = n + 1
   end
+  collectgarbage("collect")
 end
 
 function request()
   counter = counter + 1
-  if counter > #bodies then counter = 1 end
-  return wrk.format("POST", "/webhook", {
-    ["Content-Type"] = "application/json",
-    ["X-Hub-Signature-256"] = sigs[counter],
-  }, bodies[counter])
+  if counter > #requests then counter = 1 end
+  return requests[counter]
 end
 """
 
