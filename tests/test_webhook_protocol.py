@@ -409,6 +409,26 @@ async def test_a_malformed_request_is_400_and_closed(serve: Any) -> None:
     assert await server.stored() == 0
 
 
+async def test_a_failure_in_wahost_is_500_and_closed_never_a_hang(serve: Any) -> None:
+    server = await serve()
+    original = Ingress.accept
+
+    def broken(self: Ingress, signature: bytes | None, body: bytes) -> int:
+        raise RuntimeError("a bug")
+
+    Ingress.accept = broken  # type: ignore[method-assign,assignment]
+    try:
+        reader, writer = await server.connect()
+        writer.write(post(webhook(1)))
+        response = await read_response(reader)
+        assert await closed(reader)
+        writer.close()
+    finally:
+        Ingress.accept = original  # type: ignore[method-assign]
+    assert response.status == 500
+    assert await server.stored() == 0
+
+
 # -- answered only when durable ---------------------------------------------------------
 
 

@@ -32,10 +32,12 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("wahost.webhook")
 
-_STATUS_LINES = {
-    status: f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}\r\n".encode()
-    for status in (200, 400, 401, 403, 413, 500, 503)
-}
+
+def _status_line(status: int) -> bytes:
+    return f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}\r\n".encode()
+
+
+_STATUS_LINES = {status: _status_line(status) for status in (200, 401, 403, 413, 500, 503)}
 _BODY_HEADERS = b"content-type: text/plain; charset=utf-8\r\ncontent-length: 0\r\n"
 _CLOSE = b"connection: close\r\n"
 #: What the internals of uvicorn's protocol must offer for the fast path to be used.
@@ -115,15 +117,12 @@ def protocol_class(ingress: Ingress) -> type[asyncio.Protocol] | None:
                 if name == b"x-hub-signature-256":
                     signature = value
                 elif name == b"content-length":
-                    try:
-                        declared = int(value)
-                    except ValueError:
-                        declared = -2
+                    # The parser has checked it is digits; were it not, the error would
+                    # reach uvicorn as a parser error, answered 400.
+                    declared = int(value)
             version = self.parser.get_http_version()
             request = _Request(signature, version != "1.0" and self.parser.should_keep_alive())
             self.cycle = request
-            if declared == -2:
-                return self._answer(request, 400, close=True)
             if declared > self._limit:
                 # Refused before reading the body; the connection cannot be reused without
                 # reading it, so it is closed.
@@ -187,7 +186,7 @@ def protocol_class(ingress: Ingress) -> type[asyncio.Protocol] | None:
             transport = self.transport
             if transport.is_closing():
                 return
-            parts = [_STATUS_LINES[status]]
+            parts = [_STATUS_LINES.get(status) or _status_line(status)]
             for name, value in self.server_state.default_headers:
                 parts += (name, b": ", value, b"\r\n")
             parts.append(_BODY_HEADERS)
