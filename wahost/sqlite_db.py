@@ -77,12 +77,16 @@ CHECKPOINTER_THREAD = "wahost-ckpt"
 #: Least seconds between two background checkpoints of the WAL (one runs only after commits).
 #: Small and frequent beats large and rare: each checkpoint ends with an fsync of the database
 #: file, and on ext4 that flush stalls the writer's own WAL writes for as long as it takes.
-#: Measured with ``bench/ingress.py`` load at saturation, server pinned to one CPU (64
-#: connections, 1 KB webhooks, ext4, about 20k webhooks/s, interleaved pairs): p99 7.7-8.3 ms
-#: at 0.02 s against 17-20 ms at 0.05 s and 29-32 ms at 0.25 s, with the same throughput
-#: (ingress alone and with the worker); at 0.01 s 6.4-6.5 ms but 1-3 % fewer webhooks/s, and
-#: checkpointing back to back cost 15 %. On tmpfs the p99 is 7.5 ms.
-CHECKPOINT_INTERVAL = 0.02
+#: Measured with ``bench/ingress.py`` load at saturation (64 connections, 1 KB webhooks, ext4,
+#: about 18-20k webhooks/s, interleaved runs), the p99:
+#:
+#: * server pinned to one CPU, 100k users: 6.4-6.5 ms at 0.01 s, 7.7-8.3 ms at 0.02 s,
+#:   17-20 ms at 0.05 s, 29-32 ms at 0.25 s;
+#: * unpinned (wrk's two threads beside the server), 10k users: 8.6-8.9 ms at 0.01 s,
+#:   14-27 ms at 0.02 s; on tmpfs 7.8-8.7 ms, so the rest of the tail is the disk's.
+#:
+#: Throughput was within 1-3 % from 0.01 to 0.25 s; checkpointing back to back cost 15 %.
+CHECKPOINT_INTERVAL = 0.01
 #: WAL pages after which the writer checkpoints by itself (if the background one falls behind).
 WRITER_CHECKPOINT_PAGES = 10_000
 #: Bytes the WAL file is truncated to after a checkpoint.
