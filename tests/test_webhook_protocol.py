@@ -164,8 +164,11 @@ def test_the_protocol_is_uvicorn_s_httptools_protocol_with_the_webhook_path(tmp_
     assert cls is not None and issubclass(cls, HttpToolsProtocol)
 
 
-async def test_a_webhook_post_is_answered_without_asgi(serve: Any) -> None:
-    server = await serve()
+@pytest.mark.parametrize(("fast_path", "through_asgi"), [(True, 0), (False, 1)])
+async def test_the_webhook_post_goes_through_asgi_only_without_the_fast_path(
+    serve: Any, monkeypatch: pytest.MonkeyPatch, fast_path: bool, through_asgi: int
+) -> None:
+    server = await serve(fast_path=fast_path)
     calls: list[str] = []
     original = Ingress.post
 
@@ -173,38 +176,14 @@ async def test_a_webhook_post_is_answered_without_asgi(serve: Any) -> None:
         calls.append("asgi")
         await original(self, *args)
 
-    Ingress.post = counting  # type: ignore[method-assign]
-    try:
-        reader, writer = await server.connect()
-        writer.write(post(webhook(1)))
-        response = await read_response(reader)
-        writer.close()
-    finally:
-        Ingress.post = original  # type: ignore[method-assign]
+    monkeypatch.setattr(Ingress, "post", counting)
+    reader, writer = await server.connect()
+    writer.write(post(webhook(1)))
+    response = await read_response(reader)
+    writer.close()
     assert response.status == 200
-    assert calls == []
+    assert len(calls) == through_asgi
     assert await server.stored() == 1
-
-
-async def test_without_the_fast_path_the_post_goes_through_asgi(serve: Any) -> None:
-    server = await serve(fast_path=False)
-    calls: list[str] = []
-    original = Ingress.post
-
-    async def counting(self: Ingress, *args: Any) -> None:
-        calls.append("asgi")
-        await original(self, *args)
-
-    Ingress.post = counting  # type: ignore[method-assign]
-    try:
-        reader, writer = await server.connect()
-        writer.write(post(webhook(1)))
-        response = await read_response(reader)
-        writer.close()
-    finally:
-        Ingress.post = original  # type: ignore[method-assign]
-    assert response.status == 200
-    assert calls == ["asgi"]
 
 
 def test_a_uvicorn_without_the_expected_internals_falls_back_to_asgi(
@@ -409,22 +388,20 @@ async def test_a_malformed_request_is_400_and_closed(serve: Any) -> None:
     assert await server.stored() == 0
 
 
-async def test_a_failure_in_wahost_is_500_and_closed_never_a_hang(serve: Any) -> None:
+async def test_a_failure_in_wahost_is_500_and_closed_never_a_hang(
+    serve: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     server = await serve()
-    original = Ingress.accept
 
     def broken(self: Ingress, signature: bytes | None, body: bytes) -> int:
         raise RuntimeError("a bug")
 
-    Ingress.accept = broken  # type: ignore[method-assign,assignment]
-    try:
-        reader, writer = await server.connect()
-        writer.write(post(webhook(1)))
-        response = await read_response(reader)
-        assert await closed(reader)
-        writer.close()
-    finally:
-        Ingress.accept = original  # type: ignore[method-assign]
+    monkeypatch.setattr(Ingress, "accept", broken)
+    reader, writer = await server.connect()
+    writer.write(post(webhook(1)))
+    response = await read_response(reader)
+    assert await closed(reader)
+    writer.close()
     assert response.status == 500
     assert await server.stored() == 0
 
