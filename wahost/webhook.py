@@ -2,7 +2,8 @@
 
 The hottest path of the product, so it is a small ASGI handler in front of the Quart app
 (which serves the routes plugins add): no routing table, no request object, the body read once
-and hashed as raw bytes.
+and hashed as raw bytes. On uvicorn the webhook's POST skips ASGI altogether:
+:mod:`wahost.webhook_protocol` answers it in the HTTP protocol, through :meth:`Ingress.accept`.
 
 Answers (reference/cloudapi.md §1, §2, §5):
 
