@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
@@ -161,6 +163,20 @@ def test_queue_downgrade(store_with_dead_and_quarantine: Path) -> None:
     stats = run("queue", "stats", "--config", path)
     assert "dead: 1" in stats.output and "quarantined: 1" in stats.output
     assert "schema 1 now" in run("queue", "downgrade", "--config", path).output
+
+
+def test_queue_downgrade_of_a_file_with_no_queue(tmp_path: Path) -> None:
+    path = write_config(tmp_path)
+    db = tmp_path / "wahost.db"
+    assert not db.exists()
+    result = run("queue", "downgrade", "--config", str(path))
+    assert result.exit_code == 0, result.output
+    assert "holds no queue yet: nothing to do" in result.output
+    assert not db.exists()  # nothing created
+    with contextlib.closing(sqlite3.connect(db)) as conn:  # a file, but of something else
+        conn.execute("CREATE TABLE other (x)")
+    result = run("queue", "downgrade", "--config", str(path))
+    assert "holds no queue yet: nothing to do" in result.output
 
 
 def test_queue_downgrade_of_another_backend(tmp_path: Path) -> None:

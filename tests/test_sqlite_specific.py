@@ -572,8 +572,8 @@ async def test_a_downgraded_queue_takes_schema_1_writes_and_upgrades_again(tmp_p
     await queue.ack(c)  # the last id given (3)
     await queue.close()
 
-    assert await SQLiteQueue(path).downgrade() is True
-    assert await SQLiteQueue(path).downgrade() is False
+    assert await SQLiteQueue(path).downgrade() == 2
+    assert await SQLiteQueue(path).downgrade() == 1
     with contextlib.closing(sqlite3.connect(path)) as conn:
         # What schema 1 runs for every unit (ON CONFLICT (key) needs the UNIQUE key).
         insert = (

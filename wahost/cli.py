@@ -394,13 +394,15 @@ def queue_downgrade(config_path: Path) -> None:
             f"the {queue.name!r} queue has no schema to downgrade (only SQLite's changed)"
         )
     try:
-        downgraded = _run(queue.downgrade)
+        found = _run(queue.downgrade)
     except QueueUnavailable as exc:
         raise click.ClickException(str(exc)) from None
-    if downgraded:
+    if found == 2:
         click.echo("the queue is in schema 1 now: install the earlier release before a start")
-    else:
+    elif found == 1:
         click.echo("the queue is in schema 1 already: nothing to do")
+    else:
+        click.echo(f"{queue.database.path} holds no queue yet: nothing to do")
 
 
 @queue.command("quarantine")

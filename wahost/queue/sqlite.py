@@ -184,23 +184,24 @@ def _rebuild_units(conn: sqlite3.Connection, table: str, last: int) -> None:
         conn.execute(statement)
 
 
-def downgrade_to_1(conn: sqlite3.Connection) -> bool:
+def downgrade_to_1(conn: sqlite3.Connection) -> int:
     """Rewrite the queue tables in schema 1, the one releases before schema 2 open (they index
-    every unit's key and fail every enqueue without it). False if they already are, or if
-    there are none.
+    every unit's key and fail every enqueue without it). Returns the schema found: 2 (now
+    converted), 1 (nothing to do) or 0 (no queue tables).
 
     ``wq_dedupe.unit_id`` stays: schema 1 ignores it, and a later upgrade fills it anew.
     Stored units have distinct keys (a key is claimed only once its unit is gone), so the
     ``UNIQUE`` index takes them all.
     """
-    if _schema_version(conn) != SCHEMA_VERSION:
-        return False
+    found = _schema_version(conn)
+    if found != SCHEMA_VERSION:
+        return found
     last = _last_id(conn)
     _rebuild_units(
         conn, _UNITS_TABLE.replace("key TEXT NOT NULL,", "key TEXT NOT NULL UNIQUE,"), last
     )
     conn.execute("DELETE FROM wq_meta WHERE name = 'schema'")
-    return True
+    return found
 
 
 def _create_schema(conn: sqlite3.Connection, dedupe_ttl: float) -> None:
@@ -303,12 +304,15 @@ class SQLiteQueue(QueueBackend):
         self._opened = True
         await self._write(lambda conn: _create_schema(conn, self.dedupe_ttl))
 
-    async def downgrade(self) -> bool:
+    async def downgrade(self) -> int:
         """Rewrite the file's queue tables for the release before schema 2, for a rollback
         (``wahost queue downgrade``), on a queue not opened (opening upgrades the file again).
-        False if there was nothing to do."""
+        Returns the schema the file had: 2 (now converted), 1 (nothing to do), 0 (no queue
+        tables, or no file: none is created)."""
         if self._opened:
             raise RuntimeError("downgrade() is for a queue that is not open")
+        if not await asyncio.to_thread(os.path.exists, self.database.path):
+            return 0
         await self._call(self.database.open())
         try:
             return await self._write(downgrade_to_1)
