@@ -191,9 +191,19 @@ def test_a_uvicorn_without_the_expected_internals_falls_back_to_asgi(
 ) -> None:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    monkeypatch.delattr(HttpToolsProtocol, "on_response_complete")
     host = Wahost(make_config(tmp_path), load_entrypoints=False)
-    assert protocol_class(host.asgi()) is None
+    with monkeypatch.context() as patch:
+        patch.delattr(HttpToolsProtocol, "on_response_complete")
+        assert protocol_class(host.asgi()) is None
+
+    def on_message_begin(self: Any) -> None:  # a uvicorn that renamed ``self.url``
+        self.target = b""
+        self.headers = []
+
+    with monkeypatch.context() as patch:
+        patch.setattr(HttpToolsProtocol, "on_message_begin", on_message_begin)
+        assert protocol_class(host.asgi()) is None
+    assert protocol_class(host.asgi()) is not None
 
 
 # -- answers -----------------------------------------------------------------------------

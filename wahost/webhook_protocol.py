@@ -40,8 +40,15 @@ def _status_line(status: int) -> bytes:
 _STATUS_LINES = {status: _status_line(status) for status in (200, 401, 403, 413, 500, 503)}
 _BODY_HEADERS = b"content-type: text/plain; charset=utf-8\r\ncontent-length: 0\r\n"
 _CLOSE = b"connection: close\r\n"
-#: What the internals of uvicorn's protocol must offer for the fast path to be used.
-_NEEDED = ("on_headers_complete", "on_body", "on_message_complete", "on_response_complete")
+#: What uvicorn's protocol must offer for the fast path to be used: methods, and the names
+#: of the attributes they set (read off their code, so that a uvicorn that renamed one serves
+#: the webhook through ASGI rather than failing on every POST).
+_METHODS = ("on_headers_complete", "on_body", "on_message_complete", "on_response_complete")
+_SET_BY = {
+    "__init__": ("parser", "cycle", "transport", "flow", "server_state", "expect_100_continue"),
+    "on_message_begin": ("url", "headers"),
+    "on_response_complete": ("pipeline", "flow"),
+}
 
 
 class _Request:
@@ -81,6 +88,17 @@ class _NoEventType:
 _NoEvent = _NoEventType()
 
 
+def _fits(protocol: type) -> bool:
+    """Whether uvicorn's ``protocol`` has the methods and attributes the fast path uses."""
+    if not all(callable(getattr(protocol, name, None)) for name in _METHODS):
+        return False
+    for method, names in _SET_BY.items():
+        code = getattr(getattr(protocol, method, None), "__code__", None)
+        if code is None or not set(names) <= set(code.co_names):
+            return False
+    return True
+
+
 def protocol_class(ingress: Ingress) -> type[asyncio.Protocol] | None:
     """The protocol class to give uvicorn for ``ingress``, or ``None`` when the installed
     uvicorn (or the lack of httptools) does not allow the fast path."""
@@ -88,7 +106,7 @@ def protocol_class(ingress: Ingress) -> type[asyncio.Protocol] | None:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:  # no httptools: uvicorn's h11 protocol serves everything
         return None
-    if not all(callable(getattr(HttpToolsProtocol, name, None)) for name in _NEEDED):
+    if not _fits(HttpToolsProtocol):
         log.warning("webhook fast path disabled: uvicorn's protocol is not the expected one")
         return None
     path = ingress.path.encode()
