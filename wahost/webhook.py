@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
@@ -74,6 +74,21 @@ async def _read_body(receive: Receive, limit: int) -> bytes:
             chunks.append(chunk)
         if not message.get("more_body", False):
             return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def webhook_headers(headers: Iterable[tuple[bytes, bytes]]) -> tuple[bytes | None, int]:
+    """The ``X-Hub-Signature-256`` value (``None`` when absent) and the declared
+    ``Content-Length`` (-1 when absent) of a webhook POST's headers, names in lower case (as
+    ASGI and uvicorn's parser give them). Raises :class:`ValueError` for a length that is not a
+    number."""
+    signature: bytes | None = None
+    declared = -1
+    for name, value in headers:
+        if name == _SIGNATURE_HEADER:
+            signature = value
+        elif name == b"content-length":
+            declared = int(value)
+    return signature, declared
 
 
 class SignatureChecker:
@@ -139,16 +154,10 @@ class Ingress:
         await _respond(send, 403)
 
     async def post(self, scope: Scope, receive: Receive, send: Send) -> None:
-        signature: bytes | None = None
-        declared = -1
-        for name, value in scope["headers"]:
-            if name == _SIGNATURE_HEADER:
-                signature = value
-            elif name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    return await _respond(send, 400)
+        try:
+            signature, declared = webhook_headers(scope["headers"])
+        except ValueError:
+            return await _respond(send, 400)
         if declared > self.limit:
             return await _respond(send, 413)
         try:

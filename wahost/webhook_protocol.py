@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from wahost.webhook import webhook_headers
+
 if TYPE_CHECKING:
     from wahost.webhook import Ingress
 
@@ -129,15 +131,9 @@ def protocol_class(ingress: Ingress) -> type[asyncio.Protocol] | None:
                 or self.parser.should_upgrade()
             ):
                 return super().on_headers_complete()
-            signature: bytes | None = None
-            declared = -1
-            for name, value in self.headers:
-                if name == b"x-hub-signature-256":
-                    signature = value
-                elif name == b"content-length":
-                    # The parser has checked it is digits; were it not, the error would
-                    # reach uvicorn as a parser error, answered 400.
-                    declared = int(value)
+            # The parser has checked the length is digits; were it not, the ValueError would
+            # reach uvicorn as a parser error, answered 400.
+            signature, declared = webhook_headers(self.headers)
             version = self.parser.get_http_version()
             request = _Request(signature, version != "1.0" and self.parser.should_keep_alive())
             self.cycle = request
