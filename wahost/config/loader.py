@@ -24,6 +24,7 @@ from wahost.config.introspect import (
     _value_at,
 )
 from wahost.config.schema import Config, ConsoleConfig, WhatsAppConfig
+from wahost.graph_guard import parse_token_host
 
 # -- loading ------------------------------------------------------------------------------
 
@@ -169,6 +170,11 @@ def _check(config: Config) -> None:
             "whatsapp.graph_url",
             f"expected an http(s) URL, got {whatsapp.graph_url!r}",
         )
+    for index, entry in enumerate(config.graph.token_hosts):
+        try:
+            parse_token_host(entry)
+        except ValueError as exc:
+            raise fail(config.source, f"graph.token_hosts[{index}]", str(exc)) from None
     if not config.server.webhook_path.startswith("/"):
         raise fail(
             config.source,

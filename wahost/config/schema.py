@@ -280,6 +280,16 @@ class GraphConfig(_Table):
         float,
         Meta(gt=0, description="Seconds the circuit stays open before one request is tried."),
     ] = 30.0
+    token_hosts: Annotated[
+        list[str],
+        Meta(
+            description="Hosts besides Meta's that get the access token on media downloads "
+            "(a proxy, a test server): a host name (https, port 443) or an origin like "
+            '"https://proxy:8443" or "http://127.0.0.1:8081" (plain http only when the entry '
+            "says http). The Graph API origin of whatsapp.graph_url and Meta's media host "
+            "lookaside.fbsbx.com always get it; any other URL is refused."
+        ),
+    ] = msgspec.field(default_factory=list)
 
 
 class LoggingConfig(_Table):
