@@ -23,6 +23,7 @@ import msgspec
 import structlog
 
 from wahost.errors import GraphError
+from wahost.graph_guard import TokenHostError, graph_path_id
 from wahost_media.cache import UploadCache
 from wahost_media.config import MediaConfig
 from wahost_media.download import Downloaded, stream_to_file
@@ -168,7 +169,7 @@ class Media:
         phone_number_id: str | None = None,
     ) -> Uploaded:
         """:meth:`upload`, returning the MIME type, kind and name used as well."""
-        pnid = phone_number_id or self.client.phone_number_id
+        pnid = graph_path_id(phone_number_id or self.client.phone_number_id, what="phone number id")
         if mime_type is not None:
             spool_limit = size_limit(kind_of(mime_type), animated=True)
         else:
@@ -215,14 +216,19 @@ class Media:
     # -- info and delete --------------------------------------------------------------------
 
     async def info(self, media_id: str, *, phone_number_id: str | None = None) -> MediaInfo:
-        """The media's download URL (valid 5 minutes), MIME type, SHA-256 and size."""
+        """The media's download URL (valid 5 minutes), MIME type, SHA-256 and size.
+
+        ``media_id`` must look like an id (:func:`wahost.graph_guard.graph_path_id`:
+        :class:`~wahost.graph_guard.InvalidGraphIdError`, a ``ValueError``, otherwise)."""
+        path = f"/{graph_path_id(media_id, what='media id')}"
         params = {"phone_number_id": phone_number_id} if phone_number_id else None
-        return MediaInfo.from_json(await self.client.request("GET", f"/{media_id}", params=params))
+        return MediaInfo.from_json(await self.client.request("GET", path, params=params))
 
     async def delete(self, media_id: str, *, phone_number_id: str | None = None) -> None:
         """Delete uploaded media (and forget it in the upload cache)."""
+        path = f"/{graph_path_id(media_id, what='media id')}"
         params = {"phone_number_id": phone_number_id} if phone_number_id else None
-        answer = await self.client.request("DELETE", f"/{media_id}", params=params)
+        answer = await self.client.request("DELETE", path, params=params)
         await self.cache.forget(media_id)
         if not (isinstance(answer, dict) and answer.get("success") is True):
             raise MediaError(f"Meta did not confirm the deletion of {media_id}: {answer!r}")
@@ -248,7 +254,8 @@ class Media:
         ``media`` is a media id, a :class:`MediaInfo`, or a download URL. ``dest`` is the file
         to write, or an existing directory to write ``<sha256 hex><extension>`` into. With an
         id, ``url`` (e.g. the one in an inbound webhook) is tried first; a URL that answers
-        401, 403 or 404 (expired) is fetched again once. The SHA-256 Meta gave (or ``sha256``)
+        401, 403 or 404 (expired), or whose host may not get the access token
+        (:mod:`wahost.graph_guard`), is fetched again once. The SHA-256 Meta gave (or ``sha256``)
         is verified: :class:`~wahost_media.errors.ChecksumMismatchError`. ``max_bytes``:
         :class:`~wahost_media.errors.MediaTooLargeError` past it. Nothing is left on disk
         when it fails. A bare URL can be neither refreshed nor verified unless ``sha256`` is
@@ -323,6 +330,17 @@ class Media:
                     max_bytes=max_bytes,
                     mime_type=mime_type,
                 )
+            except TokenHostError as exc:
+                # A URL that came with the id (a webhook's) names a host that may not get the
+                # token: ask Graph once for a fresh one; if that is refused too, it stands.
+                if refreshed or media_id is None:
+                    raise
+                log.warning(
+                    "media URL not on a host that may get the access token, fetching a fresh one",
+                    media_id=media_id,
+                    host=exc.host,
+                )
+                refreshed, url = True, None
             except GraphError as exc:
                 if refreshed or media_id is None or exc.http_status not in REFRESH_STATUSES:
                     raise

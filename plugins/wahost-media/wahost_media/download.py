@@ -136,7 +136,7 @@ async def stream_to_file(
     max_bytes: int | None = None,
     mime_type: str | None = None,
 ) -> Downloaded:
-    """Download ``url`` (an authenticated GET) to ``dest``.
+    """Download ``url`` (an authenticated GET, redirects followed) to ``dest``.
 
     ``dest`` is the file to write, or with ``content_addressed=True`` the directory to write
     ``<sha256 hex><extension>`` into. ``sha256`` (base64 or hex) is checked when given:
@@ -144,13 +144,17 @@ async def stream_to_file(
     ``Content-Length`` or counted) raises :class:`MediaTooLargeError`. An error status raises
     the core's :class:`~wahost.errors.GraphError` (see
     :meth:`wahost.graph.GraphClient.stream`), a network failure its
-    :class:`~wahost.errors.TransportError`.
+    :class:`~wahost.errors.TransportError`. A URL whose host may not get the access token
+    raises :class:`~wahost.graph_guard.TokenHostError` before any request; a redirect to such
+    a host is followed without the token.
     """
     expected = digest_of(sha256) if sha256 is not None else None
     try:
-        response = await client.stream(url)
+        response = await client.stream(url, follow_redirects=True)
     except httpx.TransportError as exc:
         raise _transport_error(exc) from exc
+    except httpx.TooManyRedirects as exc:
+        raise MediaError(f"downloading media failed: {exc}") from None
     try:
         announced = response.headers.get("content-length")
         if announced is not None and announced.isdigit():
