@@ -193,3 +193,18 @@ async def test_graph_errors_are_reported_without_a_traceback(tmp_path: Path) -> 
         )
     assert result.exit_code == 1
     assert "Error:" in result.output and "Traceback" not in result.output
+
+
+async def test_a_phone_number_id_that_leaves_its_path_makes_no_request(tmp_path: Path) -> None:
+    async with FakeGraph() as graph:
+        _invoke("flows", "keygen", "--out", str(tmp_path / "k.pem"))
+        config = _config(tmp_path, graph.url, key_file="k.pem")
+        walk_out = f"../../{TEST_PHONE_NUMBER_ID}/messages?x="
+        result = await asyncio.to_thread(
+            CliRunner().invoke,
+            _root(),
+            ["flows", "show-key", "--config", str(config), "--phone-number-id", walk_out],
+        )
+    assert result.exit_code == 1
+    assert "phone number id" in result.output and "Traceback" not in result.output
+    assert graph.requests == []

@@ -21,6 +21,7 @@ import click
 
 from wahost.cli import config_option
 from wahost.config import Config, ConfigError, load_config, validate_plugin_settings
+from wahost.graph_guard import graph_path_id
 from wahost_flows.config import FlowsConfig, check
 from wahost_flows.endpoint import FlowEndpoint, load_endpoints
 from wahost_flows.keys import (
@@ -98,6 +99,11 @@ def _numbers(config: Config, endpoint: FlowEndpoint, only: tuple[str, ...]) -> l
     return [number for number in numbers if not only or number in only]
 
 
+def _encryption_path(number: str) -> str:
+    # The number may come from the command line: checked before it goes in a Graph path.
+    return f"/{graph_path_id(number, what='phone number id')}/whatsapp_business_encryption"
+
+
 def _graph(config: Config, action: Callable[[Any], Awaitable[T]]) -> T:
     from wahost.graph import GraphClient
 
@@ -148,7 +154,7 @@ def upload_key(config_path: Path, names: tuple[str, ...], numbers: tuple[str, ..
         for number, endpoint in plan.items():
             await client.request(
                 "POST",
-                f"/{number}/whatsapp_business_encryption",
+                _encryption_path(number),
                 data={"business_public_key": public_key_pem(endpoint.private_key)},
             )
             click.echo(f"uploaded the public key of endpoint {endpoint.name} to {number}")
@@ -166,7 +172,7 @@ def show_key(config_path: Path, numbers: tuple[str, ...]) -> None:
 
     async def show(client: Any) -> None:
         for number in wanted:
-            answer = await client.request("GET", f"/{number}/whatsapp_business_encryption")
+            answer = await client.request("GET", _encryption_path(number))
             answer = answer if isinstance(answer, dict) else {}
             pem = answer.get("business_public_key")
             status = answer.get("business_public_key_signature_status", "unknown")

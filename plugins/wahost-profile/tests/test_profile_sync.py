@@ -228,3 +228,14 @@ async def test_a_graph_error_is_raised(client: GraphClient, fake_graph: FakeGrap
     with pytest.raises(GraphError):
         await push(client, PNID, settings(prompts=["Book a table"]))
     assert PNID not in fake_graph.conversational_automation
+
+
+async def test_a_phone_number_id_that_leaves_its_path_makes_no_request(
+    client: GraphClient, fake_graph: FakeGraph
+) -> None:
+    walk_out = f"../../{PNID}/messages?x="
+    with pytest.raises(ValueError, match="phone number id"):
+        await push(client, walk_out, settings(enable_welcome_message=True))
+    with pytest.raises(ValueError, match="phone number id"):
+        await read_live(client, walk_out, automation=True, profile=True)
+    assert fake_graph.requests == []

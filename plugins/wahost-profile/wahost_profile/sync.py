@@ -21,6 +21,7 @@ from typing import Any, Literal, Protocol
 
 import msgspec
 
+from wahost.graph_guard import graph_path_id
 from wahost_profile.config import AUTOMATION_FIELDS, PROFILE_FIELDS, CommandSpec, ProfileConfig
 
 __all__ = [
@@ -115,9 +116,8 @@ def _normalise_profile(wire: _WireProfile) -> dict[str, Any]:
 
 async def read_automation(client: GraphRequester, phone_number_id: str) -> dict[str, Any]:
     """The live conversational components of ``phone_number_id``, normalised."""
-    answer = await client.request(
-        "GET", f"/{phone_number_id}", params={"fields": "conversational_automation"}
-    )
+    path = f"/{graph_path_id(phone_number_id, what='phone number id')}"
+    answer = await client.request("GET", path, params={"fields": "conversational_automation"})
     raw = (answer or {}).get("conversational_automation") or {}
     return _normalise_automation(msgspec.convert(raw, _WireAutomation))
 
@@ -126,7 +126,7 @@ async def read_profile(client: GraphRequester, phone_number_id: str) -> dict[str
     """The live business profile fields of ``phone_number_id``, normalised."""
     answer = await client.request(
         "GET",
-        f"/{phone_number_id}/whatsapp_business_profile",
+        f"/{graph_path_id(phone_number_id, what='phone number id')}/whatsapp_business_profile",
         params={"fields": ",".join(PROFILE_FIELDS)},
     )
     data = (answer or {}).get("data") or [{}]
@@ -195,6 +195,7 @@ async def push(client: GraphRequester, phone_number_id: str, config: ProfileConf
     the client's :class:`wahost.errors.GraphError`; the automation may then be updated
     and the profile not, which the next push completes.
     """
+    graph_path_id(phone_number_id, what="phone number id")
     live = await read_live(
         client,
         phone_number_id,
