@@ -240,11 +240,34 @@ class Ingress:
         await _respond(send, 200, b"ready")
 
 
+#: Headers of the error pages Quart makes itself (404, 405, 413, 500...): such a page needs no
+#: script, style, frame or cache, whichever plugin's path it answers (the console's included).
+ERROR_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
 def build_asgi(host: Wahost) -> Ingress:
     """The host's ASGI app: the ingress, with a Quart app serving the plugins' routes."""
     import quart
+    from werkzeug.exceptions import HTTPException
 
     app = quart.Quart("wahost")
+
+    @app.errorhandler(HTTPException)
+    async def error_page(error: HTTPException) -> Any:
+        if error.response is not None:  # a plugin's own answer, given to abort()
+            return error.response
+        response = quart.Response(
+            error.get_body(), status=error.code or 500, headers=dict(error.get_headers())
+        )
+        response.headers.update(ERROR_PAGE_HEADERS)
+        return response
+
     reserved = {host.config.server.webhook_path, "/healthz", "/readyz"}
     for routes in host.dispatch.collect("register_routes"):
         for route in routes:
