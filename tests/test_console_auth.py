@@ -10,7 +10,9 @@ import httpx
 import pytest
 
 from wahost.config import ConfigError, ConsoleConfig, parse_config
-from wahost.console.auth import COOKIE, CSRF_HEADER, FAILURE_WINDOW, MAX_FAILURES, Auth
+from wahost.console.auth import COOKIE, CSRF_HEADER, Auth
+from wahost.console.throttle import LoginThrottle
+from wahost.console.web import console_of
 from wahost.testing import BotHarness
 from wahost.testing.harness import make_config
 from wahost.testing.payloads import make_text
@@ -64,6 +66,8 @@ async def test_no_credentials_redirects_pages_and_refuses_the_rest(tmp_path: Pat
             assert "Bearer" in response.headers["www-authenticate"]
         for path in POSTS:
             assert (await http.post(path)).status_code == 401, path
+        # Wrong secrets (more than the throttle lets through, which is tested elsewhere).
+        console_of(bot.host).throttle = LoginThrottle(address_limit=100)
         for path in PAGES + API:
             wrong = {"Authorization": "Bearer not-the-token"}
             assert (await http.get(path, headers=wrong)).status_code == 401, path
@@ -246,13 +250,69 @@ def test_console_secrets_are_redacted_and_read_from_files(tmp_path: Path) -> Non
     assert str(info.value) == "<string>: console.password: expected str, got int"
 
 
-def test_failed_logins_are_throttled() -> None:
-    auth = Auth(ConsoleConfig(enabled=True, token=TOKEN))
-    for n in range(MAX_FAILURES):
-        assert not auth.throttled(now=100.0 + n * 0.1)
-        auth.failed(now=100.0 + n * 0.1)
-    assert auth.throttled(now=110.0)
-    assert not auth.throttled(now=100.0 + FAILURE_WINDOW + 1)
+def assert_secured(response: httpx.Response, what: str) -> None:
+    csp = response.headers.get("content-security-policy", "")
+    assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp, what
+    assert response.headers.get("x-content-type-options") == "nosniff", what
+    assert response.headers.get("x-frame-options") == "DENY", what
+    assert response.headers.get("cache-control") == "no-store", what
+
+
+async def test_options_is_never_answered_without_credentials(tmp_path: Path) -> None:
+    async with (
+        BotHarness(tmp_path, config=ENABLED, worker=False) as bot,
+        httpx.AsyncClient(base_url=bot.url) as http,
+    ):
+        paths = [*PAGES, *API, *POSTS, "/-/console/login", "/-/console/login/console.css"]
+        for path in paths:
+            for headers in ({}, BEARER):
+                response = await http.options(path, headers=headers)
+                assert response.status_code == 405, path
+                assert "GET" not in response.text and "POST" not in response.text, path
+                assert_secured(response, path)
+
+
+async def test_every_answer_under_the_console_carries_its_security_headers(
+    tmp_path: Path,
+) -> None:
+    async with (
+        BotHarness(tmp_path, config=ENABLED, worker=False) as bot,
+        httpx.AsyncClient(base_url=bot.url) as http,
+    ):
+        for method, path in [
+            ("GET", "/-/console/nope"),
+            ("GET", "/-/console/static/a/b.css"),
+            ("GET", "/-/console/dead/replay"),  # POST only
+            ("DELETE", "/-/console/dead"),
+            ("PUT", "/-/console/login"),
+            ("PATCH", "/-/console/api/overview"),
+        ]:
+            for headers in ({}, BEARER):
+                response = await http.request(method, path, headers=headers)
+                assert response.status_code in (404, 405), (method, path)
+                assert_secured(response, f"{method} {path}")
+
+
+async def test_odd_bytes_in_a_static_file_name_are_a_404(tmp_path: Path) -> None:
+    async with (
+        BotHarness(tmp_path, config=ENABLED, worker=False) as bot,
+        httpx.AsyncClient(base_url=bot.url) as http,
+    ):
+        for name in [
+            "console%00.css",
+            "%00",
+            "console.css%00.js",
+            "con%ffsole.css",
+            "%c3%a9.css",
+            "a%0a.css",
+            "x" * 300 + ".css",
+            "..%2fauth.py",
+            "console.css%20",
+        ]:
+            response = await http.get(f"/-/console/static/{name}", headers=BEARER)
+            assert response.status_code == 404, name
+            assert response.headers["x-content-type-options"] == "nosniff", name
+        assert (await http.get("/-/console/static/console.css", headers=BEARER)).status_code == 200
 
 
 async def test_a_basic_auth_post_from_a_page_of_another_origin_needs_the_token(

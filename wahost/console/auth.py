@@ -7,6 +7,10 @@ token or password, ends every session. POSTs made with a session also carry a CS
 HMAC of the session; requests authenticated by an ``Authorization`` header need none (a page
 cannot make a browser send a bearer token), but a basic-auth POST from another origin is
 refused, since browsers replay basic credentials on their own.
+
+Checking a secret yields a :class:`Claim` (how it was presented, which account it names,
+whether it is right) so that the caller can throttle guessing (:mod:`wahost.console.throttle`)
+before the answer counts.
 """
 
 from __future__ import annotations
@@ -22,16 +26,15 @@ from dataclasses import dataclass
 from typing import Literal
 
 from wahost.config import ConsoleConfig
+from wahost.console.throttle import Account
 
 COOKIE = "wahost_console"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 
 Method = Literal["bearer", "basic", "session"]
-
-#: Failed logins per :data:`FAILURE_WINDOW` seconds after which the form answers 429.
-MAX_FAILURES = 20
-FAILURE_WINDOW = 60.0
+#: How a secret was presented: an ``Authorization`` header, or the login form.
+Way = Literal["bearer", "basic", "header", "form"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,15 @@ class Identity:
 
     method: Method
     session: str = ""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A secret presented once: how, for which account, and whether it is right."""
+
+    way: Way
+    account: Account
+    identity: Identity | None
 
 
 def _equal(given: str, expected: str | None) -> bool:
@@ -65,8 +77,6 @@ class Auth:
         self._key = hmac.new(secrets.token_bytes(32), material.encode(), hashlib.sha256).digest()
         #: Sessions ended by logging out, until they would have expired anyway.
         self._revoked: deque[tuple[float, str]] = deque(maxlen=10_000)
-        #: Times of the latest failed logins, to slow down guessing.
-        self._failures: deque[float] = deque(maxlen=MAX_FAILURES)
 
     # -- credentials --------------------------------------------------------------------
 
@@ -79,33 +89,34 @@ class Auth:
         password_ok = _equal(password, self._password)
         return user_ok and password_ok and self._username is not None
 
-    def from_header(self, header: str | None) -> Identity | None:
-        """The identity an ``Authorization`` header proves, if any."""
-        if not header:
-            return None
+    def account_of(self, username: str) -> Account:
+        return "user" if _equal(username, self._username) else "other"
+
+    def claim_header(self, header: str) -> Claim:
+        """What an ``Authorization`` header claims: a bearer token, basic auth, or nothing
+        valid (an unknown scheme or a malformed value counts as a wrong token)."""
         scheme, _, value = header.partition(" ")
         value = value.strip()
         if scheme.lower() == "bearer":
-            return Identity("bearer") if self.check_token(value) else None
+            return Claim("bearer", "token", Identity("bearer") if self.check_token(value) else None)
         if scheme.lower() == "basic":
             try:
                 decoded = base64.b64decode(value, validate=True).decode("utf-8")
             except (binascii.Error, UnicodeDecodeError):
-                return None
+                return Claim("basic", "other", None)
             username, colon, password = decoded.partition(":")
-            if colon and self.check_password(username, password):
-                return Identity("basic")
-        return None
+            ok = bool(colon) and self.check_password(username, password)
+            return Claim("basic", self.account_of(username), Identity("basic") if ok else None)
+        return Claim("header", "other", None)
 
-    def throttled(self, now: float | None = None) -> bool:
-        """Whether too many logins failed lately (the form refuses to check more)."""
-        at = time.monotonic() if now is None else now
-        full = len(self._failures) == MAX_FAILURES
-        return full and at - self._failures[0] < FAILURE_WINDOW
-
-    def failed(self, now: float | None = None) -> None:
-        """Record a failed login."""
-        self._failures.append(time.monotonic() if now is None else now)
+    def claim_form(self, token: str, username: str, password: str) -> Claim:
+        """What the login form claims: the token if one was typed, else the user name and
+        password."""
+        if token:
+            ok = self.check_token(token)
+            return Claim("form", "token", Identity("session") if ok else None)
+        ok = self.check_password(username, password)
+        return Claim("form", self.account_of(username), Identity("session") if ok else None)
 
     # -- sessions -----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from wahost.console import chat
 from wahost.console.auth import COOKIE, Identity
 from wahost.console.journal import Entry, SentRecord
 from wahost.console.sampler import sparkline
+from wahost.console.throttle import Refusal
 from wahost.console.web import PREFIX, Console, safe_next, url
 from wahost.units import conversation_key
 
@@ -151,21 +152,25 @@ async def login(console: Console) -> quart.Response:
     request = quart.request
     target = safe_next(request.args.get("next"))
     if request.method == "GET":
-        return console.render("login.html", None, next=target, failed=False)
+        return console.render("login.html", None, next=target, failed=False, retry_after=0)
     form = await request.form
     auth = console.auth
-    if auth.throttled():
-        console.host.log.warning("console login refused: too many failed attempts")
-        return console.render("login.html", None, status=429, next=target, failed=True)
-    token = form.get("token", "")
-    username = form.get("username", "")
-    password = form.get("password", "")
-    ok = auth.check_token(token) if token else auth.check_password(username, password)
     target = safe_next(form.get("next"))
-    if not ok:
-        auth.failed()
-        console.host.log.warning("console login refused")
-        return console.render("login.html", None, status=401, next=target, failed=True)
+    claim = auth.claim_form(
+        form.get("token", ""), form.get("username", ""), form.get("password", "")
+    )
+    admitted = console.admit(claim)
+    if isinstance(admitted, Refusal):
+        wait = admitted.retry_after
+        response = console.render(
+            "login.html", None, status=429, next=target, failed=True, retry_after=wait
+        )
+        response.headers["Retry-After"] = str(wait)
+        return response
+    if admitted is None:
+        return console.render(
+            "login.html", None, status=401, next=target, failed=True, retry_after=0
+        )
     response = console.redirect(target)
     response.set_cookie(
         COOKIE,
@@ -216,6 +221,8 @@ def routes(console: Console) -> list[Route]:
 
     def route(path: str, view: Any, methods: tuple[str, ...] = ("GET",), name: str = "") -> Route:
         endpoint_name = "wahost_console." + (name or view.__name__)
+        # No automatic OPTIONS answer (200 with Allow, to anyone): OPTIONS is a 405 here.
+        view.provide_automatic_options = False
         return Route(PREFIX + path, view, methods=list(methods), name=endpoint_name)
 
     return [

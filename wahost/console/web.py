@@ -2,15 +2,19 @@
 
 Every view goes through :meth:`Console.guard`: a request without valid credentials gets the
 login page (a page) or 401 (the API, the static files); a POST authenticated by the session
-cookie must carry the CSRF token. Templates are rendered by a Jinja2 environment of the
-console's own, with autoescaping on, and every answer forbids framing, sniffing, caching and
-any script or style not served by the console itself.
+cookie must carry the CSRF token. Every secret presented (an ``Authorization`` header, the
+login form) passes :meth:`Console.admit`, which throttles guessing per client address and per
+account and logs each refusal with the client's address. Templates are rendered by a Jinja2
+environment of the console's own, with autoescaping on, and every answer forbids framing,
+sniffing, caching and any script or style not served by the console itself.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import re
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from importlib import resources
@@ -21,9 +25,10 @@ import jinja2
 import quart
 import structlog
 
-from wahost.console.auth import COOKIE, CSRF_FIELD, CSRF_HEADER, Auth, Identity
+from wahost.console.auth import COOKIE, CSRF_FIELD, CSRF_HEADER, Auth, Claim, Identity
 from wahost.console.journal import Journal
 from wahost.console.sampler import RateSampler
+from wahost.console.throttle import LoginThrottle, Refusal
 
 if TYPE_CHECKING:
     from wahost.host import Wahost
@@ -78,6 +83,7 @@ class Console:
         config = host.config.console
         self.host = host
         self.auth = Auth(config)
+        self.throttle = LoginThrottle()
         self.journal: Journal | None = Journal(host) if config.history else None
         self.sampler: RateSampler | None = None
         self.env = jinja2.Environment(
@@ -133,12 +139,59 @@ class Console:
 
     # -- the guard ----------------------------------------------------------------------
 
-    def identify(self) -> Identity | None:
+    @staticmethod
+    def client_address() -> str:
+        """The client's address: the socket's peer, or — under uvicorn — the address that a
+        trusted proxy (``FORWARDED_ALLOW_IPS``, default loopback) put in X-Forwarded-For."""
+        return quart.request.remote_addr or "unknown"
+
+    def admit(self, claim: Claim) -> Identity | Refusal | None:
+        """The identity a presented secret proves, through the throttle: a :class:`Refusal`
+        when the client must wait (whether the secret is right does not count then), ``None``
+        when it is wrong. Every refusal is logged with the client's address, never the secret
+        (a throttled client: at most one line every few seconds, with the count)."""
+        address = self.client_address()
+        now = time.monotonic()
+        refusal = self.throttle.wait(address, claim.account, now)
+        if refusal is not None:
+            if refusal.log:
+                log.warning(
+                    "console login refused: too many failed attempts",
+                    client=address,
+                    way=claim.way,
+                    account=claim.account,
+                    path=quart.request.path,
+                    retry_after=refusal.retry_after,
+                    refused=refusal.count,
+                )
+            return refusal
+        if claim.identity is not None:
+            self.throttle.succeeded(address)
+            return claim.identity
+        failures = self.throttle.failed(address, claim.account, now)
+        log.warning(
+            "console login refused: wrong credentials",
+            client=address,
+            way=claim.way,
+            account=claim.account,
+            path=quart.request.path,
+            failures=failures,
+        )
+        return None
+
+    def identify(self) -> Identity | Refusal | None:
         request = quart.request
-        identity = self.auth.from_header(request.headers.get("Authorization"))
-        if identity is None:
-            identity = self.auth.from_cookie(request.cookies.get(COOKIE))
-        return identity
+        header = request.headers.get("Authorization")
+        if header:
+            admitted = self.admit(self.auth.claim_header(header))
+            if admitted is not None:
+                return admitted
+        return self.auth.from_cookie(request.cookies.get(COOKIE))
+
+    def too_many(self, refusal: Refusal) -> quart.Response:
+        response = self.json({"error": "too many failed logins: try again later"}, status=429)
+        response.headers["Retry-After"] = str(refusal.retry_after)
+        return response
 
     async def _post_allowed(self, identity: Identity) -> bool:
         request = quart.request
@@ -169,6 +222,8 @@ class Console:
         async def guarded(**kwargs: Any) -> quart.Response:
             request = quart.request
             identity = self.identify()
+            if isinstance(identity, Refusal):
+                return self.too_many(identity)
             if identity is None:
                 # A wrong Authorization header is a script's mistake: 401, not the login form.
                 browser = "Authorization" not in request.headers
@@ -190,15 +245,18 @@ class Console:
     # -- static files -------------------------------------------------------------------
 
     _TYPES = {".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml"}
+    #: What a static file's name may be. Nothing else reaches the file system, where a NUL byte
+    #: or an overlong name raises instead of answering "not found".
+    _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}\.(?:css|js|svg)")
 
     def static(self, name: str) -> quart.Response | None:
         """A file of the package's ``static`` folder, or ``None``."""
-        suffix = "." + name.rpartition(".")[2]
-        if "/" in name or "\\" in name or name.startswith(".") or suffix not in self._TYPES:
+        if not self._NAME.fullmatch(name):
             return None
+        suffix = "." + name.rpartition(".")[2]
         try:
             data = resources.files("wahost.console").joinpath("static", name).read_bytes()
-        except (FileNotFoundError, IsADirectoryError):
+        except OSError:
             return None
         response = quart.Response(data, mimetype=self._TYPES[suffix])
         return self.secure(response)
