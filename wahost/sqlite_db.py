@@ -34,6 +34,13 @@ writes one row of a one-row table, in the group commit like any write, to find o
 transaction that changed nothing (a lease of an empty queue) proves nothing and is not counted:
 SQLite commits it without writing a byte.
 
+Files are private: a database file that does not exist yet is created with mode 0600, and each
+missing directory on its way with 0700, whatever the umask (SQLite itself would create the file
+0644, readable by every local user, and it holds message bodies and phone numbers). SQLite
+gives the ``-wal`` and ``-shm`` files it creates the database file's mode, so they are 0600
+too. An existing file or directory keeps its mode: it may be the operator's choice (a backup
+group); ``wahost check`` warns when a database file is readable by group or others.
+
 A disk full is sticky: after ``SQLITE_FULL`` the database stays not writable until the file
 system has :data:`FREE_SPACE_MARGIN` bytes free again and a probe commits. Without that, a
 checkpoint that lets the WAL restart makes commits fit again in the WAL file's old space for a
@@ -119,6 +126,37 @@ def _probe(conn: sqlite3.Connection) -> None:
         " ON CONFLICT (id) DO UPDATE SET at = excluded.at",
         (time.time(),),
     )
+
+
+#: The mode of a database file wahost creates; SQLite copies it to the -wal and -shm files.
+FILE_MODE = 0o600
+#: The mode of each directory wahost creates on the way to a database file.
+DIRECTORY_MODE = 0o700
+
+
+def create_private_file(path: Path) -> None:
+    """Create ``path`` empty with :data:`FILE_MODE`, and its missing directories with
+    :data:`DIRECTORY_MODE`, unless it exists; an existing file or directory is left as it is.
+
+    SQLite takes an empty file for a new database. Another process (``wahost worker`` beside
+    ``wahost serve``) may create either at the same moment: whoever is first sets the mode.
+    """
+    missing: list[Path] = []
+    directory = path.parent
+    while not directory.exists():
+        missing.append(directory)
+        directory = directory.parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, DIRECTORY_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(directory, DIRECTORY_MODE)  # a umask may have taken the owner's bits too
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    except FileExistsError:
+        return
+    os.chmod(path, FILE_MODE)
 
 
 @dataclass(slots=True)
@@ -346,7 +384,7 @@ class SQLiteDatabase:
         return conn
 
     def _start(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(self.path)
         writer_conn = self._connect()
         try:
             reader_conn = self._connect()
