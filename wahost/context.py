@@ -148,18 +148,19 @@ class Context:
         """Send a message to ``to`` from the unit's phone number; see
         :meth:`wahost.graph.GraphClient.send` for the arguments.
 
-        Sends go through the reply outbox: when this unit is handled again after a crash, a send
-        Meta already accepted is not made again (its recorded result is returned).
+        Sends go through the reply outbox (:mod:`wahost.outbox`): when this unit is handled
+        again (after a failure, a crash or a replay), a send Meta already accepted is not made
+        again (its recorded result is returned); while the Graph API is unavailable the send
+        waits for it; a send whose outcome is unknown is confirmed by Meta's status before it is
+        sent again.
         """
         n = self.sends
         self.sends += 1
         kwargs.setdefault("phone_number_id", self.phone_number_id)
-        client = self.client
         outbox = self.host.outbox
-        assert outbox is not None  # set with the client
-        sent, fresh = await outbox.deliver(
-            self.unit.key, n, lambda: client.send(to, message, **kwargs)
-        )
+        if outbox is None:
+            raise RuntimeError("the host is not started")
+        sent, fresh = await outbox.send(self.unit.key, n, to, message, **kwargs)
         if fresh:
             await self.host.dispatch.broadcast(
                 "on_message_sent", unit=self.unit, sent=sent, ctx=self

@@ -146,9 +146,34 @@ class TransportError(Exception):
 
 
 class CircuitOpenError(Exception):
-    """Sending is paused after repeated server errors; the unit is retried later."""
+    """Sending is paused after repeated server errors: the request was not made.
+
+    Inside a unit, a send waits for the Graph API instead (``[worker] outage_patience``), and a
+    unit that fails with this error waits and is handled again without it counting as an
+    attempt; outside a unit it reaches the caller. ``retry_in`` is the number of seconds until
+    the next request is let through to try the Graph API again.
+    """
 
     retryable = False
+
+    def __init__(self, message: str, *, retry_in: float = 0.0) -> None:
+        self.retry_in = retry_in
+        super().__init__(message)
+
+
+def graph_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` says the Graph API could not be used for now (an outage, a refusal that
+    never reached Meta, an error Meta calls temporary that outlived its retries), as opposed to
+    a request Meta refused for what it said (a wrong parameter, an expired token).
+
+    An ambiguous transport failure is not one: the request may have reached Meta, and sending
+    it again is the outbox's decision (:mod:`wahost.outbox`).
+    """
+    if isinstance(exc, CircuitOpenError):
+        return True
+    if isinstance(exc, TransportError):
+        return not exc.ambiguous
+    return isinstance(exc, GraphError) and exc.retryable
 
 
 class _ErrorData(msgspec.Struct):

@@ -15,6 +15,7 @@ A request that failed after it may have reached Meta (a read timeout, a dropped 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Mapping
@@ -24,7 +25,7 @@ import httpx
 import msgspec
 import structlog
 
-from wahost import outbound
+from wahost import outbound, receipts
 from wahost.errors import (
     CircuitOpenError,
     GraphError,
@@ -34,6 +35,7 @@ from wahost.errors import (
     TransportError,
     error_from_response,
 )
+from wahost.graph_guard import TokenPolicy, guarded_get
 from wahost.http_pool import PoolTransport
 from wahost.ratelimit import CircuitBreaker, RecipientSpacing, RollingLimiter
 
@@ -119,15 +121,17 @@ class _SendResponse(msgspec.Struct):
 _send_response = msgspec.json.Decoder(_SendResponse)
 
 
-def encode_tracker(tracker: str | msgspec.Struct | None) -> str | None:
-    """``biz_opaque_callback_data`` for a tracker: a string as is, a struct as JSON."""
+def encode_tracker(tracker: str | msgspec.Struct | None, *, reserve: int = 0) -> str | None:
+    """``biz_opaque_callback_data`` for a tracker: a string as is, a struct as JSON.
+
+    ``reserve`` characters of Meta's limit are kept for the outbox's send token.
+    """
     if tracker is None:
         return None
     text = tracker if isinstance(tracker, str) else msgspec.json.encode(tracker).decode()
-    if len(text) > CALLBACK_DATA_LIMIT:
-        raise ValueError(
-            f"tracker: at most {CALLBACK_DATA_LIMIT} characters once encoded (got {len(text)})"
-        )
+    limit = CALLBACK_DATA_LIMIT - reserve
+    if len(text) > limit:
+        raise ValueError(f"tracker: at most {limit} characters once encoded (got {len(text)})")
     return text
 
 
@@ -140,6 +144,8 @@ class GraphClient:
         self.phone_number_id = wa.phone_number_id
         self.base_url = f"{wa.graph_url.rstrip('/')}/{wa.api_version}"
         self._token = wa.token
+        #: Where the token may go on :meth:`stream` (:mod:`wahost.graph_guard`).
+        self.token_policy = TokenPolicy.from_config(config)
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {wa.token}", "User-Agent": "wahost"},
@@ -181,6 +187,8 @@ class GraphClient:
         phone_number_id: str | None = None,
         reply_to: str | None = None,
         tracker: str | msgspec.Struct | None = None,
+        send_token: str | None = None,
+        resend_ambiguous: bool = True,
         **kwargs: Any,
     ) -> SentMessage:
         """Send a message to ``to`` and return what Meta answered.
@@ -190,17 +198,26 @@ class GraphClient:
         :func:`wahost.outbound.coerce`). ``reply_to`` quotes an inbound wamid; ``tracker`` (a
         string or a msgspec struct) travels as ``biz_opaque_callback_data`` and comes back in
         the statuses. The message is validated against Meta's limits before any request.
+
+        ``send_token`` and ``resend_ambiguous`` are the outbox's (:mod:`wahost.outbox`): the
+        token travels in front of the tracker so that Meta's statuses tell whether the send
+        went out, and with ``resend_ambiguous=False`` a failure after the request may have
+        reached Meta raises :class:`TransportError` (``ambiguous``) instead of sending again.
         """
         pnid = phone_number_id or self.phone_number_id
         built = outbound.coerce(message, **kwargs)
-        callback = encode_tracker(tracker)
-        body = outbound.message_body(
-            to, built, reply_to=reply_to, biz_opaque_callback_data=callback
-        )
+        callback = encode_tracker(tracker, reserve=receipts.OVERHEAD if send_token else 0)
+        echoed = receipts.attach(send_token, callback) if send_token else callback
+        body = outbound.message_body(to, built, reply_to=reply_to, biz_opaque_callback_data=echoed)
         content = outbound.encode_body(body)
         started = time.time()
         response, attempts, ambiguous = await self._request(
-            "POST", f"/{pnid}/messages", content=content, phone_number_id=pnid, recipient=to
+            "POST",
+            f"/{pnid}/messages",
+            content=content,
+            phone_number_id=pnid,
+            recipient=to,
+            resend_ambiguous=resend_ambiguous,
         )
         answer = _send_response.decode(response.content)
         contact = answer.contacts[0] if answer.contacts else _SendContact()
@@ -259,15 +276,22 @@ class GraphClient:
     ) -> httpx.Response:
         """Open a streamed GET of ``url`` (a media download); the caller must ``aclose()`` it.
 
-        Meta's media URLs need the bearer token (reference/cloudapi.md §8); a Flows media CDN
-        URL is fetched without it (§10): ``authenticated=False`` leaves the token out, so it is
-        never sent to a host that does not need it. Raises :class:`GraphError` on an error
-        status.
+        Meta's media URLs need the bearer token (reference/cloudapi.md §8), and it goes only
+        to the hosts :attr:`token_policy` allows (the Graph API, Meta's media hosts over
+        https, ``[graph] token_hosts``): another URL raises
+        :class:`~wahost.graph_guard.TokenHostError` before any request. A Flows media CDN URL
+        is fetched without it (§10): ``authenticated=False`` leaves the token out.
+        ``follow_redirects`` follows redirects hop by hop, the token only while every hop is
+        allowed (:func:`~wahost.graph_guard.guarded_get`). Raises :class:`GraphError` on an
+        error status.
         """
-        request = self._http.build_request("GET", url)
-        if not authenticated:
-            del request.headers["Authorization"]
-        response = await self._http.send(request, stream=True, follow_redirects=follow_redirects)
+        response = await guarded_get(
+            self._http,
+            self.token_policy,
+            url,
+            authenticated=authenticated,
+            follow_redirects=follow_redirects,
+        )
         if response.status_code >= 400:
             body = await response.aread()
             await response.aclose()
@@ -286,18 +310,31 @@ class GraphClient:
         phone_number_id: str | None = None,
         recipient: str | None = None,
         retry: bool = True,
+        resend_ambiguous: bool = True,
     ) -> tuple[httpx.Response, int, bool]:
-        """Send with pacing and retries; ``(response, attempts, ambiguous)``."""
+        """Send with pacing and retries; ``(response, attempts, ambiguous)``.
+
+        Raises :class:`CircuitOpenError` without a request while the circuit is open, and the
+        ambiguous :class:`TransportError` at once when ``resend_ambiguous`` is false.
+        """
         headers = {"Content-Type": "application/json"} if content is not None else None
         attempts = 0
         ambiguous = False
         retries = self.max_retries if retry else 0
+        breaker = self.breaker
         while True:
             attempts += 1
-            limiter = await self._pace(phone_number_id, recipient)
+            if not breaker.allow():
+                raise CircuitOpenError(
+                    "the Graph API failed repeatedly; sending is paused",
+                    retry_in=breaker.retry_in,
+                )
+            trial = breaker.trial_under_way  # allow() just made this request the trial
+            paced = False
+            limiter: RollingLimiter | None = None
             try:
-                if not self.breaker.allow():
-                    raise CircuitOpenError("the Graph API failed repeatedly; sending is paused")
+                limiter = await self._pace(phone_number_id, recipient)
+                paced = True
                 self.stats["requests"] += 1
                 response = await self._http.request(
                     method,
@@ -310,10 +347,12 @@ class GraphClient:
                 )
             except httpx.TransportError as exc:
                 failure: Exception = _transport_error(exc)
-                self.breaker.failure()
+                self._server_failed()
                 if isinstance(failure, TransportError) and failure.ambiguous:
                     ambiguous = True
                     self.stats["ambiguous"] += 1
+                    if not resend_ambiguous:
+                        raise failure from exc
                     log.warning(
                         "request may have reached Meta before failing; retrying may duplicate",
                         path=path,
@@ -321,23 +360,28 @@ class GraphClient:
                         error=str(exc),
                     )
                 delay = self._backoff(attempts)
+            except BaseException:  # cancelled: the trial, if it was one, decided nothing
+                if trial:
+                    breaker.abandon()
+                raise
             else:
                 if response.status_code < 400:
-                    self.breaker.success()
+                    self._server_answered()
                     return response, attempts, ambiguous
                 failure = error_from_response(
                     response.status_code, response.content, response.headers
                 )
                 if isinstance(failure, ServerError) or response.status_code >= 500:
-                    self.breaker.failure()
+                    self._server_failed()
                 else:
-                    self.breaker.success()  # Meta answered: the service is up
+                    self._server_answered()  # Meta answered: the service is up
                 delay = self._delay_for(failure, attempts, phone_number_id, recipient)
             finally:
-                if limiter is not None:
-                    limiter.release()
-                if recipient is not None:
-                    self.spacing.release(recipient)
+                if paced:
+                    if limiter is not None:
+                        limiter.release()
+                    if recipient is not None:
+                        self.spacing.release(recipient)
             if not getattr(failure, "retryable", False) or attempts > retries:
                 raise failure
             self.stats["retries"] += 1
@@ -349,6 +393,35 @@ class GraphClient:
                 error=str(failure),
             )
             await asyncio.sleep(delay)
+
+    def _server_failed(self) -> None:
+        was_open = self.breaker.is_open
+        self.breaker.failure()
+        if not was_open and self.breaker.is_open:
+            log.warning(
+                "Graph API failing repeatedly: sending paused",
+                seconds=self.breaker.reset,
+                failures=self.breaker.failures,
+            )
+
+    def _server_answered(self) -> None:
+        was_open = self.breaker.is_open
+        self.breaker.success()
+        if was_open:
+            log.info("Graph API answers again: sending resumed")
+
+    async def wait_available(self, deadline: float, tries: int) -> None:
+        """Wait before trying the Graph API again after it was unavailable (the ``tries``-th
+        time), until ``deadline`` (``time.monotonic()``) at the latest: for the circuit to let
+        a request through when it is open, else a backoff."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        if self.breaker.is_open:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.breaker.wait_ready(), remaining)
+            return
+        await asyncio.sleep(min(remaining, self._backoff(tries)))
 
     async def _pace(
         self, phone_number_id: str | None, recipient: str | None

@@ -169,7 +169,8 @@ def register_routes(host: Wahost) -> Iterable[Route] | None:
 
     **Returns:** an iterable of :class:`wahost.Route` (path, async view function, methods). The
     view functions are Quart views: use ``quart.request`` and return a Quart response value.
-    The webhook path, ``/healthz`` and ``/readyz`` belong to the core and cannot be taken.
+    The webhook path, ``/healthz``, ``/healthz/graph`` and ``/readyz`` belong to the core and
+    cannot be taken.
     """
 
 

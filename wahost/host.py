@@ -138,8 +138,12 @@ class Wahost:
             self.client = GraphClient(self.config, transport=self._graph_transport)
             self.outbox = Outbox(
                 self._state,
+                self.client,
                 ttl=self.config.queue.dedupe_ttl,
                 patience=self.config.worker.lease_seconds / 2,
+                ambiguous=self.config.outbox.ambiguous,
+                confirm_wait=self.config.outbox.confirm_wait,
+                outage_patience=self.config.worker.outage_patience,
             )
             for impl in self.dispatch.implementations("wahost_startup"):
                 try:

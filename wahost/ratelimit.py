@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import time
 
 
@@ -131,7 +132,12 @@ class RecipientSpacing:
 
 class CircuitBreaker:
     """Opens after ``failures`` consecutive server errors; after ``reset`` seconds lets one
-    request through (half-open): its success closes the circuit, its failure reopens it."""
+    request through (half-open): its success closes the circuit, its failure reopens it.
+
+    :meth:`wait_ready` lets a sender wait for the circuit instead of failing: sends made while
+    handling a unit wait there, so an outage pauses them instead of using up their unit's
+    attempts.
+    """
 
     def __init__(self, failures: int, reset: float) -> None:
         self.failures = failures
@@ -139,13 +145,27 @@ class CircuitBreaker:
         self._count = 0
         self._opened_at: float | None = None
         self._trial = False
+        #: Set whenever the circuit closes or a trial fails (waiters then look again).
+        self._settled: asyncio.Event | None = None
 
     @property
     def is_open(self) -> bool:
-        """True while sends are refused (``/readyz`` reports it)."""
+        """True while sends are refused (``/healthz/graph`` reports it)."""
         if self._opened_at is None:
             return False
         return time.monotonic() - self._opened_at < self.reset or self._trial
+
+    @property
+    def trial_under_way(self) -> bool:
+        """Whether a request is trying the Graph API while the circuit is half-open."""
+        return self._trial
+
+    @property
+    def retry_in(self) -> float:
+        """Seconds until a request may try the Graph API again (0 when it may now)."""
+        if self._opened_at is None:
+            return 0.0
+        return max(0.0, self._opened_at + self.reset - time.monotonic())
 
     def allow(self) -> bool:
         """Whether a request may go out now."""
@@ -156,13 +176,47 @@ class CircuitBreaker:
         self._trial = True  # half-open: this one request decides
         return True
 
+    async def wait_ready(self) -> None:
+        """Return once a request may go out: the circuit is closed, or half-open with no trial
+        under way (the caller's request may be the trial). While a trial is under way, wait for
+        its outcome rather than the next reset."""
+        while self._opened_at is not None:
+            remaining = self._opened_at + self.reset - time.monotonic()
+            if self._trial or remaining > 0:
+                settled = self._settled
+                if settled is None:
+                    settled = self._settled = asyncio.Event()
+                timeout = None if self._trial else remaining
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(settled.wait(), timeout)
+                continue
+            return
+
     def success(self) -> None:
+        was_open = self._opened_at is not None
         self._count = 0
         self._opened_at = None
         self._trial = False
+        if was_open:
+            self._wake()
 
     def failure(self) -> None:
         self._count += 1
         if self._trial or self._count >= self.failures:
+            trial = self._trial
             self._opened_at = time.monotonic()
             self._trial = False
+            if trial:
+                self._wake()
+
+    def abandon(self) -> None:
+        """A request that :meth:`allow` let through was not made or not finished (cancelled):
+        if it was the trial, let the next request be it."""
+        if self._trial:
+            self._trial = False
+            self._wake()
+
+    def _wake(self) -> None:
+        if self._settled is not None:
+            self._settled.set()
+            self._settled = None

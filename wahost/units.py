@@ -14,9 +14,10 @@ from typing import Literal, TypeVar
 
 import msgspec
 
+from wahost import receipts
 from wahost.models.common import DecodeError
 
-UnitKind = Literal["message", "status", "error", "event"]
+UnitKind = Literal["message", "status", "error", "event", "receipt"]
 
 
 class Unit(msgspec.Struct, frozen=True, gc=False):
@@ -25,7 +26,9 @@ class Unit(msgspec.Struct, frozen=True, gc=False):
     ``key`` is the deduplication key: ``msg:<wamid>`` for a message,
     ``status:<wamid>:<status>`` for a status, ``error:<hash>`` / ``event:<hash>`` (a hash of
     the change's raw bytes) for the rest. Meta retries a webhook for days, so the queue
-    remembers keys for ``dedupe_ttl``.
+    remembers keys for ``dedupe_ttl``. A status of a send made through the outbox also gives
+    a ``receipt:<token>`` unit (:mod:`wahost.receipts`), which the worker hands to the outbox
+    rather than to plugins.
 
     ``conversation`` is the ordering lane: units of one lane are handled one at a time, in
     arrival order. For messages and statuses it is ``<phone_number_id>:<user>``; a change with
@@ -102,6 +105,7 @@ class _Status(msgspec.Struct):
     status: str | None = None
     recipient_id: str | None = None
     recipient_user_id: str | None = None
+    biz_opaque_callback_data: str | None = None
 
 
 class _MessagesValue(msgspec.Struct):
@@ -227,6 +231,11 @@ def _split_messages(change: _Change, waba_id: str, time: int | None, units: list
             key = f"status:sha256:{_digest(phone_number_id, item)}"
         body = UnitBody("messages", item, waba_id, time, metadata_raw)
         units.append(_unit(key, "status", phone_number_id, user, body))
+        token = receipts.parse(status.biz_opaque_callback_data)[0]
+        if token is not None and status.id:
+            # A status of a send made through the outbox: tell the outbox it went out, in a
+            # lane of its own (the unit that waits for it holds the user's lane).
+            units.append(_unit(f"receipt:{token}", "receipt", phone_number_id, "", body))
     for item in value.errors or ():
         key = f"error:{_digest(phone_number_id, item)}"
         body = UnitBody("messages", item, waba_id, time, metadata_raw)

@@ -15,7 +15,10 @@ Answers (reference/cloudapi.md §1, §2, §5):
   would resend the same bytes forever); otherwise the units are enqueued in one transaction and
   only then 200. If the queue cannot commit → 503, so Meta retries. Never 200 before durable.
 * ``GET /healthz``: the process is up. ``GET /readyz``: the queue and state store answer and
-  can commit (not while the disk is full), and the Graph API client's circuit is closed.
+  can commit (not while the disk is full): this instance can take webhooks durably.
+  ``GET /healthz/graph``: whether sending works now (the Graph API client's circuit is closed);
+  a Graph outage does not make an instance unready, since it still takes webhooks and its
+  units wait for the API.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ if TYPE_CHECKING:
     from wahost.host import Wahost
 
 Scope = MutableMapping[str, Any]
+
+#: Whether sending works (the Graph API client's circuit): apart from ``/readyz`` on purpose.
+GRAPH_HEALTH_PATH = "/healthz/graph"
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
@@ -141,6 +147,8 @@ class Ingress:
                 return await _respond(send, 200, b"ok")
             if path == "/readyz":
                 return await self.ready(send)
+            if path == GRAPH_HEALTH_PATH:
+                return await self.graph_health(send)
         await self.fallback(scope, receive, send)
 
     async def verify(self, scope: Scope, send: Send) -> None:
@@ -225,8 +233,9 @@ class Ingress:
         Ready means the queue and the state store answer *and can commit*: a backend whose
         last write failed to store (disk full, Redis out of memory) is not ready until a write
         succeeds again — the SQLite backend re-probes with a one-row write at most once a
-        second while nothing else writes — and the Graph API client's circuit is closed. It
-        never touches the ingress path; polling it every second costs at most that probe.
+        second while nothing else writes. It never touches the ingress path; polling it every
+        second costs at most that probe. The Graph API's health is not part of it: an instance
+        that cannot send still takes webhooks durably (see :meth:`graph_health`).
         """
         try:
             await self.host.queue.ping()
@@ -234,10 +243,17 @@ class Ingress:
         except Exception as exc:
             log.warning("not ready", error=str(exc))
             return await _respond(send, 503, b"not ready: store unavailable")
+        await _respond(send, 200, b"ready")
+
+    async def graph_health(self, send: Send) -> None:
+        """``/healthz/graph``: 200 while sending works, 503 while the Graph API client's circuit
+        is open (sends in units wait meanwhile), with the seconds until the next try."""
         client = self.host.client
         if client is not None and client.breaker.is_open:
-            return await _respond(send, 503, b"not ready: Graph API circuit open")
-        await _respond(send, 200, b"ready")
+            retry_in = client.breaker.retry_in
+            body = f"sending paused: Graph API failing; next try in {retry_in:.1f}s"
+            return await _respond(send, 503, body.encode())
+        await _respond(send, 200, b"sending")
 
 
 #: Headers of the error pages Quart makes itself (404, 405, 413, 500...): such a page needs no
@@ -268,7 +284,7 @@ def build_asgi(host: Wahost) -> Ingress:
         response.headers.update(ERROR_PAGE_HEADERS)
         return response
 
-    reserved = {host.config.server.webhook_path, "/healthz", "/readyz"}
+    reserved = {host.config.server.webhook_path, "/healthz", "/readyz", GRAPH_HEALTH_PATH}
     for routes in host.dispatch.collect("register_routes"):
         for route in routes:
             if route.path in reserved:

@@ -31,6 +31,7 @@ import structlog
 
 from wahost.context import Context
 from wahost.dispatch import HookFailed
+from wahost.errors import graph_unavailable
 from wahost.models import DecodeError, Event, Message, Status, WebhookError, decode_unit
 from wahost.queue.base import Lease, LeaseLost, QueueUnavailable
 from wahost.state.base import TRANSIENT_STORAGE_ERRORS, StateChanges
@@ -56,6 +57,23 @@ def backoff_delay(attempt: int, base: float, cap: float) -> float:
     return random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
 
 
+def _only_graph_unavailable(exc: HookFailed) -> bool:
+    """Whether every plugin error of ``exc`` says the Graph API was unavailable (an error a
+    plugin raised in its turn, e.g. ``raise MyError() from graph_error``, counts by its
+    cause)."""
+
+    def unavailable(error: BaseException | None) -> bool:
+        seen = 0
+        while error is not None and seen < 10:
+            if graph_unavailable(error):
+                return True
+            error = error.__cause__
+            seen += 1
+        return False
+
+    return bool(exc.errors) and all(unavailable(error) for _, error in exc.errors)
+
+
 def _error_text(exc: BaseException) -> str:
     if isinstance(exc, HookFailed):
         return str(exc)
@@ -74,6 +92,7 @@ class Worker:
         self.backoff_base = cfg.backoff_base
         self.backoff_cap = cfg.backoff_cap
         self.poll_interval = cfg.poll_interval
+        self.outage_patience = cfg.outage_patience
         #: Seconds to gather wake-ups before leasing again while units are in flight.
         self.coalesce = min(0.002, cfg.poll_interval)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -168,10 +187,10 @@ class Worker:
                 await queue.dead(lease, error=f"undecodable unit: {exc}")
                 log.error("unit undecodable", unit=unit.key, error=str(exc))
                 return
-            ctx = Context(host, unit, lease=lease)
-            ctx.update = update
-            await ctx.load()
-            handled_by = await self._dispatch(update, ctx)
+            if unit.kind == "receipt":
+                await self._receipt(lease, update)
+                return
+            ctx, handled_by = await self._handle_update(lease, update)
             await self._commit(lease, ctx.changes(), shared=shared)
             self.handled += 1
             log.info(
@@ -198,6 +217,49 @@ class Worker:
             await self._failed(lease, exc)
         finally:
             heartbeat.cancel()
+
+    async def _handle_update(self, lease: Lease, update: Any) -> tuple[Context, str | None]:
+        """Dispatch the update; while the Graph API is unavailable, wait and handle it again.
+
+        A unit whose hooks failed only because the Graph API could not be used (a mark-read
+        or a media call in an outage; replies wait inside ``ctx.send`` instead) is not at
+        fault: it keeps its lease — its conversation stays in order — and is handled again
+        once the API is worth trying, for up to ``[worker] outage_patience`` seconds, without
+        using up an attempt. Sends it already made are in the outbox and are not repeated.
+        """
+        host = self.host
+        deadline: float | None = None
+        tries = 0
+        while True:
+            ctx = Context(host, lease.unit, lease=lease)
+            ctx.update = update
+            await ctx.load()
+            try:
+                return ctx, await self._dispatch(update, ctx)
+            except HookFailed as exc:
+                client = host.client
+                if client is None or not _only_graph_unavailable(exc) or self._stopping.is_set():
+                    raise
+                now = time.monotonic()
+                if deadline is None:
+                    deadline = now + self.outage_patience
+                if now >= deadline:
+                    raise
+                tries += 1
+                log.warning(
+                    "Graph API unavailable: the unit waits and is handled again",
+                    unit=lease.unit.key,
+                    tries=tries,
+                    error=str(exc),
+                )
+                await client.wait_available(deadline, tries)
+
+    async def _receipt(self, lease: Lease, status: Any) -> None:
+        """A status that carried an outbox token: tell the outbox the send went out."""
+        outbox = self.host.outbox
+        if outbox is not None:
+            await outbox.confirm(lease.unit.key.removeprefix("receipt:"), status)
+        await self._commit(lease, None, shared=False)
 
     async def _commit(self, lease: Lease, changes: StateChanges | None, *, shared: bool) -> None:
         """Ack the handled unit (with its state changes), retrying a commit that fails.
@@ -235,26 +297,63 @@ class Worker:
             return
 
     async def _failed(self, lease: Lease, exc: Exception) -> None:
+        """Schedule the failed unit's retry, or park it after its last attempt.
+
+        A store that cannot record that (Redis restarting, a disk full for a moment) is tried
+        again with a short capped backoff while the lease is held, as an ack is: otherwise the
+        unit would wait for its lease to expire before anyone handled it again.
+        """
         queue = self.host.queue
         error = _error_text(exc)
-        try:
-            if lease.attempt >= self.max_attempts:
-                await queue.dead(lease, error=error)
-                log.error("unit dead", unit=lease.unit.key, attempts=lease.attempt, error=error)
-            else:
-                delay = backoff_delay(lease.attempt, self.backoff_base, self.backoff_cap)
-                await queue.retry(lease, delay=delay, error=error)
+        delay = ACK_RETRY_BASE
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                if lease.attempt >= self.max_attempts:
+                    await queue.dead(lease, error=error)
+                    log.error("unit dead", unit=lease.unit.key, attempts=lease.attempt, error=error)
+                else:
+                    retry_in = backoff_delay(lease.attempt, self.backoff_base, self.backoff_cap)
+                    await queue.retry(lease, delay=retry_in, error=error)
+                    log.warning(
+                        "unit failed, will retry",
+                        unit=lease.unit.key,
+                        attempt=lease.attempt,
+                        delay=round(retry_in, 3),
+                        error=error,
+                    )
+                return
+            except LeaseLost:
+                log.warning("lease lost while recording a failure", unit=lease.unit.key, error=error)
+                return
+            except _STORAGE_ERRORS as nested:
+                if self._stopping.is_set():
+                    log.error(
+                        "could not record a failure; the unit comes back when its lease expires",
+                        unit=lease.unit.key,
+                        error=error,
+                        store_error=str(nested),
+                    )
+                    return
                 log.warning(
-                    "unit failed, will retry",
+                    "could not record a failure, retrying",
                     unit=lease.unit.key,
-                    attempt=lease.attempt,
-                    delay=round(delay, 3),
+                    tries=tries,
+                    delay=delay,
                     error=error,
+                    store_error=str(nested),
                 )
-        except LeaseLost:
-            log.warning("lease lost while recording a failure", unit=lease.unit.key)
-        except Exception as nested:  # the lease will expire and the unit comes back
-            log.error("could not record a failure", unit=lease.unit.key, error=str(nested))
+                await self._sleep(delay)
+                delay = min(ACK_RETRY_CAP, delay * 2)
+            except Exception as nested:  # the lease will expire and the unit comes back
+                log.error(
+                    "could not record a failure",
+                    unit=lease.unit.key,
+                    error=error,
+                    store_error=str(nested),
+                )
+                return
 
     async def _heartbeat(self, lease: Lease) -> None:
         # Keeps going through failed extends (a disk full for a moment): the lease must

@@ -217,6 +217,15 @@ class WorkerConfig(_Table):
     poll_interval: Annotated[
         float, Meta(gt=0, description="Seconds between polls of an idle queue.")
     ] = 0.05
+    outage_patience: Annotated[
+        float,
+        Meta(
+            ge=0,
+            description="Seconds a unit waits for an unavailable Graph API (circuit open, "
+            "server errors) before that counts as a failed attempt; meanwhile its sends wait "
+            "and its conversation keeps its order. 0: fail at once.",
+        ),
+    ] = 3600.0
     enabled: Annotated[
         bool,
         Meta(
@@ -273,13 +282,13 @@ class GraphConfig(_Table):
         Meta(
             ge=1,
             description="Consecutive server errors after which sending pauses (circuit "
-            "open, /readyz answers 503).",
+            "open: /healthz/graph answers 503, sends in units wait).",
         ),
     ] = 5
     breaker_reset: Annotated[
         float,
         Meta(gt=0, description="Seconds the circuit stays open before one request is tried."),
-    ] = 30.0
+    ] = 10.0
     token_hosts: Annotated[
         list[str],
         Meta(
@@ -290,6 +299,28 @@ class GraphConfig(_Table):
             "lookaside.fbsbx.com always get it; any other URL is refused."
         ),
     ] = msgspec.field(default_factory=list)
+
+
+class OutboxConfig(_Table):
+    """``[outbox]``: how replies sent while handling a unit are kept from repeating."""
+
+    ambiguous: Annotated[
+        Literal["confirm", "resend", "never"],
+        Meta(
+            description="A send whose outcome is unknown (the connection dropped or the answer "
+            "came too late after the request left): confirm waits for Meta's status of it and "
+            "sends again only if none came; resend sends again at once (may duplicate); never "
+            "does not send again (may lose it)."
+        ),
+    ] = "confirm"
+    confirm_wait: Annotated[
+        float,
+        Meta(
+            gt=0,
+            description="Seconds to wait for Meta's status of an ambiguous send before "
+            "sending it again (ambiguous = confirm).",
+        ),
+    ] = 30.0
 
 
 class LoggingConfig(_Table):
@@ -395,6 +426,9 @@ class Config(_Table):
     )
     graph: Annotated[GraphConfig, Meta(description="The Graph API client.")] = msgspec.field(
         default_factory=GraphConfig
+    )
+    outbox: Annotated[OutboxConfig, Meta(description="The reply outbox.")] = msgspec.field(
+        default_factory=OutboxConfig
     )
     logging: Annotated[LoggingConfig, Meta(description="Logging.")] = msgspec.field(
         default_factory=LoggingConfig

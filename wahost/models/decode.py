@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from wahost import receipts
 from wahost.models.common import DecodeError
 from wahost.models.envelope import Contact, Envelope, Metadata
 from wahost.models.events import EVENT_VALUE_TYPES, Event, EventValue, WebhookError
@@ -51,7 +52,8 @@ def decode_unit(unit: Unit) -> Message | Status | WebhookError | Event:
 
     A ``message`` unit gives a :class:`Message` subclass chosen by ``type`` (an unknown type
     gives :class:`UnknownMessage`), with ``phone_number_id``, ``display_phone_number``,
-    ``waba_id`` and the sender's ``contact``; a ``status`` unit a :class:`Status`; an
+    ``waba_id`` and the sender's ``contact``; a ``status`` unit a :class:`Status` (a
+    ``receipt`` unit too: the status that carried an outbox token, :mod:`wahost.receipts`); an
     ``error`` unit a :class:`WebhookError`; an ``event`` unit an :class:`Event`.
 
     Raises :class:`DecodeError` (and nothing else) when the unit's body or item does not match
@@ -101,9 +103,13 @@ def _decode_unit(unit: Unit) -> Message | Status | WebhookError | Event:
             waba_id=body.waba_id,
             contact=contact,
         )
-    if unit.kind == "status":
+    if unit.kind in ("status", "receipt"):
+        status = _status_decoder.decode(body.item)
+        # Plugins see the author's tracker only, never the outbox's token in front of it.
+        tracker = receipts.parse(status.biz_opaque_callback_data)[1]
         return msgspec.structs.replace(
-            _status_decoder.decode(body.item),
+            status,
+            biz_opaque_callback_data=tracker,
             phone_number_id=metadata.phone_number_id,
             display_phone_number=metadata.display_phone_number,
             waba_id=body.waba_id,

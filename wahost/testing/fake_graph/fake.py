@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import h11
+import httpx
 
 from wahost.testing.fake_graph.catalogue import ERRORS, error_body
 from wahost.testing.fake_graph.routes import GraphRoutes
@@ -31,7 +32,7 @@ from wahost.testing.fake_graph.wire import (
     _Response,
     _wa_id,
 )
-from wahost.testing.harness import TEST_TOKEN
+from wahost.testing.harness import TEST_APP_SECRET, TEST_TOKEN
 
 
 @dataclass
@@ -125,6 +126,10 @@ class FakeGraph(GraphRoutes):
         self._progress = asyncio.Event()
         self._server: asyncio.Server | None = None
         self._closing = False
+        #: Status webhooks posted (:meth:`send_statuses`), and where to.
+        self.statuses_posted = 0
+        self._status_target: tuple[str, str, tuple[str, ...], float] | None = None
+        self._status_posts: set[asyncio.Task[None]] = set()
         self._connections: set[asyncio.Task[None]] = set()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -139,9 +144,9 @@ class FakeGraph(GraphRoutes):
         self._closing = True
         if self._server is not None:
             self._server.close()
-        for task in list(self._connections):
+        for task in [*self._connections, *self._status_posts]:
             task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
+        await asyncio.gather(*self._connections, *self._status_posts, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
 
@@ -246,6 +251,54 @@ class FakeGraph(GraphRoutes):
         failure = self.fail_next(n, delay=delay, path_contains=path_contains)
         failure.passthrough = True
         return failure
+
+    def send_statuses(
+        self,
+        webhook_url: str,
+        *,
+        app_secret: str = TEST_APP_SECRET,
+        statuses: tuple[str, ...] = ("sent",),
+        delay: float = 0.0,
+    ) -> None:
+        """Post a signed status webhook to ``webhook_url`` for each message the fake accepts,
+        as Meta does: ``sent`` (and any other of ``statuses``) with the message's wamid and
+        its ``biz_opaque_callback_data`` echoed, ``delay`` seconds after accepting it — also
+        when the answer to the send itself is dropped or late (an ambiguous send)."""
+
+        def observe(event: str, subject: Any) -> None:
+            if event == "message":
+                task = asyncio.get_running_loop().create_task(self._post_statuses(subject))
+                self._status_posts.add(task)
+                task.add_done_callback(self._status_posts.discard)
+
+        self._status_target = (webhook_url, app_secret, statuses, delay)
+        self.observers.append(observe)
+
+    async def _post_statuses(self, accepted: Accepted) -> None:
+        from wahost.testing.payloads import make_status, signed_webhook
+
+        assert self._status_target is not None
+        url, secret, statuses, delay = self._status_target
+        if delay:
+            await asyncio.sleep(delay)
+        async with httpx.AsyncClient(timeout=10) as http_client:
+            for status in statuses:
+                payload = make_status(
+                    accepted.wamid,
+                    status,
+                    recipient=accepted.wa_id,
+                    phone_number_id=accepted.phone_number_id,
+                    biz_opaque_callback_data=accepted.get("biz_opaque_callback_data"),
+                )
+                body, headers = signed_webhook(payload, secret)
+                # Meta retries until it gets a 200; so does the fake, briefly.
+                for _ in range(50):
+                    with contextlib.suppress(httpx.TransportError):
+                        answer = await http_client.post(url, content=body, headers=headers)
+                        if answer.status_code == 200:
+                            break
+                    await asyncio.sleep(0.1)
+                self.statuses_posted += 1
 
     def clear_failures(self) -> None:
         """Forget every injected failure not used yet."""
