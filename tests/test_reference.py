@@ -102,6 +102,10 @@ class Spy:
         return [Route("/spy", hello)]
 
     @hookimpl
+    async def before_message(self, message: Any) -> None:
+        self.calls.append("before_message")
+
+    @hookimpl
     async def on_message(self, message: Any, ctx: Any) -> Any:
         self.calls.append("on_message")
         if message.type == "location":

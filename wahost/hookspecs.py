@@ -188,15 +188,32 @@ def register_commands(cli: click.Group) -> None:
 # -- handling units -----------------------------------------------------------------------
 
 
+@_spec("broadcast")
+async def before_message(host: Wahost, message: Message, ctx: Context) -> None:
+    """Prepare or observe an inbound message before any plugin handles it (middleware: a
+    journal, a download, a recognised command, metrics).
+
+    **When:** once per inbound message unit, before :func:`on_message`, in the same
+    conversation order. **Mode:** broadcast — every implementation runs and the return value
+    is ignored: a ``before_message`` implementation cannot handle or drop the message. If any
+    raised, ``on_message`` is not called and the unit is retried (so keep it idempotent).
+
+    This is where the first-party middleware runs (the console's journal, the media plugin's
+    download, the profile plugin's commands). To keep a message from one router's handlers,
+    use that router's ``before`` function instead (:mod:`wahost.router`).
+    """
+
+
 @_spec("first")
 async def on_message(host: Wahost, message: Message, ctx: Context) -> Any:
     """Handle an inbound message.
 
     **When:** once per inbound message unit (at-least-once: again if the unit is retried),
-    one at a time and in arrival order per conversation ``(phone_number_id, user)``.
-    **Mode:** first — implementations are called in order until one returns a value that is not
-    ``None``; return ``True`` (or any value) when you handled the message, ``None`` to let the
-    next plugin try. If none handles it, :func:`on_unhandled` is called.
+    one at a time and in arrival order per conversation ``(phone_number_id, user)``, after
+    :func:`before_message`. **Mode:** first — implementations are called in order until one
+    returns a value that is not ``None``; return ``True`` (or any value) when you handled the
+    message, ``None`` to let the next plugin try. If none handles it, :func:`on_unhandled` is
+    called. A :class:`wahost.Router` implements it for its message handlers.
 
     **Arguments:** ``message`` is a typed :class:`wahost.models.Message` subclass
     (``message.type``, ``message.id``, ``message.sender``, ``message.text.body`` for text, ...);
