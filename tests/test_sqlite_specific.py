@@ -395,12 +395,17 @@ async def test_lease_lane_and_replay_queries_use_their_indexes(
             " ORDER BY id LIMIT 1",
             # Replay by key: only dead units have their keys indexed.
             "SELECT id FROM wq_units WHERE dead = 1 AND key = 'k'",
+            # A dead owner's leases: through the lanes that wait, by the units' primary key.
+            "UPDATE wq_units SET token = NULL, available_at = 0, owner = NULL"
+            " WHERE id IN (SELECT leased_id FROM wq_lanes WHERE available_at > 0)"
+            " AND owner = 1 AND token IS NOT NULL RETURNING conversation",
         ):
             rows = conn.execute("EXPLAIN QUERY PLAN " + sql).fetchall()
             found.append(" / ".join(row[3] for row in rows))
         return found
 
-    ready, due, head, replay = await pair[0].database.read(plans)
+    ready, due, head, replay, release = await pair[0].database.read(plans)
+    assert "INTEGER PRIMARY KEY" in release and "INDEX wq_lanes_waiting" in release
     assert "INDEX wq_units_dead_key (key=?)" in replay
     assert "INDEX wq_lanes_ready" in ready and "TEMP B-TREE" not in ready
     assert "INDEX wq_lanes_waiting" in due and "available_at>? AND available_at<?" in due
@@ -517,11 +522,11 @@ async def test_a_schema_1_queue_is_migrated_on_open_and_loses_nothing(tmp_path: 
             dict(conn.execute("SELECT key, unit_id FROM wq_dedupe")),
         )
 
-    for _ in range(2):  # the second open finds schema 2 and changes nothing
+    for _ in range(2):  # the second open finds schema 3 and changes nothing
         queue = SQLiteQueue(path)
         await queue.open()
         version, table, indexes, dedupe = await queue.database.read(schema)
-        assert version == 2 and "UNIQUE" not in table
+        assert version == 3 and "UNIQUE" not in table and "owner INTEGER" in table
         assert indexes == ["wq_units_dead", "wq_units_dead_key", "wq_units_lane"]
         # Every stored unit's key names it, the dead k2's too (purged under schema 1).
         assert dedupe == {"k2": 2, "k3": 3, "k4": 4, "k5": None}
@@ -548,16 +553,49 @@ async def test_a_schema_1_queue_is_migrated_on_open_and_loses_nothing(tmp_path: 
         await queue.close()
 
 
+async def test_a_schema_2_queue_gains_lease_owners_on_open_and_loses_nothing(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "wahost.db"
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        conn.executescript((REPO / "tests/fixtures/sqlite/queue-v2.sql").read_text())
+        k4 = conn.execute("SELECT id, attempts, token, available_at FROM wq_units WHERE key = 'k4'")
+        k4_id, attempts, token, expires_at = k4.fetchone()
+    k4_lease = Lease(make_unit("k4", "p:2"), str(k4_id), attempts, token, expires_at)
+
+    def schema(conn: sqlite3.Connection) -> tuple[Any, ...]:
+        return (
+            conn.execute("SELECT value FROM wq_meta WHERE name = 'schema'").fetchone()[0],
+            [row[1] for row in conn.execute("PRAGMA table_info(wq_units)")][-1],
+            conn.execute("SELECT count(*) FROM wq_owners").fetchone()[0],
+        )
+
+    queue = SQLiteQueue(path)
+    await queue.open()
+    try:
+        assert await queue.database.read(schema) == (3, "owner", 0)
+        # k4's lease, taken under schema 2, names no owner: it is never released early.
+        assert await queue.release_dead_owners() == 0
+        [k3] = await queue.lease(10, lease_seconds=60)  # k4's lane is still held
+        assert (k3.unit.key, k3.attempt) == ("k3", 3)
+        await queue.ack(k4_lease)
+        assert await queue.replay("k2") is True
+        assert await queue.enqueue([make_unit(k, "p:1") for k in ("k1", "k2", "k5")]) == 1
+        assert (await queue.stats()).done == 2
+    finally:
+        await queue.close()
+
+
 async def test_a_queue_of_a_newer_schema_is_refused(tmp_path: Path) -> None:
     queue = SQLiteQueue(tmp_path / "wahost.db")
     await queue.open()
     await queue.database.write(
-        lambda conn: conn.execute("UPDATE wq_meta SET value = 3 WHERE name = 'schema'")
+        lambda conn: conn.execute("UPDATE wq_meta SET value = 4 WHERE name = 'schema'")
     )
     await queue.close()
-    with pytest.raises(QueueUnavailable, match="schema 3, newer than this wahost's"):
+    with pytest.raises(QueueUnavailable, match="schema 4, newer than this wahost's"):
         await SQLiteQueue(tmp_path / "wahost.db").open()
-    with pytest.raises(QueueUnavailable, match="schema 3, newer than this wahost's"):
+    with pytest.raises(QueueUnavailable, match="schema 4, newer than this wahost's"):
         await SQLiteQueue(tmp_path / "wahost.db").downgrade()
 
 
@@ -572,9 +610,14 @@ async def test_a_downgraded_queue_takes_schema_1_writes_and_upgrades_again(tmp_p
     await queue.ack(c)  # the last id given (3)
     await queue.close()
 
-    assert await SQLiteQueue(path).downgrade() == 2
+    assert await SQLiteQueue(path).downgrade() == 3
     assert await SQLiteQueue(path).downgrade() == 1
     with contextlib.closing(sqlite3.connect(path)) as conn:
+        # The table schema 1 made: no owner column, no owners' table.
+        assert "owner" not in [row[1] for row in conn.execute("PRAGMA table_info(wq_units)")]
+        assert (
+            conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'wq_owners'").fetchone() is None
+        )
         # What schema 1 runs for every unit (ON CONFLICT (key) needs the UNIQUE key).
         insert = (
             "INSERT INTO wq_units (key, kind, phone_number_id, user, conversation, body)"

@@ -10,6 +10,7 @@ from wahost.queue.base import (
     QueueUnavailable,
 )
 from wahost.queue.memory import MemoryQueue
+from wahost.queue.owner import Owner, known_dead
 from wahost.queue.sqlite import SQLiteQueue
 
 __all__ = [
@@ -17,9 +18,11 @@ __all__ = [
     "Lease",
     "LeaseLost",
     "MemoryQueue",
+    "Owner",
     "QuarantinedBody",
     "QueueBackend",
     "QueueStats",
     "QueueUnavailable",
     "SQLiteQueue",
+    "known_dead",
 ]

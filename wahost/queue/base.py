@@ -12,6 +12,12 @@ The guarantees every backend gives (and :mod:`wahost.testing.contracts` checks):
   a *dead* unit does not (the conversation moves on).
 * A lease that is neither acked, retried nor parked before it expires is handed out again
   (the worker died). The stale holder's later ``ack`` raises :class:`LeaseLost`.
+* Each lease is stamped with the :attr:`QueueBackend.owner` of the queue that took it. A
+  backend that can tell may release the leases of an owner known to be dead
+  (:mod:`wahost.queue.owner`) before they expire — when it opens and, at most every
+  :data:`OWNER_CHECK_INTERVAL` seconds, when it leases — as if they had expired: the unit
+  keeps its place in its conversation, its next lease is its next attempt, and the dead
+  holder's ``ack`` raises :class:`LeaseLost`. A live owner's leases are never taken.
 * ``ack`` finishes a unit and, when given the unit's :class:`StateChanges`, applies them in the
   same transaction where the backend can (``shares_transaction_with``); otherwise the worker
   applies them through the idempotent :meth:`StateStore.apply` first.
@@ -21,12 +27,26 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import msgspec
+import structlog
 
+from wahost.queue.owner import Owner
 from wahost.state.base import StateChanges, StateStore
 from wahost.units import Unit
+
+#: Least seconds between two looks for dead owners' leases while leasing (each costs a read of
+#: the owners holding leases, and a look at their processes).
+OWNER_CHECK_INTERVAL = 1.0
+
+log = structlog.get_logger("wahost.queue")
+
+
+def log_released(released: Mapping[str, int]) -> None:
+    """Log, per dead owner, how many of its leases a backend released."""
+    for owner, units in released.items():
+        log.warning("leases of a dead worker released", owner=owner, units=units)
 
 
 class QueueUnavailable(Exception):
@@ -88,6 +108,8 @@ class QueueBackend(abc.ABC):
 
     def __init__(self, *, dedupe_ttl: float = 8 * 86400) -> None:
         self.dedupe_ttl = dedupe_ttl
+        #: Stamped on every lease this queue takes; see :mod:`wahost.queue.owner`.
+        self.owner = Owner.of_process()
 
     async def open(self) -> None:
         """Open connections and create the schema. Called once before use."""
@@ -147,6 +169,11 @@ class QueueBackend(abc.ABC):
     @abc.abstractmethod
     async def dead(self, lease: Lease, *, error: str) -> None:
         """Park the unit as dead with its last error."""
+
+    async def release_dead_owners(self) -> int:
+        """Release now every lease held by an owner known to be dead (see the module
+        docstring); returns how many. The default releases none: such leases expire."""
+        return 0
 
     @abc.abstractmethod
     async def list_dead(self, *, limit: int = 100) -> list[DeadUnit]:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from wahost.queue.base import (
+    OWNER_CHECK_INTERVAL,
     DeadUnit,
     Lease,
     LeaseLost,
@@ -17,6 +18,7 @@ from wahost.queue.base import (
     QueueBackend,
     QueueStats,
 )
+from wahost.queue.owner import known_dead
 from wahost.state.base import StateChanges, StateStore, now
 from wahost.state.memory import MemoryStateStore
 from wahost.units import Unit
@@ -33,6 +35,8 @@ class _Item:
     available_at: float = 0.0
     attempts: int = 0
     token: str | None = None
+    #: LEASED: who holds the lease (``str(queue.owner)`` when it was taken).
+    owner: str = ""
     error: str = ""
     died_at: float = 0.0
 
@@ -63,6 +67,7 @@ class MemoryQueue(QueueBackend):
         self._dedupe: dict[str, float] = {}
         self._quarantine: list[QuarantinedBody] = []
         self._done = 0
+        self._next_owner_check = 0.0
 
     def shares_transaction_with(self, store: StateStore) -> bool:
         return store is self.store
@@ -96,6 +101,10 @@ class MemoryQueue(QueueBackend):
 
     async def lease(self, limit: int, *, lease_seconds: float) -> list[Lease]:
         at = now()
+        if at >= self._next_owner_check:
+            self._next_owner_check = at + OWNER_CHECK_INTERVAL
+            self._release_dead_owners()
+        owner = str(self.owner)
         candidates = (
             (lane[0], conversation)
             for conversation, lane in self._lanes.items()
@@ -109,10 +118,25 @@ class MemoryQueue(QueueBackend):
                 previous.state, previous.token, previous.available_at = QUEUED, None, 0.0
             item = self._items[head_id]
             item.state, item.token, item.available_at = LEASED, token, at + lease_seconds
+            item.owner = owner
             item.attempts += 1
             self._lane_leased[conversation] = head_id
             leases.append(Lease(item.unit, str(head_id), item.attempts, token, item.available_at))
         return leases
+
+    async def release_dead_owners(self) -> int:
+        return self._release_dead_owners()
+
+    def _release_dead_owners(self) -> int:
+        me = str(self.owner)
+        held = [i for i in self._items.values() if i.state == LEASED and i.owner != me]
+        dead = {owner for owner in {i.owner for i in held} if known_dead(owner)}
+        released = [i for i in held if i.owner in dead]
+        for item in released:
+            # As an expired lease: leasable now, at its place in its lane (the lane's leased
+            # mark no longer blocks once the item is not LEASED).
+            item.state, item.token, item.available_at, item.owner = QUEUED, None, 0.0, ""
+        return len(released)
 
     def _take(self, lease: Lease) -> _Item:
         item = self._items.get(int(lease.id))

@@ -25,6 +25,13 @@ if the lease expires instead, the replayed unit goes first and the later lease i
 
 A lease is lost when its token is no longer the unit's: once it was handed out again, or the
 unit was finished. A lease that expired but that no one took yet may still be acked.
+
+Owners (schema 3): each opened queue has a row in ``wq_owners`` (its :class:`Owner` text) and
+stamps its id on the units it leases (``wq_units.owner``). When a queue opens, and at most every
+:data:`OWNER_CHECK_INTERVAL` seconds while it leases, it looks at the other owners' processes;
+the leases of an owner known dead are released as if they had expired (token cleared, leasable
+now, attempts kept) and its row is deleted. The leases are found through the lanes that wait
+(``wq_lanes_waiting``), so it costs no scan of the units. The owners' ids are never reused.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from wahost.queue.base import (
+    OWNER_CHECK_INTERVAL,
     DeadUnit,
     Lease,
     LeaseLost,
@@ -44,7 +52,9 @@ from wahost.queue.base import (
     QueueBackend,
     QueueStats,
     QueueUnavailable,
+    log_released,
 )
+from wahost.queue.owner import known_dead
 from wahost.sqlite_db import SQLiteDatabase, Synchronous
 from wahost.state.base import StateChanges, StateStore, now
 from wahost.state.sqlite import SQLiteStateStore, apply_changes, create_state_schema
@@ -53,8 +63,8 @@ from wahost.units import Unit
 T = TypeVar("T")
 
 #: The queue schema's version, in ``wq_meta`` under ``schema``; a file without it holds version 1
-#: (see :func:`_migrate_to_2`).
-SCHEMA_VERSION = 2
+#: (see :func:`_migrate_from_1` and :func:`_migrate_from_2`).
+SCHEMA_VERSION = 3
 
 _UNITS_TABLE = """CREATE TABLE {name} (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -69,10 +79,18 @@ _UNITS_TABLE = """CREATE TABLE {name} (
         attempts INTEGER NOT NULL DEFAULT 0,
         token TEXT,
         error TEXT,
-        died_at REAL
+        died_at REAL,
+        owner INTEGER
     )"""
 
-#: The indexes of ``wq_units`` in schemas 1 and 2.
+#: The columns of ``wq_units`` in schemas 1 and 2 (schema 3 added ``owner``, the ``wq_owners``
+#: id of the lease's holder while the unit is leased).
+_UNITS_COLUMNS_1 = (
+    "id, key, kind, phone_number_id, user, conversation, body, dead, available_at, attempts,"
+    " token, error, died_at"
+)
+
+#: The indexes of ``wq_units`` in every schema.
 _UNITS_INDEXES = (
     # The oldest unfinished unit of a conversation; dead units leave this partial index.
     """CREATE INDEX IF NOT EXISTS wq_units_lane ON wq_units (conversation, id)
@@ -120,6 +138,12 @@ QUEUE_SCHEMA = (
         reason TEXT NOT NULL,
         body BLOB NOT NULL
     )""",
+    # The queues that lease (name: the Owner's text). AUTOINCREMENT: an id is never given
+    # again, so a unit's stale owner id can never come to name a live owner.
+    """CREATE TABLE IF NOT EXISTS wq_owners (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE
+    )""",
 )
 
 #: Seconds between two purges of expired dedupe keys, and keys deleted by each.
@@ -144,12 +168,13 @@ def _schema_version(conn: sqlite3.Connection) -> int:
     return version
 
 
-def _migrate_to_2(conn: sqlite3.Connection, dedupe_ttl: float) -> None:
+def _migrate_from_1(conn: sqlite3.Connection, dedupe_ttl: float) -> None:
     """Version 1 indexed every unit's key (``UNIQUE``); version 2 finds a stored unit's key
     through ``wq_dedupe.unit_id``. Every stored unit gets its key's row (a dead unit's may
-    have expired), then the units are copied, ids and all, into the new table: lanes, leases
-    and arrival order stay as they were, and ids go on from the last one ever given (ids are
-    never reused: a key's ``unit_id`` must not come to name another unit).
+    have expired), then the units are copied, ids and all, into the new table (version 3's,
+    with no owner: a lease taken before expires as it always did): lanes, leases and arrival
+    order stay as they were, and ids go on from the last one ever given (ids are never reused:
+    a key's ``unit_id`` must not come to name another unit).
     """
     last = _last_id(conn)
     if not any(row[1] == "unit_id" for row in conn.execute("PRAGMA table_info(wq_dedupe)")):
@@ -162,6 +187,13 @@ def _migrate_to_2(conn: sqlite3.Connection, dedupe_ttl: float) -> None:
     _rebuild_units(conn, _UNITS_TABLE, last)
 
 
+def _migrate_from_2(conn: sqlite3.Connection) -> None:
+    """Version 3 names the holder of each lease (``wq_units.owner``, ``wq_owners``). A column
+    added last: no copy. Leases taken before have no owner and expire as they always did."""
+    conn.execute("ALTER TABLE wq_units ADD COLUMN owner INTEGER")
+    conn.execute("UPDATE wq_meta SET value = ? WHERE name = 'schema'", (SCHEMA_VERSION,))
+
+
 def _last_id(conn: sqlite3.Connection) -> int:
     """The last unit id ever given (units done since are gone, their ids not to be reused)."""
     last: int = conn.execute(
@@ -172,10 +204,12 @@ def _last_id(conn: sqlite3.Connection) -> int:
 
 
 def _rebuild_units(conn: sqlite3.Connection, table: str, last: int) -> None:
-    """Copy the units, ids and all, into a table made by ``table``, with the indexes of both
-    schemas; the next id is ``last + 1``."""
+    """Copy the units, ids and all (the columns of schema 1), into a table made by ``table``,
+    with the indexes of every schema; the next id is ``last + 1``."""
     conn.execute(table.format(name="wq_units_new"))
-    conn.execute("INSERT INTO wq_units_new SELECT * FROM wq_units")
+    conn.execute(
+        f"INSERT INTO wq_units_new ({_UNITS_COLUMNS_1}) SELECT {_UNITS_COLUMNS_1} FROM wq_units"
+    )
     conn.execute("DROP TABLE wq_units")
     conn.execute("ALTER TABLE wq_units_new RENAME TO wq_units")
     conn.execute("DELETE FROM sqlite_sequence WHERE name = 'wq_units'")
@@ -186,27 +220,30 @@ def _rebuild_units(conn: sqlite3.Connection, table: str, last: int) -> None:
 
 def downgrade_to_1(conn: sqlite3.Connection) -> int:
     """Rewrite the queue tables in schema 1, the one releases before schema 2 open (they index
-    every unit's key and fail every enqueue without it). Returns the schema found: 2 (now
+    every unit's key and fail every enqueue without it). Returns the schema found: 3 or 2 (now
     converted), 1 (nothing to do) or 0 (no queue tables).
 
-    ``wq_dedupe.unit_id`` stays: schema 1 ignores it, and a later upgrade fills it anew.
-    Stored units have distinct keys (a key is claimed only once its unit is gone), so the
-    ``UNIQUE`` index takes them all.
+    ``wq_dedupe.unit_id`` stays: schema 1 ignores it, and a later upgrade fills it anew. The
+    owners go (leases keep their tokens and expire). Stored units have distinct keys (a key is
+    claimed only once its unit is gone), so the ``UNIQUE`` index takes them all.
     """
     found = _schema_version(conn)
-    if found != SCHEMA_VERSION:
+    if found < 2:
         return found
     last = _last_id(conn)
-    _rebuild_units(
-        conn, _UNITS_TABLE.replace("key TEXT NOT NULL,", "key TEXT NOT NULL UNIQUE,"), last
-    )
+    schema_1 = _UNITS_TABLE.replace("key TEXT NOT NULL,", "key TEXT NOT NULL UNIQUE,")
+    _rebuild_units(conn, schema_1.replace(",\n        owner INTEGER", ""), last)
+    conn.execute("DROP TABLE IF EXISTS wq_owners")
     conn.execute("DELETE FROM wq_meta WHERE name = 'schema'")
     return found
 
 
 def _create_schema(conn: sqlite3.Connection, dedupe_ttl: float) -> None:
-    if _schema_version(conn) == 1:
-        _migrate_to_2(conn, dedupe_ttl)  # QUEUE_SCHEMA then adds what schema 2 has more
+    version = _schema_version(conn)
+    if version == 1:
+        _migrate_from_1(conn, dedupe_ttl)  # QUEUE_SCHEMA then adds what schema 2 has more
+    elif version == 2:
+        _migrate_from_2(conn)
     for statement in QUEUE_SCHEMA:
         conn.execute(statement)
     # The state tables too: ``ack(lease, changes)`` writes them even before a store opened.
@@ -252,6 +289,41 @@ def _refresh_lane(conn: sqlite3.Connection, conversation: str) -> None:
     )
 
 
+def _owner_id(conn: sqlite3.Connection, name: str) -> int:
+    """The id of owner ``name`` in ``wq_owners``, registered if it is not there yet. Looked
+    up in each transaction, never cached: a rolled-back group must not leave an id behind."""
+    row = conn.execute("SELECT id FROM wq_owners WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        row = conn.execute(
+            "INSERT INTO wq_owners (name) VALUES (?) RETURNING id", (name,)
+        ).fetchone()
+    owner_id: int = row[0]
+    return owner_id
+
+
+def _release_dead_owners(conn: sqlite3.Connection, me: str) -> dict[str, int]:
+    """Release the leases of every other owner known dead and forget it; returns how many
+    leases each such owner held."""
+    released: dict[str, int] = {}
+    owners = conn.execute("SELECT id, name FROM wq_owners WHERE name != ?", (me,)).fetchall()
+    for owner_id, name in owners:
+        if not known_dead(name):
+            continue
+        # A leased unit is its lane's leased_id, and that lane waits (available_at > 0):
+        # the waiting index finds them without a scan of the units.
+        rows = conn.execute(
+            "UPDATE wq_units SET token = NULL, available_at = 0, owner = NULL"
+            " WHERE id IN (SELECT leased_id FROM wq_lanes WHERE available_at > 0)"
+            " AND owner = ? AND token IS NOT NULL RETURNING conversation",
+            (owner_id,),
+        ).fetchall()
+        for conversation in {row[0] for row in rows}:
+            _refresh_lane(conn, conversation)
+        conn.execute("DELETE FROM wq_owners WHERE id = ?", (owner_id,))
+        released[name] = len(rows)
+    return released
+
+
 def _take(conn: sqlite3.Connection, lease: Lease) -> str:
     """Check that ``lease`` is still held; return its conversation."""
     row = conn.execute(
@@ -289,6 +361,7 @@ class SQLiteQueue(QueueBackend):
         )
         self._opened = False
         self._next_purge = 0.0
+        self._next_owner_check = 0.0
 
     def shares_transaction_with(self, store: StateStore) -> bool:
         """True for an SQLite store on the same file: ``ack`` then writes its tables."""
@@ -302,7 +375,19 @@ class SQLiteQueue(QueueBackend):
         except sqlite3.Error as exc:
             raise QueueUnavailable(f"{self.database.path}: {exc}") from exc
         self._opened = True
-        await self._write(lambda conn: _create_schema(conn, self.dedupe_ttl))
+
+        def op(conn: sqlite3.Connection) -> dict[str, int]:
+            _create_schema(conn, self.dedupe_ttl)
+            # A restart after a crash: the dead predecessor's units move on at once.
+            self._next_owner_check = now() + OWNER_CHECK_INTERVAL
+            return _release_dead_owners(conn, str(self.owner))
+
+        log_released(await self._write(op))
+
+    async def release_dead_owners(self) -> int:
+        released = await self._write(lambda conn: _release_dead_owners(conn, str(self.owner)))
+        log_released(released)
+        return sum(released.values())
 
     async def downgrade(self) -> int:
         """Rewrite the file's queue tables for the release before schema 2, for a rollback
@@ -401,9 +486,14 @@ class SQLiteQueue(QueueBackend):
     async def lease(self, limit: int, *, lease_seconds: float) -> list[Lease]:
         if limit <= 0:
             return []
+        me = str(self.owner)
 
-        def op(conn: sqlite3.Connection) -> list[Lease]:
+        def op(conn: sqlite3.Connection) -> tuple[list[Lease], dict[str, int]]:
             at = now()
+            released = {}
+            if at >= self._next_owner_check:
+                self._next_owner_check = at + OWNER_CHECK_INTERVAL
+                released = _release_dead_owners(conn, me)
             expires_at = at + lease_seconds
             token = secrets.token_hex(8)
             ready = conn.execute(
@@ -417,6 +507,9 @@ class SQLiteQueue(QueueBackend):
                 (at, limit),
             ).fetchall()
             lanes = sorted(ready + due, key=lambda lane: lane[1])[:limit] if due else ready
+            if not lanes:
+                return [], released
+            owner = _owner_id(conn, me)
             leases = []
             for conversation, head_id, leased_id in lanes:
                 if leased_id is not None and leased_id != head_id:
@@ -427,18 +520,20 @@ class SQLiteQueue(QueueBackend):
                         (leased_id,),
                     )
                 row = conn.execute(
-                    "UPDATE wq_units SET attempts = attempts + 1, token = ?,"
-                    f" available_at = ? WHERE id = ? RETURNING {_UNIT_COLUMNS}, attempts",
-                    (token, expires_at, head_id),
+                    "UPDATE wq_units SET attempts = attempts + 1, token = ?, available_at = ?,"
+                    f" owner = ? WHERE id = ? RETURNING {_UNIT_COLUMNS}, attempts",
+                    (token, expires_at, owner, head_id),
                 ).fetchone()
                 conn.execute(
                     "UPDATE wq_lanes SET available_at = ?, leased_id = ? WHERE conversation = ?",
                     (expires_at, head_id, conversation),
                 )
                 leases.append(Lease(_unit(row), str(head_id), row[6], token, expires_at))
-            return leases
+            return leases, released
 
-        return await self._write(op)
+        leases, released = await self._write(op)
+        log_released(released)
+        return leases
 
     async def extend(self, lease: Lease, *, lease_seconds: float) -> None:
         def op(conn: sqlite3.Connection) -> None:

@@ -18,19 +18,23 @@ Subclass the contract in a test module and provide the fixtures, opened and clos
         @pytest.fixture
         async def store(self): ...
 
-The suites change ``queue.dedupe_ttl`` and ``store.ttl`` on the opened objects, so a backend
-must read them when it writes or reads, not only in its constructor. Timings are small
+The suites change ``queue.dedupe_ttl``, ``queue.owner`` and ``store.ttl`` on the opened objects,
+so a backend must read them when it writes or reads, not only in its constructor. Timings are small
 (leases of 0.2 s), so each suite runs in seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+import time
 from typing import Any
 
 import pytest
 
-from wahost.queue.base import Lease, LeaseLost, QueueBackend
+from wahost.queue.base import OWNER_CHECK_INTERVAL, Lease, LeaseLost, QueueBackend
+from wahost.queue.owner import Owner, this_machine
 from wahost.state.base import ConversationState, KVWrite, StateChanges, StateStore, now
 from wahost.units import Unit
 
@@ -56,6 +60,24 @@ async def lease_one(queue: QueueBackend, *, lease_seconds: float = LONG) -> Leas
     leases = await queue.lease(1, lease_seconds=lease_seconds)
     assert len(leases) == 1, leases
     return leases[0]
+
+
+def dead_owner() -> Owner:
+    """The owner identity of a process of this machine that has died since: a real process,
+    started, named while it ran, then killed and reaped."""
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        return Owner.of_process(process.pid)
+    finally:
+        process.kill()
+        process.wait()
+
+
+def _require_owner_release(queue: QueueBackend) -> None:
+    if type(queue).release_dead_owners is QueueBackend.release_dead_owners:
+        pytest.skip("the backend releases no lease before it expires")
+    if not this_machine():
+        pytest.skip("no /proc here: a dead process cannot be told from a live one")
 
 
 class QueueContract:
@@ -312,6 +334,49 @@ class QueueContract:
         leases = await queue.lease(10, lease_seconds=LONG)
         assert [(lease.unit.key, lease.attempt) for lease in leases] == [("a1", 1), ("b1", 1)]
         assert await queue.replay_all() == 0
+
+    # -- owners --------------------------------------------------------------------------
+
+    async def test_a_dead_owners_leases_are_released_in_place(self, queue: QueueBackend) -> None:
+        _require_owner_release(queue)
+        await queue.enqueue([make_unit("c1", "p:c")])
+        await queue.enqueue([make_unit("a1", "p:a"), make_unit("a2", "p:a")])
+        await queue.enqueue([make_unit("b1", "p:b")])
+        live = await lease_one(queue)
+        me, queue.owner = queue.owner, dead_owner()
+        try:  # leases taken by a process that died since
+            stale = await queue.lease(10, lease_seconds=LONG)
+        finally:
+            queue.owner = me
+        assert (live.unit.key, keys(stale)) == ("c1", ["a1", "b1"])
+        assert await queue.release_dead_owners() == 2
+        fresh = await queue.lease(10, lease_seconds=LONG)
+        assert [(lease.unit.key, lease.attempt) for lease in fresh] == [("a1", 2), ("b1", 2)]
+        for lease in stale:
+            with pytest.raises(LeaseLost):
+                await queue.ack(lease)
+        assert await queue.release_dead_owners() == 0
+        await queue.ack(live)  # a live owner's lease is never taken
+        await queue.ack(fresh[0])
+        assert keys(await queue.lease(10, lease_seconds=LONG)) == ["a2"]  # after a1, as ever
+
+    async def test_leasing_finds_a_dead_owners_leases(self, queue: QueueBackend) -> None:
+        """Without a call of ``release_dead_owners``: ``lease`` looks by itself, at most every
+        ``OWNER_CHECK_INTERVAL`` seconds, long before the lease would expire."""
+        _require_owner_release(queue)
+        await queue.enqueue([make_unit("a1"), make_unit("a2")])
+        me, queue.owner = queue.owner, dead_owner()
+        try:
+            stale = await lease_one(queue)
+        finally:
+            queue.owner = me
+        deadline = time.monotonic() + OWNER_CHECK_INTERVAL + 2
+        while not (leases := await queue.lease(10, lease_seconds=LONG)):
+            assert time.monotonic() < deadline, "the dead owner's lease was not released"
+            await asyncio.sleep(0.05)
+        assert [(lease.unit.key, lease.attempt) for lease in leases] == [("a1", 2)]
+        with pytest.raises(LeaseLost):
+            await queue.ack(stale)
 
     # -- quarantine, stats ---------------------------------------------------------------
 
