@@ -10,6 +10,7 @@ into the typed models (:mod:`wahost.models`) only when it is handled.
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Literal, TypeVar
 
 import msgspec
@@ -173,6 +174,8 @@ def split(body: bytes) -> list[Unit]:
     whose user is unknown get a lane of their own (their key).
 
     Raises :class:`wahost.models.DecodeError` (only) when ``body`` is not a webhook envelope.
+    A lone UTF-16 surrogate escape (``"\\ud800"``) fails only the units that hold it (see
+    :func:`_split_around_lone_surrogates`).
     """
     try:
         envelope = _envelope_decoder.decode(body)
@@ -186,7 +189,10 @@ def split(body: bytes) -> list[Unit]:
                     units.append(_event_unit(change, waba_id, entry.time))
         return units
     except _FAILURES as exc:
-        raise DecodeError(f"not a webhook envelope: {exc}") from exc
+        recovered = _split_around_lone_surrogates(body)
+        if recovered is None:
+            raise DecodeError(f"not a webhook envelope: {exc}") from exc
+        return recovered
 
 
 def _split_messages(change: _Change, waba_id: str, time: int | None, units: list[Unit]) -> None:
@@ -304,3 +310,92 @@ def _digest(*parts: str | msgspec.Raw) -> str:
         digest.update(b"%d:" % len(data))
         digest.update(data)
     return digest.hexdigest()
+
+
+# -- lone surrogates ---------------------------------------------------------------------------
+#
+# msgspec refuses a lone UTF-16 surrogate escape ("\ud800" without its pair) anywhere in a
+# document, even inside a part it only skips into a Raw, so one such character in one message
+# would fail the whole body and every other update in it. Only then, on that failure path, the
+# body is split again around them.
+
+# Every backslash escape, read from left to right so that an escaped backslash ("\\ud800" is
+# the text \ud800) or a valid surrogate pair is never taken for a lone surrogate; group 1 and 2
+# are set for a lone one: the "d" (or "D") and the three hex digits after it.
+_ESCAPE = re.compile(
+    rb"\\(?:u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+    rb"|u([dD])([89a-fA-F][0-9a-fA-F]{2})|.)",
+    re.DOTALL,
+)
+
+
+def _mark_lone_surrogates(body: bytes, lower: bytes, upper: bytes) -> bytes:
+    """``body`` with the ``d`` of each lone surrogate escape replaced by ``lower`` (``D`` by
+    ``upper``): ``\\ud800`` becomes ``\\ue800`` or ``\\uf800``, a code point msgspec reads."""
+
+    def replace(match: re.Match[bytes]) -> bytes:
+        if match[1] is None:
+            return match[0]
+        return b"\\u" + (lower if match[1] == b"d" else upper) + match[2]
+
+    return _ESCAPE.sub(replace, body)
+
+
+def _unmark(low: bytes, high: bytes) -> bytes | None:
+    """The original bytes of a unit body split from both marked copies: each byte where they
+    differ is a mark, put back to ``d``/``D``. ``None`` when a difference is not a mark inside
+    an escape (the surrogate was in a string msgspec decoded and encoded again)."""
+    if len(low) != len(high):
+        return None
+    restored = bytearray(low)
+    for index, (one, other) in enumerate(zip(low, high, strict=True)):
+        if one == other:
+            continue
+        if (one, other) not in ((0x65, 0x66), (0x45, 0x46)) or low[index - 2 : index] != b"\\u":
+            return None
+        restored[index] = one - 1  # e -> d, E -> D
+    return bytes(restored)
+
+
+def _split_around_lone_surrogates(body: bytes) -> list[Unit] | None:
+    """The units of a body that msgspec refused for its lone surrogate escapes; ``None`` when
+    it has none, or cannot be split for another reason too.
+
+    Two copies are split, each lone ``\\uDxxx`` written ``\\uExxx`` in one and ``\\uFxxx`` in
+    the other: a unit that comes out the same from both holds none, and is exactly what
+    :func:`split` gives for it alone. A unit that differs gets the original escapes back in its
+    body, byte for byte as Meta sent it, so the worker's ``decode_unit`` reports it and parks it
+    (dead, listable, replayable) while the other units of the batch are handled. It keeps its
+    key and lane unless they depend on the surrogate; then it is keyed by a hash of its body, in
+    a lane of its own, like any item whose routing fields cannot be read. A surrogate in a field
+    of the envelope itself (an entry's id, a change's ``field``) leaves the body undecodable.
+    """
+    if b"\\u" not in body:
+        return None
+    low = _mark_lone_surrogates(body, b"e", b"E")
+    if low == body:
+        return None
+    try:
+        first, second = split(low), split(_mark_lone_surrogates(body, b"f", b"F"))
+    except DecodeError:
+        return None
+    if len(first) != len(second):
+        return None
+    units: list[Unit] = []
+    for one, other in zip(first, second, strict=True):
+        if one == other:
+            units.append(one)
+            continue
+        restored = _unmark(one.body, other.body)
+        if restored is None or one.kind != other.kind:
+            return None
+        key = one.key
+        if key != other.key:
+            key = f"{key.partition(':')[0]}:sha256:{hashlib.sha256(restored).hexdigest()}"
+        user = one.user if one.user == other.user else ""
+        phone_number_id = one.phone_number_id
+        if phone_number_id != other.phone_number_id:
+            phone_number_id = ""
+        conversation = conversation_key(phone_number_id, user) if user else key
+        units.append(Unit(key, one.kind, phone_number_id, user, conversation, restored))
+    return units
