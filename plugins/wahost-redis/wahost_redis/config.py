@@ -38,3 +38,14 @@ class RedisSettings(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             "state store; a call waits (up to socket_timeout) when all are busy.",
         ),
     ] = 100
+    owner_ttl: Annotated[
+        float,
+        Meta(
+            gt=0,
+            description="Seconds a worker's liveness record lives unless its process renews it "
+            "(it does every quarter of this). When a worker on another machine dies, its "
+            "leases are released this long (and at most a second more) after its last renewal; "
+            "one on the same machine, at once. A process whose event loop is blocked longer "
+            "loses its leases to the others.",
+        ),
+    ] = 5.0

@@ -9,8 +9,11 @@
   consumer that holds it — the worker that leased it, ``~waiting`` (not leased) or ``~dead``.
   ``ack`` is ``XACK`` + ``XDEL``; a lease moves the entry with ``XCLAIM``.
 * ``P q:seq`` — the arrival counter (the stream ids, ordering scores and ``Lease.id``).
-* ``P q:u:<seq>`` — hash: ``k`` key, ``c`` conversation, ``a`` attempts, while leased ``tok``
-  and ``exp``; ``due`` (retry time), ``err``, ``died``.
+* ``P q:u:<seq>`` — hash: ``k`` key, ``c`` conversation, ``a`` attempts, while leased ``tok``,
+  ``exp`` and ``own`` (the lease's owner, :class:`wahost.queue.owner.Owner` text); ``due``
+  (retry time), ``err``, ``died``.
+* ``P q:alive:<owner>`` — an owner's liveness record: set with a short TTL by every lease and
+  refreshed by the owner's process while it runs; once it expires, the owner is dead.
 * ``P q:keys`` — hash unit key -> seq of every stored (unfinished or dead) unit.
 * ``P q:lane:<conversation>`` — sorted set of the conversation's unfinished, not dead units
   (score = seq): its head is the only unit of the conversation that may be leased.
@@ -46,6 +49,7 @@ end
 local function unit(seq) return P .. 'q:u:' .. seq end
 local function lane(conversation) return P .. 'q:lane:' .. conversation end
 local function entry(seq) return seq .. '-0' end
+local function alive(owner) return P .. 'q:alive:' .. owner end
 
 -- Hand the stream entry of a unit to a consumer of the group (no-op if not pending).
 local function give(seq, consumer)
@@ -84,7 +88,7 @@ end
 
 -- End the lease of a unit: no token, not its lane's holder, its entry handed to consumer.
 local function release(seq, conversation, consumer)
-  redis.call('HDEL', unit(seq), 'tok', 'exp')
+  redis.call('HDEL', unit(seq), 'tok', 'exp', 'own')
   if redis.call('HGET', HOLDERS, conversation) == seq then
     redis.call('HDEL', HOLDERS, conversation)
   end
@@ -131,15 +135,17 @@ return added
 """
 )
 
-#: ARGV: prefix, limit, lease_ms, token, consumer.
+#: ARGV: prefix, limit, lease_ms, token, consumer, owner, owner_ttl_ms.
 #: Returns {expires_ms, {{seq, attempt, {field, value, ...}}, ...}}.
 LEASE = (
     "#!lua\n"
     + QUEUE_HELPERS
     + r"""
 local now = clock()
-local limit, token, consumer = tonumber(ARGV[2]), ARGV[4], ARGV[5]
+local limit, token, consumer, owner = tonumber(ARGV[2]), ARGV[4], ARGV[5], ARGV[6]
 local expires = now + tonumber(ARGV[3])
+-- Whoever stamps a lease is alive at that moment, whatever its own refresher did.
+redis.call('SET', alive(owner), 1, 'PX', ARGV[7])
 for _, conversation in ipairs(redis.call('ZRANGEBYSCORE', TIMERS, '-inf', now,
     'LIMIT', 0, 1000)) do
   refresh(conversation, now)
@@ -155,7 +161,7 @@ for _, conversation in ipairs(redis.call('ZRANGE', READY, 0, limit - 1)) do
   end
   local u = unit(head)
   local attempt = redis.call('HINCRBY', u, 'a', 1)
-  redis.call('HSET', u, 'tok', token, 'exp', expires)
+  redis.call('HSET', u, 'tok', token, 'exp', expires, 'own', owner)
   redis.call('HDEL', u, 'due')
   redis.call('ZREM', RETRYING, head)
   redis.call('HSET', HOLDERS, conversation, head)
@@ -168,6 +174,64 @@ for _, conversation in ipairs(redis.call('ZRANGE', READY, 0, limit - 1)) do
   out[#out + 1] = {head, attempt, claimed[2]}
 end
 return {expires, out}
+"""
+)
+
+#: ARGV: prefix. Returns {owner, 1 if its liveness record exists else 0, ...}: every owner
+#: that holds a lease (leases taken before owners were stamped name none).
+OWNERS = (
+    "#!lua flags=no-writes\n"
+    + QUEUE_HELPERS
+    + r"""
+local seen, out = {}, {}
+for _, seq in ipairs(redis.call('HVALS', HOLDERS)) do
+  local f = redis.call('HMGET', unit(seq), 'tok', 'own')
+  if f[1] and f[2] and not seen[f[2]] then
+    seen[f[2]] = true
+    out[#out + 1] = f[2]
+    out[#out + 1] = redis.call('EXISTS', alive(f[2]))
+  end
+end
+return out
+"""
+)
+
+#: ARGV: prefix, "1" to count an owner whose liveness record expired as dead (else "0"), the
+#: caller's own owner (never released), then owners known dead. Releases their leases as if
+#: they had expired (the unit leasable now, in place; attempts kept; the stale token refused).
+#: Expiry is read here, not by the caller, so an owner that refreshed meanwhile keeps its
+#: leases. Returns {owner, leases released, ...}.
+RELEASE_OWNERS = (
+    "#!lua\n"
+    + QUEUE_HELPERS
+    + r"""
+local now = clock()
+local expired_too, me = ARGV[2] == '1', ARGV[3]
+local dead = {[me] = false}
+for i = 4, #ARGV do dead[ARGV[i]] = true end
+local counts = {}
+local holders = redis.call('HGETALL', HOLDERS)
+for i = 1, #holders, 2 do
+  local conversation, seq = holders[i], holders[i + 1]
+  local f = redis.call('HMGET', unit(seq), 'tok', 'own')
+  local owner = f[2]
+  if f[1] and owner then
+    if dead[owner] == nil then
+      dead[owner] = expired_too and redis.call('EXISTS', alive(owner)) == 0
+    end
+    if dead[owner] then
+      release(seq, conversation, WAITING)
+      refresh(conversation, now)
+      counts[owner] = (counts[owner] or 0) + 1
+    end
+  end
+end
+local out = {}
+for owner, count in pairs(counts) do
+  out[#out + 1] = owner
+  out[#out + 1] = count
+end
+return out
 """
 )
 

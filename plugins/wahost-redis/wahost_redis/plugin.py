@@ -34,6 +34,7 @@ def wahost_queue_backend(host: Any, config: Any) -> QueueBackend | None:
         socket_timeout=settings.socket_timeout,
         connect_timeout=settings.connect_timeout,
         max_connections=settings.max_connections,
+        owner_ttl=settings.owner_ttl,
     )
     host.resources[_QUEUE] = queue
     return queue

@@ -10,15 +10,22 @@ worker died) makes its lane leasable again, and the next lease moves the entry f
 worker to the new one. Every operation is one script, hence atomic, and ordered with the
 others by Redis. Key layout and scripts: :mod:`wahost_redis.lua_queue`.
 
+A dead worker's leases need not wait for their expiry: each lease names its owner, and each
+owner keeps a liveness record (``q:alive:<owner>``, ``owner_ttl``) that its process refreshes
+every quarter of that. At open, and at most every :data:`OWNER_CHECK_INTERVAL` seconds while
+leasing, a queue releases the leases of owners whose process is known dead on this machine
+(:func:`wahost.queue.owner.known_dead`) or whose record expired. Expiry is trusted only once
+this process itself has reached Redis for ``owner_ttl`` without a failure: after an outage of
+Redis every record may have lapsed, and the live owners need that long to renew theirs.
+
 Why lanes rather than partitioned streams: see the plugin's README.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-import os
 import secrets
-import socket
 import time
 from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar, cast
@@ -28,6 +35,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
 from wahost.queue.base import (
+    OWNER_CHECK_INTERVAL,
     DeadUnit,
     Lease,
     LeaseLost,
@@ -35,7 +43,9 @@ from wahost.queue.base import (
     QueueBackend,
     QueueStats,
     QueueUnavailable,
+    log_released,
 )
+from wahost.queue.owner import known_dead
 from wahost.state.base import StateChanges, StateStore
 from wahost.units import Unit, UnitKind
 from wahost_redis import lua_queue, lua_state
@@ -61,6 +71,8 @@ SWEEP_INTERVAL = 300.0
 SWEEP_IDLE = 3600.0
 #: Dead units replayed per script call by ``replay_all``.
 REPLAY_BATCH = 500
+#: Seconds an owner's liveness record lives without a refresh (``[plugins.redis] owner_ttl``).
+OWNER_TTL = 5.0
 
 
 def _unit(fields: list[bytes]) -> Unit:
@@ -83,9 +95,10 @@ class RedisQueue(QueueBackend):
     """The durable queue on Redis; see the module docstring and the README.
 
     Give ``url`` (the queue then owns its client) or a ``client``. ``prefix`` starts every
-    key name. ``consumer`` names this process in the consumer group (default
-    ``w:<hostname>:<pid>:<random>``). Every Redis failure is raised as
-    :class:`QueueUnavailable`; a failed call changed nothing (each is one script).
+    key name. ``consumer`` names this process in the consumer group (default: its
+    :attr:`owner`, ``w:<hostname>:<pid>:…``). ``owner_ttl``: seconds the owner's liveness
+    record lives unrefreshed. Every Redis failure is raised as :class:`QueueUnavailable`; a
+    failed call changed nothing (each is one script).
     """
 
     name = "redis"
@@ -99,6 +112,7 @@ class RedisQueue(QueueBackend):
         dedupe_ttl: float = 8 * 86400,
         store: RedisStateStore | None = None,
         consumer: str | None = None,
+        owner_ttl: float = OWNER_TTL,
         socket_timeout: float = 5.0,
         connect_timeout: float = 2.0,
         max_connections: int = 100,
@@ -114,9 +128,8 @@ class RedisQueue(QueueBackend):
         self.prefix = prefix
         #: The state store whose TTLs ``ack(lease, changes)`` applies (same server and prefix).
         self.store = store
-        self.consumer = consumer or (
-            f"w:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
-        )
+        self.consumer = consumer or str(self.owner)
+        self.owner_ttl = owner_ttl
         self.stream = f"{prefix}q:arrivals"
         register = self.client.register_script
         self._enqueue = register(lua_queue.ENQUEUE)
@@ -131,7 +144,14 @@ class RedisQueue(QueueBackend):
         self._list_dead = register(lua_queue.LIST_DEAD)
         self._stats = register(lua_queue.STATS)
         self._forget = register(lua_queue.FORGET_CONSUMERS)
+        self._owners = register(lua_queue.OWNERS)
+        self._release_owners = register(lua_queue.RELEASE_OWNERS)
         self._next_sweep = time.monotonic() + SWEEP_INTERVAL
+        self._next_owner_check = 0.0
+        #: Since when (monotonic) this process has renewed its liveness record without a
+        #: failure; None after a failure. Others' expired records count only after owner_ttl.
+        self._reached_since: float | None = None
+        self._keep_alive: asyncio.Task[None] | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -165,6 +185,46 @@ class RedisQueue(QueueBackend):
                 raise
         for problem in await self.unsafe_settings():
             log.warning("redis settings break the no-loss promise", problem=problem)
+        await self._renew()
+        self._keep_alive = asyncio.create_task(self._renew_forever())
+        # A restart after a crash on this machine: the dead predecessor's units move on now.
+        await self.release_dead_owners()
+
+    # -- owners -----------------------------------------------------------------------------
+
+    def _alive_key(self) -> str:
+        return f"{self.prefix}q:alive:{self.owner}"
+
+    async def _renew(self) -> None:
+        try:
+            await self._call(self.client.set(self._alive_key(), b"1", px=ms(self.owner_ttl)))
+        except QueueUnavailable:
+            self._reached_since = None
+            raise
+        if self._reached_since is None:
+            self._reached_since = time.monotonic()
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.owner_ttl / 4)
+            with contextlib.suppress(QueueUnavailable):
+                await self._renew()
+
+    async def release_dead_owners(self) -> int:
+        me = str(self.owner)
+        rows = await self._script(self._owners)
+        owners = {_text(rows[i]): bool(rows[i + 1]) for i in range(0, len(rows), 2)}
+        owners.pop(me, None)
+        dead = [owner for owner in owners if known_dead(owner)]
+        since = self._reached_since
+        trust_expiry = since is not None and time.monotonic() - since >= self.owner_ttl
+        expired = trust_expiry and not all(owners.values())
+        if not dead and not expired:
+            return 0
+        out = await self._script(self._release_owners, "1" if trust_expiry else "0", me, *dead)
+        released = {_text(out[i]): int(out[i + 1]) for i in range(0, len(out), 2)}
+        log_released(released)
+        return sum(released.values())
 
     async def unsafe_settings(self) -> list[str]:
         """What in the server's configuration can lose acknowledged units (see the README);
@@ -188,8 +248,15 @@ class RedisQueue(QueueBackend):
         if self._closed:
             return
         self._closed = True
+        if self._keep_alive is not None:
+            self._keep_alive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keep_alive
         with contextlib.suppress(QueueUnavailable):
             await self._script(self._forget, self.consumer, "-1")
+        with contextlib.suppress(QueueUnavailable):
+            # What it still holds, others may take at once (this process is done with it).
+            await self._call(self.client.delete(self._alive_key()))
         if self._owns_client:
             await self.client.aclose()
 
@@ -212,9 +279,18 @@ class RedisQueue(QueueBackend):
     async def lease(self, limit: int, *, lease_seconds: float) -> list[Lease]:
         if limit <= 0:
             return []
+        if time.monotonic() >= self._next_owner_check:
+            self._next_owner_check = time.monotonic() + OWNER_CHECK_INTERVAL
+            await self.release_dead_owners()
         token = secrets.token_hex(8)
         expires_ms, rows = await self._script(
-            self._lease, limit, ms(lease_seconds), token, self.consumer
+            self._lease,
+            limit,
+            ms(lease_seconds),
+            token,
+            self.consumer,
+            str(self.owner),
+            ms(self.owner_ttl),
         )
         expires_at = int(expires_ms) / 1000
         leases = [
