@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -75,14 +75,13 @@ async def wahost_shutdown(host: Wahost) -> None:
         await console_of(host).stop()
 
 
-@hookimpl(tryfirst=True)
-async def on_message(host: Wahost, message: Message, ctx: Context) -> Any:
-    """Journal the message; return ``None`` so that the plugins handle it."""
+@hookimpl
+async def before_message(host: Wahost, message: Message, ctx: Context) -> None:
+    """Journal the message before the plugins handle it."""
     journal = _journal(host)
     if journal is not None and ctx.unit.user:
         with _never_fails("message"):
             await journal.message(message, ctx)
-    return None
 
 
 @hookimpl

@@ -73,9 +73,9 @@ async def wahost_startup(host: Wahost) -> None:
         await asyncio.to_thread(Path(settings.dir).mkdir, parents=True, exist_ok=True)
 
 
-@hookimpl(tryfirst=True)
-async def on_message(host: Wahost, message: Message, ctx: Context) -> None:
-    # Runs before the other plugins and never handles the message: it only adds the path.
+@hookimpl
+async def before_message(host: Wahost, message: Message, ctx: Context) -> None:
+    # Middleware: the handlers of on_message find the downloaded file's path.
     await fetch_inbound(host, message, ctx, host.plugin_config("media"))
 
 

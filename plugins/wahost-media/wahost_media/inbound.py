@@ -1,9 +1,9 @@
 """Inbound media: downloaded before the other plugins see the message.
 
-With ``[plugins.media] auto_download = ["image", ...]``, the ``on_message`` implementation of
-this plugin (``tryfirst``) downloads the media of those message types into ``dir`` and puts the
-path in ``ctx.extras["media.path"]`` (read it with :func:`local_path`); it never handles the
-message itself. Files are named by the SHA-256 of their content, so a redelivered message
+With ``[plugins.media] auto_download = ["image", ...]``, the ``before_message`` implementation
+of this plugin downloads the media of those message types into ``dir`` and puts the path in
+``ctx.extras["media.path"]`` (read it with :func:`local_path`) before any ``on_message``
+implementation runs. Files are named by the SHA-256 of their content, so a redelivered message
 finds its file and downloads nothing. A failed download raises: the core retries the unit.
 Media over ``max_bytes`` is not downloaded; that is logged and
 ``ctx.extras["media.skipped"]`` says ``"too_large"``.

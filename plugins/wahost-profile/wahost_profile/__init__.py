@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -119,10 +119,10 @@ async def wahost_shutdown(host: Wahost) -> None:
             await task
 
 
-@hookimpl(tryfirst=True)
-def on_message(host: Wahost, message: Message, ctx: Context) -> Any:
+@hookimpl
+def before_message(host: Wahost, message: Message, ctx: Context) -> None:
+    # Middleware: every on_message implementation (the state machine's too) finds the command.
     command = recognise(host, message)
     if command is not None:
         ctx.extras[EXTRAS_KEY] = command
         ctx.log.debug("command recognised", command=command.name)
-    return None  # never handles the message: other plugins act on the command

@@ -2,10 +2,9 @@
 
 A typed or tapped command reaches the bot as an ordinary text message whose body is exactly
 what the user sent, e.g. ``/imagine cars racing on Mars`` (reference/cloudapi.md §11). This
-plugin's ``on_message`` runs first (``tryfirst``), recognises such a text and attaches a
-:class:`Command` to the unit as ``ctx.extras["profile.command"]``, then returns ``None`` so
-that every other plugin (the state machine included) still sees the message and can ask
-:func:`command_of`.
+plugin's ``before_message`` (middleware: it runs before every ``on_message``) recognises such a
+text and attaches a :class:`Command` to the unit as ``ctx.extras["profile.command"]``, so that
+every plugin (the state machine included) sees the message and can ask :func:`command_of`.
 
 What counts as a command: the body, without surrounding white space, starts with ``/``
 immediately followed by the name; the name ends at the first white space; the rest, trimmed,
@@ -87,8 +86,8 @@ def recognise(host: Wahost, message: Any) -> Command | None:
 def command_of(ctx: Context) -> Command | None:
     """The command the message being handled carries, or ``None``.
 
-    Set by this plugin's ``on_message`` before other plugins run; computed on the spot when
-    called earlier (e.g. from another ``tryfirst`` implementation).
+    Set by this plugin's ``before_message`` before any ``on_message`` runs; computed on the
+    spot when called earlier (e.g. from another plugin's ``before_message``).
     """
     found = ctx.extras.get(EXTRAS_KEY)
     if isinstance(found, Command):
