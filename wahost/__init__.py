@@ -2,9 +2,12 @@
 
 Public names for bot and plugin authors::
 
-    from wahost import hookimpl, Wahost, Context, Message, Status
+    from wahost import CallbackData, Router, filters as F      # writing a bot
+    from wahost import hookimpl, Wahost, Context, Message, Status  # writing a plugin
 """
 
+from wahost import filters
+from wahost.callback_data import CallbackData
 from wahost.context import Context, Conversation
 from wahost.hookspecs import hookimpl, hookspec
 from wahost.host import Route, Wahost
@@ -17,21 +20,27 @@ from wahost.models import (
     UnknownMessage,
     WebhookError,
 )
+from wahost.router import SKIP, HandlerSkipped, Router
 from wahost.units import Unit
 
 __all__ = [
+    "SKIP",
+    "CallbackData",
     "Context",
     "Conversation",
     "DecodeError",
     "Event",
+    "HandlerSkipped",
     "Message",
     "Route",
+    "Router",
     "Status",
     "StatusKind",
     "Unit",
     "UnknownMessage",
     "Wahost",
     "WebhookError",
+    "filters",
     "hookimpl",
     "hookspec",
 ]

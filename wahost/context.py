@@ -8,11 +8,12 @@ a unit that fails applies none of them.
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import msgspec
 import structlog
 
+from wahost.router import HandlerSkipped
 from wahost.state.base import ConversationState, KVWrite, StateChanges, now
 from wahost.units import Unit, conversation_key
 
@@ -98,6 +99,15 @@ class Context:
         self.log = structlog.get_logger("wahost.unit").bind(
             unit=unit.key, kind=unit.kind, conversation=unit.conversation
         )
+
+    def skip(self) -> NoReturn:
+        """Pass the update on: inside a :class:`wahost.Router`'s handler, the router tries its
+        next matching handler, then the next router and plugin; inside a filter, no match;
+        inside a ``before`` function, the router is skipped. Raises (nothing after it runs).
+
+        Only for routers: in a hook implementation of your own, return ``None`` instead.
+        """
+        raise HandlerSkipped
 
     async def load(self) -> None:
         """Read the conversation's state from the store (done by the worker)."""

@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Literal
 
 import msgspec
 
+from wahost.callback_data import LIST_ROW_ID_MAX, REPLY_BUTTON_ID_MAX, CallbackData
 from wahost.outbound.base import (
     Outbound,
     Part,
@@ -86,14 +87,21 @@ def frame(
 class ReplyButton(Part, frozen=True):
     """One reply button. Its ``id`` comes back in the ``button_reply`` of the user's answer."""
 
-    id: str
-    """Up to 256 characters, unique within the message."""
+    id: str | CallbackData
+    """Up to 256 characters, unique within the message. A :class:`~wahost.CallbackData` is
+    packed into it when the button is built (``ReplyButton(Pick(item="tea"), "Tea")``), so the
+    id is always a ``str`` afterwards; one that packs into more than 256 characters raises
+    :class:`ValueError` there."""
 
     title: str
     """The label: up to 20 characters, unique within the message."""
 
+    def __post_init__(self) -> None:
+        if isinstance(self.id, CallbackData):
+            msgspec.structs.force_setattr(self, "id", self.id.pack(limit=REPLY_BUTTON_ID_MAX))
+
     def _check(self, path: str) -> None:
-        check_text(f"{path}.id", self.id, 256)
+        check_text(f"{path}.id", self.id, REPLY_BUTTON_ID_MAX)
         check_text(f"{path}.title", self.title, 20)
 
     def content(self) -> dict[str, Any]:
@@ -131,8 +139,9 @@ class ReplyButtons(Outbound, frozen=True):
 class Row(Part, frozen=True):
     """One choice of a list. Its ``id`` comes back in the ``list_reply`` of the user's answer."""
 
-    id: str
-    """Up to 200 characters, unique within the message."""
+    id: str | CallbackData
+    """Up to 200 characters, unique within the message. A :class:`~wahost.CallbackData` is
+    packed into it when the row is built, as in :class:`ReplyButton` (with the 200 limit)."""
 
     title: str
     """Up to 24 characters."""
@@ -140,8 +149,12 @@ class Row(Part, frozen=True):
     description: str | None = None
     """Up to 72 characters."""
 
+    def __post_init__(self) -> None:
+        if isinstance(self.id, CallbackData):
+            msgspec.structs.force_setattr(self, "id", self.id.pack(limit=LIST_ROW_ID_MAX))
+
     def _check(self, path: str) -> None:
-        check_text(f"{path}.id", self.id, 200)
+        check_text(f"{path}.id", self.id, LIST_ROW_ID_MAX)
         check_text(f"{path}.title", self.title, 24)
         check_optional_text(f"{path}.description", self.description, 72)
 
