@@ -288,3 +288,16 @@ async def test_stream_sends_the_token_only_when_asked(
     with pytest.raises(GraphError):  # Meta's media URLs refuse requests without the token
         await client.stream(url, authenticated=False)
     assert "authorization" not in graph.requests[-1].headers
+
+
+async def test_a_phone_number_id_that_would_leave_its_path_sends_nothing(tmp_path: Path) -> None:
+    from wahost.graph_guard import InvalidGraphIdError
+
+    async with FakeGraph() as graph:
+        client = GraphClient(graph_config(tmp_path, graph))
+        with pytest.raises(InvalidGraphIdError):
+            await client.send("16505551234", "hi", phone_number_id="../../123/messages?x=")
+        with pytest.raises(InvalidGraphIdError):
+            await client.mark_read("wamid.x", phone_number_id="1/2")
+        await client.aclose()
+    assert graph.requests == []

@@ -4,6 +4,7 @@ again. Long versions: ``python -m bench.reliability outage duplicates``."""
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.reliability.graph_outage import Replier, run_duplicate_replies, run_graph_outage
 from wahost import hookimpl
+from wahost.errors import ServerError
 from wahost.testing import BotHarness, FakeGraph, make_text
 
 
@@ -26,7 +28,10 @@ async def test_replies_wait_out_an_outage_and_go_out_once(tmp_path: Path) -> Non
         users=10,
         outage=2.0,
         interval=0.5,
-        config={"worker": {"backoff_base": 0.01, "backoff_cap": 0.05}, "graph": {"breaker_reset": 0.5}},
+        config={
+            "worker": {"backoff_base": 0.01, "backoff_cap": 0.05},
+            "graph": {"breaker_reset": 0.5},
+        },
     )
     print(row)
     assert row.ok, row.notes
@@ -91,18 +96,17 @@ async def test_plugins_see_their_tracker_and_never_the_send_token(tmp_path: Path
         async def on_status(self, status: Any) -> None:
             seen.append(status.biz_opaque_callback_data)
 
-    async with FakeGraph() as graph:
-        async with BotHarness(tmp_path, plugins=[Tracking()], graph=graph) as bot:
-            graph.send_statuses(bot.webhook_url, statuses=("sent", "delivered"))
-            await bot.post(make_text("hello", wamid="wamid.tracker.1"))
-            await graph.wait_for(1)
-            for _ in range(200):
-                await bot.idle()
-                if len(seen) == 2:
-                    break
-                await __import__("asyncio").sleep(0.02)
-            echoed = graph.sent[0]["biz_opaque_callback_data"]
-            stats = await bot.host.queue.stats()
+    async with FakeGraph() as graph, BotHarness(tmp_path, plugins=[Tracking()], graph=graph) as bot:
+        graph.send_statuses(bot.webhook_url, statuses=("sent", "delivered"))
+        await bot.post(make_text("hello", wamid="wamid.tracker.1"))
+        await graph.wait_for(1)
+        for _ in range(200):
+            await bot.idle()
+            if len(seen) == 2:
+                break
+            await asyncio.sleep(0.02)
+        echoed = graph.sent[0]["biz_opaque_callback_data"]
+        stats = await bot.host.queue.stats()
     assert echoed.startswith("wh1:") and echoed.endswith(";order-7")
     assert seen == ["order-7", "order-7"]
     # One receipt per send: the second status's receipt is a duplicate key.
@@ -136,7 +140,7 @@ async def test_readyz_stays_ready_while_the_graph_circuit_is_open(tmp_path: Path
             client = bot.host.client
             assert client is not None
             for _ in range(2):
-                with pytest.raises(Exception):
+                with pytest.raises(ServerError):
                     await client.send("16505551234", "hi")
             assert client.breaker.is_open
             async with httpx.AsyncClient() as http:
@@ -148,7 +152,10 @@ async def test_readyz_stays_ready_while_the_graph_circuit_is_open(tmp_path: Path
 
 
 async def test_graph_health_is_200_while_sending_works(tmp_path: Path) -> None:
-    async with FakeGraph() as graph, BotHarness(tmp_path, graph=graph) as bot:
-        async with httpx.AsyncClient() as http:
-            answer = await http.get(bot.url + "/healthz/graph")
+    async with (
+        FakeGraph() as graph,
+        BotHarness(tmp_path, graph=graph) as bot,
+        httpx.AsyncClient() as http,
+    ):
+        answer = await http.get(bot.url + "/healthz/graph")
     assert answer.status_code == 200

@@ -35,7 +35,7 @@ from wahost.errors import (
     TransportError,
     error_from_response,
 )
-from wahost.graph_guard import TokenPolicy, guarded_get
+from wahost.graph_guard import TokenPolicy, graph_path_id, guarded_get
 from wahost.http_pool import PoolTransport
 from wahost.ratelimit import CircuitBreaker, RecipientSpacing, RollingLimiter
 
@@ -204,7 +204,7 @@ class GraphClient:
         went out, and with ``resend_ambiguous=False`` a failure after the request may have
         reached Meta raises :class:`TransportError` (``ambiguous``) instead of sending again.
         """
-        pnid = phone_number_id or self.phone_number_id
+        pnid = graph_path_id(phone_number_id or self.phone_number_id, what="phone_number_id")
         built = outbound.coerce(message, **kwargs)
         callback = encode_tracker(tracker, reserve=receipts.OVERHEAD if send_token else 0)
         echoed = receipts.attach(send_token, callback) if send_token else callback
@@ -240,7 +240,7 @@ class GraphClient:
     ) -> None:
         """Mark an inbound message (and the ones before it) as read; ``typing=True`` also
         shows the typing indicator (dismissed on reply or after 25 s)."""
-        pnid = phone_number_id or self.phone_number_id
+        pnid = graph_path_id(phone_number_id or self.phone_number_id, what="phone_number_id")
         body = outbound.typing_body(message_id) if typing else outbound.mark_read_body(message_id)
         await self._request(
             "POST", f"/{pnid}/messages", content=outbound.encode_body(body), phone_number_id=pnid

@@ -148,9 +148,7 @@ class Outbox:
         await self._record(token, sent)
         return sent, True
 
-    async def _wait_for_graph(
-        self, exc: Exception, deadline: float | None, tries: int
-    ) -> float:
+    async def _wait_for_graph(self, exc: Exception, deadline: float | None, tries: int) -> float:
         """Wait for the Graph API to be worth trying again; re-raise ``exc`` once the outage
         outlasted ``outage_patience``. Returns the deadline."""
         now = time.monotonic()

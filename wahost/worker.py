@@ -325,7 +325,9 @@ class Worker:
                     )
                 return
             except LeaseLost:
-                log.warning("lease lost while recording a failure", unit=lease.unit.key, error=error)
+                log.warning(
+                    "lease lost while recording a failure", unit=lease.unit.key, error=error
+                )
                 return
             except _STORAGE_ERRORS as nested:
                 if self._stopping.is_set():

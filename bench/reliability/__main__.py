@@ -24,6 +24,7 @@ from bench.reliability.crash_redis import Kill, run_crash_redis
 from bench.reliability.disk_full import run_disk_full
 from bench.reliability.fuzz import TARGETS, run_fuzz
 from bench.reliability.graph_faults import run_graph_faults
+from bench.reliability.graph_outage import run_duplicate_replies, run_graph_outage
 from bench.reliability.kill_before_200 import run_kill_before_200
 from bench.reliability.ordering import run_ordering
 from bench.reliability.soak import run_soak
@@ -115,6 +116,28 @@ def graph(quick: bool) -> list[Row]:
     return [asyncio.run(run_graph_faults(_tmp("graph"), users=users, per_user=per_user))]
 
 
+def outage(quick: bool) -> list[Row]:
+    if quick:
+        config = {"worker": {"backoff_base": 0.01, "backoff_cap": 0.05}}
+        config["graph"] = {"breaker_reset": 0.5}
+        row = run_graph_outage(_tmp("outage"), outage=2.0, interval=0.5, config=config)
+    else:  # the defaults, as users run them
+        row = run_graph_outage(_tmp("outage"), users=10, outage=60.0, interval=2.0)
+    return [asyncio.run(row)]
+
+
+def duplicates(quick: bool) -> list[Row]:
+    users, per_user = (4, 3) if quick else (10, 10)
+    return [
+        asyncio.run(
+            run_duplicate_replies(
+                _tmp(f"dup-{policy}"), users=users, per_user=per_user, ambiguous=policy
+            )
+        )
+        for policy in ("confirm", "resend")
+    ]
+
+
 def hostile(quick: bool) -> list[Row]:
     # The hypothesis tests are the scenario (same sizes in both modes).
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
@@ -170,6 +193,8 @@ SCENARIOS: dict[str, Callable[[bool], list[Row]]] = {
     "redis-kill": _redis_crash("redis"),
     "kill200": kill200,
     "graph": graph,
+    "outage": outage,
+    "duplicates": duplicates,
     "hostile": hostile,
     "ordering": ordering,
     "disk": disk,

@@ -161,7 +161,9 @@ async def run_duplicate_replies(
             graph.send_statuses(bot.webhook_url)
             for seq in range(per_user):
                 for user in expected:
-                    await bot.post(make_text(str(seq), sender=user, wamid=f"wamid.dup.{user}.{seq}"))
+                    await bot.post(
+                        make_text(str(seq), sender=user, wamid=f"wamid.dup.{user}.{seq}")
+                    )
             await bot.idle(timeout=120)
             dead = await bot.host.queue.list_dead()
             replayed = await bot.host.queue.replay_all()
