@@ -495,3 +495,29 @@ async def test_a_raising_handler_fails_the_unit_which_is_retried(
         await bot.idle()
     assert attempts == [1, 2]
     assert [m["text"]["body"] for m in fake_graph.sent] == ["once"]
+
+
+BOT_MODULE = """
+from wahost import Router, filters as F
+
+router = Router()
+
+@router.message(F.text("ping"))
+async def ping(ctx):
+    await ctx.reply("pong")
+"""
+
+
+async def test_an_entry_point_may_name_a_router(
+    tmp_path: Path, fake_graph: FakeGraph, install: Any
+) -> None:
+    install(
+        "wahost-pingbot", "1.0", {"wahost-pingbot": "t_pingbot:router"}, {"t_pingbot": BOT_MODULE}
+    )
+    config = {"plugins": {"enabled": ["wahost-pingbot"]}}
+    async with BotHarness(tmp_path, config=config, load_entrypoints=True, graph=fake_graph) as bot:
+        info = bot.host.plugin("wahost-pingbot")
+        assert info is not None and info.loaded and "on_message" in info.hooks
+        await bot.post(make_text("ping"))
+        await bot.idle()
+    assert [m["text"]["body"] for m in fake_graph.sent] == ["pong"]
