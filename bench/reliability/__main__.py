@@ -27,6 +27,7 @@ from bench.reliability.graph_faults import run_graph_faults
 from bench.reliability.graph_outage import run_duplicate_replies, run_graph_outage
 from bench.reliability.kill_before_200 import run_kill_before_200
 from bench.reliability.ordering import run_ordering
+from bench.reliability.restart import run_restart
 from bench.reliability.soak import run_soak
 from wahost.logs import configure_logging
 
@@ -138,6 +139,19 @@ def duplicates(quick: bool) -> list[Row]:
     ]
 
 
+def restart(quick: bool) -> list[Row]:
+    """Restart after kill -9 with units in flight: on SQLite, then on Redis."""
+    users, rounds = (8, 1) if quick else (32, 5)
+    rows = [
+        run_restart(backend="sqlite", users=users, rounds=rounds, workdir=_tmp("restart")).row()
+    ]
+    try:
+        redis = run_restart(backend="redis", users=users, rounds=rounds, workdir=_tmp("restart-r"))
+    except (FileNotFoundError, ImportError) as exc:  # no redis-server, no wahost-redis
+        return [*rows, Row("restart (Redis)", "", ok=False, notes=[f"skipped: {exc}"])]
+    return [*rows, redis.row()]
+
+
 def hostile(quick: bool) -> list[Row]:
     # The hypothesis tests are the scenario (same sizes in both modes).
     args = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
@@ -195,6 +209,7 @@ SCENARIOS: dict[str, Callable[[bool], list[Row]]] = {
     "graph": graph,
     "outage": outage,
     "duplicates": duplicates,
+    "restart": restart,
     "hostile": hostile,
     "ordering": ordering,
     "disk": disk,
