@@ -521,3 +521,14 @@ async def test_an_entry_point_may_name_a_router(
         await bot.post(make_text("ping"))
         await bot.idle()
     assert [m["text"]["body"] for m in fake_graph.sent] == ["pong"]
+
+
+async def test_a_value_level_webhook_error_is_not_an_event(host: Wahost) -> None:
+    router = Router()
+
+    @router.event()
+    def any_event(event: Any) -> None:
+        raise AssertionError("a webhook error reached an event handler")
+
+    error, ctx = update_of(host, "cloudapi/webhook_value_errors.json")
+    assert await router.handle(error, ctx) is False

@@ -260,7 +260,9 @@ class Router:
             return await self._run("message", update, ctx)
         if isinstance(update, Status):
             return await self._run("status", update, ctx)
-        return await self._run("event", update, ctx)
+        if isinstance(update, Event):
+            return await self._run("event", update, ctx)
+        return False  # a value-level webhook error: routers have no handlers for those
 
     async def _run(self, kind: UpdateKind, update: Any, ctx: Context) -> bool:
         for function, argument_plan in self._before[kind]:
