@@ -10,8 +10,10 @@ from typing import Any, TypeVar
 
 import click
 import msgspec
+import structlog
 
 from wahost.config import Config, ConfigError, config_to_toml, load_config
+from wahost.config.audit import Exposure, find_exposures
 from wahost.logs import configure_logging
 from wahost.plugins import PluginError, build_plugin_manager
 from wahost.simulator.command import simulate
@@ -72,11 +74,24 @@ def _logging(config: Config) -> None:
     )
 
 
+def _exposures(config: Config, host: Any) -> list[Exposure]:
+    """What of the configuration's secrets and the database others may read (a line each)."""
+    schemas: dict[str, Any] = {}
+    for mapping in host.dispatch.collect("wahost_config_schema"):
+        schemas.update(mapping)
+    return find_exposures(config, schemas)
+
+
 def _running(config_path: Path) -> tuple[Config, Any]:
-    """The configuration and host for a command that runs the host, with logging set up."""
+    """The configuration and host for a command that runs the host, with logging set up and
+    a warning logged for each secret or database file others may read."""
     config = _load(config_path)
     _logging(config)
-    return config, _host(config)
+    host = _host(config)
+    log = structlog.get_logger("wahost")
+    for exposure in _exposures(config, host):
+        log.warning(str(exposure))
+    return config, host
 
 
 class _Root(click.Group):
@@ -118,13 +133,17 @@ def cli() -> None:
 @cli.command()
 @config_option
 def check(config_path: Path) -> None:
-    """Validate the configuration and print it resolved, secrets redacted."""
+    """Validate the configuration and print it resolved, secrets redacted; warn about
+    secrets written in plain text and files others may read (secret files, this file, the
+    database)."""
     config = _load(config_path)
     host = _host(config)
     click.echo(f"# {config_path}: valid")
     broken = [info for info in host.plugins if info.error]
     for info in broken:
         click.echo(f"# warning: plugin {info.name} not loaded: {info.error}")
+    for exposure in _exposures(config, host):
+        click.echo(f"# warning: {exposure}")
     click.echo(config_to_toml(config.redacted()), nl=False)
 
 
@@ -397,7 +416,7 @@ def queue_downgrade(config_path: Path) -> None:
         found = _run(queue.downgrade)
     except QueueUnavailable as exc:
         raise click.ClickException(str(exc)) from None
-    if found == 2:
+    if found >= 2:
         click.echo("the queue is in schema 1 now: install the earlier release before a start")
     elif found == 1:
         click.echo("the queue is in schema 1 already: nothing to do")

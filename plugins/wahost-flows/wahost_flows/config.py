@@ -46,7 +46,9 @@ class EndpointConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         str | None,
         Meta(
             description="PEM file of the RSA private key (PKCS#1 or PKCS#8, plain or "
-            "encrypted), relative to the configuration file. Set this or private_key."
+            "encrypted), relative to the configuration file. Set this or private_key.",
+            # wahost check warns when group or others may read the file.
+            extra={"secret_file": True},
         ),
     ] = None
     private_key: Annotated[
