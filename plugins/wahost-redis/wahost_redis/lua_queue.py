@@ -12,8 +12,9 @@
 * ``P q:u:<seq>`` — hash: ``k`` key, ``c`` conversation, ``a`` attempts, while leased ``tok``,
   ``exp`` and ``own`` (the lease's owner, :class:`wahost.queue.owner.Owner` text); ``due``
   (retry time), ``err``, ``died``.
-* ``P q:alive:<owner>`` — an owner's liveness record: set with a short TTL by every lease and
-  refreshed by the owner's process while it runs; once it expires, the owner is dead.
+* ``P q:alive:<owner>`` — an owner's liveness record: set with a short TTL by every lease that
+  hands out units and renewed by the owner's process while it runs; once it expires, the owner
+  is dead.
 * ``P q:keys`` — hash unit key -> seq of every stored (unfinished or dead) unit.
 * ``P q:lane:<conversation>`` — sorted set of the conversation's unfinished, not dead units
   (score = seq): its head is the only unit of the conversation that may be leased.
@@ -144,8 +145,6 @@ LEASE = (
 local now = clock()
 local limit, token, consumer, owner = tonumber(ARGV[2]), ARGV[4], ARGV[5], ARGV[6]
 local expires = now + tonumber(ARGV[3])
--- Whoever stamps a lease is alive at that moment, whatever its own refresher did.
-redis.call('SET', alive(owner), 1, 'PX', ARGV[7])
 for _, conversation in ipairs(redis.call('ZRANGEBYSCORE', TIMERS, '-inf', now,
     'LIMIT', 0, 1000)) do
   refresh(conversation, now)
@@ -172,6 +171,11 @@ for _, conversation in ipairs(redis.call('ZRANGE', READY, 0, limit - 1)) do
     claimed = redis.call('XRANGE', STREAM, entry(head), entry(head))[1]
   end
   out[#out + 1] = {head, attempt, claimed[2]}
+end
+if #out > 0 then
+  -- Whoever stamps a lease is alive at that moment, whatever its own refresher did. Only
+  -- then: an idle poll writes nothing (no AOF append, no fsync).
+  redis.call('SET', alive(owner), 1, 'PX', ARGV[7])
 end
 return {expires, out}
 """
