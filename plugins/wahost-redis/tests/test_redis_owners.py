@@ -178,3 +178,28 @@ async def test_a_restart_on_this_machine_takes_the_killed_workers_units_at_once(
         }
     finally:
         await restarted.close()
+
+
+async def test_an_idle_poll_writes_nothing(redis_url: str) -> None:
+    """Renewing the liveness record on every lease call would cost an AOF append (and, with
+    ``appendfsync always``, an fsync) per poll of every idle worker; only a lease that hands
+    out units renews it, besides the renewal every quarter of ``owner_ttl``."""
+    queue = RedisQueue(redis_url, owner_ttl=60)  # no renewal during the test
+    await queue.open()
+    try:
+
+        async def writes() -> int:
+            info = await queue.client.info("persistence")
+            return int(info["rdb_changes_since_last_save"])
+
+        before = await writes()
+        for _ in range(20):
+            assert await queue.lease(10, lease_seconds=60) == []
+        assert await writes() == before
+        await queue.enqueue([make_unit("a1")])
+        before = await writes()
+        assert [lease.unit.key for lease in await queue.lease(10, lease_seconds=60)] == ["a1"]
+        alive = await queue.client.pttl(f"wahost:q:alive:{queue.owner}")
+        assert 59_000 < alive <= 60_000 and await writes() > before
+    finally:
+        await queue.close()
