@@ -371,6 +371,7 @@ class Worker:
         dispatch = self.host.dispatch
         unit = ctx.unit
         if isinstance(update, Message):
+            await dispatch.broadcast("before_message", unit=unit, message=update, ctx=ctx)
             result = await dispatch.first("on_message", unit=unit, message=update, ctx=ctx)
             if result.value is None:
                 result = await dispatch.first("on_unhandled", unit=unit, message=update, ctx=ctx)
