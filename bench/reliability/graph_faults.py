@@ -61,6 +61,9 @@ async def run_graph_faults(
             "breaker_reset": 0.2,
         },
         "worker": {"concurrency": 32, "max_attempts": 50},
+        # Meta's statuses come back within milliseconds here; an ambiguous send the fake did
+        # not accept (a drop) waits this long before it is sent again.
+        "outbox": {"confirm_wait": 1.0},
     }
     decided: dict[int, str] = {}
     counts = dict.fromkeys(_KINDS, 0)

@@ -134,7 +134,14 @@ async def run_duplicate_replies(
     )
     client_timeout = 0.3
     settings: dict[str, dict[str, Any]] = {
-        "graph": {"timeout": client_timeout, "backoff_base": 0.01, "backoff_cap": 0.05},
+        # Every first send failing would rightly open the circuit (the outage scenario's
+        # subject); here it must stay closed so that only the outbox is measured.
+        "graph": {
+            "timeout": client_timeout,
+            "backoff_base": 0.01,
+            "backoff_cap": 0.05,
+            "breaker_failures": 10_000,
+        },
         "worker": {"max_attempts": 1},
         "outbox": {"ambiguous": ambiguous, "confirm_wait": 5.0},
     }
