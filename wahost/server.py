@@ -14,6 +14,16 @@ from typing import Any
 
 import structlog
 
+from wahost.config.schema import ServerConfig
+from wahost.connection_limits import (
+    DescriptorWatch,
+    LimitLog,
+    bounded_protocol,
+    hypercorn_timeouts,
+    log_fd_limit,
+    raise_fd_limit,
+    with_limits,
+)
 from wahost.host import Wahost
 from wahost.worker import Worker
 
@@ -29,25 +39,51 @@ async def run_http(
     sock: socket.socket | None = None,
     engine: str = "uvicorn",
     fast_path: bool = True,
+    config: ServerConfig | None = None,
 ) -> None:
     """Serve ``app`` on ``host:port`` (or an already bound ``sock``) until ``stop`` is set.
 
     With uvicorn and ``fast_path``, when ``app`` is the host's :class:`~wahost.webhook.Ingress`,
-    the webhook's POSTs are answered by :mod:`wahost.webhook_protocol` without ASGI.
+    the webhook's POSTs are answered by :mod:`wahost.webhook_protocol` without ASGI. The
+    timeouts and the connection cap of ``config`` (``[server]``; its defaults when ``None``)
+    bound the connections (:mod:`wahost.connection_limits`); running out of file descriptors
+    is logged.
     """
-    if engine == "uvicorn":
-        return await _run_uvicorn(app, host, port, stop, sock=sock, fast_path=fast_path)
+    config = config if config is not None else ServerConfig()
+    limits = LimitLog()
+    watch = DescriptorWatch(limits)
+    watch.start()
+    try:
+        if engine == "uvicorn":
+            return await _run_uvicorn(
+                app, host, port, stop, sock=sock, fast_path=fast_path, config=config, limits=limits
+            )
+        await _run_hypercorn(app, host, port, stop, sock=sock, config=config)
+    finally:
+        watch.stop()
+
+
+async def _run_hypercorn(
+    app: Any,
+    host: str,
+    port: int,
+    stop: asyncio.Event,
+    *,
+    sock: socket.socket | None,
+    config: ServerConfig,
+) -> None:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config as HypercornConfig
 
-    config = HypercornConfig()
+    hypercorn = HypercornConfig()
     # Hypercorn takes ownership of an fd:// socket and closes it: give it a duplicate.
-    config.bind = [f"fd://{os.dup(sock.fileno())}"] if sock is not None else [f"{host}:{port}"]
+    hypercorn.bind = [f"fd://{os.dup(sock.fileno())}"] if sock is not None else [f"{host}:{port}"]
     # Through the stdlib loggers, so wahost's redacting formatter renders them.
-    config.accesslog = None
-    config.errorlog = logging.getLogger("hypercorn.error")
-    config.keep_alive_timeout = 75  # longer than Meta's and most proxies' idle timeouts
-    await serve(app, config, shutdown_trigger=stop.wait)
+    hypercorn.accesslog = None
+    hypercorn.errorlog = logging.getLogger("hypercorn.error")
+    for name, value in hypercorn_timeouts(config).items():
+        setattr(hypercorn, name, value)
+    await serve(app, hypercorn, shutdown_trigger=stop.wait)
 
 
 async def _run_uvicorn(
@@ -58,13 +94,19 @@ async def _run_uvicorn(
     *,
     sock: socket.socket | None,
     fast_path: bool,
+    config: ServerConfig,
+    limits: LimitLog,
 ) -> None:
     import uvicorn
 
     from wahost.webhook import Ingress
     from wahost.webhook_protocol import protocol_class
 
-    protocol = protocol_class(app) if fast_path and isinstance(app, Ingress) else None
+    protocol = bounded_protocol()
+    if protocol is not None:
+        if fast_path and isinstance(app, Ingress):
+            protocol = protocol_class(app) or protocol
+        protocol = with_limits(protocol, config, limits)
 
     class Server(uvicorn.Server):
         @contextlib.contextmanager
@@ -72,20 +114,21 @@ async def _run_uvicorn(
             # wahost handles SIGTERM/SIGINT itself (stop the worker first, then the server).
             yield
 
-    config = uvicorn.Config(
+    uvicorn_config = uvicorn.Config(
         app,
         host=host,
         port=port,
         lifespan="off",
         access_log=False,
         log_config=None,
-        timeout_keep_alive=75,
+        # uvicorn declares an int; its timer takes any number of seconds.
+        timeout_keep_alive=config.keep_alive_timeout,  # type: ignore[arg-type]
         # Requests still open at shutdown (a console page's long poll) are not waited for
         # longer than this; webhooks in flight take milliseconds.
         timeout_graceful_shutdown=10,
         http=protocol or "auto",
     )
-    server = Server(config)
+    server = Server(uvicorn_config)
     task = asyncio.create_task(server.serve(sockets=[sock] if sock is not None else None))
     stopped = asyncio.create_task(stop.wait())
     done, _ = await asyncio.wait({task, stopped}, return_when=asyncio.FIRST_COMPLETED)
@@ -122,11 +165,13 @@ async def serve(host: Wahost, *, with_worker: bool = True, grace: float = 10.0) 
     close the stores.
     """
     stop = _stop_on_signals()
+    server = host.config.server
+    # Before anything opens files: every connection and the store's files count against it.
+    log_fd_limit(server, raise_fd_limit())
     await host.start()
     _freeze_startup_objects()
     worker = Worker(host) if with_worker else None
     worker_task = asyncio.create_task(worker.run()) if worker else None
-    server = host.config.server
     log.info(
         "listening",
         address=f"http://{server.host}:{server.port}",
@@ -141,6 +186,7 @@ async def serve(host: Wahost, *, with_worker: bool = True, grace: float = 10.0) 
             stop,
             engine=server.engine,
             fast_path=server.webhook_fast_path,
+            config=server,
         )
     finally:
         log.info("stopping")

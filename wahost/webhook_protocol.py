@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from wahost.connection_limits import READ_BODY, READ_IDLE, ReadDeadlines, uvicorn_fits
 from wahost.webhook import webhook_headers
 
 if TYPE_CHECKING:
@@ -101,19 +102,21 @@ def _fits(protocol: type) -> bool:
     return True
 
 
-def protocol_class(ingress: Ingress) -> type[asyncio.Protocol] | None:
+def protocol_class(ingress: Ingress) -> type[ReadDeadlines] | None:
     """The protocol class to give uvicorn for ``ingress``, or ``None`` when the installed
-    uvicorn (or the lack of httptools) does not allow the fast path."""
+    uvicorn (or the lack of httptools) does not allow the fast path. It bounds its requests
+    like every other (:class:`~wahost.connection_limits.ReadDeadlines`); bind it to the
+    configuration with :func:`~wahost.connection_limits.with_limits`."""
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
     except ImportError:  # no httptools: uvicorn's h11 protocol serves everything
         return None
-    if not _fits(HttpToolsProtocol):
+    if not _fits(HttpToolsProtocol) or not uvicorn_fits():
         log.warning("webhook fast path disabled: uvicorn's protocol is not the expected one")
         return None
     path = ingress.path.encode()
 
-    class WebhookProtocol(HttpToolsProtocol):
+    class WebhookProtocol(ReadDeadlines, HttpToolsProtocol):
         """uvicorn's protocol, answering the webhook's POSTs itself (see the module)."""
 
         _ingress = ingress
@@ -137,6 +140,7 @@ def protocol_class(ingress: Ingress) -> type[asyncio.Protocol] | None:
             version = self.parser.get_http_version()
             request = _Request(signature, version != "1.0" and self.parser.should_keep_alive())
             self.cycle = request
+            self._read_phase = READ_BODY
             if declared > self._limit:
                 # Refused before reading the body; the connection cannot be reused without
                 # reading it, so it is closed.
@@ -165,6 +169,7 @@ def protocol_class(ingress: Ingress) -> type[asyncio.Protocol] | None:
             request = self.cycle
             if type(request) is not _Request:
                 return super().on_message_complete()
+            self._read_phase = READ_IDLE
             if request.response_complete:
                 return None
             body = b"".join(request.chunks) if request.chunks is not None else request.body

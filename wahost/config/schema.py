@@ -125,6 +125,43 @@ class ServerConfig(_Table):
             "false sends them through ASGI like every other request."
         ),
     ] = True
+    header_timeout: Annotated[
+        float,
+        Meta(
+            gt=0,
+            description="Seconds a client has to send a request's headers, from the request's "
+            "first byte (from the connection's opening for its first request); then 408 and "
+            "the connection is closed. A connection that sends nothing is closed after it "
+            "too. Meta sends a webhook at once. With Hypercorn, keep_alive_timeout bounds "
+            "the headers instead (see docs/security.md).",
+        ),
+    ] = 10.0
+    body_timeout: Annotated[
+        float,
+        Meta(
+            gt=0,
+            description="Seconds a client has to send a request's body after its headers; "
+            "then 408 and the connection is closed. Time the server itself is not reading "
+            "does not count. With Hypercorn, only the wait for each read is bounded.",
+        ),
+    ] = 30.0
+    keep_alive_timeout: Annotated[
+        float,
+        Meta(
+            gt=0,
+            description="Seconds an idle connection stays open between requests; longer than "
+            "Meta's and most proxies' idle timeouts, so that they close it first.",
+        ),
+    ] = 75.0
+    max_connections: Annotated[
+        int,
+        Meta(
+            ge=1,
+            description="Client connections served at once (uvicorn). A connection past it is "
+            "answered 503 and closed at once (Meta retries); those already open keep being "
+            "served. Keep it below the open files limit, which is logged at start.",
+        ),
+    ] = 1000
 
 
 class QueueConfig(_Table):

@@ -127,6 +127,7 @@ class BotHarness:
                     sock=sock,
                     engine=self.config.server.engine,
                     fast_path=self.config.server.webhook_fast_path,
+                    config=self.config.server,
                 )
             )
         )
