@@ -7,11 +7,13 @@ Run it with ``[plugins.state_machine] machine = "booking:sm"`` (this directory i
 from __future__ import annotations
 
 import datetime
-from typing import Any
+import re
 
-from wahost_state_machine import Regex, Reply, StateMachine, Text, current_step, timed_out
+from wahost_state_machine import StateMachine, Step
 
 from wahost import Context
+from wahost import filters as F
+from wahost.models import TextMessage
 from wahost.outbound import ReplyButton, ReplyButtons
 
 sm = StateMachine(
@@ -31,24 +33,22 @@ sm.add_state(
 CONFIRM = ReplyButtons("Shall I book it?", [ReplyButton("yes", "Yes"), ReplyButton("no", "No")])
 
 
-@sm.state("start", on=[Text("book", ignore_case=True), Regex(r"/book")])
-async def start(ctx: Context, message: Any) -> str:
-    if timed_out(ctx):
+@sm.state("start", F.text("book", ignore_case=True) | F.regex(r"/book"))
+async def start(ctx: Context, step: Step) -> str:
+    if step.timed_out:
         await ctx.reply("Let's start again.")
     return "ask_name"
 
 
-@sm.state("ask_name", on=Text())
-async def got_name(ctx: Context, message: Any) -> str:
+@sm.state("ask_name", F.text)
+async def got_name(message: TextMessage, ctx: Context) -> str:
     ctx.state.update(name=message.text.body.strip())
     return "ask_date"
 
 
-@sm.state("ask_date", on=Regex(r"\s*(\d{4})-(\d{2})-(\d{2})\s*"))
-async def got_date(ctx: Context, message: Any) -> str | None:
-    step = current_step(ctx)
-    assert step is not None
-    year, month, day = (int(part) for part in step.match.groups())
+@sm.state("ask_date", F.regex(r"\s*(\d{4})-(\d{2})-(\d{2})\s*"))
+async def got_date(ctx: Context, match: re.Match[str]) -> str | None:
+    year, month, day = (int(part) for part in match.groups())
     try:
         date = datetime.date(year, month, day)
     except ValueError:
@@ -60,15 +60,15 @@ async def got_date(ctx: Context, message: Any) -> str | None:
     return "confirm"
 
 
-@sm.state("confirm", on=[Reply("yes"), Text("yes", "y", ignore_case=True)])
-async def confirmed(ctx: Context, message: Any) -> str:
+@sm.state("confirm", F.reply("yes") | F.text("yes", "y", ignore_case=True))
+async def confirmed(ctx: Context) -> str:
     bookings = ctx.state.get("bookings", 0) + 1
     ctx.state.update(bookings=bookings)
     await ctx.reply(f"Booked! See you, {ctx.state.get('name')}.")
     return "start"
 
 
-@sm.state("confirm", on=[Reply("no"), Text("no", "n", ignore_case=True)])
-async def cancelled(ctx: Context, message: Any) -> str:
+@sm.state("confirm", F.reply("no") | F.text("no", "n", ignore_case=True))
+async def cancelled(ctx: Context) -> str:
     await ctx.reply("Cancelled.")
     return "start"

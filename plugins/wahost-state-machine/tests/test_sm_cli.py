@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import wahost_state_machine
 from click.testing import CliRunner
 from wahost_state_machine import StateMachine, Text
@@ -55,10 +56,12 @@ def populate(tmp_path: Path) -> None:
     sm = StateMachine("greeter", initial="start")
     sm.add_state("named")
 
-    @sm.state("start", on=Text())
     async def named(ctx: Context, message: Any) -> str:
         ctx.state.update(name=message.text.body)
         return "named"
+
+    with pytest.warns(DeprecationWarning, match="deprecated state machine API"):
+        sm.state("start", on=Text())(named)  # the deprecated API still works
 
     async def main() -> None:
         async with BotHarness(tmp_path, plugins=[wahost_state_machine, sm]) as bot:

@@ -30,9 +30,15 @@ async def noop(ctx: Context, message: Any) -> None:
     return None
 
 
+def old_api() -> Any:
+    """The deprecated API (``on=`` triggers) still works, and warns."""
+    return pytest.warns(DeprecationWarning, match="deprecated state machine API")
+
+
 def machine(name: str = "m", **options: Any) -> StateMachine:
     sm = StateMachine(name, initial="a", **options)
-    sm.state("a", on=AnyMessage())(noop)
+    with old_api():
+        sm.state("a", on=AnyMessage())(noop)
     return sm
 
 
@@ -40,8 +46,9 @@ def test_a_state_option_set_twice_to_different_values_is_an_error() -> None:
     sm = StateMachine("m", initial="a")
     sm.add_state("a", timeout=10)
     sm.add_state("a", timeout=10)  # the same value again is fine
-    sm.state("a", on=Text())(noop)  # handlers do not touch options they do not give
-    with pytest.raises(MachineDefinitionError, match=r"state 'a': timeout is already 10"):
+    with old_api():
+        sm.state("a", on=Text())(noop)  # handlers do not touch options they do not give
+    with old_api(), pytest.raises(MachineDefinitionError, match=r"timeout is already 10"):
         sm.state("a", on=Text("x"), timeout=20)(noop)
 
 

@@ -1,9 +1,13 @@
-"""A Python machine end to end: signed webhooks in, the fake Graph API out, state in SQLite."""
+"""A Python machine end to end: signed webhooks in, the fake Graph API out, state in SQLite.
+
+These machines are written with the deprecated API (``on=`` triggers, handlers
+``(ctx, message)``); test_sm_router.py covers the same machinery with filters."""
 
 from __future__ import annotations
 
 import importlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +30,15 @@ from wahost.testing.payloads import make_interactive_reply, make_message, make_t
 
 USER = "16505551234"
 KEY = f"{TEST_PHONE_NUMBER_ID}:{USER}"
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True)
+def _old_api_warns() -> Iterator[None]:
+    """Every test here defines machines with the deprecated API (``on=`` triggers, handlers
+    ``(ctx, message)``): it still works, and warns with the rewrite."""
+    with pytest.warns(DeprecationWarning, match="deprecated state machine API: @sm.state"):
+        yield
 
 
 def texts(graph: Any) -> list[str | None]:
@@ -44,10 +56,10 @@ async def say(bot: Any, *webhooks: dict[str, Any]) -> None:
 
 
 def booking(monkeypatch: pytest.MonkeyPatch) -> StateMachine:
-    """The machine of ``examples/booking.py``, freshly imported."""
-    monkeypatch.syspath_prepend(str(EXAMPLES))
-    monkeypatch.delitem(sys.modules, "booking", raising=False)
-    module = importlib.import_module("booking")
+    """The machine of ``examples/booking.py`` in the deprecated API, freshly imported."""
+    monkeypatch.syspath_prepend(str(HERE))
+    monkeypatch.delitem(sys.modules, "booking_old_api", raising=False)
+    module = importlib.import_module("booking_old_api")
     machine: StateMachine = module.sm
     return machine
 

@@ -18,6 +18,9 @@ USER = "16505551234"
 KEY = f"{TEST_PHONE_NUMBER_ID}:{USER}"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "menu.toml"
 
+# Menus are built on core filters, never through the deprecated API.
+pytestmark = pytest.mark.filterwarnings("error:deprecated state machine API:DeprecationWarning")
+
 
 def menu_settings() -> dict[str, Any]:
     """``[plugins.state_machine]`` of the shipped example configuration."""
@@ -69,6 +72,18 @@ async def test_the_example_menu_bot_end_to_end(wahost_app) -> None:
     assert first["body"]["text"] == "Hello! How can we help?"
     assert first["footer"]["text"] == "Example Shop"
     assert {m.to for m in bot.graph.sent} == {USER}
+
+
+def test_menus_are_built_on_core_filters_not_the_old_triggers() -> None:
+    import msgspec
+    from wahost_state_machine import Trigger
+    from wahost_state_machine.config import MenuConfig, build_menu
+
+    menu = msgspec.convert(menu_settings()["menus"]["shop"], MenuConfig)
+    machine = build_menu("menu.toml", "shop", menu)
+    transitions = [t for state in machine.states.values() for t in state.transitions]
+    assert transitions and all(t.plan is not None for t in transitions)
+    assert not any(isinstance(t.trigger, Trigger) for t in transitions)
 
 
 async def test_a_first_message_gets_the_menu_and_unknown_input_the_invalid_reply(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 import wahost_state_machine
 from wahost_state_machine import BOOKKEEPING, Regex, StateMachine, Text, current_step
 
@@ -14,6 +16,14 @@ from wahost.testing.payloads import make_text, make_webhook
 
 USER = "16505551234"
 KEY = f"{TEST_PHONE_NUMBER_ID}:{USER}"
+
+
+@pytest.fixture(autouse=True)
+def _old_api_warns() -> Iterator[None]:
+    """Every test here defines machines with the deprecated API (``on=`` triggers, handlers
+    ``(ctx, message)``): it still works, and warns with the rewrite."""
+    with pytest.warns(DeprecationWarning, match="deprecated state machine API: @sm.state"):
+        yield
 
 
 def signup() -> StateMachine:

@@ -2,14 +2,20 @@
 
 ::
 
-    from wahost_state_machine import StateMachine, Text, Regex, Reply
+    from wahost import filters as F
+    from wahost_state_machine import StateMachine
 
     sm = StateMachine("booking", initial="start")
+    sm.add_state("ask_name", prompt="What is your name?")
 
-    @sm.state("start", on=Text("book", ignore_case=True))
-    async def start(ctx, message):
-        await ctx.reply("What is your name?")
+    @sm.state("start", F.text("book", ignore_case=True) | F.command("book"))
+    async def start(message, ctx):
         return "ask_name"
+
+A state's handlers take core filters and their arguments by name, as a router's do; a router
+handler with ``state="ask_name"`` runs in that state too (``await sm.goto(ctx, name)`` moves
+the conversation from there). The old triggers (``on=Text(...)``, handlers ``(ctx, message)``)
+still work and warn with the rewrite.
 
 Register it with ``[plugins.state_machine] machine = "mybot.flows:sm"``, from a plugin's
 ``wahost_state_machines`` hook, or by passing ``sm`` to the host as a plugin. Config-only menus
@@ -21,6 +27,8 @@ hook implementations live in :mod:`wahost_state_machine.plugin`.
 
 from wahost_state_machine.engine import BOOKKEEPING, Step, current_step, timed_out
 from wahost_state_machine.machine import (
+    STEP,
+    Deprecation,
     Handler,
     MachineDefinitionError,
     Prompt,
@@ -31,6 +39,7 @@ from wahost_state_machine.machine import (
     UnknownStateError,
 )
 from wahost_state_machine.plugin import (
+    before_message,
     on_invalid_state,
     on_message,
     register_commands,
@@ -55,7 +64,9 @@ from wahost_state_machine.triggers import (
 __all__ = [
     "BOOKKEEPING",
     "PASSIVE_TYPES",
+    "STEP",
     "AnyMessage",
+    "Deprecation",
     "FlowCompleted",
     "Handler",
     "MachineDefinitionError",
@@ -73,6 +84,7 @@ __all__ = [
     "Trigger",
     "UnknownStateError",
     "When",
+    "before_message",
     "current_step",
     "flow_token",
     "on_invalid_state",

@@ -15,18 +15,11 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import Meta
 
+from wahost import filters as F
 from wahost.config import ConfigError
+from wahost.filters.base import MESSAGES
 from wahost.outbound import ListMessage, Outbound, ReplyButton, ReplyButtons, Row, Section, Text
-from wahost_state_machine.machine import Handler, StateMachine, Transition
-from wahost_state_machine.triggers import (
-    AnyMessage,
-    FlowCompleted,
-    MessageType,
-    Regex,
-    Reply,
-    Trigger,
-)
-from wahost_state_machine.triggers import Text as TextTrigger
+from wahost_state_machine.machine import Handler, StateMachine, Transition, handler_plan
 
 __all__ = [
     "ButtonConfig",
@@ -145,12 +138,51 @@ def config_key(*parts: str | int) -> str:
     return key
 
 
+class _ReplyIs(F.Filter):
+    """A reply-button, list-row or template quick-reply answer whose id is exactly one of
+    ``ids`` (``F.reply`` also takes ``<id>:...``, the form of typed button data; a menu's ids
+    are plain)."""
+
+    kinds = MESSAGES
+    provides = frozenset({"reply_id"})
+
+    def __init__(self, ids: list[str]) -> None:
+        self.ids = frozenset(ids)
+
+    def check(self, update: Any, ctx: Any) -> F.FilterResult:
+        found = F.reply_id(update)
+        return {"reply_id": found} if found in self.ids else None
+
+    def __repr__(self) -> str:
+        return f"reply id in {sorted(self.ids)!r}"
+
+
+class _TypeIs(F.Filter):
+    """A message whose ``type`` is one of ``types`` (any type name, as the config gives it)."""
+
+    kinds = MESSAGES
+
+    def __init__(self, types: list[str]) -> None:
+        self.types = frozenset(types)
+
+    def check(self, update: Any, ctx: Any) -> bool:
+        return getattr(update, "type", None) in self.types
+
+    def __repr__(self) -> str:
+        return f"type in {sorted(self.types)!r}"
+
+
 def _goto(target: str) -> Handler:
-    async def goto(ctx: Any, message: Any) -> str:
+    def goto() -> str:
         return target
 
     goto.__qualname__ = f"goto({target!r})"
     return goto
+
+
+def _transition(check: F.Filter | None, target: str) -> Transition:
+    handler = _goto(target)
+    return Transition(check, handler, handler_plan(handler, (), "menu transition"))
 
 
 def _as_list(value: list[str] | str | None) -> list[str]:
@@ -213,15 +245,18 @@ class _MenuBuilder:
             choices.append((row.id, row.title, self.target(row.to, *where, field, index, "to")))
         add = machine.states[name].transitions.append
         for reply_id, _, to in choices:
-            add(Transition(Reply(reply_id), _goto(to)))
+            add(_transition(_ReplyIs([reply_id]), to))
         for index, transition in enumerate(state.transitions):
-            trigger = self.trigger(transition, (*where, "transitions", index))
+            check = self.trigger(transition, (*where, "transitions", index))
             to = self.target(transition.to, *where, "transitions", index, "to")
-            add(Transition(trigger, _goto(to)))
+            add(_transition(check, to))
         for _, title, to in choices:
-            add(Transition(TextTrigger(title, ignore_case=True), _goto(to)))
+            add(_transition(F.text(title, ignore_case=True), to))
 
-    def trigger(self, transition: TransitionConfig, where: tuple[str | int, ...]) -> Trigger:
+    def trigger(
+        self, transition: TransitionConfig, where: tuple[str | int, ...]
+    ) -> F.Filter | None:
+        """The filter of one ``transitions`` entry (``None``: ``any = true``)."""
         given = [
             key
             for key in ("id", "text", "regex", "flow", "type")
@@ -234,25 +269,25 @@ class _MenuBuilder:
         if kind == "regex":
             assert transition.regex is not None
             try:
-                return Regex(transition.regex)
+                return F.regex(transition.regex)
             except re.error as exc:
                 raise self.fail(f"invalid regular expression: {exc}", *where, "regex") from None
         if kind == "flow":
             assert transition.flow is not None
             try:
-                return FlowCompleted(transition.flow)
+                return F.flow_completed(transition.flow)
             except ValueError as exc:
                 raise self.fail(str(exc), *where, "flow") from None
         if kind == "any":
-            return AnyMessage()
+            return None
         values = _as_list(getattr(transition, kind))
         if not values or not all(values):
             raise self.fail("must not be empty", *where, kind)
         if kind == "id":
-            return Reply(*values)
+            return _ReplyIs(values)
         if kind == "text":
-            return TextTrigger(*values, ignore_case=transition.ignore_case)
-        return MessageType(*values)
+            return F.text(*values, ignore_case=transition.ignore_case)
+        return _TypeIs(values)
 
     def prompt(self, state: MenuStateConfig, where: tuple[str, str]) -> Outbound | None:
         rows = state.rows or [row for section in state.sections for row in section.rows]

@@ -11,8 +11,8 @@ import pluggy
 from wahost import hookimpl
 from wahost_state_machine import hookspecs
 from wahost_state_machine.config import StateMachineConfig
-from wahost_state_machine.engine import current_step, run
-from wahost_state_machine.registry import RESOURCE, build_registry, registry_of
+from wahost_state_machine.engine import current_step, prepare, run
+from wahost_state_machine.registry import RESOURCE, Registry, build_registry, registry_of
 
 if TYPE_CHECKING:
     import click
@@ -37,14 +37,43 @@ def wahost_config_schema() -> dict[str, type[msgspec.Struct]]:
 
 @hookimpl
 def wahost_startup(host: Wahost) -> None:
-    """Build and check every machine: a mistake stops the host here, not at a message."""
-    host.resources[RESOURCE] = build_registry(host)
+    """Build and check every machine: a mistake stops the host here, not at a message. Log
+    each use of the deprecated API with what to write instead."""
+    registry = host.resources[RESOURCE] = build_registry(host)
+    log_deprecations(host, registry)
+
+
+def log_deprecations(host: Wahost, registry: Registry) -> None:
+    """One warning per use of the deprecated API in the host's machines (as the host logs
+    each plugin that implements a deprecated hook): the machine, where, what and instead."""
+    for machine in registry.machines.values():
+        for deprecation in machine.deprecations:
+            host.log.warning(
+                "state machine uses a deprecated API",
+                plugin=_plugin_name(host),
+                machine=machine.name,
+                where=deprecation.where,
+                used=deprecation.used,
+                instead=deprecation.instead,
+            )
 
 
 def _plugin_name(host: Wahost) -> str:
     package = sys.modules.get("wahost_state_machine")
     name = host.pm.get_name(package) if package is not None else None
     return name or DEFAULT_NAME
+
+
+@hookimpl
+def before_message(host: Wahost, message: Message, ctx: Context) -> None:
+    """Apply the machine's view before any plugin handles the message: a conversation idle
+    past its state's timeout moves to ``timeout_to``, so that a router handler's
+    ``state=...`` sees the state the machine would try, and ``current_step(ctx)`` is set."""
+    if not ctx.unit.user:
+        return
+    machine = registry_of(host).for_number(ctx.phone_number_id)
+    if machine is not None:
+        prepare(machine, ctx, message)
 
 
 @hookimpl
