@@ -45,7 +45,8 @@ def _type_name(info: mi.Type) -> str:
     if isinstance(info, mi.DictType):
         return "table"
     if isinstance(info, mi.LiteralType):
-        return " | ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in info.values)
+        # "or", not "|": the type lands in a Markdown table cell.
+        return " or ".join(f'"{v}"' if isinstance(v, str) else str(v) for v in info.values)
     names = {
         mi.StrType: "string",
         mi.IntType: "integer",
