@@ -156,3 +156,57 @@ async def test_an_ack_on_a_full_disk_is_retried_once_space_returns(tmp_path: Pat
     assert counter.seen["wamid.held"] == 1
     assert max(counter.seen.values()) == 1  # no unit handled twice
     assert resumed < 5  # the retry, not the 60 s lease
+
+
+class FlakyRetryQueue(SQLiteQueue):
+    """The SQLite queue whose first ``failures`` retries fail as a store that went away would."""
+
+    def __init__(self, failures: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.failures = failures
+        self.tries = 0
+
+    async def retry(self, lease: Lease, *, delay: float, error: str) -> None:
+        self.tries += 1
+        if self.tries <= self.failures:
+            raise QueueUnavailable("connection refused (injected)")
+        await super().retry(lease, delay=delay, error=error)
+
+
+class FlakyRetry:
+    __name__ = "flaky-retry-queue"
+
+    @hookimpl(tryfirst=True)
+    def wahost_queue_backend(self, host: Any, config: Any) -> QueueBackend:
+        return FlakyRetryQueue(2, database=_sqlite_database(host, config.path))
+
+
+class FailsOnce:
+    __name__ = "fails-once"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    @hookimpl
+    async def on_message(self, message: Any) -> bool:
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("the plugin's own failure")
+        return True
+
+
+async def test_a_failure_the_store_cannot_record_for_a_moment_is_recorded_and_retried_soon(
+    tmp_path: Path,
+) -> None:
+    plugin = FailsOnce()
+    with capture_logs() as logs:
+        async with BotHarness(tmp_path, plugins=[plugin, FlakyRetry()], config=LEASE) as bot:
+            await bot.post(make_text("hello", wamid="wamid.flaky-retry.1"))
+            # Idle well before the 60 s lease could have expired: recorded, not abandoned.
+            await bot.idle(timeout=20)
+    assert plugin.calls == 2
+    retried = [e for e in logs if e["event"] == "could not record a failure, retrying"]
+    assert len(retried) == 2
+    # The unit's own error is kept beside the store's.
+    assert "the plugin's own failure" in retried[0]["error"]
+    assert "injected" in retried[0]["store_error"]
