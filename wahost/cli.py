@@ -40,11 +40,46 @@ def _load(path: Path) -> Config:
         raise click.ClickException(str(exc)) from None
 
 
-def _host(config: Config, *, plugins: tuple[object, ...] = ()) -> Any:
+bot_option = click.option(
+    "--bot",
+    "bot_specs",
+    multiple=True,
+    metavar="MODULE",
+    help="Run this module as the bot, tried before the installed plugins (after [bot] "
+    "modules): a module name importable from the current directory or a .py file; repeat.",
+)
+
+reload_option = click.option(
+    "--reload",
+    is_flag=True,
+    help="For development: restart when a .py file of the bot's folders or the "
+    "configuration changes.",
+)
+
+
+def bot_modules(specs: tuple[str, ...], option: str = "--bot") -> list[Any]:
+    """Import the ``--bot`` modules (resolved against the current directory); a module that
+    cannot be used stops the command with one line naming it and the option."""
+    from wahost.bots import BotLoadError, bot_plugins, import_bot
+
+    modules = []
+    for spec in specs:
+        try:
+            module = import_bot(spec, Path.cwd())
+            bot_plugins(module)
+        except BotLoadError as exc:
+            raise click.ClickException(f"{option} {spec}: {exc}") from None
+        modules.append(module)
+    return modules
+
+
+def _host(
+    config: Config, *, plugins: tuple[object, ...] = (), bots: list[Any] | None = None
+) -> Any:
     from wahost.host import StartupError, Wahost
 
     try:
-        return Wahost(config, plugins=plugins)
+        return Wahost(config, plugins=plugins, bots=bots or ())
     except (ConfigError, PluginError, StartupError) as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -82,12 +117,13 @@ def _exposures(config: Config, host: Any) -> list[Exposure]:
     return find_exposures(config, schemas)
 
 
-def _running(config_path: Path) -> tuple[Config, Any]:
+def _running(config_path: Path, bot_specs: tuple[str, ...] = ()) -> tuple[Config, Any]:
     """The configuration and host for a command that runs the host, with logging set up and
     a warning logged for each secret or database file others may read."""
     config = _load(config_path)
+    bots = bot_modules(bot_specs)
     _logging(config)
-    host = _host(config)
+    host = _host(config, bots=bots)
     log = structlog.get_logger("wahost")
     for exposure in _exposures(config, host):
         log.warning(str(exposure))
@@ -147,23 +183,42 @@ def check(config_path: Path) -> None:
     click.echo(config_to_toml(config.redacted()), nl=False)
 
 
+def _reloading(command: str, config_path: Path, bot_specs: tuple[str, ...]) -> None:
+    from wahost.reload import run_reloading
+
+    argv = [command, "--config", str(config_path)]
+    for spec in bot_specs:
+        argv += ["--bot", spec]
+    run_reloading(argv, config_path, bot_specs)
+
+
 @cli.command()
 @config_option
-def serve(config_path: Path) -> None:
+@bot_option
+@reload_option
+def serve(config_path: Path, bot_specs: tuple[str, ...], reload: bool) -> None:
     """Run the bot: webhook ingress and worker, until SIGTERM or SIGINT."""
     from wahost.server import serve as serve_host
 
-    config, host = _running(config_path)
+    if reload:
+        _reloading("serve", config_path, bot_specs)
+        return
+    config, host = _running(config_path, bot_specs)
     _run(lambda: serve_host(host, with_worker=config.worker.enabled))
 
 
 @cli.command()
 @config_option
-def worker(config_path: Path) -> None:
+@bot_option
+@reload_option
+def worker(config_path: Path, bot_specs: tuple[str, ...], reload: bool) -> None:
     """Run only a worker against the configured store (ingress runs elsewhere)."""
     from wahost.server import run_worker
 
-    _, host = _running(config_path)
+    if reload:
+        _reloading("worker", config_path, bot_specs)
+        return
+    _, host = _running(config_path, bot_specs)
     _run(lambda: run_worker(host))
 
 
@@ -180,9 +235,14 @@ cli.add_command(simulate)
     help="Apply [plugins] enabled/disabled from this configuration.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def plugins(config_path: Path | None, as_json: bool) -> None:
-    """List plugins: name, version, hooks implemented, loaded or the error."""
+@bot_option
+def plugins(config_path: Path | None, as_json: bool, bot_specs: tuple[str, ...]) -> None:
+    """List plugins: name, version, hooks implemented, loaded or the error; the bot's
+    modules ([bot] modules with --config, and --bot) first, in the order they are tried."""
+    from wahost.bots import configured_bots
+
     options: dict[str, Any] = {}
+    bots: list[Any] = []
     if config_path is not None:
         config = _load(config_path)
         options = {
@@ -190,17 +250,24 @@ def plugins(config_path: Path | None, as_json: bool) -> None:
             "disabled": config.plugins.disabled,
             "strict": config.plugins.strict,
         }
+        try:
+            bots = configured_bots(config)
+        except ConfigError as exc:
+            raise click.ClickException(str(exc)) from None
+    bots += bot_modules(bot_specs)
     try:
-        _, infos = build_plugin_manager(**options)
+        _, infos = build_plugin_manager(**options, bots=bots)
     except PluginError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(msgspec.to_builtins(infos), indent=2))
         return
+    # The bot first: the order in which on_message implementations are tried.
+    infos = [info for info in infos if info.bot] + [info for info in infos if not info.bot]
     for info in infos:
         status = "loaded" if info.loaded else f"ERROR: {info.error}"
         version = f" {info.version}" if info.version else ""
-        origin = " (built-in)" if info.builtin else ""
+        origin = " (built-in)" if info.builtin else " (bot)" if info.bot else ""
         click.echo(f"{info.name}{version}{origin}: {status}")
         if info.hooks:
             click.echo(f"    hooks: {', '.join(info.hooks)}")

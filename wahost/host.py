@@ -7,18 +7,22 @@ import contextlib
 import os
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from wahost.bots import BotLoadError, bot_plugins, configured_bots, import_bot
 from wahost.config import Config, validate_plugin_settings
 from wahost.dispatch import Dispatcher
-from wahost.plugins import PluginInfo, build_plugin_manager
+from wahost.plugins import PluginError, PluginInfo, build_plugin_manager
 
 if TYPE_CHECKING:
     from wahost.graph import GraphClient, SentMessage
     from wahost.outbox import Outbox
     from wahost.queue.base import QueueBackend
+    from wahost.router import Router
     from wahost.state.base import StateStore
 
 
@@ -32,6 +36,18 @@ class Route:
     name: str | None = None
 
 
+def _bot(bot: ModuleType | Router | str) -> ModuleType | Router:
+    """A bot given to :class:`Wahost` by name is imported as ``--bot`` imports it."""
+    if not isinstance(bot, str):
+        return bot
+    try:
+        module = import_bot(bot, Path.cwd())
+        bot_plugins(module)
+    except BotLoadError as exc:
+        raise PluginError(f"bot {bot!r}: {exc}") from None
+    return module
+
+
 class StartupError(Exception):
     """The host cannot start (no backend for the configured name, a plugin's start-up failed)."""
 
@@ -41,7 +57,10 @@ class Wahost:
 
     ``Wahost(config)`` loads the entry-point plugins selected by the configuration (never at
     import time); ``plugins=[module, ...]`` registers more (tests, embedding), and
-    ``load_entrypoints=False`` loads only those. :meth:`start` opens the stores and runs
+    ``load_entrypoints=False`` loads only those. The bot's modules — ``[bot] modules`` of the
+    configuration, then ``bots=[...]`` (modules, routers, or names resolved against the
+    current directory, as ``--bot`` is) — are registered after all of them, so they are
+    tried first (:mod:`wahost.bots`). :meth:`start` opens the stores and runs
     ``wahost_startup``; :meth:`stop` undoes it. ``async with Wahost(config) as host:`` does both.
     """
 
@@ -53,11 +72,13 @@ class Wahost:
         load_entrypoints: bool = True,
         env: dict[str, str] | None = None,
         graph_transport: Any = None,
+        bots: Iterable[ModuleType | Router | str] = (),
     ) -> None:
         self.config = config
         environ = os.environ if env is None else env
         self.pm, self.plugins = build_plugin_manager(
             plugins=plugins,
+            bots=[*configured_bots(config), *map(_bot, bots)],
             load_entrypoints=load_entrypoints,
             enabled=config.plugins.enabled,
             disabled=config.plugins.disabled,

@@ -22,6 +22,8 @@ import msgspec
 import pluggy
 
 from wahost import hookspecs
+from wahost.bots import BotLoadError, bot_plugins
+from wahost.router import Router
 
 ENTRY_POINT_GROUP = "wahost"
 
@@ -47,6 +49,8 @@ class PluginInfo(msgspec.Struct, kw_only=True):
     distribution: str = ""
     version: str = ""
     builtin: bool = False
+    #: A bot module's router or module (``[bot] modules``, ``--bot``), tried before the rest.
+    bot: bool = False
     hooks: list[str] = msgspec.field(default_factory=list)
     loaded: bool = False
     error: str | None = None
@@ -112,11 +116,18 @@ def build_plugin_manager(
     disabled: Sequence[str] = (),
     strict: bool = False,
     env: str | None = None,
+    bots: Iterable[ModuleType | Router] = (),
 ) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
-    """Create a plugin manager with the built-ins, the selected entry points and ``plugins``.
+    """Create a plugin manager with the built-ins, the selected entry points, ``plugins`` and
+    ``bots``.
 
-    ``plugins`` are registered last, so they are called first (pluggy calls the most recently
-    registered implementation first). ``env`` is the value of ``WAHOST_PLUGINS``; pass
+    pluggy calls the most recently registered implementation first (``tryfirst`` and
+    ``trylast`` aside), so the order of registration is the order of precedence, backwards:
+    the built-ins (all ``trylast``), then the entry points, then ``plugins``, then the bots'
+    routers and modules (:func:`wahost.bots.bot_plugins`), the last of ``bots`` first. The
+    bot is therefore tried before every installed plugin's catch-all (the state machine's
+    welcome, say), in ``bots`` order, wherever the host is built: ``serve``, ``worker``,
+    ``simulate`` and the test harness. ``env`` is the value of ``WAHOST_PLUGINS``; pass
     ``os.environ.get("WAHOST_PLUGINS")`` (the default reads it).
     """
     if env is None:
@@ -139,6 +150,8 @@ def build_plugin_manager(
             name = f"{name}-{id(plugin):x}"
         _register(pm, plugin, name)
         infos.append(PluginInfo(name=name, module=name, loaded=True))
+
+    infos.extend(_register_bots(pm, bots))
 
     pm.hook.wahost_add_hookspecs(pluginmanager=pm)
     try:
@@ -171,6 +184,30 @@ def deprecated_implementations(pm: pluggy.PluginManager) -> list[tuple[str, str,
         for impl in caller.get_hookimpls():
             found.append((impl.plugin_name, hook_name, str(warning)))
     return found
+
+
+def _register_bots(
+    pm: pluggy.PluginManager, bots: Iterable[ModuleType | Router]
+) -> list[PluginInfo]:
+    """Register the bots' routers and modules so that the first of them is called first."""
+    found: list[tuple[str, object, str]] = []
+    for bot in bots:
+        try:
+            parts = bot_plugins(bot)
+        except BotLoadError as exc:
+            raise PluginError(f"bot {getattr(bot, '__name__', bot)!r}: {exc}") from None
+        module = getattr(bot, "__name__", "")
+        for name, plugin in parts:
+            if not pm.is_registered(plugin) and all(plugin is not p for _, p, _ in found):
+                found.append((name, plugin, module))
+    infos: list[PluginInfo] = []
+    for name, plugin, module in reversed(found):
+        if pm.get_plugin(name) is not None:
+            name = f"{name}-{id(plugin):x}"
+        _register(pm, plugin, name)
+        infos.append(PluginInfo(name=name, module=module, bot=True, loaded=True))
+    infos.reverse()
+    return infos
 
 
 def _register(pm: pluggy.PluginManager, plugin: object, name: str) -> None:

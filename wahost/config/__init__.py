@@ -14,6 +14,7 @@ Every struct field carries its documentation as ``Annotated[T, msgspec.Meta(desc
 from wahost.config.base import REDACTED, ConfigError, is_secret_key
 from wahost.config.loader import load_config, parse_config, validate_plugin_settings
 from wahost.config.schema import (
+    BotConfig,
     Config,
     ConsoleConfig,
     GraphConfig,
@@ -30,6 +31,7 @@ from wahost.config.toml import config_to_toml
 
 __all__ = [
     "REDACTED",
+    "BotConfig",
     "Config",
     "ConfigError",
     "ConsoleConfig",

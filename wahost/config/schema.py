@@ -425,6 +425,21 @@ class ConsoleConfig(_Table):
         return [value for value in (self.token, self.password) if value]
 
 
+class BotConfig(_Table):
+    """``[bot]``: the bot's own modules, run without packaging (docs/bots.md)."""
+
+    modules: Annotated[
+        list[Annotated[str, Meta(min_length=1)]],
+        Meta(
+            description="Modules of the bot, each registered like a plugin (its Router "
+            "objects and its @hookimpl functions) and tried before the installed plugins, in "
+            'this order. A dotted module name importable from this file\'s folder ("mybot", '
+            '"shop.bot") or a path to a .py file relative to it ("bots/mybot.py"). A module '
+            "that cannot be imported stops the start.",
+        ),
+    ] = []
+
+
 class PluginsConfig(_Table):
     """``[plugins]``: which plugins load, and their settings in ``[plugins.<name>]`` tables."""
 
@@ -475,6 +490,9 @@ class Config(_Table):
     )
     plugins: Annotated[PluginsConfig, Meta(description="Plugins.")] = msgspec.field(
         default_factory=PluginsConfig
+    )
+    bot: Annotated[BotConfig, Meta(description="The bot's modules, run without packaging.")] = (
+        msgspec.field(default_factory=BotConfig)
     )
     source: Annotated[
         str, Meta(description="The file this came from (set by the loader).", extra=_INTERNAL)

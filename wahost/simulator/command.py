@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import os
 import secrets
-import sys
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -44,17 +42,6 @@ class _Placeholders(Mapping[str, str]):
         return len(self._environ)
 
 
-def _import_plugins(names: tuple[str, ...]) -> list[object]:
-    sys.path.insert(0, os.getcwd())
-    modules: list[object] = []
-    for name in names:
-        try:
-            modules.append(importlib.import_module(name))
-        except ImportError as exc:
-            raise click.ClickException(f"--plugin {name}: cannot import it: {exc}") from None
-    return modules
-
-
 def _with_console(config: Config, web: bool) -> tuple[Config, str | None]:
     """With ``--web``: the console on, with a fresh token unless one is configured."""
     console = getattr(config, "console", None)
@@ -87,10 +74,19 @@ def _with_console(config: Config, web: bool) -> tuple[Config, str | None]:
     help="A directory of Flow JSON files named <flow name or id>.json: Flows open as forms.",
 )
 @click.option(
+    "--bot",
+    "bot_specs",
+    multiple=True,
+    metavar="MODULE",
+    help="Run this module as the bot, tried before the installed plugins (after [bot] "
+    "modules): a module name importable from the current directory or a .py file; repeat.",
+)
+@click.option(
     "--plugin",
     "plugin_modules",
     multiple=True,
-    help="Also load this module as a plugin (importable from the current directory); repeat.",
+    hidden=True,
+    help="The same as --bot (its earlier name).",
 )
 @click.option("--port", default=0, type=int, help="The loopback port of the bot (0: any free).")
 @click.option("--web", is_flag=True, help="Serve the web console with the chat in the browser.")
@@ -109,6 +105,7 @@ def simulate(
     user: str | None,
     name: str,
     flows_dir: Path | None,
+    bot_specs: tuple[str, ...],
     plugin_modules: tuple[str, ...],
     port: int,
     web: bool,
@@ -117,11 +114,13 @@ def simulate(
 ) -> None:
     """Chat with the bot in the terminal, without Meta.
 
-    The bot runs as configured — same plugins, same store — on a loopback port, with the Graph
-    API replaced by a local one. Your messages go through the real signed-webhook path; the
+    The bot runs as under ``wahost serve`` — its modules ([bot] modules, then --bot) tried
+    before the same plugins, the same store — on a loopback port, with the Graph API replaced
+    by a local one. Your messages go through the real signed-webhook path; the
     bot's replies are shown with their buttons, lists and forms, and answered with the status
     webhooks Meta would send (sent, delivered, read).
     """
+    from wahost.cli import bot_modules
     from wahost.simulator.session import DEFAULT_USER, Simulation, load_flows
     from wahost.simulator.terminal import TerminalChat
 
@@ -130,6 +129,7 @@ def simulate(
         config = load_config(config_path, env=environ)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    bots = bot_modules(bot_specs) + bot_modules(plugin_modules, option="--plugin")
     config, token = _with_console(config, web)
     configure_logging(level=log_level, format="console", secrets=config.secrets())
     flows: dict[str, Any] = {}
@@ -138,14 +138,13 @@ def simulate(
             flows = dict(load_flows(flows_dir))
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
-    plugins = _import_plugins(plugin_modules)
     if environ.missing:
         click.echo(f"# not set, simulated values used: {', '.join(environ.missing)}", err=True)
 
     async def main() -> None:
         sim = Simulation(
             config,
-            plugins=plugins,
+            bots=bots,
             user=user or DEFAULT_USER,
             name=name,
             flows=flows,

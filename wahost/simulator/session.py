@@ -117,6 +117,7 @@ class Simulation:
         config: Config,
         *,
         plugins: Iterable[object] = (),
+        bots: Iterable[Any] = (),
         load_entrypoints: bool = True,
         user: str = DEFAULT_USER,
         name: str = DEFAULT_NAME,
@@ -126,6 +127,7 @@ class Simulation:
     ) -> None:
         self._config = config
         self._plugins = tuple(plugins)
+        self._bots = tuple(bots)
         self._load_entrypoints = load_entrypoints
         self.default_user = user.lstrip("+")
         self.name = name
@@ -166,7 +168,12 @@ class Simulation:
         await self.graph.__aenter__()
         self.graph.observers.append(self._observe)
         config = self._local_config()
-        host = Wahost(config, plugins=self._plugins, load_entrypoints=self._load_entrypoints)
+        host = Wahost(
+            config,
+            plugins=self._plugins,
+            bots=self._bots,
+            load_entrypoints=self._load_entrypoints,
+        )
         host.resources[RESOURCE] = self
         await host.start()
         self.host = host

@@ -94,6 +94,7 @@ class BotHarness:
         load_entrypoints: bool = False,
         worker: bool = True,
         graph: Any = None,
+        bots: Iterable[Any] = (),
     ) -> None:
         if graph is not None:  # a FakeGraph: send to it
             config = dict(config or {})
@@ -101,7 +102,11 @@ class BotHarness:
         #: The fake Graph API the host sends to, when one was given.
         self.graph = graph
         self.config = make_config(tmp_path, config)
-        self.host = Wahost(self.config, plugins=plugins, load_entrypoints=load_entrypoints)
+        # The bot (``bots``, and ``[bot] modules`` of ``config`` resolved against tmp_path)
+        # is registered after ``plugins``, so it is tried first, as under ``wahost serve``.
+        self.host = Wahost(
+            self.config, plugins=plugins, bots=bots, load_entrypoints=load_entrypoints
+        )
         self.worker: Worker | None = Worker(self.host) if worker else None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []

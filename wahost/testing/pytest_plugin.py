@@ -2,7 +2,8 @@
 
 * ``wahost_bot`` — a factory: ``async with wahost_bot(plugins=[my_plugin]) as bot:`` runs a
   real host (SQLite in the test's ``tmp_path``) behind a real loopback HTTP server; see
-  :class:`wahost.testing.BotHarness`.
+  :class:`wahost.testing.BotHarness`. ``bots=[mybot]`` runs a bot module (its routers and
+  ``@hookimpl`` functions) before every plugin, as ``wahost serve --bot mybot`` does.
 * ``fake_graph`` — a running :class:`wahost.testing.FakeGraph` (the Graph API on loopback).
 * ``wahost_app`` — like ``wahost_bot``, with the host sending to ``fake_graph``:
   ``async with wahost_app(plugins=[p]) as bot: ...; bot.graph.sent``.
@@ -29,10 +30,12 @@ def _factory(tmp_path: Path, graph: Any = None) -> Callable[..., Any]:
         config: Mapping[str, Mapping[str, Any]] | None = None,
         load_entrypoints: bool = False,
         worker: bool = True,
+        bots: Iterable[Any] = (),
     ) -> BotHarness:
         return BotHarness(
             tmp_path,
             plugins=plugins,
+            bots=bots,
             config=config,
             load_entrypoints=load_entrypoints,
             worker=worker,
