@@ -190,7 +190,7 @@ class Worker:
             if unit.kind == "receipt":
                 await self._receipt(lease, update)
                 return
-            ctx, handled_by = await self._handle_update(lease, update)
+            ctx, handled_by = await self._handle_update(lease, update, time.monotonic())
             await self._commit(lease, ctx.changes(), shared=shared)
             self.handled += 1
             log.info(
@@ -218,17 +218,21 @@ class Worker:
         finally:
             heartbeat.cancel()
 
-    async def _handle_update(self, lease: Lease, update: Any) -> tuple[Context, str | None]:
+    async def _handle_update(
+        self, lease: Lease, update: Any, began: float
+    ) -> tuple[Context, str | None]:
         """Dispatch the update; while the Graph API is unavailable, wait and handle it again.
 
         A unit whose hooks failed only because the Graph API could not be used (a mark-read
         or a media call in an outage; replies wait inside ``ctx.send`` instead) is not at
         fault: it keeps its lease — its conversation stays in order — and is handled again
-        once the API is worth trying, for up to ``[worker] outage_patience`` seconds, without
-        using up an attempt. Sends it already made are in the outbox and are not repeated.
+        once the API is worth trying, until ``[worker] outage_patience`` seconds after its
+        handling ``began`` (so that a send which already waited that long is not given as
+        long again), without using up an attempt. Sends it already made are in the outbox
+        and are not repeated.
         """
         host = self.host
-        deadline: float | None = None
+        deadline = began + self.outage_patience
         tries = 0
         while True:
             ctx = Context(host, lease.unit, lease=lease)
@@ -240,10 +244,7 @@ class Worker:
                 client = host.client
                 if client is None or not _only_graph_unavailable(exc) or self._stopping.is_set():
                     raise
-                now = time.monotonic()
-                if deadline is None:
-                    deadline = now + self.outage_patience
-                if now >= deadline:
+                if time.monotonic() >= deadline:
                     raise
                 tries += 1
                 log.warning(
