@@ -34,5 +34,6 @@ class StatusConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
         Meta(
             description="Bearer token of the JSON route GET /-/status/<wamid>; unset means the "
             'route is not served. A secret: write "${STATUS_API_TOKEN}".',
+            extra={"secret": True},
         ),
     ] = None
