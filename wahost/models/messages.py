@@ -81,6 +81,18 @@ class Referral(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     welcome_message: WelcomeMessage | None = None
 
 
+class Identity(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """``messages[].identity``: the user's identity key changed (identity-change check on).
+
+    ``created_timestamp`` is Unix seconds (a string or an int); ``hash`` is the new identity
+    key hash to send as ``recipient_identity_key_hash``.
+    """
+
+    acknowledged: bool | None = None
+    created_timestamp: str | int | None = None
+    hash: str | None = None
+
+
 class Message(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """An inbound message: the fields every type shares.
 
@@ -91,6 +103,12 @@ class Message(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     (an int is accepted too); :attr:`time` converts it. ``errors`` is set for unsupported
     messages.
 
+    ``group_id`` is set for a message sent in a group chat, and is its only marker
+    (reference/cloudapi.md §12.2); ``from_`` and :attr:`sender` are then the participant who
+    wrote it. ``from_user_id`` and ``from_parent_user_id`` are the sender's business-scoped
+    user id and its parent (§13). ``identity`` is the identity block of a
+    ``customer_identity_changed`` system message (§14.9).
+
     The envelope fields ``phone_number_id``, ``display_phone_number``, ``waba_id`` and
     ``contact`` (the sender's entry in ``value.contacts``) are filled by
     :func:`wahost.models.decode_unit`.
@@ -100,10 +118,13 @@ class Message(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     type: str = ""
     from_: str | None = msgspec.field(default=None, name="from")
     from_user_id: str | None = None
+    from_parent_user_id: str | None = None
     user_id: str | None = None
+    group_id: str | None = None
     timestamp: str | int | None = None
     context: Context | None = None
     referral: Referral | None = None
+    identity: Identity | None = None
     errors: list[Error] = []
     phone_number_id: str = ""
     display_phone_number: str = ""
@@ -131,6 +152,11 @@ class Message(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     def time(self) -> datetime | None:
         """``timestamp`` as an aware UTC datetime (None if Meta sent none)."""
         return unix_time(self.timestamp)
+
+    @property
+    def in_group(self) -> bool:
+        """True for a message sent in a group chat (``group_id`` is set)."""
+        return bool(self.group_id)
 
 
 class TextMessage(Message, kw_only=True, frozen=True):

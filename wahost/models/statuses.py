@@ -125,6 +125,14 @@ class Status(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     it was sent to. ``errors`` is set on ``failed`` statuses (e.g. code 131049).
     ``biz_opaque_callback_data`` echoes the value set when sending.
 
+    A status of a group message has ``recipient_type == "group"`` and the group id in
+    ``recipient_id``; ``delivered`` and ``read`` name the participant in
+    ``recipient_participant_id`` (``participant_recipient_id`` in some of Meta's samples),
+    ``recipient_participant_user_id`` and ``recipient_participant_parent_user_id``
+    (reference/cloudapi.md §12.4): :attr:`group_id` and :attr:`participant` read them.
+    ``parent_recipient_user_id`` / ``parent_user_id`` carry the recipient's parent
+    business-scoped user id (Meta's page uses both names, §13.2).
+
     The envelope fields ``phone_number_id``, ``display_phone_number`` and ``waba_id`` are filled
     by :func:`wahost.models.decode_unit`.
     """
@@ -134,8 +142,13 @@ class Status(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     timestamp: str | int | None = None
     recipient_id: str | None = None
     recipient_user_id: str | None = None
+    parent_recipient_user_id: str | None = None
+    parent_user_id: str | None = None
     recipient_type: str | None = None
     recipient_participant_id: str | None = None
+    participant_recipient_id: str | None = None
+    recipient_participant_user_id: str | None = None
+    recipient_participant_parent_user_id: str | None = None
     recipient_identity_key_hash: str | None = None
     biz_opaque_callback_data: str | None = None
     conversation: Conversation | None = None
@@ -154,6 +167,29 @@ class Status(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     def time(self) -> datetime | None:
         """``timestamp`` as an aware UTC datetime (None if Meta sent none)."""
         return unix_time(self.timestamp)
+
+    @property
+    def group_id(self) -> str | None:
+        """The group id for a status of a message sent to a group, else None."""
+        if self.recipient_type == "group":
+            return self.recipient_id or None
+        return None
+
+    @property
+    def participant(self) -> str | None:
+        """The group participant this status is about (phone, else business-scoped user id);
+        None for the whole-group ``sent``/``failed`` statuses and for one-to-one chats."""
+        return (
+            self.recipient_participant_id
+            or self.participant_recipient_id
+            or self.recipient_participant_user_id
+            or None
+        )
+
+    @property
+    def parent_recipient(self) -> str | None:
+        """The recipient's parent business-scoped user id, under either name Meta uses."""
+        return self.parent_recipient_user_id or self.parent_user_id
 
     @property
     def recipient(self) -> str:
