@@ -183,10 +183,12 @@ def check(config_path: Path) -> None:
     click.echo(config_to_toml(config.redacted()), nl=False)
 
 
-def _reloading(command: str, config_path: Path, bot_specs: tuple[str, ...]) -> None:
+def _reloading(
+    command: str, config_path: Path, bot_specs: tuple[str, ...], extra: list[str] | None = None
+) -> None:
     from wahost.reload import run_reloading
 
-    argv = [command, "--config", str(config_path)]
+    argv = [command, "--config", str(config_path), *(extra or [])]
     for spec in bot_specs:
         argv += ["--bot", spec]
     run_reloading(argv, config_path, bot_specs)
@@ -196,14 +198,38 @@ def _reloading(command: str, config_path: Path, bot_specs: tuple[str, ...]) -> N
 @config_option
 @bot_option
 @reload_option
-def serve(config_path: Path, bot_specs: tuple[str, ...], reload: bool) -> None:
+@click.option("--host", "bind_host", default=None, help="Listen on this address ([server] host).")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Listen on this port ([server] port).",
+)
+def serve(
+    config_path: Path,
+    bot_specs: tuple[str, ...],
+    reload: bool,
+    bind_host: str | None,
+    port: int | None,
+) -> None:
     """Run the bot: webhook ingress and worker, until SIGTERM or SIGINT."""
     from wahost.server import serve as serve_host
 
     if reload:
-        _reloading("serve", config_path, bot_specs)
+        extra = ["--host", bind_host] if bind_host is not None else []
+        extra += ["--port", str(port)] if port is not None else []
+        _reloading("serve", config_path, bot_specs, extra)
         return
     config, host = _running(config_path, bot_specs)
+    server = host.config.server
+    if bind_host is not None or port is not None:
+        # The command line wins over the file, as in every server: the platform gives --port.
+        server = msgspec.structs.replace(
+            server,
+            host=bind_host if bind_host is not None else server.host,
+            port=port if port is not None else server.port,
+        )
+        host.config.server = server
     _run(lambda: serve_host(host, with_worker=config.worker.enabled))
 
 

@@ -181,6 +181,15 @@ def _check(config: Config) -> None:
             "server.webhook_path",
             f'must start with "/", got {config.server.webhook_path!r}',
         )
+    metrics_path = config.metrics.path
+    if not metrics_path.startswith("/"):
+        raise fail(config.source, "metrics.path", f'must start with "/", got {metrics_path!r}')
+    if config.metrics.port == 0 and metrics_path in (
+        config.server.webhook_path,
+        "/healthz",
+        "/readyz",
+    ):
+        raise fail(config.source, "metrics.path", f"{metrics_path!r} is taken: choose another")
     if config.worker.backoff_cap < config.worker.backoff_base:
         raise fail(config.source, "worker.backoff_cap", "must be >= worker.backoff_base")
     _check_console(config)
@@ -207,6 +216,9 @@ def _check_console(config: Config) -> None:
 # -- secrets ----------------------------------------------------------------------------
 
 _REFERENCE = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$\{")
+
+#: A value that is one reference and nothing else: ``port = "${PORT}"``.
+_WHOLE_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 class _Resolver:
@@ -242,7 +254,28 @@ class _Resolver:
             return any(isinstance(part, str) and is_secret_key(part) for part in path[2:])
         return False
 
-    def string(self, value: str, path: tuple[str | int, ...]) -> str:
+    def string(self, value: str, path: tuple[str | int, ...]) -> Any:
+        whole = _WHOLE_REFERENCE.fullmatch(value)
+        if whole and whole[1] in self.env and path[:1] != ("plugins",):
+            # The environment holds only strings; a number or flag of the core schema written
+            # as one reference (a platform's PORT) takes the type the key declares.
+            declared = _type_at(Config, list(path))
+            if declared in (int, float, bool):
+                return self._typed(self.env[whole[1]], declared, whole[1], path)
+        return self._substitute(value, path)
+
+    def _typed(self, text: str, declared: type, name: str, path: tuple[str | int, ...]) -> Any:
+        try:
+            return msgspec.convert(text.strip(), declared, strict=False)
+        except msgspec.ValidationError:
+            kind = {int: "an integer", float: "a number", bool: "true or false"}[declared]
+            raise ConfigError(
+                self.source,
+                _key(path),
+                f"environment variable {name} must be {kind}, got {text!r}",
+            ) from None
+
+    def _substitute(self, value: str, path: tuple[str | int, ...]) -> str:
         def replace(match: re.Match[str]) -> str:
             if match[0] == "$${":
                 return "${"
@@ -266,7 +299,7 @@ class _Resolver:
             raise ConfigError(
                 self.source, _key((*path, "file")), f"expected str, got {type(name).__name__}"
             )
-        file = self.base_dir / self.string(name, (*path, "file"))
+        file = self.base_dir / self._substitute(name, (*path, "file"))
         try:
             text = file.read_text(encoding="utf-8")
         except OSError as exc:
