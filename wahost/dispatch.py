@@ -158,14 +158,22 @@ class Dispatcher:
         return FirstResult(value=None, plugin=None)
 
     async def report(self, plugin: str, hook: str, exc: BaseException, unit: Unit | None) -> None:
-        """Log a plugin's exception and tell ``on_plugin_error`` implementations."""
-        self.log.error(
-            "plugin raised",
-            plugin=plugin,
-            hook=hook,
-            unit=unit.key if unit is not None else None,
-            exc_info=exc,
-        )
+        """Log a plugin's exception and tell ``on_plugin_error`` implementations.
+
+        While handling a unit the log line is one line: the unit is retried, and the worker
+        logs the traceback once, when the unit is parked dead (an error repeated on every
+        attempt would otherwise print the same traceback each time).
+        """
+        if unit is None:
+            self.log.error("plugin raised", plugin=plugin, hook=hook, unit=None, exc_info=exc)
+        else:
+            self.log.error(
+                "plugin raised",
+                plugin=plugin,
+                hook=hook,
+                unit=unit.key,
+                error=f"{type(exc).__name__}: {exc}",
+            )
         if hook == "on_plugin_error":
             return
         args = {"plugin": plugin, "hook": hook, "exc": exc, "unit": unit}

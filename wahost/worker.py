@@ -80,6 +80,13 @@ def _error_text(exc: BaseException) -> str:
     return "".join(traceback.format_exception_only(type(exc), exc)).strip()
 
 
+def _cause(exc: BaseException) -> BaseException:
+    """The exception whose traceback explains ``exc``: a hook's failure is its plugin's."""
+    if isinstance(exc, HookFailed) and exc.errors:
+        return exc.errors[0][1]
+    return exc
+
+
 class Worker:
     """Runs until :meth:`stop`; see the module docstring."""
 
@@ -313,7 +320,14 @@ class Worker:
             try:
                 if lease.attempt >= self.max_attempts:
                     await queue.dead(lease, error=error)
-                    log.error("unit dead", unit=lease.unit.key, attempts=lease.attempt, error=error)
+                    # The traceback once, here: each failed attempt logged one line.
+                    log.error(
+                        "unit dead",
+                        unit=lease.unit.key,
+                        attempts=lease.attempt,
+                        error=error,
+                        exc_info=_cause(exc),
+                    )
                 else:
                     retry_in = backoff_delay(lease.attempt, self.backoff_base, self.backoff_cap)
                     await queue.retry(lease, delay=retry_in, error=error)

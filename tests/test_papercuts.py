@@ -1,0 +1,102 @@
+"""A newcomer's papercuts (issue 26), each as the newcomer met it: real commands on real
+files, a real host on loopback, the fake Graph API."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import structlog
+from click.testing import CliRunner
+
+from wahost import hookimpl
+from wahost.cli import cli_group
+from wahost.logs import configure_logging
+from wahost.testing import TEST_APP_SECRET, TEST_TOKEN, BotHarness, FakeGraph
+from wahost.testing.payloads import make_text
+
+CONFIG = """
+[whatsapp]
+phone_number_id = "106540352242922"
+token = "${{WHATSAPP_TOKEN}}"
+app_secret = "{secret}"
+verify_token = "verify-me-please"
+
+[queue]
+path = "{db}"
+"""
+
+
+def write_config(tmp_path: Path, extra: str = "", *, head: str = "") -> Path:
+    path = tmp_path / "wahost.toml"
+    text = CONFIG.format(secret=TEST_APP_SECRET, db=tmp_path / "wahost.db")
+    path.write_text(head + text + extra)
+    return path
+
+
+def run(*args: str, env: dict[str, str | None] | None = None) -> Any:
+    environment: dict[str, str | None] = {
+        "WHATSAPP_TOKEN": TEST_TOKEN,
+        "WAHOST_PLUGINS": "none",
+        **(env or {}),
+    }
+    return CliRunner().invoke(cli_group(), list(args), env=environment)
+
+
+@pytest.fixture
+def log_stream() -> Iterator[io.StringIO]:
+    """wahost's logging, rendered as JSON lines into a buffer; restored afterwards."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    saved = structlog.get_config()
+    out = io.StringIO()
+    configure_logging(level="info", format="json", stream=out)
+    yield out
+    for handler in root.handlers:
+        if handler not in handlers:
+            root.removeHandler(handler)
+    root.setLevel(level)
+    structlog.configure(**saved)
+
+
+def records(out: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+
+
+# -- 8. one line per failed attempt, the traceback once --------------------------------------
+
+
+class Replier:
+    """Replies to every text; the reply cannot be sent."""
+
+    @hookimpl
+    async def on_message(self, message: Any, ctx: Any) -> bool:
+        await ctx.reply(f"you said {message.text.body}")
+        return True
+
+
+async def test_a_reply_that_cannot_be_sent_logs_a_line_per_attempt_and_one_traceback(
+    tmp_path: Path, log_stream: io.StringIO
+) -> None:
+    config = {"worker": {"max_attempts": 3}}
+    async with (
+        FakeGraph() as graph,
+        BotHarness(tmp_path, plugins=[Replier()], graph=graph, config=config) as bot,
+    ):
+        graph.fail_next(100, code=131026)  # undeliverable: not retried by the client
+        assert (await bot.post(make_text("hello"))).status_code == 200
+        await bot.idle()
+        assert (await bot.host.queue.stats()).dead == 1
+    text = log_stream.getvalue()
+    assert text.count("Traceback (most recent call last)") == 1
+    events = records(log_stream)
+    raised = [e for e in events if e["event"] == "plugin raised"]
+    assert len(raised) == 3
+    assert all("exception" not in e and "131026" in e["error"] for e in raised)
+    dead = [e for e in events if e["event"] == "unit dead"]
+    assert len(dead) == 1 and "Traceback" in dead[0]["exception"]
