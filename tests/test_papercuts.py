@@ -100,3 +100,21 @@ async def test_a_reply_that_cannot_be_sent_logs_a_line_per_attempt_and_one_trace
     assert all("exception" not in e and "131026" in e["error"] for e in raised)
     dead = [e for e in events if e["event"] == "unit dead"]
     assert len(dead) == 1 and "Traceback" in dead[0]["exception"]
+
+
+# -- 6. commands that only read the store need no Graph API secret -----------------------------
+
+
+def test_queue_and_plugins_run_without_whatsapp_token(tmp_path: Path) -> None:
+    config = str(write_config(tmp_path))
+    unset: dict[str, str | None] = {"WHATSAPP_TOKEN": None}
+    result = run("queue", "stats", "--config", config, env=unset)
+    assert result.exit_code == 0, result.output
+    assert "dead: 0" in result.output
+    for command in (["queue", "dead"], ["queue", "quarantine"], ["plugins"]):
+        result = run(*command, "--config", config, env=unset)
+        assert result.exit_code == 0, (command, result.output)
+    # What sends still needs it, and says which variable is missing.
+    result = run("check", "--config", config, env=unset)
+    assert result.exit_code == 1
+    assert "whatsapp.token: environment variable WHATSAPP_TOKEN is not set" in result.output

@@ -33,9 +33,9 @@ config_option = click.option(
 )
 
 
-def _load(path: Path) -> Config:
+def _load(path: Path, *, require_secrets: bool = True) -> Config:
     try:
-        return load_config(path)
+        return load_config(path, require_secrets=require_secrets)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -270,7 +270,7 @@ def plugins(config_path: Path | None, as_json: bool, bot_specs: tuple[str, ...])
     options: dict[str, Any] = {}
     bots: list[Any] = []
     if config_path is not None:
-        config = _load(config_path)
+        config = _load(config_path, require_secrets=False)
         options = {
             "enabled": config.plugins.enabled,
             "disabled": config.plugins.disabled,
@@ -435,7 +435,8 @@ def queue() -> None:
 
 
 def _with_queue(config_path: Path, action: Callable[[Any], Awaitable[T]]) -> T:
-    config = _load(config_path)
+    # The store is all these commands read: the Graph API's secrets need not be set.
+    config = _load(config_path, require_secrets=False)
     host = _host(config)
 
     async def run() -> T:
@@ -498,7 +499,7 @@ def queue_downgrade(config_path: Path) -> None:
     from wahost.queue.sqlite import SQLiteQueue
 
     try:
-        queue = _host(_load(config_path)).make_queue()  # not opened: opening upgrades it
+        queue = _host(_load(config_path, require_secrets=False)).make_queue()  # not opened: opening upgrades it
     except StartupError as exc:
         raise click.ClickException(str(exc)) from None
     if not isinstance(queue, SQLiteQueue):

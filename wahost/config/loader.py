@@ -29,11 +29,19 @@ from wahost.graph_guard import parse_token_host
 # -- loading ------------------------------------------------------------------------------
 
 
-def load_config(path: str | os.PathLike[str], *, env: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: str | os.PathLike[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    require_secrets: bool = True,
+) -> Config:
     """Read, resolve and validate a configuration file.
 
     ``env`` (default ``os.environ``) supplies ``${VAR}`` references; ``{ file = "..." }``
     secrets are relative to the file's directory. Raises :class:`ConfigError`.
+    ``require_secrets=False`` is for commands that only read the store (``wahost queue``,
+    ``wahost plugins``): a ``[whatsapp]`` or ``[console]`` secret whose environment variable
+    is not set gets a placeholder that no request can use, instead of an error.
     """
     source = os.fspath(path)
     try:
@@ -42,7 +50,13 @@ def load_config(path: str | os.PathLike[str], *, env: Mapping[str, str] | None =
         raise ConfigError(source, "", f"cannot read the file: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(source, "", "not a UTF-8 text file") from None
-    return parse_config(text, source=source, base_dir=Path(source).absolute().parent, env=env)
+    return parse_config(
+        text,
+        source=source,
+        base_dir=Path(source).absolute().parent,
+        env=env,
+        require_secrets=require_secrets,
+    )
 
 
 def parse_config(
@@ -51,6 +65,7 @@ def parse_config(
     source: str = "<string>",
     base_dir: Path | None = None,
     env: Mapping[str, str] | None = None,
+    require_secrets: bool = True,
 ) -> Config:
     """Parse configuration text; like :func:`load_config` (``base_dir`` defaults to the cwd)."""
     try:
@@ -59,6 +74,7 @@ def parse_config(
         raise _syntax_error(source, text, exc) from None
     base = Path.cwd() if base_dir is None else Path(base_dir)
     resolver = _Resolver(source, base, os.environ if env is None else env)
+    resolver.require_secrets = require_secrets
     resolved = resolver.tree(raw, ())
     for key in resolved:
         if key in _internal_fields(Config):
@@ -228,6 +244,7 @@ class _Resolver:
         self.source = source
         self.base_dir = base_dir
         self.env = env
+        self.require_secrets = True
         self.secret_paths = {("whatsapp", name) for name in _secret_fields(WhatsAppConfig)} | {
             ("console", name) for name in _secret_fields(ConsoleConfig)
         }
@@ -286,6 +303,8 @@ class _Resolver:
                     _key(path),
                     "invalid ${...} reference: write ${NAME}, or $${ for a literal ${",
                 )
+            if name not in self.env and not self.require_secrets and self._is_secret(path):
+                return f"<unset: {name}>"
             if name not in self.env:
                 raise ConfigError(
                     self.source, _key(path), f"environment variable {name} is not set"
