@@ -499,7 +499,8 @@ def queue_downgrade(config_path: Path) -> None:
     from wahost.queue.sqlite import SQLiteQueue
 
     try:
-        queue = _host(_load(config_path, require_secrets=False)).make_queue()  # not opened: opening upgrades it
+        config = _load(config_path, require_secrets=False)
+        queue = _host(config).make_queue()  # not opened: opening upgrades it
     except StartupError as exc:
         raise click.ClickException(str(exc)) from None
     if not isinstance(queue, SQLiteQueue):
