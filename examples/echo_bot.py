@@ -1,29 +1,30 @@
-"""The smallest useful bot: answer every text with the same text.
+"""The smallest useful bot: answer every text with the same text, numbered per conversation.
 
-A plugin is a plain module with ``@hookimpl`` functions. ``wahost serve`` loads the modules
-that installed distributions list under the ``wahost`` entry-point group
-(``[project.entry-points.wahost] echo-bot = "echo_bot"``; docs/getting-started.md walks through
-it); tests load it directly: ``wahost_app(plugins=[echo_bot])``.
+A bot is a module with a ``Router``. Run it as it is, without packaging::
+
+    wahost simulate --config config/wahost.toml --bot examples/echo_bot.py   # chat, no Meta
+    wahost serve --config config/wahost.toml --bot examples/echo_bot.py --reload
+
+or name it in the configuration (``[bot] modules``); test it with ``wahost_app(bots=[echo_bot])``.
 """
 
 from __future__ import annotations
 
-from wahost import Context, Message, Status, hookimpl
-from wahost.models import TextMessage
+from wahost import Context, Router, filters as F
+from wahost.models import Status, TextMessage
+
+router = Router()
 
 
-@hookimpl
-async def on_message(message: Message, ctx: Context) -> bool | None:
-    """Echo texts, numbered per conversation; leave other types to other plugins."""
-    if not isinstance(message, TextMessage):
-        return None  # not handled: the next plugin (or on_unhandled) gets it
+@router.message(F.text)
+async def echo(message: TextMessage, ctx: Context) -> None:
+    """Echo texts; other types are not this router's, so they go on to other plugins."""
     seen = ctx.state.get("seen", 0) + 1
     ctx.state.update(seen=seen)  # committed with the unit's ack, exactly once
-    await ctx.reply(text=f"{message.text.body} (message {seen})")
-    return True
+    await ctx.reply(f"{message.text.body} (message {seen})")
 
 
-@hookimpl
-async def on_status(status: Status, ctx: Context) -> None:
+@router.status()
+async def log_status(status: Status, ctx: Context) -> None:
     """Log what happened to what the bot sent (sent, delivered, read, failed)."""
     ctx.log.info("status", wamid=status.id, status=status.status)

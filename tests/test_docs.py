@@ -238,41 +238,72 @@ def test_readme_links_every_docs_page() -> None:
         assert f"({relative}" in section, f"README's Documentation section: link {relative}"
 
 
+# -- the README's bot runs as shown -----------------------------------------------------------
+
+
+async def test_the_readmes_bot_in_20_lines_runs(wahost_app: Any) -> None:
+    from types import ModuleType
+
+    from wahost.testing import make_interactive_reply, make_text
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## A bot in 20 lines", 1)[1]
+    source = re.findall(r"```python\n(.*?)```", section, re.DOTALL)[0]
+    assert len(source.strip().splitlines()) <= 30
+    module = ModuleType("mybot")
+    exec(source, module.__dict__)
+    async with wahost_app(bots=[module]) as bot:
+        for payload in (
+            make_text("Hi"),
+            make_interactive_reply('pick:["cake"]', "Cake"),
+            make_text("hello"),
+        ):
+            assert (await bot.post(payload)).status_code == 200
+            await bot.idle()
+    menu, picked, echoed = bot.graph.sent
+    buttons = menu["interactive"]["action"]["buttons"]
+    assert [b["reply"]["id"] for b in buttons] == ['pick:["tea"]', 'pick:["cake"]']
+    assert picked["text"]["body"] == "One cake, coming up!"
+    assert echoed["text"]["body"] == "hello (message 1)"
+
+
 # -- getting started: the commands shown work ------------------------------------------------
 
 GETTING_STARTED = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
 
 
 def _scaffold_module(name: str) -> Any:
+    """The module ``wahost new <name>`` writes, run as the bot's module."""
     from types import ModuleType
 
-    from wahost.scaffold import plugin_files
+    from wahost.scaffold import bot_files
 
     module_name = name.replace("-", "_")
     module = ModuleType(module_name)
-    exec(plugin_files(name)[f"{module_name}/__init__.py"], module.__dict__)
+    exec(bot_files(name)[f"{module_name}.py"], module.__dict__)
     return module
 
 
 def test_getting_started_shows_the_scaffolds_code() -> None:
-    from wahost.scaffold import plugin_files
+    from wahost.scaffold import bot_files
 
-    files = plugin_files("wahost-hello")
+    files = bot_files("hello-bot")
     blocks = re.findall(r"```python\n(.*?)```", GETTING_STARTED, re.DOTALL)
     module, test = blocks[0], blocks[1]
     for block, generated in (
-        (module, files["wahost_hello/__init__.py"]),
-        (test, files["tests/test_wahost_hello.py"]),
+        (module, files["hello_bot.py"]),
+        (test, files["tests/test_hello_bot.py"]),
     ):
         for line in block.splitlines():
             assert line.strip() in generated, f"getting-started.md: {line!r} not in the scaffold"
+    assert 'modules = ["hello_bot"]' in files["wahost.toml"]
 
 
 async def test_getting_started_curl_body_is_stored_and_answered(wahost_app: Any) -> None:
     match = re.search(r"^BODY='(.*)'$", GETTING_STARTED, re.MULTILINE)
     assert match is not None
     body = match.group(1).encode()
-    async with wahost_app(plugins=[_scaffold_module("wahost-hello")]) as bot:
+    async with wahost_app(bots=[_scaffold_module("hello-bot")]) as bot:
         assert (await bot.post(body, secret=None)).status_code == 401
         assert (await bot.post(body, secret="wrong")).status_code == 403
         assert (await bot.post(body)).status_code == 200

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -57,7 +58,7 @@ def texts(sent: list[Any]) -> list[str]:
 
 async def test_echo_bot_echoes_and_counts(wahost_app: Any, example: Any) -> None:
     echo_bot = example(".", "echo_bot")
-    async with wahost_app(plugins=[echo_bot]) as bot:
+    async with wahost_app(bots=[echo_bot]) as bot:
         for body in ("hello", "again"):
             assert (await bot.post(make_text(body))).status_code == 200
             await bot.idle()
@@ -66,6 +67,39 @@ async def test_echo_bot_echoes_and_counts(wahost_app: Any, example: Any) -> None
         state = await bot.host.state.get(USER_KEY)
     assert texts(bot.graph.sent) == ["hello (message 1)", "again (message 2)"]
     assert state.data["seen"] == 2
+
+
+# -- coffee bot: the wahost half of docs/coming-from-pywa.md ---------------------------------
+
+
+async def test_coffee_bot_takes_an_order(wahost_app: Any, example: Any) -> None:
+    coffee_bot = example(".", "coffee_bot")
+    async with wahost_app(bots=[coffee_bot]) as bot:
+
+        async def say(payload: dict[str, Any]) -> Any:
+            assert (await bot.post(payload)).status_code == 200
+            await bot.idle()
+            return bot.graph.sent[-1]
+
+        menu = await say(make_text("Hi"))
+        buttons = menu["interactive"]["action"]["buttons"]
+        assert [b["reply"]["id"] for b in buttons] == ['drink:["tea"]', 'drink:["coffee"]']
+        tap = make_interactive_reply(buttons[1]["reply"]["id"], "Coffee")
+        assert (await say(tap))["text"]["body"] == "How many cups of coffee?"
+        assert (await say(make_text("lots")))["text"]["body"] == 'Say "hi" to see the menu.'
+        assert (await say(make_text("2")))["text"]["body"] == "2 x coffee: on its way!"
+        assert (await say(make_text("3")))["text"]["body"] == 'Say "hi" to see the menu.'
+        forged = make_interactive_reply('drink:[""', "Tea")  # does not decode: not a Drink
+        assert (await say(forged))["text"]["body"] == 'Say "hi" to see the menu.'
+
+
+def test_coming_from_pywa_shows_the_coffee_bot() -> None:
+    page = (EXAMPLES.parent / "docs" / "coming-from-pywa.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", page, re.DOTALL)
+    wahost = [block for block in blocks if "from wahost import" in block]
+    source = (EXAMPLES / "coffee_bot.py").read_text(encoding="utf-8")
+    code = source.split('"""\n\n', 1)[1]  # without the module docstring
+    assert wahost and wahost[0].strip() == code.strip(), "coming-from-pywa.md: show coffee_bot.py"
 
 
 # -- restaurant booking: state machine + Flow ------------------------------------------------
@@ -188,7 +222,9 @@ async def test_loyalty_calls_its_own_hook_and_badges_answer(wahost_app: Any, exa
     badges = example(".", "loyalty_badges")
     echo_bot = example(".", "echo_bot")
     recorder = Recorder()
-    async with wahost_app(plugins=[echo_bot, badges, recorder, loyalty]) as bot:
+    # The echo bot's router as a plugin, registered first so tried last: loyalty answers
+    # "points" before it.
+    async with wahost_app(plugins=[echo_bot.router, badges, recorder, loyalty]) as bot:
         for body in ("one", "two", "three", "points"):
             await bot.post(make_text(body))
             await bot.idle()
@@ -207,7 +243,7 @@ async def test_an_optionalhook_implementation_loads_without_the_hooks_plugin(
 ) -> None:
     badges = example(".", "loyalty_badges")
     echo_bot = example(".", "echo_bot")
-    async with wahost_app(plugins=[echo_bot, badges, Recorder()]) as bot:
+    async with wahost_app(plugins=[echo_bot.router, badges, Recorder()]) as bot:
         for body in ("one", "two", "three"):
             await bot.post(make_text(body))
             await bot.idle()

@@ -1,5 +1,6 @@
 """``wahost plugin new``: the scaffold is written, refuses what it must, and the generated
-plugin installs into a fresh virtual environment and passes its own tests there."""
+plugin installs into a fresh virtual environment and passes its own tests there. ``wahost
+new``: the bot folder runs without packaging and passes its own tests."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from wahost.cli import cli_group
-from wahost.scaffold import ScaffoldError, plugin_files, scaffold
+from wahost.scaffold import ScaffoldError, plugin_files, scaffold, scaffold_bot
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,6 +70,52 @@ def test_the_generated_tests_pass_against_this_checkout(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
+
+
+def test_wahost_new_writes_a_bot_whose_tests_pass_without_packaging(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli_group(), ["new", "hello-bot", "--dir", tmp_path])
+    assert result.exit_code == 0, result.output
+    target = tmp_path / "hello-bot"
+    assert sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file()) == [
+        ".gitignore",
+        "README.md",
+        "hello_bot.py",
+        "pytest.ini",
+        "tests/test_hello_bot.py",
+        "wahost.toml",
+    ]
+    config = tomllib.loads((target / "wahost.toml").read_text())
+    assert config["bot"] == {"modules": ["hello_bot"]}
+    assert config["whatsapp"]["token"] == "${WHATSAPP_TOKEN}"
+    # Nothing installed: wahost from this checkout, the bot from its folder (pytest.ini).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=target,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "3 passed" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [
+        ("Bad Name", "invalid bot name 'Bad Name'"),
+        ("json", "its module json.py would hide the installed module 'json'"),
+        ("pytest", "its module pytest.py would hide the installed module 'pytest'"),
+    ],
+)
+def test_wahost_new_refuses_a_name_that_cannot_be_the_bots_module(
+    tmp_path: Path, name: str, reason: str
+) -> None:
+    with pytest.raises(ScaffoldError, match=reason):
+        scaffold_bot(name, tmp_path)
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize("name", ["", "Bad Name", "1plugin", "wahost", "class", "a--b", "x/y"])

@@ -534,6 +534,29 @@ def queue_quarantine(config_path: Path, limit: int, show_body: bool) -> None:
         click.echo("quarantine is empty")
 
 
+@cli.command("new")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "directory",
+    default=".",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to create the bot's folder.",
+)
+def new(name: str, directory: Path) -> None:
+    """Create a bot NAME that runs without packaging: its module (a Router), a wahost.toml
+    whose [bot] modules names it, tests and a README."""
+    from wahost.scaffold import ScaffoldError, scaffold_bot
+
+    try:
+        target = scaffold_bot(name, directory)
+    except ScaffoldError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created {target}")
+    click.echo(f"next: cd {target} && pytest && wahost simulate --config wahost.toml")
+
+
 @cli.group("plugin")
 def plugin_group() -> None:
     """Create plugins."""

@@ -7,7 +7,7 @@
 The Flow (``flow.json``, published in Meta's Flow Builder under :data:`FLOW_NAME`) collects
 the day, time, party size and name and completes with them; the answer arrives as an
 ``interactive`` ``nfm_reply`` message whose ``response_json`` carries the ``flow_token`` the
-bot sent. ``flow_token("booking")`` marks it so that ``FlowCompleted("booking")`` recognises it.
+bot sent. ``flow_token("booking")`` marks it so that ``F.flow_completed("booking")`` recognises it.
 
 Configuration::
 
@@ -21,9 +21,10 @@ import datetime
 import secrets
 from typing import Any
 
-from wahost_state_machine import FlowCompleted, Reply, StateMachine, Text, current_step, flow_token
+from wahost_state_machine import StateMachine, flow_token
 
 from wahost import Context
+from wahost import filters as F
 from wahost.outbound import FlowMessage, ReplyButton, ReplyButtons
 
 FLOW_NAME = "table_booking"
@@ -51,14 +52,14 @@ def booking_form() -> FlowMessage:
     )
 
 
-@sm.state("start", on=[Text("book", ignore_case=True), Reply("book")])
-async def book(ctx: Context, message: Any) -> str:
+@sm.state("start", F.text("book", ignore_case=True) | F.reply("book"))
+async def book(ctx: Context) -> str:
     await ctx.reply(booking_form())
     return "in_flow"
 
 
-@sm.state("in_flow", on=Text("cancel", ignore_case=True))
-async def cancel(ctx: Context, message: Any) -> str:
+@sm.state("in_flow", F.text("cancel", ignore_case=True))
+async def cancel(ctx: Context) -> str:
     await ctx.reply("No booking made.")
     return "start"
 
@@ -79,11 +80,9 @@ def _booking(response: dict[str, Any]) -> dict[str, Any] | str:
     return {"date": day.isoformat(), "time": time.strftime("%H:%M"), "party": party, "name": name}
 
 
-@sm.state("in_flow", on=FlowCompleted("booking"))
-async def form_completed(ctx: Context, message: Any) -> str:
-    step = current_step(ctx)
-    assert step is not None
-    booking = _booking(step.match)
+@sm.state("in_flow", F.flow_completed("booking"))
+async def form_completed(ctx: Context, response: dict[str, Any]) -> str:
+    booking = _booking(response)
     if isinstance(booking, str):
         await ctx.reply(booking)
         await ctx.reply(booking_form())
@@ -99,15 +98,15 @@ async def form_completed(ctx: Context, message: Any) -> str:
     return "confirm"
 
 
-@sm.state("confirm", on=Reply("confirm"))
-async def confirmed(ctx: Context, message: Any) -> str:
+@sm.state("confirm", F.reply("confirm"))
+async def confirmed(ctx: Context) -> str:
     reference = secrets.token_hex(3).upper()
     ctx.state.update(reference=reference, bookings=ctx.state.get("bookings", 0) + 1)
     await ctx.reply(f"Booked! Your reference is {reference}. See you soon.")
     return "start"
 
 
-@sm.state("confirm", on=Reply("change"))
-async def change(ctx: Context, message: Any) -> str:
+@sm.state("confirm", F.reply("change"))
+async def change(ctx: Context) -> str:
     await ctx.reply(booking_form())
     return "in_flow"
