@@ -118,3 +118,43 @@ def test_queue_and_plugins_run_without_whatsapp_token(tmp_path: Path) -> None:
     result = run("check", "--config", config, env=unset)
     assert result.exit_code == 1
     assert "whatsapp.token: environment variable WHATSAPP_TOKEN is not set" in result.output
+
+
+# -- 2. a misspelled hook: diagnosed by `wahost plugins`, with the right name -----------------
+
+TYPO = """
+from wahost import hookimpl
+
+@hookimpl
+async def on_mesage(message, ctx):
+    return True
+"""
+
+GOOD = """
+from wahost import hookimpl
+
+@hookimpl
+async def on_status(status):
+    pass
+"""
+
+
+def test_plugins_lists_a_misspelled_hook_with_the_right_name(tmp_path: Path, install: Any) -> None:
+    install("wahost-typo", "0.1", {"wahost-typo": "t_pc_typo"}, {"t_pc_typo": TYPO})
+    install("wahost-fine", "1.0", {"wahost-fine": "t_pc_fine"}, {"t_pc_fine": GOOD})
+    env: dict[str, str | None] = {"WAHOST_PLUGINS": "wahost-typo,wahost-fine"}
+    result = run("plugins", env=env)
+    assert result.exit_code == 0, result.output
+    assert (
+        "wahost-typo 0.1: ERROR: unknown hook 'on_mesage' (did you mean 'on_message'?)"
+        in result.output
+    )
+    assert "wahost-fine 1.0: loaded" in result.output
+    # Commands that run the host refuse to start, saying the same.
+    result = run("check", "--config", str(write_config(tmp_path)), env=env)
+    assert result.exit_code == 1
+    assert "plugin 'wahost-typo': unknown hook 'on_mesage' (did you mean 'on_message'?)" in (
+        result.output
+    )
+    # And a command that needs no host still works.
+    assert run("hooks", env=env).exit_code == 0

@@ -142,7 +142,7 @@ class _Root(click.Group):
             return
         self._plugin_commands_added = True
         try:
-            pm, _ = build_plugin_manager()
+            pm, _ = build_plugin_manager(record_unknown_hooks=True)
         except PluginError as exc:
             click.echo(f"warning: {exc}", err=True)
             return
@@ -282,7 +282,7 @@ def plugins(config_path: Path | None, as_json: bool, bot_specs: tuple[str, ...])
             raise click.ClickException(str(exc)) from None
     bots += bot_modules(bot_specs)
     try:
-        _, infos = build_plugin_manager(**options, bots=bots)
+        _, infos = build_plugin_manager(**options, bots=bots, record_unknown_hooks=True)
     except PluginError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:

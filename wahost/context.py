@@ -8,11 +8,13 @@ a unit that fails applies none of them.
 from __future__ import annotations
 
 import copy
+import functools
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import msgspec
 import structlog
 
+from wahost.groups import Chat, chat_of
 from wahost.router import HandlerSkipped
 from wahost.state.base import ConversationState, KVWrite, StateChanges, now
 from wahost.units import Unit, conversation_key
@@ -79,7 +81,13 @@ class Conversation:
 
 
 class Context:
-    """What a hook implementation gets as ``ctx`` while a unit is handled."""
+    """What a hook implementation gets as ``ctx`` while a unit is handled.
+
+    In a group chat (reference/cloudapi.md §12) the conversation is the group: ``ctx.state``,
+    the ordering of units and dialogues are the group's, shared by its participants;
+    :attr:`group_id` is set, :attr:`sender` is the participant and :meth:`reply` answers in
+    the group.
+    """
 
     def __init__(self, host: Wahost, unit: Unit, *, lease: Lease | None = None) -> None:
         self.host = host
@@ -154,9 +162,13 @@ class Context:
         """The business phone number the unit came to (the configured one for events)."""
         return self.unit.phone_number_id or self.host.config.whatsapp.phone_number_id
 
-    async def send(self, to: str, message: Any = None, /, **kwargs: Any) -> SentMessage:
+    async def send(
+        self, to: str, message: Any = None, /, *, group: bool = False, **kwargs: Any
+    ) -> SentMessage:
         """Send a message to ``to`` from the unit's phone number; see
-        :meth:`wahost.graph.GraphClient.send` for the arguments.
+        :meth:`wahost.graph.GraphClient.send` for the arguments. ``group=True``: ``to`` is a
+        group id (``ctx.send(ctx.group_id, "hi", group=True)``); a group takes text, media
+        and templates only.
 
         Sends go through the reply outbox (:mod:`wahost.outbox`): when this unit is handled
         again (after a failure, a crash or a replay), a send Meta already accepted is not made
@@ -167,6 +179,8 @@ class Context:
         n = self.sends
         self.sends += 1
         kwargs.setdefault("phone_number_id", self.phone_number_id)
+        if group:  # only when set: a dialogue's journal fingerprints the arguments
+            kwargs["group"] = True
         outbox = self.host.outbox
         if outbox is None:
             raise RuntimeError("the host is not started")
@@ -180,20 +194,61 @@ class Context:
     async def reply(
         self, message: Any = None, /, *, quote: bool = False, **kwargs: Any
     ) -> SentMessage:
-        """Send a message to the unit's user; ``quote=True`` shows it as a reply to the
-        inbound message (a reply context)."""
+        """Send a message to the unit's user, or in a group chat to the group (never to the
+        participant privately); ``quote=True`` shows it as a reply to the inbound message (a
+        reply context)."""
         if quote and self.message_id is not None:
             kwargs.setdefault("reply_to", self.message_id)
+        group_id = self.group_id
+        if group_id is not None:
+            return await self.send(group_id, message, group=True, **kwargs)
         return await self.send(self.unit.user, message, **kwargs)
 
     async def mark_read(self, *, typing: bool = False) -> None:
         """Mark the inbound message as read (blue ticks); ``typing=True`` also shows the
-        typing indicator until the reply (or 25 s)."""
+        typing indicator until the reply (or 25 s). In a group chat it does nothing: Meta
+        does not support marking group messages as read (reference/cloudapi.md §12.1)."""
         if self.message_id is None:
             raise RuntimeError("mark_read needs an inbound message")
+        if self.is_group:
+            return
         await self.client.mark_read(
             self.message_id, phone_number_id=self.phone_number_id, typing=typing
         )
+
+    # -- group chats (wahost.groups) ----------------------------------------------------------
+
+    @functools.cached_property
+    def chat(self) -> Chat:
+        """The unit's chat: its group (``None`` for a one-to-one chat) and participant."""
+        return chat_of(self.unit, self.update)
+
+    @property
+    def group_id(self) -> str | None:
+        """The group the message was sent in, or the status's group; ``None`` in a one-to-one
+        chat. It is also the conversation's user (``ctx.unit.user``)."""
+        return self.chat.group_id
+
+    @property
+    def is_group(self) -> bool:
+        """Whether the unit belongs to a group chat."""
+        return self.chat.group_id is not None
+
+    @property
+    def sender(self) -> str:
+        """Who the update is from: the author of a message (in a group, the participant who
+        wrote it, where ``ctx.unit.user`` is the group); for a status, its recipient (in a
+        group, the participant, ``""`` for the ``sent``/``failed`` of the whole group). ``""``
+        for other updates."""
+        chat = self.chat
+        if self.unit.kind == "message":
+            author = getattr(self.update, "sender", None)
+            if isinstance(author, str) and author:
+                return author
+            return chat.participant if chat.group_id is not None else self.unit.user
+        if self.unit.kind == "status":
+            return chat.participant if chat.group_id is not None else self.unit.user
+        return ""
 
     @property
     def message_id(self) -> str | None:

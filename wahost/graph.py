@@ -197,6 +197,7 @@ class GraphClient:
         keyword arguments (``text="hi"``, ``image="https://..."``, see
         :func:`wahost.outbound.coerce`). ``reply_to`` quotes an inbound wamid; ``tracker`` (a
         string or a msgspec struct) travels as ``biz_opaque_callback_data`` and comes back in
+        group: bool = False,
         the statuses. The message is validated against Meta's limits before any request.
 
         ``send_token`` and ``resend_ambiguous`` are the outbox's (:mod:`wahost.outbox`): the
@@ -207,8 +208,18 @@ class GraphClient:
         pnid = graph_path_id(phone_number_id or self.phone_number_id, what="phone_number_id")
         built = outbound.coerce(message, **kwargs)
         callback = encode_tracker(tracker, reserve=receipts.OVERHEAD if send_token else 0)
+        ``group=True``: ``to`` is a group id and the message goes to the group
+        (``recipient_type: "group"``); only text, media and templates may be sent there
+        (:data:`wahost.outbound.GROUP_MESSAGE_TYPES`, reference/cloudapi.md §12).
+
         echoed = receipts.attach(send_token, callback) if send_token else callback
-        body = outbound.message_body(to, built, reply_to=reply_to, biz_opaque_callback_data=echoed)
+        body = outbound.message_body(
+            to,
+            built,
+            reply_to=reply_to,
+            biz_opaque_callback_data=echoed,
+            recipient_type="group" if group else "individual",
+        )
         content = outbound.encode_body(body)
         started = time.time()
         response, attempts, ambiguous = await self._request(

@@ -10,6 +10,7 @@ in every mode, naming the plugin.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata
 import os
@@ -117,6 +118,7 @@ def build_plugin_manager(
     strict: bool = False,
     env: str | None = None,
     bots: Iterable[ModuleType | Router] = (),
+    record_unknown_hooks: bool = False,
 ) -> tuple[pluggy.PluginManager, list[PluginInfo]]:
     """Create a plugin manager with the built-ins, the selected entry points, ``plugins`` and
     ``bots``.
@@ -129,6 +131,10 @@ def build_plugin_manager(
     welcome, say), in ``bots`` order, wherever the host is built: ``serve``, ``worker``,
     ``simulate`` and the test harness. ``env`` is the value of ``WAHOST_PLUGINS``; pass
     ``os.environ.get("WAHOST_PLUGINS")`` (the default reads it).
+
+    A plugin that implements a hook that does not exist (a misspelling) stops the start with
+    the closest hook's name; with ``record_unknown_hooks`` (``wahost plugins``, which is how
+    one diagnoses it) that plugin is left out and its :class:`PluginInfo` carries the error.
     """
     if env is None:
         env = os.environ.get("WAHOST_PLUGINS")
@@ -154,11 +160,7 @@ def build_plugin_manager(
     infos.extend(_register_bots(pm, bots))
 
     pm.hook.wahost_add_hookspecs(pluginmanager=pm)
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        plugin_name = pm.get_name(exc.plugin) or repr(exc.plugin)
-        raise PluginError(f"plugin {plugin_name!r}: {_one_line(exc)}") from exc
+    _check_unknown_hooks(pm, infos, record=record_unknown_hooks)
 
     deprecated = deprecated_implementations(pm)
     for info in infos:
@@ -169,6 +171,37 @@ def build_plugin_manager(
                 f"{hook}: {why}" for name, hook, why in deprecated if name == info.name
             ]
     return pm, infos
+
+
+def unknown_hook_error(pm: pluggy.PluginManager, hook: str) -> str:
+    """``unknown hook 'on_mesage' (did you mean 'on_message'?)``: the closest hook by name."""
+    known = [name for name in vars(pm.hook) if getattr(pm.hook, name).spec is not None]
+    close = difflib.get_close_matches(hook, known, n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else " (see `wahost hooks` for the list)"
+    return f"unknown hook {hook!r}{hint}"
+
+
+def _check_unknown_hooks(
+    pm: pluggy.PluginManager, infos: list[PluginInfo], *, record: bool
+) -> None:
+    """pluggy's ``check_pending``, with the likely intended hook named; ``record`` leaves the
+    plugin out and notes the error on its info instead of raising :class:`PluginError`."""
+    for hook in sorted(vars(pm.hook)):
+        caller = getattr(pm.hook, hook)
+        if caller.spec is not None:
+            continue
+        for impl in caller.get_hookimpls():
+            if impl.optionalhook:
+                continue
+            error = unknown_hook_error(pm, hook)
+            if not record:
+                raise PluginError(f"plugin {impl.plugin_name!r}: {error}")
+            for info in infos:
+                if info.name == impl.plugin_name:
+                    info.loaded = False
+                    info.error = error if info.error is None else f"{info.error}; {error}"
+            if pm.is_registered(impl.plugin):
+                pm.unregister(impl.plugin)
 
 
 def deprecated_implementations(pm: pluggy.PluginManager) -> list[tuple[str, str, str]]:

@@ -25,15 +25,22 @@ class Unit(msgspec.Struct, frozen=True, gc=False):
     """One update of a webhook, as the queue stores it.
 
     ``key`` is the deduplication key: ``msg:<wamid>`` for a message,
-    ``status:<wamid>:<status>`` for a status, ``error:<hash>`` / ``event:<hash>`` (a hash of
-    the change's raw bytes) for the rest. Meta retries a webhook for days, so the queue
+    ``status:<wamid>:<status>`` for a status (``:<participant>`` appended for the ``delivered``
+    and ``read`` of each participant of a group), ``error:<hash>`` / ``event:<hash>`` (a hash
+    of the change's raw bytes) for the rest. Meta retries a webhook for days, so the queue
     remembers keys for ``dedupe_ttl``. A status of a send made through the outbox also gives
     a ``receipt:<token>`` unit (:mod:`wahost.receipts`), which the worker hands to the outbox
     rather than to plugins.
 
+    ``user`` is the other party of the conversation: the user of a one-to-one chat, or the
+    group of a group chat (a message with ``group_id``, a status with ``recipient_type:
+    "group"``; reference/cloudapi.md §12), whichever participant wrote or received it. The
+    participant is in the item (:attr:`wahost.Context.sender`).
+
     ``conversation`` is the ordering lane: units of one lane are handled one at a time, in
-    arrival order. For messages and statuses it is ``<phone_number_id>:<user>``; a change with
-    no user (a template status, a Flow alert) gets a lane of its own (its key).
+    arrival order. For messages and statuses it is ``<phone_number_id>:<user>``, so every
+    participant of a group shares the group's lane; a change with no user (a template status,
+    a Flow alert) gets a lane of its own (its key).
 
     ``body`` is the JSON of a :class:`UnitBody`.
     """
@@ -96,6 +103,7 @@ class _Contact(msgspec.Struct):
 
 class _Message(msgspec.Struct):
     id: str | None = None
+    group_id: str | None = None
     from_: str | None = msgspec.field(default=None, name="from")
     from_user_id: str | None = None
     user_id: str | None = None
@@ -106,6 +114,11 @@ class _Status(msgspec.Struct):
     status: str | None = None
     recipient_id: str | None = None
     recipient_user_id: str | None = None
+    recipient_type: str | None = None
+    # The participant of a group status, spelled two ways in Meta's pages (§12.4).
+    recipient_participant_id: str | None = None
+    participant_recipient_id: str | None = None
+    recipient_participant_user_id: str | None = None
     biz_opaque_callback_data: str | None = None
 
 
@@ -161,9 +174,11 @@ def split(body: bytes) -> list[Unit]:
     """Split a webhook body into units: one per message, status, value-level error or other
     change, over every entry and change (reference/cloudapi.md §3: up to 1000 updates).
 
-    For a ``messages`` change: ``msg:<wamid>`` units (user: ``from``, else the message's
-    ``from_user_id``/``user_id``, else its contact's ``user_id``/``wa_id``),
-    ``status:<wamid>:<status>`` units (user: ``recipient_id``, else ``recipient_user_id``) and
+    For a ``messages`` change: ``msg:<wamid>`` units (user: the message's ``group_id`` for a
+    message sent in a group, else ``from``, else the message's ``from_user_id``/``user_id``,
+    else its contact's ``user_id``/``wa_id``),
+    ``status:<wamid>:<status>`` units (user: ``recipient_id``, else ``recipient_user_id``; a
+    group's status per participant has the participant appended to its key) and
     ``error:<hash>`` units; a ``messages`` change with none of these becomes an event. Any
     other field gives one ``event:<hash>`` unit. A message or status without id (or without a
     status) is keyed ``msg:sha256:<hash>`` / ``status:sha256:<hash>``. Hashes are the hex
@@ -214,8 +229,11 @@ def _split_messages(change: _Change, waba_id: str, time: int | None, units: list
         for item in value.messages:
             message = _route(_message_decoder, item, _NO_MESSAGE)
             contact, contact_raw = _match_contact(message, contacts)
+            # A group message belongs to the group's conversation, whoever wrote it
+            # (reference/cloudapi.md §12.2: ``group_id`` is the only marker of one).
             user = (
-                message.from_
+                message.group_id
+                or message.from_
                 or message.from_user_id
                 or message.user_id
                 or contact.user_id
@@ -230,9 +248,21 @@ def _split_messages(change: _Change, waba_id: str, time: int | None, units: list
             units.append(_unit(key, "message", phone_number_id, user, body))
     for item in value.statuses or ():
         status = _route(_status_decoder, item, _NO_STATUS)
+        # A status of a group send names the group as ``recipient_id`` (the participant is a
+        # field of its own, reference/cloudapi.md §12.4): it is laned with the group's messages.
         user = status.recipient_id or status.recipient_user_id or ""
         if status.id and status.status:
             key = f"status:{status.id}:{status.status}"
+            if status.recipient_type == "group":
+                # One message to a group is delivered and read once per participant: each is
+                # an update of its own, not a retry of the first.
+                participant = (
+                    status.recipient_participant_id
+                    or status.participant_recipient_id
+                    or status.recipient_participant_user_id
+                )
+                if participant:
+                    key = f"{key}:{participant}"
         else:
             key = f"status:sha256:{_digest(phone_number_id, item)}"
         body = UnitBody("messages", item, waba_id, time, metadata_raw)

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final
 
-import msgspec
-
 from wahost.filters.base import MESSAGES, NO_VALUES, Filter, FilterResult
 from wahost.injection import UpdateKind
-from wahost.models.messages import Message, UnknownMessage
 
 if TYPE_CHECKING:
     from wahost.context import Context
@@ -60,38 +57,16 @@ def sent_to(*phone_number_ids: str) -> Filter:
     return _SentTo(frozenset(phone_number_ids))
 
 
-class _GroupPeek(msgspec.Struct):
-    group_id: str | None = None
-
-
-class _ItemPeek(msgspec.Struct):
-    item: msgspec.Raw = msgspec.Raw()
-
-
-_item_peek = msgspec.json.Decoder(_ItemPeek)
-_group_peek = msgspec.json.Decoder(_GroupPeek)
-
-
 def group_id(update: Any, ctx: Context) -> str | None:
     """The group a message was sent in, or a status's group; ``None`` for a one-to-one chat.
 
-    ``messages[].group_id`` is the only marker of a group message and a status of a group
-    message has ``recipient_type: "group"`` (reference/cloudapi.md §12). wahost does not model
-    groups yet, so the message's ``group_id`` is read from the unit's raw item.
+    Read from the typed ``group_id`` of :class:`~wahost.models.Message` and
+    :class:`~wahost.models.Status` (``messages[].group_id`` is the only marker of a group
+    message; a status of a group send has ``recipient_type: "group"``, reference/cloudapi.md
+    §12), the same reading as :attr:`Context.group_id <wahost.Context.group_id>`.
     """
-    if isinstance(update, Message):
-        if isinstance(update, UnknownMessage):
-            found = update.raw.get("group_id")
-            return found if isinstance(found, str) and found else None
-        try:
-            item = _item_peek.decode(ctx.unit.body).item
-            found = _group_peek.decode(item).group_id if item else None
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-            return None
-        return found or None
-    if getattr(update, "recipient_type", None) == "group":
-        return getattr(update, "recipient_id", None) or None
-    return None
+    found = getattr(update, "group_id", None)
+    return found if isinstance(found, str) and found else None
 
 
 class _Chat(Filter):

@@ -18,7 +18,13 @@ raises :class:`ValueError` naming the field and the limit, e.g.
 """
 
 from wahost.outbound.base import Outbound, Part
-from wahost.outbound.body import encode_body, mark_read_body, message_body, typing_body
+from wahost.outbound.body import (
+    GROUP_MESSAGE_TYPES,
+    encode_body,
+    mark_read_body,
+    message_body,
+    typing_body,
+)
 from wahost.outbound.contacts import Address, Contact, Contacts, Email, Name, Org, Phone, Url
 from wahost.outbound.interactive import (
     CtaUrl,
@@ -52,6 +58,7 @@ from wahost.outbound.template import (
 )
 
 __all__ = [
+    "GROUP_MESSAGE_TYPES",
     "Address",
     "Audio",
     "BodyParameter",

@@ -9,10 +9,17 @@ import msgspec
 
 from wahost.outbound.base import Outbound, check_choice, check_text
 
-__all__ = ["encode_body", "mark_read_body", "message_body", "typing_body"]
+__all__ = ["GROUP_MESSAGE_TYPES", "encode_body", "mark_read_body", "message_body", "typing_body"]
 
 CALLBACK_DATA_MAX = 512
 """``biz_opaque_callback_data``: echoed back in the message's status webhooks."""
+
+GROUP_MESSAGE_TYPES = frozenset(
+    {"text", "image", "video", "audio", "document", "sticker", "template", "pin"}
+)
+"""The message types Meta accepts in a group chat: text, media and (text- or media-based)
+templates, plus ``pin``, which only a group takes. Interactive messages (buttons, lists,
+Flows), reactions, locations and contact cards are not (reference/cloudapi.md §12.1)."""
 
 _encoder = msgspec.json.Encoder()
 
@@ -31,9 +38,11 @@ def message_body(
     message to quote (not allowed for a reaction; the quote bubble is hidden for templates).
     ``biz_opaque_callback_data`` (up to 512 characters) is not processed by Meta; it comes back
     in the sent, delivered and read statuses of this message, to every app subscribed to the
-    WABA. ``recipient_type`` is ``"individual"`` or ``"group"``.
+    WABA. ``recipient_type`` is ``"individual"`` or ``"group"`` (``to`` is then a group id,
+    and the message one of :data:`GROUP_MESSAGE_TYPES`).
 
-    The message is validated first; any broken limit raises :class:`ValueError`.
+    The message is validated first; any broken limit raises :class:`ValueError`, and so does a
+    type that a group does not take.
     """
     if not isinstance(message, Outbound):
         raise TypeError(f"message: expected an Outbound message (got {type(message).__name__})")
@@ -42,6 +51,12 @@ def message_body(
     message.validate()
     check_text("to", to)
     check_choice("recipient_type", recipient_type, ("individual", "group"))
+    if recipient_type == "group" and message.type not in GROUP_MESSAGE_TYPES:
+        allowed = ", ".join(sorted(GROUP_MESSAGE_TYPES))
+        raise ValueError(
+            f"recipient_type: a {message.type} message cannot be sent to a group; "
+            f"groups take {allowed}"
+        )
     body: dict[str, Any] = {
         "messaging_product": "whatsapp",
         "recipient_type": recipient_type,

@@ -119,7 +119,8 @@ def make_message(
     "id": <wamid>}``) or a whole context object (``{"forwarded": True}``). ``name=None``
     leaves out ``contacts``, as Meta does for system messages. ``obj=None`` leaves out the
     object of the type (``request_welcome`` has none). Extra keyword arguments are added to
-    the message item as they are (``referral={...}``, ``errors=[...]``).
+    the message item as they are (``referral={...}``, ``errors=[...]``; ``group_id=...``
+    makes it a message the ``sender`` wrote in that group, reference/cloudapi.md §12.2).
     """
     message: dict[str, Any] = {}
     if isinstance(context, str):
@@ -217,6 +218,8 @@ def make_status(
     status: str = "delivered",
     *,
     recipient: str = USER,
+    recipient_type: str | None = None,
+    participant: str | None = None,
     errors: int | Sequence[Mapping[str, Any]] | None = None,
     biz_opaque_callback_data: str | None = None,
     pricing: bool | Mapping[str, Any] | None = None,
@@ -232,6 +235,10 @@ def make_status(
     ``None`` adds Meta's per-message pricing object to ``sent`` and ``delivered`` only (as
     Meta does), ``True``/``False`` force it on or off, a mapping is used as it is. No
     ``conversation`` object: Meta leaves it out of v24.0+ webhooks.
+
+    A status of a message sent to a group (reference/cloudapi.md §12.4):
+    ``recipient=<group id>, recipient_type="group"``, and for ``delivered`` and ``read`` the
+    ``participant`` (``recipient_participant_id``) it is about.
     """
     item: dict[str, Any] = {
         "id": wamid,
@@ -239,6 +246,10 @@ def make_status(
         "timestamp": _timestamp(timestamp),
         "recipient_id": recipient,
     }
+    if recipient_type is not None:
+        item["recipient_type"] = recipient_type
+    if participant is not None:
+        item["recipient_participant_id"] = participant
     if biz_opaque_callback_data is not None:
         item["biz_opaque_callback_data"] = biz_opaque_callback_data
     if pricing is None:

@@ -8,7 +8,8 @@ bot, then assert on what the fake received::
         await graph.wait_for(1)
         assert graph.messages_to("16505551234")[0].text == "hello"
 
-It answers sends, mark-read and typing (reference/cloudapi.md §6), media (§8), the Flows
+It answers sends, mark-read and typing (reference/cloudapi.md §6), sends to the group chats
+it was given (:meth:`FakeGraph.add_group`, §12), media (§8), the Flows
 public key (§9), conversational automation and the business profile (§11), and can fail on
 demand with Meta's error bodies (§7): :meth:`FakeGraph.fail_next`, :meth:`FakeGraph.fail_when`,
 including delayed answers and connections dropped after the request was read (the ambiguous
@@ -17,13 +18,14 @@ case). Built on ``asyncio`` streams and ``h11`` so that it controls each connect
 
 from wahost.testing.fake_graph.catalogue import ERRORS, error_body
 from wahost.testing.fake_graph.fake import Failure, FakeGraph
-from wahost.testing.fake_graph.wire import Accepted, Media, Recorded, Upload
+from wahost.testing.fake_graph.wire import Accepted, Group, Media, Recorded, Upload
 
 __all__ = [
     "ERRORS",
     "Accepted",
     "Failure",
     "FakeGraph",
+    "Group",
     "Media",
     "Recorded",
     "Upload",

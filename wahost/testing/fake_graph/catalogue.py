@@ -79,6 +79,18 @@ ERRORS: dict[int, tuple[int, str, str, int | None]] = {
         "number to the same phone number in a short period of time.",
         None,
     ),
+    131020: (
+        400,
+        "(#131020) Bad Group",
+        "The group has a single member: a group needs another participant to be sent to.",
+        None,
+    ),
+    131041: (
+        400,
+        "(#131041) Group not found",
+        "The group does not exist or the business is not a member of it.",
+        None,
+    ),
 }
 
 

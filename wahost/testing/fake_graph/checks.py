@@ -9,8 +9,10 @@ from wahost.testing.fake_graph.wire import Recorded, _graph_error, _json_respons
 
 _MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
 _MESSAGE_TYPES = _MEDIA_TYPES | {
-    "text", "location", "contacts", "interactive", "template", "reaction"
+    "text", "location", "contacts", "interactive", "template", "reaction", "pin"
 }  # fmt: skip
+#: What a group takes (reference/cloudapi.md §12.1, §12.3): text, media, templates, pins.
+_GROUP_TYPES = _MEDIA_TYPES | {"text", "template", "pin"}
 
 
 def _invalid(details: str) -> _Response:
@@ -46,6 +48,7 @@ def _check_object(kind: str, obj: Any) -> str | None:
         "interactive": ("type", "action"),
         "reaction": ("message_id",),
         "template": ("name", "language"),
+        "pin": ("type", "message_id"),
     }
     missing = [name for name in required.get(kind, ()) if obj.get(name) in (None, "")]
     if missing:
@@ -54,6 +57,15 @@ def _check_object(kind: str, obj: Any) -> str | None:
         return f"Param {kind} must have an id or a link."
     if kind == "reaction" and not isinstance(obj.get("emoji"), str):
         return "The parameter reaction.emoji is required (empty to remove the reaction)."
+    if kind == "pin" and obj.get("type") not in ("pin", "unpin"):
+        return 'Param pin.type must be "pin" or "unpin".'
+    days = obj.get("expiration_days")
+    if (
+        kind == "pin"
+        and obj.get("type") == "pin"
+        and not (isinstance(days, int) and 1 <= days <= 30)
+    ):
+        return "Param pin.expiration_days must be a number of days from 1 to 30."
     language = obj.get("language")
     if kind == "template" and not (isinstance(language, dict) and language.get("code")):
         return "The parameter template.language.code is required."

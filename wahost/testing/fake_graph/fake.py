@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import hmac
 import http
+import secrets
 import time
 from collections import deque
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from wahost.testing.fake_graph.wire import (
     _INVALID_TOKEN,
     _PHRASES,
     Accepted,
+    Group,
     Media,
     Recorded,
     _decode_body,
@@ -108,6 +110,8 @@ class FakeGraph(GraphRoutes):
         #: Media by id (uploaded or :meth:`add_media`), and ids deleted since.
         self.media: dict[str, Media] = {}
         self.deleted_media: set[str] = set()
+        #: Group chats the business is in, by group id (:meth:`add_group`).
+        self.groups: dict[str, Group] = {}
         #: Per phone number id: Flows public key (PEM), conversational automation, profile.
         self.business_public_keys: dict[str, str] = {}
         self.conversational_automation: dict[str, dict[str, Any]] = {}
@@ -159,9 +163,24 @@ class FakeGraph(GraphRoutes):
         return sorted(versions - {self.api_version})
 
     def messages_to(self, recipient: str) -> list[Accepted]:
-        """The accepted messages to ``recipient`` (with or without ``+``), in order."""
-        wa_id = _wa_id(recipient)
+        """The accepted messages to ``recipient`` (with or without ``+``, or a group id), in
+        order."""
+        wa_id = recipient if recipient in self.groups else _wa_id(recipient)
         return [sent for sent in self.sent if sent.wa_id == wa_id]
+
+    def add_group(
+        self, participants: list[str], *, subject: str = "Group", group_id: str | None = None
+    ) -> str:
+        """Make a group chat of the business with ``participants`` (numbers) and return its
+        id (an opaque string, as Meta's are: reference/cloudapi.md §12.2), to put in the
+        ``group_id`` of inbound webhooks. Sends to it are then accepted with
+        ``recipient_type: "group"``; sends to an unknown group get 131041, to a group with no
+        participant 131020, and a type a group does not take (buttons, lists, reactions,
+        locations, contacts) 100."""
+        if group_id is None:
+            group_id = "Y2FwaV9ncm91cD" + secrets.token_hex(16).upper()
+        self.groups[group_id] = Group(group_id, subject, [_wa_id(p) for p in participants])
+        return group_id
 
     async def wait_for(self, n_messages: int = 1, timeout: float = 5.0) -> list[Accepted]:  # noqa: ASYNC109
         """Wait until at least ``n_messages`` messages were accepted; returns :attr:`sent`.
@@ -281,15 +300,30 @@ class FakeGraph(GraphRoutes):
         url, secret, statuses, delay = self._status_target
         if delay:
             await asyncio.sleep(delay)
-        async with httpx.AsyncClient(timeout=10) as http_client:
-            for status in statuses:
-                payload = make_status(
-                    accepted.wamid,
-                    status,
-                    recipient=accepted.wa_id,
-                    phone_number_id=accepted.phone_number_id,
-                    biz_opaque_callback_data=accepted.get("biz_opaque_callback_data"),
+        group = (
+            self.groups.get(accepted.wa_id) if accepted.get("recipient_type") == "group" else None
+        )
+        payloads: list[dict[str, Any]] = []
+        for status in statuses:
+            # A group send gets one sent (or failed) for the group and a delivered and a read
+            # per participant (reference/cloudapi.md §12.4).
+            participants: list[str | None] = [None]
+            if group is not None and status not in ("sent", "failed"):
+                participants = list(group.participants)
+            for participant in participants:
+                payloads.append(
+                    make_status(
+                        accepted.wamid,
+                        status,
+                        recipient=accepted.wa_id,
+                        recipient_type="group" if group is not None else None,
+                        participant=participant,
+                        phone_number_id=accepted.phone_number_id,
+                        biz_opaque_callback_data=accepted.get("biz_opaque_callback_data"),
+                    )
                 )
+        async with httpx.AsyncClient(timeout=10) as http_client:
+            for payload in payloads:
                 body, headers = signed_webhook(payload, secret)
                 # Meta retries until it gets a 200; so does the fake, briefly.
                 for _ in range(50):

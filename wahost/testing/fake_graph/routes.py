@@ -13,6 +13,7 @@ from typing import Any
 
 from wahost.testing.fake_graph.catalogue import ERRORS, error_body
 from wahost.testing.fake_graph.checks import (
+    _GROUP_TYPES,
     _MESSAGE_TYPES,
     _check_automation,
     _check_object,
@@ -23,6 +24,7 @@ from wahost.testing.fake_graph.checks import (
 from wahost.testing.fake_graph.wire import (
     _VERSION,
     Accepted,
+    Group,
     Media,
     Recorded,
     _graph_error,
@@ -47,6 +49,7 @@ class GraphRoutes:
     marked_read: list[str]
     typing: list[str]
     media: dict[str, Media]
+    groups: dict[str, Group]
     deleted_media: set[str]
     business_public_keys: dict[str, str]
     conversational_automation: dict[str, dict[str, Any]]
@@ -141,12 +144,17 @@ class GraphRoutes:
             return _invalid("The parameter to is required.")
         if not isinstance(kind, str) or kind not in _MESSAGE_TYPES:
             return _invalid(f"Param type must be one of {sorted(_MESSAGE_TYPES)}.")
-        if body.get("recipient_type", "individual") not in ("individual", "group"):
+        recipient_type = body.get("recipient_type", "individual")
+        if recipient_type not in ("individual", "group"):
             return _invalid('Param recipient_type must be "individual" or "group".')
         problem = _check_object(kind, body.get(kind))
         if problem is not None:
             return _invalid(problem)
-        wa_id = _wa_id(to)
+        refused = self._check_group(to, kind, recipient_type)
+        if refused is not None:
+            return refused
+        # A group is addressed by its opaque id, answered as the contact's wa_id (§12.3).
+        wa_id = to if recipient_type == "group" else _wa_id(to)
         limited = self._rate_limited(pnid, wa_id)
         if limited is not None:
             return limited
@@ -165,6 +173,29 @@ class GraphRoutes:
                 "messages": [message],
             }
         )
+
+    def _check_group(self, to: str, kind: str, recipient_type: str) -> _Response | None:
+        """Meta's answer to a send that breaks the rules of group chats (§12), if it does:
+        ``recipient_type`` must match what ``to`` is, the group must be one the business is
+        in (131041) with someone else in it (131020), and take the message's type."""
+        group = self.groups.get(to)
+        if recipient_type != "group":
+            if group is not None:
+                return _invalid('Param to is a group id: send with recipient_type "group".')
+            return None
+        if group is None:
+            if to.lstrip("+").isdigit():
+                return _invalid(
+                    'Param to is a phone number: recipient_type "group" needs a group id.'
+                )
+            return _json_response(error_body(131041), ERRORS[131041][0])
+        if not group.participants:
+            return _json_response(error_body(131020), ERRORS[131020][0])
+        if kind not in _GROUP_TYPES:
+            return _invalid(
+                f"Message type {kind} is not supported in groups: send text, media or a template."
+            )
+        return None
 
     def _rate_limited(self, pnid: str, wa_id: str) -> _Response | None:
         """130429 / 131056 when accepting a message now would break the configured rates."""

@@ -145,6 +145,16 @@ class Media:
 
 
 @dataclass
+class Group:
+    """A group chat the fake knows (:meth:`FakeGraph.add_group`): its id, subject and
+    participants (their numbers; the business is a member too and not listed)."""
+
+    id: str
+    subject: str
+    participants: list[str]
+
+
+@dataclass
 class _Response:
     """An answer of the fake."""
 
