@@ -189,6 +189,7 @@ class GraphClient:
         tracker: str | msgspec.Struct | None = None,
         send_token: str | None = None,
         resend_ambiguous: bool = True,
+        group: bool = False,
         **kwargs: Any,
     ) -> SentMessage:
         """Send a message to ``to`` and return what Meta answered.
@@ -197,8 +198,11 @@ class GraphClient:
         keyword arguments (``text="hi"``, ``image="https://..."``, see
         :func:`wahost.outbound.coerce`). ``reply_to`` quotes an inbound wamid; ``tracker`` (a
         string or a msgspec struct) travels as ``biz_opaque_callback_data`` and comes back in
-        group: bool = False,
         the statuses. The message is validated against Meta's limits before any request.
+
+        ``group=True``: ``to`` is a group id and the message goes to the group
+        (``recipient_type: "group"``); only text, media and templates may be sent there
+        (:data:`wahost.outbound.GROUP_MESSAGE_TYPES`, reference/cloudapi.md §12).
 
         ``send_token`` and ``resend_ambiguous`` are the outbox's (:mod:`wahost.outbox`): the
         token travels in front of the tracker so that Meta's statuses tell whether the send
@@ -208,10 +212,6 @@ class GraphClient:
         pnid = graph_path_id(phone_number_id or self.phone_number_id, what="phone_number_id")
         built = outbound.coerce(message, **kwargs)
         callback = encode_tracker(tracker, reserve=receipts.OVERHEAD if send_token else 0)
-        ``group=True``: ``to`` is a group id and the message goes to the group
-        (``recipient_type: "group"``); only text, media and templates may be sent there
-        (:data:`wahost.outbound.GROUP_MESSAGE_TYPES`, reference/cloudapi.md §12).
-
         echoed = receipts.attach(send_token, callback) if send_token else callback
         body = outbound.message_body(
             to,
