@@ -9,6 +9,7 @@ Public names for bot and plugin authors::
 from wahost import filters
 from wahost.callback_data import CallbackData
 from wahost.context import Context, Conversation
+from wahost.dialogues import AskTimeout, ConversationCancelled
 from wahost.hookspecs import hookimpl, hookspec
 from wahost.host import Route, Wahost
 from wahost.models import (
@@ -25,9 +26,11 @@ from wahost.units import Unit
 
 __all__ = [
     "SKIP",
+    "AskTimeout",
     "CallbackData",
     "Context",
     "Conversation",
+    "ConversationCancelled",
     "DecodeError",
     "Event",
     "HandlerSkipped",

@@ -3,13 +3,16 @@
 Writes made through ``ctx.state`` and ``ctx.kv_set`` are buffered and committed together
 with the unit's ack, so a unit that is redelivered after a crash never applies them twice and
 a unit that fails applies none of them.
+
+Inside a router handler, ``await ctx.ask(...)`` (``ask_choice``, ``wait_status``) turns the
+handler into a dialogue (:mod:`wahost.dialogues`).
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import msgspec
 import structlog
@@ -20,11 +23,18 @@ from wahost.state.base import ConversationState, KVWrite, StateChanges, now
 from wahost.units import Unit, conversation_key
 
 if TYPE_CHECKING:
+    from wahost.callback_data import CallbackData
+    from wahost.dialogues.run import DialogueRun
+    from wahost.filters.base import Filter
     from wahost.graph import GraphClient, SentMessage
     from wahost.host import Wahost
+    from wahost.models import Message, Status
     from wahost.queue.base import Lease
+    from wahost.router import Running
 
 _encode = msgspec.json.encode
+
+D = TypeVar("D", bound="CallbackData")
 
 
 class Conversation:
@@ -46,6 +56,11 @@ class Conversation:
     def name(self) -> str | None:
         """The conversation's current state name."""
         return self._name
+
+    @property
+    def loaded(self) -> ConversationState | None:
+        """The state as it was read from the store, before this unit's changes."""
+        return self._stored
 
     def get(self, key: str, default: Any = None) -> Any:
         """A value of the conversation's data."""
@@ -104,6 +119,14 @@ class Context:
         #: Values plugins share while handling this unit (e.g. the path of downloaded media),
         #: keyed by a name that starts with the plugin's name.
         self.extras: dict[str, Any] = {}
+        #: The router handler being run (set by :class:`wahost.Router`), or ``None``.
+        self.running: Running | None = None
+        #: The dialogue this context runs (``ctx.ask``), or ``None``: its sends go through the
+        #: dialogue's journal and outbox key.
+        self.dialogue: DialogueRun | None = None
+        #: ``(to, message, arguments, result)`` of each send of this unit, in order: a
+        #: dialogue that starts later in the handler journals the handler's sends from here.
+        self.sent: list[tuple[str, Any, dict[str, Any], SentMessage]] = []
         self.log = structlog.get_logger("wahost.unit").bind(
             unit=unit.key, kind=unit.kind, conversation=unit.conversation
         )
@@ -147,6 +170,11 @@ class Context:
         """Buffer a delete, committed with the unit's ack."""
         self._kv[(namespace, key)] = KVWrite(namespace, key, None)
 
+    def share_writes(self, other: Context) -> None:
+        """Buffer this context's key-value writes with ``other``'s, so that they commit with
+        ``other``'s unit (a dialogue runs with its first update while another is handled)."""
+        self._kv = other._kv
+
     def changes(self) -> StateChanges:
         """Everything this unit wrote, to commit with its ack."""
         changes = StateChanges(unit_key=self.unit.key, kv=list(self._kv.values()))
@@ -176,15 +204,18 @@ class Context:
         waits for it; a send whose outcome is unknown is confirmed by Meta's status before it is
         sent again.
         """
-        n = self.sends
-        self.sends += 1
         kwargs.setdefault("phone_number_id", self.phone_number_id)
         if group:  # only when set: a dialogue's journal fingerprints the arguments
             kwargs["group"] = True
+        if self.dialogue is not None:
+            return await self.dialogue.send(to, message, kwargs)
+        n = self.sends
+        self.sends += 1
         outbox = self.host.outbox
         if outbox is None:
             raise RuntimeError("the host is not started")
         sent, fresh = await outbox.send(self.unit.key, n, to, message, **kwargs)
+        self.sent.append((to, message, kwargs, sent))
         if fresh:
             await self.host.dispatch.broadcast(
                 "on_message_sent", unit=self.unit, sent=sent, ctx=self
@@ -215,6 +246,85 @@ class Context:
         await self.client.mark_read(
             self.message_id, phone_number_id=self.phone_number_id, typing=typing
         )
+
+    # -- dialogues (wahost.dialogues) ----------------------------------------------------------
+
+    async def ask(
+        self,
+        prompt: Any,
+        /,
+        *filters: Filter,
+        timeout: float | None = None,  # noqa: ASYNC109 - a durable timer, not a wait in memory
+        retry: Any = None,
+    ) -> Message:
+        """Send ``prompt`` (anything :meth:`reply` takes) and return the conversation's next
+        message that matches ``filters`` (all of them; none: any message).
+
+        A message that does not match is answered with ``retry`` (when given) and the
+        dialogue keeps waiting; without ``retry`` it goes on to the routers. ``timeout``
+        (seconds) raises :class:`wahost.AskTimeout` here when the time is up, the cancel
+        command :class:`wahost.ConversationCancelled`.
+
+        Only in a router's message or status handler. The handler does not wait in memory: it
+        is run again from the top when the answer comes, earlier asks and sends served from
+        its journal — see docs/dialogues.md for what the code between asks may do.
+        """
+        from wahost.dialogues.run import message_filter, run_of
+
+        check = message_filter(filters, "ctx.ask")
+        return await (await run_of(self)).step(  # type: ignore[no-any-return]
+            "ask", prompt, check, seconds=timeout, retry=retry
+        )
+
+    async def ask_choice(
+        self,
+        prompt: Any,
+        choice: type[D],
+        /,
+        *filters: Filter,
+        timeout: float | None = None,  # noqa: ASYNC109 - a durable timer, not a wait in memory
+        retry: Any = None,
+    ) -> D:
+        """Send ``prompt`` (buttons or a list whose ids are ``choice`` values) and return the
+        :class:`wahost.CallbackData` value of the button or row the user picks.
+
+        A press of another button (another class, or ``filters`` that do not match) is not an
+        answer: ``retry`` is sent when given. Otherwise as :meth:`ask`.
+        """
+        from wahost.dialogues.run import choice_filter, run_of
+
+        check = choice_filter(choice, filters)
+        return await (await run_of(self)).step(  # type: ignore[no-any-return]
+            "choice", prompt, check, seconds=timeout, retry=retry
+        )
+
+    async def wait_status(
+        self,
+        sent: SentMessage | str,
+        status: str = "read",
+        /,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 - a durable timer, not a wait in memory
+    ) -> Status:
+        """Wait for Meta's ``status`` (``sent``, ``delivered``, ``read`` or ``played``) of a
+        message sent to this conversation's user (a :class:`~wahost.graph.SentMessage` or its
+        wamid) and return that :class:`~wahost.models.Status`.
+
+        A later status counts too (``read`` answers a wait for ``delivered``), and so does
+        ``failed``: check ``status.status``. A status that came before the wait, while the
+        dialogue existed, answers at once. ``timeout`` raises :class:`wahost.AskTimeout`.
+        """
+        from wahost.dialogues.run import run_of, status_step
+
+        run = await run_of(self)
+        return await status_step(run, sent, status, seconds=timeout)
+
+    @property
+    def replaying(self) -> bool:
+        """Inside a dialogue, whether the code running now already ran when an earlier
+        message was handled (it runs again to reach the ask being answered). Guard side
+        effects that must happen once per step with ``if not ctx.replaying:``."""
+        return self.dialogue is not None and self.dialogue.replaying
 
     # -- group chats (wahost.groups) ----------------------------------------------------------
 

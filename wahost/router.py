@@ -40,6 +40,10 @@ plugins=[router])``, ``BotHarness(plugins=[router])``, an entry point naming it)
 * **before.** ``@router.before`` runs a function before the router's message handlers (and
   those of the routers it includes); ``ctx.skip()`` or :data:`SKIP` there skips the whole
   router for this update.
+* **Dialogues.** A message or status handler may ``await ctx.ask(...)``
+  (:mod:`wahost.dialogues`): the handler is then found again by its stable name (the router's
+  name and the function's) when the answer comes, and ``version="2"`` on its decorator ends
+  the dialogues that started under another version instead of replaying them.
 """
 
 from __future__ import annotations
@@ -48,8 +52,9 @@ import enum
 import inspect
 import sys
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, TypeVar, overload
 
+from wahost.dialogues.errors import DialogueSuspended
 from wahost.filters.base import Filter
 from wahost.filters.chat import state as state_filter
 from wahost.hookspecs import hookimpl
@@ -59,7 +64,7 @@ from wahost.models import Event, Message, Status
 if TYPE_CHECKING:
     from wahost.context import Context
 
-__all__ = ["SKIP", "HandlerSkipped", "Router", "UpdateKind"]
+__all__ = ["SKIP", "Handler", "HandlerSkipped", "Router", "Running", "UpdateKind"]
 
 H = TypeVar("H", bound=Callable[..., Any])
 
@@ -101,15 +106,25 @@ _UNSET: Any = object()
 class Handler:
     """One registered handler: its function, filter and argument plan."""
 
-    __slots__ = ("callback", "filter", "kind", "name", "plan")
+    __slots__ = ("callback", "dialogue_name", "filter", "kind", "name", "plan", "version")
 
     def __init__(
-        self, kind: UpdateKind, callback: Callable[..., Any], filter: Filter | None
+        self,
+        kind: UpdateKind,
+        callback: Callable[..., Any],
+        filter: Filter | None,
+        *,
+        dialogue_name: str = "",
+        version: str = "",
     ) -> None:
         self.kind = kind
         self.callback = callback
         self.filter = filter
         self.name = describe(callback)
+        #: The stable name a dialogue's journal finds this handler by.
+        self.dialogue_name = dialogue_name or self.name
+        #: The version of its dialogue (``@router.message(..., version="2")``).
+        self.version = version
         provided = filter.provides if filter is not None else frozenset()
         self.plan: ArgumentPlan = plan(
             callback, update_names=(kind,), provided=provided, what=f"{kind} handler"
@@ -117,6 +132,14 @@ class Handler:
 
     def __repr__(self) -> str:
         return f"<{self.kind} handler {self.name} {self.filter!r}>"
+
+
+class Running(NamedTuple):
+    """The router handler a context is running (``ctx.ask`` starts its dialogue from it)."""
+
+    handler: Handler
+    #: How many sends the unit had made when the handler was called.
+    sends: int
 
 
 def _caller_module() -> str:
@@ -148,36 +171,51 @@ class Router:
     # -- registering ---------------------------------------------------------------------
 
     def message(
-        self, *filters: Filter, state: str | Iterable[str | None] | None = _UNSET
+        self,
+        *filters: Filter,
+        state: str | Iterable[str | None] | None = _UNSET,
+        version: str = "",
     ) -> Callable[[H], H]:
         """Register a message handler: ``@router.message(F.text("hi"), ~F.group)``.
 
         The filters are combined with ``&``; none: every message (the router's catch-all).
-        ``state="ask_name"`` (or several names) adds ``F.state(...)``.
+        ``state="ask_name"`` (or several names) adds ``F.state(...)``. ``version`` marks the
+        version of a dialogue the handler runs (``ctx.ask``): change it when a change of the
+        code would make the dialogues already waiting replay differently (docs/dialogues.md).
         """
         extra: tuple[Filter, ...] = ()
         if state is not _UNSET:
             names = (state,) if state is None or isinstance(state, str) else tuple(state)
             extra = (state_filter(*names),)
-        return self._register("message", (*filters, *extra))
+        return self._register("message", (*filters, *extra), version)
 
-    def status(self, *filters: Filter) -> Callable[[H], H]:
+    def status(self, *filters: Filter, version: str = "") -> Callable[[H], H]:
         """Register a status handler: ``@router.status(F.failed)``. The handler takes
-        ``status`` (a :class:`wahost.models.Status`)."""
-        return self._register("status", filters)
+        ``status`` (a :class:`wahost.models.Status`); ``version`` as for :meth:`message`."""
+        return self._register("status", filters, version)
 
     def event(self, *filters: Filter) -> Callable[[H], H]:
         """Register a handler of other webhook fields: ``@router.event(F.event("flows"))``.
         The handler takes ``event`` (a :class:`wahost.models.Event`)."""
         return self._register("event", filters)
 
-    def _register(self, kind: UpdateKind, filters: tuple[Filter, ...]) -> Callable[[H], H]:
+    def _register(
+        self, kind: UpdateKind, filters: tuple[Filter, ...], version: str = ""
+    ) -> Callable[[H], H]:
         combined = _combine(kind, filters)
+        if not isinstance(version, str):
+            raise TypeError(f"@router.{kind}(version=...) takes a string, not {version!r}")
 
         def register(fn: H) -> H:
             if not callable(fn):
                 raise TypeError(f"@router.{kind}(...) decorates a function, not {fn!r}")
-            self._handlers[kind].append(Handler(kind, fn, combined))
+            # The same function registered twice gets a numbered name, so that each
+            # registration's dialogues find their own filters again.
+            name = f"{self.__name__}:{describe(fn)}"
+            taken = sum(h.dialogue_name.partition("#")[0] == name for h in self.handlers)
+            dialogue_name = f"{name}#{taken + 1}" if taken else name
+            handler = Handler(kind, fn, combined, dialogue_name=dialogue_name, version=version)
+            self._handlers[kind].append(handler)
             return fn
 
         return register
@@ -250,6 +288,11 @@ class Router:
         """The routers included in this one."""
         return list(self._children)
 
+    @property
+    def parent(self) -> Router | None:
+        """The router this one is included in, or ``None``."""
+        return self._parent
+
     # -- dispatching -----------------------------------------------------------------------
 
     async def handle(self, update: Message | Status | Event, ctx: Context) -> bool:
@@ -287,14 +330,23 @@ class Router:
                         values = await values
                     if values is None or values is False:
                         continue
-                if values is None or values is True:
-                    result = handler.callback(**handler.plan.arguments(update, ctx))
-                else:
-                    result = handler.callback(**handler.plan.arguments(update, ctx, values))
-                if inspect.isawaitable(result):
-                    result = await result
+                previous, ctx.running = ctx.running, Running(handler, ctx.sends)
+                try:
+                    if values is None or values is True:
+                        result = handler.callback(**handler.plan.arguments(update, ctx))
+                    else:
+                        result = handler.callback(**handler.plan.arguments(update, ctx, values))
+                    if inspect.isawaitable(result):
+                        result = await result
+                finally:
+                    ctx.running = previous
             except HandlerSkipped:
                 continue
+            except DialogueSuspended:
+                # The handler asked (ctx.ask) and waits for the answer: it handled the update;
+                # its journal commits with the unit's ack.
+                ctx.dialogue = None
+                return True
             except Exception as exc:
                 exc.add_note(f"in {handler.kind} handler {handler.name} of {self!r}")
                 raise

@@ -18,7 +18,7 @@ import msgspec
 from wahost import receipts
 from wahost.models.common import DecodeError
 
-UnitKind = Literal["message", "status", "error", "event", "receipt"]
+UnitKind = Literal["message", "status", "error", "event", "receipt", "dialogue"]
 
 
 class Unit(msgspec.Struct, frozen=True, gc=False):
@@ -30,7 +30,8 @@ class Unit(msgspec.Struct, frozen=True, gc=False):
     of the change's raw bytes) for the rest. Meta retries a webhook for days, so the queue
     remembers keys for ``dedupe_ttl``. A status of a send made through the outbox also gives
     a ``receipt:<token>`` unit (:mod:`wahost.receipts`), which the worker hands to the outbox
-    rather than to plugins.
+    rather than to plugins. A ``dialogue`` unit is a dialogue's timeout
+    (:mod:`wahost.dialogues`), enqueued by the host itself.
 
     ``user`` is the other party of the conversation: the user of a one-to-one chat, or the
     group of a group chat (a message with ``group_id``, a status with ``recipient_type:

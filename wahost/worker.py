@@ -27,9 +27,12 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 import structlog
 
 from wahost.context import Context
+from wahost.dialogues.engine import Dialogues
+from wahost.dialogues.journal import decode_signal
 from wahost.dispatch import HookFailed
 from wahost.errors import graph_unavailable
 from wahost.models import DecodeError, Event, Message, Status, WebhookError, decode_unit
@@ -105,6 +108,8 @@ class Worker:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
         self.handled = 0
+        #: The conversations' waiting dialogues (``ctx.ask``): their updates go there first.
+        self.dialogues = Dialogues(host)
 
     @property
     def in_flight(self) -> int:
@@ -112,6 +117,15 @@ class Worker:
 
     async def run(self) -> None:
         """Lease and handle units until :meth:`stop` is called."""
+        deadlines = asyncio.create_task(self.dialogues.watch_deadlines(self._stopping))
+        try:
+            await self._lease_and_handle()
+        finally:
+            deadlines.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await deadlines
+
+    async def _lease_and_handle(self) -> None:
         queue = self.host.queue
         wakeup = self.host.wakeup
         failures = 0
@@ -187,6 +201,9 @@ class Worker:
                 # Handled before a crash that came between its commit and its ack.
                 await self._commit(lease, None, shared=False)
                 return
+            if unit.kind == "dialogue":
+                await self._dialogue_signal(lease, shared=shared)
+                return
             try:
                 update = decode_unit(unit)
             except DecodeError as exc:
@@ -261,6 +278,20 @@ class Worker:
                     error=str(exc),
                 )
                 await client.wait_available(deadline, tries)
+
+    async def _dialogue_signal(self, lease: Lease, *, shared: bool) -> None:
+        """A dialogue's timeout: raised at the ask that still waits for it."""
+        unit = lease.unit
+        try:
+            signal = decode_signal(unit.body)
+        except msgspec.DecodeError as exc:
+            await self.host.queue.dead(lease, error=f"undecodable unit: {exc}")
+            log.error("unit undecodable", unit=unit.key, error=str(exc))
+            return
+        ctx = Context(self.host, unit, lease=lease)
+        await ctx.load()
+        await self.dialogues.time_out(signal, ctx)
+        await self._commit(lease, ctx.changes(), shared=shared)
 
     async def _receipt(self, lease: Lease, status: Any) -> None:
         """A status that carried an outbox token: tell the outbox the send went out."""
@@ -387,12 +418,16 @@ class Worker:
         unit = ctx.unit
         if isinstance(update, Message):
             await dispatch.broadcast("before_message", unit=unit, message=update, ctx=ctx)
+            taken = await self.dialogues.offer_message(update, ctx)
+            if taken is not None:
+                return taken
             result = await dispatch.first("on_message", unit=unit, message=update, ctx=ctx)
             if result.value is None:
                 result = await dispatch.first("on_unhandled", unit=unit, message=update, ctx=ctx)
             return result.plugin
         if isinstance(update, Status):
             await dispatch.broadcast("on_status", unit=unit, status=update, ctx=ctx)
+            await self.dialogues.offer_status(update, ctx)
         elif isinstance(update, WebhookError):
             await dispatch.broadcast("on_webhook_error", unit=unit, error=update, ctx=ctx)
         elif isinstance(update, Event):

@@ -360,6 +360,28 @@ class OutboxConfig(_Table):
     ] = 30.0
 
 
+class DialoguesConfig(_Table):
+    """``[dialogues]``: conversations written as functions (``ctx.ask``, docs/dialogues.md)."""
+
+    cancel_command: Annotated[
+        str,
+        Meta(
+            description="A text that cancels the dialogue waiting in a conversation: the "
+            "waiting ctx.ask raises ConversationCancelled. Compared with the whole message, "
+            'ignoring case and surrounding spaces; "" turns the command off.'
+        ),
+    ] = "/cancel"
+    timer_interval: Annotated[
+        float,
+        Meta(
+            gt=0,
+            description="Seconds between two looks for the dialogues' timeouts that are due "
+            "(one ordered read of the state store by each worker): a timeout is raised at "
+            "most about this long after its time.",
+        ),
+    ] = 1.0
+
+
 class LoggingConfig(_Table):
     """``[logging]``: log level and format."""
 
@@ -481,6 +503,9 @@ class Config(_Table):
     )
     outbox: Annotated[OutboxConfig, Meta(description="The reply outbox.")] = msgspec.field(
         default_factory=OutboxConfig
+    )
+    dialogues: Annotated[DialoguesConfig, Meta(description="Dialogues (ctx.ask).")] = msgspec.field(
+        default_factory=DialoguesConfig
     )
     logging: Annotated[LoggingConfig, Meta(description="Logging.")] = msgspec.field(
         default_factory=LoggingConfig
