@@ -7,18 +7,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import os
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import msgspec
 import pytest
+import structlog
 from click.testing import CliRunner
+from msgspec import Meta
 
+from wahost import Wahost, hookimpl
 from wahost.cli import cli_group
+from wahost.logs import configure_logging
 from wahost.queue.sqlite import SQLiteQueue
-from wahost.testing import TEST_APP_SECRET, TEST_TOKEN
+from wahost.testing import TEST_APP_SECRET, TEST_TOKEN, make_config
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="Windows files have no mode bits")
 
@@ -188,6 +194,10 @@ label = "not a secret"
     ]
     assert not any("plain-signing-key" in line or "plain-api-token" in line for line in warnings)
     assert "key file is readable by group or others (mode 0644)" in warnings[2]
+    # The printed configuration masks a field the schema marks secret, whatever its name.
+    assert "plain-signing-key" not in result.output
+    assert 'signing_key = "***"' in result.output
+    assert 'label = "not a secret"' in result.output
 
 
 async def test_the_worker_logs_each_warning_at_start(tmp_path: Path) -> None:
@@ -225,3 +235,30 @@ async def test_the_worker_logs_each_warning_at_start(tmp_path: Path) -> None:
     assert len(warnings) == 1, lines
     assert f"{path}: whatsapp.token: a secret written in plain text" in warnings[0]
     assert TEST_TOKEN not in "".join(lines)
+
+
+class MarkedSecretPlugin:
+    """A plugin whose schema marks a field secret that is not named like one."""
+
+    __name__ = "marked"
+
+    class Settings(msgspec.Struct, kw_only=True):
+        signing_key: Annotated[str, Meta(extra={"secret": True})] = ""
+
+    @hookimpl
+    def wahost_config_schema(self) -> dict[str, type[msgspec.Struct]]:
+        return {"marked": self.Settings}
+
+
+def test_a_value_a_plugin_marks_secret_is_redacted_from_the_logs(tmp_path: Path) -> None:
+    config = make_config(tmp_path, {"plugins": {"marked": {"signing_key": "k3y-by-mark-only"}}})
+    out = io.StringIO()
+    configure_logging(format="json", secrets=config.secrets(), stream=out)
+    try:
+        host = Wahost(config, plugins=[MarkedSecretPlugin()], load_entrypoints=False)
+        assert host.plugin_secrets == ["k3y-by-mark-only"]
+        structlog.get_logger("t").warning("signing with k3y-by-mark-only now")
+    finally:
+        configure_logging()
+    assert "k3y-by-mark-only" not in out.getvalue()
+    assert "signing with *** now" in out.getvalue()

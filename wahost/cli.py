@@ -180,7 +180,7 @@ def check(config_path: Path) -> None:
         click.echo(f"# warning: plugin {info.name} not loaded: {info.error}")
     for exposure in _exposures(config, host):
         click.echo(f"# warning: {exposure}")
-    click.echo(config_to_toml(config.redacted()), nl=False)
+    click.echo(config_to_toml(config.redacted(also=host.plugin_secrets)), nl=False)
 
 
 def _reloading(

@@ -33,6 +33,30 @@ def _secret_fields(struct: type[msgspec.Struct]) -> list[str]:
     return _fields_with(struct, "secret")
 
 
+def marked_secret_values(settings: Any) -> list[str]:
+    """Every value of a field marked ``Meta(extra={"secret": True})`` in ``settings`` (a
+    struct, or a mapping or list of them, nested structs included): what a plugin declares a
+    secret must be redacted whatever the field's name."""
+    found: list[str] = []
+
+    def walk(value: Any, secret: bool) -> None:
+        if isinstance(value, msgspec.Struct):
+            marked = set(_secret_fields(type(value)))
+            for field in msgspec.structs.fields(value):
+                walk(getattr(value, field.name), field.name in marked)
+        elif isinstance(value, dict):
+            for item in value.values():
+                walk(item, secret)
+        elif isinstance(value, list | tuple):
+            for item in value:
+                walk(item, secret)
+        elif secret and isinstance(value, str) and value:
+            found.append(value)
+
+    walk(settings, False)
+    return found
+
+
 def _internal_fields(struct: type[msgspec.Struct]) -> list[str]:
     return _fields_with(struct, "internal")
 

@@ -7,6 +7,7 @@ Every struct field carries its documentation as ``Annotated[T, msgspec.Meta(desc
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -545,6 +546,8 @@ class Config(_Table):
         whatsapp = self.whatsapp
         values = [whatsapp.token, *whatsapp.all_app_secrets(), whatsapp.verify_token]
         values.extend(self.console.secret_values())
+        if self.metrics.token:
+            values.append(self.metrics.token)
         for table in self.plugins.settings.values():
             values.extend(_secret_leaves(table, secret=False))
         for _, value in _walk(self._plain()):
@@ -552,8 +555,12 @@ class Config(_Table):
                 values.append(password)
         return [value for value in dict.fromkeys(values) if value]
 
-    def redacted(self) -> dict[str, Any]:
-        """The configuration as plain TOML-shaped data, every secret replaced by ``"***"``."""
+    def redacted(self, also: Iterable[str] = ()) -> dict[str, Any]:
+        """The configuration as plain TOML-shaped data, every secret replaced by ``"***"``.
+
+        ``also``: more secret values, e.g. the fields plugins' schemas mark secret
+        (:attr:`wahost.Wahost.plugin_secrets`), whose names need not look like secrets.
+        """
         data = self._plain()
         whatsapp = data["whatsapp"]
         for key in _secret_fields(WhatsAppConfig):
@@ -565,6 +572,8 @@ class Config(_Table):
         for key in _secret_fields(ConsoleConfig):
             if console.get(key) is not None:
                 console[key] = REDACTED
+        if data["metrics"].get("token") is not None:
+            data["metrics"]["token"] = REDACTED
         plugins = data["plugins"]
         for name in self.plugins.settings:
             plugins[name] = _redact_tree(plugins[name], secret=False)
