@@ -554,10 +554,13 @@ def test_unknown_field_event_keeps_the_raw_dict() -> None:
     assert event.phone_number_id == PNID
 
 
-def test_known_field_with_an_unexpected_shape_falls_back_to_the_dict() -> None:
+def test_known_field_with_an_odd_leaf_stays_typed_without_it() -> None:
     value = {"event": "APPROVED", "message_template_id": "not-an-int"}
     event = decode_event("message_template_status_update", value)
-    assert event.value == value == event.raw
+    assert isinstance(event.value, TemplateStatusUpdate)
+    assert (event.value.event, event.value.message_template_id) == ("APPROVED", None)
+    assert event.degraded == ("$.message_template_id: dropped",)
+    assert event.raw == value
 
 
 def test_empty_messages_change_is_an_event() -> None:
@@ -682,21 +685,46 @@ def test_optional_parts_may_be_missing() -> None:
 
 
 @pytest.mark.parametrize(
-    "item",
+    ("item", "cls", "degraded"),
     [
-        {"id": "w", "type": "text"},
-        {"id": "w", "type": "text", "text": "hello"},
-        {"id": "w", "type": "text", "text": {"body": 1}},
-        {"id": "w", "type": "image", "image": None},
-        {"id": 5, "type": "text", "text": {"body": "x"}},
-        {"id": "w", "type": 5},
-        {"id": "w", "type": "text", "text": {"body": "x"}, "errors": {}},
-        {"id": "w", "type": "text", "text": {"body": "x"}, "context": []},
+        ({"id": "w", "type": "text"}, UnknownMessage, ("$.text: unusable",)),
+        (
+            {"id": "w", "type": "text", "text": "hello"},
+            UnknownMessage,
+            ("$.text: dropped", "$.text: unusable"),
+        ),
+        ({"id": "w", "type": "text", "text": {"body": 1}}, TextMessage, ("$.text.body: dropped",)),
+        (
+            {"id": "w", "type": "image", "image": None},
+            UnknownMessage,
+            ("$.image: dropped", "$.image: unusable"),
+        ),
+        ({"id": 5, "type": "text", "text": {"body": "x"}}, TextMessage, ("$.id: dropped",)),
+        ({"id": "w", "type": 5}, UnknownMessage, ("$.type: dropped",)),
+        (
+            {"id": "w", "type": "text", "text": {"body": "x"}, "errors": {}},
+            TextMessage,
+            ("$.errors: dropped",),
+        ),
+        (
+            {"id": "w", "type": "text", "text": {"body": "x"}, "context": []},
+            TextMessage,
+            ("$.context: dropped",),
+        ),
+        (
+            {"id": "w", "type": "location", "location": {"latitude": "37.5", "longitude": 1}},
+            LocationMessage,
+            ("$.location.latitude: coerced",),
+        ),
     ],
 )
-def test_a_message_that_does_not_match_its_type_is_undecodable(item: dict[str, Any]) -> None:
-    with pytest.raises(DecodeError):
-        decode_item(item)
+def test_a_message_that_does_not_match_its_type_degrades_and_says_how(
+    item: dict[str, Any], cls: type[Message], degraded: tuple[str, ...]
+) -> None:
+    message = decode_item(item)
+    assert type(message) is cls
+    assert message.degraded == degraded
+    assert message.raw == item
 
 
 @pytest.mark.parametrize("item", [b"1", b'"x"', b"null", b"[]", b"{", b'{"a": "\xff"}'])
@@ -712,15 +740,23 @@ def test_decode_message_raises_only_decode_error(item: bytes) -> None:
         Unit("k", "message", "", "", "k", b'{"item": {}}'),
         Unit("k", "message", "", "", "k", b'{"field": "messages", "item": 1}'),
         Unit("k", "status", "", "", "k", b'{"field": "messages", "item": []}'),
-        Unit("k", "error", "", "", "k", b'{"field": "messages", "item": {"code": "x"}}'),
-        Unit("k", "message", "", "", "k", b'{"field": "m", "item": {}, "metadata": 1}'),
-        Unit("k", "message", "", "", "k", b'{"field": "m", "item": {}, "contact": []}'),
+        Unit("k", "error", "", "", "k", b'{"field": "messages", "item": 1}'),
         Unit("k", "bogus", "", "", "k", b'{"field": "m", "item": {}}'),  # type: ignore[arg-type]
     ],
 )
 def test_decode_unit_raises_only_decode_error(unit: Unit) -> None:
     with pytest.raises(DecodeError):
         decode_unit(unit)
+
+
+def test_odd_envelope_parts_of_a_unit_cost_only_themselves() -> None:
+    item = b'{"field":"messages","item":{"code":"x"}}'
+    error = decode_unit(Unit("k", "error", "", "", "k", item))
+    assert isinstance(error, WebhookError) and error.degraded == ("$.code: dropped",)
+    body = b'{"field":"messages","item":{"id":"w","type":"text","text":{"body":"x"}},'
+    message = decode_unit(Unit("k", "message", "", "", "k", body + b'"metadata":1,"contact":[]}'))
+    assert isinstance(message, TextMessage) and message.text.body == "x"
+    assert message.contact is None and message.phone_number_id == ""
 
 
 def test_models_encode_back_to_meta_names() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from wahost.models import DecodeError
+from wahost.models import DecodeError, Event, TextMessage, decode_unit
 from wahost.units import Unit, UnitBody, conversation_key, split
 
 FIXTURES = Path(__file__).parent / "fixtures" / "cloudapi"
@@ -404,8 +404,6 @@ def test_every_entry_and_change_is_split() -> None:
         b'{"object": 1, "entry": []}',
         b'{"object": "whatsapp_business_account", "entry": {}}',
         b'{"object": "whatsapp_business_account", "entry": [1]}',
-        b'{"object": "whatsapp_business_account", "entry": [{"id": 1}]}',
-        b'{"object": "whatsapp_business_account", "entry": [{"time": "x"}]}',
         b'{"object": "whatsapp_business_account", "entry": [{"changes": {}}]}',
         b'{"object": "whatsapp_business_account", "entry": [{"changes": [{"field": "x"}]}]}',
         b'{"object": "whatsapp_business_account", "entry": [{"changes": [{"value": {}}]}]}',
@@ -425,6 +423,30 @@ def test_every_entry_and_change_is_split() -> None:
 def test_what_is_not_an_envelope_raises_decode_error(body: bytes) -> None:
     with pytest.raises(DecodeError):
         split(body)
+
+
+@pytest.mark.parametrize(
+    ("entry", "waba_id", "time"),
+    [
+        ({"id": 102290129340398, "time": 1743451903}, "102290129340398", 1743451903),
+        ({"id": "102290129340398", "time": "1743451903"}, "102290129340398", 1743451903),
+        ({"id": {"x": 1}, "time": "soon"}, "", None),
+        ({"id": True, "time": 1.5}, "", None),
+    ],
+)
+def test_odd_entry_id_or_time_never_costs_the_body(
+    entry: dict[str, Any], waba_id: str, time: int | None
+) -> None:
+    message = {"from": "16505551234", "id": "wamid.a", "type": "text", "text": {"body": "hi"}}
+    value = {"metadata": {"phone_number_id": "106540352242922"}, "messages": [message]}
+    changes = [{"field": "messages", "value": value}, {"field": "security", "value": {}}]
+    body = {"object": "whatsapp_business_account", "entry": [{**entry, "changes": changes}]}
+    units = split(json.dumps(body).encode())
+    assert units[0].key == "msg:wamid.a" and len(units) == 2
+    first, second = (decode_unit(unit) for unit in units)
+    assert isinstance(first, TextMessage) and first.text.body == "hi"
+    assert first.waba_id == waba_id
+    assert isinstance(second, Event) and (second.waba_id, second.time) == (waba_id, time)
 
 
 def test_decode_error_is_a_value_error() -> None:

@@ -309,6 +309,9 @@ async def on_plugin_error(
     """Observe an exception raised by a plugin's hook implementation.
 
     **When:** after any implementation raised (or timed out). ``plugin`` is its name, ``hook``
-    the hook's name, ``unit`` the unit being handled (``None`` outside a unit).
+    the hook's name, ``unit`` the unit being handled (``None`` outside a unit). Also when a
+    unit has nothing usable (its item is not a JSON object, so no other hook can run for it):
+    then ``plugin`` is ``"wahost"``, ``hook`` is ``"decode_unit"``, ``exc`` the
+    :class:`~wahost.models.DecodeError`, and the unit is parked dead.
     **Mode:** broadcast; exceptions raised here are logged and otherwise ignored.
     """

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import msgspec
 
@@ -141,8 +141,10 @@ class _Change(msgspec.Struct):
 
 
 class _Entry(msgspec.Struct):
-    id: str | None = None
-    time: int | None = None
+    # Not needed for routing, so any JSON value is taken (an integer id, a string time, as in
+    # Meta's own samples) rather than failing every update of the body; see _entry_context.
+    id: Any = None
+    time: Any = None
     changes: list[_Change] | None = None
 
 
@@ -197,18 +199,30 @@ def split(body: bytes) -> list[Unit]:
         envelope = _envelope_decoder.decode(body)
         units: list[Unit] = []
         for entry in envelope.entry:
-            waba_id = entry.id or ""
+            waba_id, time = _entry_context(entry)
             for change in entry.changes or ():
                 if change.field == "messages":
-                    _split_messages(change, waba_id, entry.time, units)
+                    _split_messages(change, waba_id, time, units)
                 else:
-                    units.append(_event_unit(change, waba_id, entry.time))
+                    units.append(_event_unit(change, waba_id, time))
         return units
     except _FAILURES as exc:
         recovered = _split_around_lone_surrogates(body)
         if recovered is None:
             raise DecodeError(f"not a webhook envelope: {exc}") from exc
         return recovered
+
+
+def _entry_context(entry: _Entry) -> tuple[str, int | None]:
+    """``entry.id`` as a string and ``entry.time`` as Unix seconds, read losslessly: a number
+    id is written in digits, a time of digits is a number, anything else counts as absent."""
+    waba_id = entry.id if isinstance(entry.id, str) else ""
+    if isinstance(entry.id, int) and not isinstance(entry.id, bool):
+        waba_id = str(entry.id)
+    time = entry.time if isinstance(entry.time, int) and not isinstance(entry.time, bool) else None
+    if isinstance(entry.time, str) and entry.time.isdigit():
+        time = int(entry.time)
+    return waba_id, time
 
 
 def _split_messages(change: _Change, waba_id: str, time: int | None, units: list[Unit]) -> None:

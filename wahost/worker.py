@@ -207,9 +207,11 @@ class Worker:
             try:
                 update = decode_unit(unit)
             except DecodeError as exc:
-                # Can never succeed: park it at once for an operator.
+                # Can never succeed: park it at once for an operator, and tell the plugins
+                # (on_plugin_error from "wahost" at "decode_unit"), since no other hook runs.
                 await queue.dead(lease, error=f"undecodable unit: {exc}")
                 log.error("unit undecodable", unit=unit.key, error=str(exc))
+                await host.dispatch.report("wahost", "decode_unit", exc, unit)
                 return
             if unit.kind == "receipt":
                 await self._receipt(lease, update)
@@ -217,6 +219,8 @@ class Worker:
             ctx, handled_by = await self._handle_update(lease, update, time.monotonic())
             await self._commit(lease, ctx.changes(), shared=shared)
             self.handled += 1
+            if host.metrics is not None:
+                host.metrics.unit_handled(unit.kind, time.perf_counter() - started)
             log.info(
                 "unit handled",
                 unit=unit.key,
@@ -238,7 +242,7 @@ class Worker:
                 await asyncio.shield(queue.retry(lease, delay=0, error="worker stopped"))
             raise
         except Exception as exc:
-            await self._failed(lease, exc)
+            await self._failed(lease, exc, started=started)
         finally:
             heartbeat.cancel()
 
@@ -335,7 +339,7 @@ class Worker:
                 log.info("ack committed after retries", unit=lease.unit.key, tries=tries)
             return
 
-    async def _failed(self, lease: Lease, exc: Exception) -> None:
+    async def _failed(self, lease: Lease, exc: Exception, *, started: float) -> None:
         """Schedule the failed unit's retry, or park it after its last attempt.
 
         A store that cannot record that (Redis restarting, a disk full for a moment) is tried
@@ -369,6 +373,9 @@ class Worker:
                         delay=round(retry_in, 3),
                         error=error,
                     )
+                if (metrics := self.host.metrics) is not None:
+                    dead = lease.attempt >= self.max_attempts
+                    metrics.unit_failed(lease.unit.kind, time.perf_counter() - started, dead=dead)
                 return
             except LeaseLost:
                 log.warning(

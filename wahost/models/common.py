@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Self
+from typing import Any, Self
 
 import msgspec
 
@@ -18,6 +18,27 @@ class DecodeError(ValueError):
     :func:`wahost.models.decode_unit` for an item that does not match its model. These are the
     only exceptions either function raises.
     """
+
+
+#: The ``raw_json`` of a model built by hand rather than decoded. msgspec omits a default
+#: ``Raw`` only when it is this very object, so always use this one.
+NO_RAW = msgspec.Raw()
+
+
+def raw_dict(raw_json: msgspec.Raw) -> dict[str, Any]:
+    """The JSON object ``raw_json`` as a new dict; ``{}`` when absent, not an object, or not
+    decodable (invalid UTF-8 in a field the typed model skipped).
+
+    Behind the ``raw`` property of the typed updates: decoded on each read, so that the hot
+    path never pays for it and a plugin can change the dict it gets without harm.
+    """
+    if not raw_json:
+        return {}
+    try:
+        decoded = msgspec.json.decode(raw_json)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return {}
+    return decoded if isinstance(decoded, dict) else {}
 
 
 class OpenEnum(enum.StrEnum):
@@ -66,8 +87,9 @@ class Error(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """An error as Meta reports it in a webhook.
 
     Appears in ``value.errors[]`` (see :class:`WebhookError`), in ``statuses[].errors[]`` and
-    in ``messages[].errors[]`` of unsupported messages (reference/cloudapi.md §3). ``title``
-    and ``message`` carry the same text.
+    in ``messages[].errors[]`` of unsupported messages (reference/cloudapi.md §3), and in the
+    calls, groups and history events (§14.11). ``title`` and ``message`` carry the same text;
+    call errors have no ``title``. A ``code`` sent as a string of digits is read as the number.
     """
 
     code: int = 0
@@ -75,8 +97,12 @@ class Error(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     message: str = ""
     error_data: ErrorData | None = None
     href: str | None = None
+    flat_details: str | None = msgspec.field(default=None, name="details")
 
     @property
     def details(self) -> str | None:
-        """``error_data.details``: the longer explanation, if Meta sent one."""
-        return self.error_data.details if self.error_data is not None else None
+        """The longer explanation, if Meta sent one: ``error_data.details``, else a
+        ``details`` beside ``code`` and ``title`` (some payloads put it there)."""
+        if self.error_data is not None and self.error_data.details is not None:
+            return self.error_data.details
+        return self.flat_details

@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from wahost.models.common import Error
+from wahost.models.common import NO_RAW, Error, raw_dict
 
 
 class WebhookError(Error, kw_only=True, frozen=True, omit_defaults=True):
@@ -27,6 +27,13 @@ class WebhookError(Error, kw_only=True, frozen=True, omit_defaults=True):
     phone_number_id: str = ""
     display_phone_number: str = ""
     waba_id: str = ""
+    raw_json: msgspec.Raw = NO_RAW
+    degraded: tuple[str, ...] = ()
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The error item as Meta sent it (``value.errors[]``), as a new dict on each read."""
+        return raw_dict(self.raw_json)
 
 
 class RejectionInfo(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -146,6 +153,11 @@ EVENT_VALUE_TYPES: Mapping[str, type[EventValue]] = MappingProxyType(
 """Each webhook field whose ``value`` is typed, and its struct."""
 
 
+def event_value_type(field: str, value: Mapping[str, Any]) -> type[EventValue] | None:
+    """The struct for the ``value`` of a change of ``field``, None when it is not typed."""
+    return EVENT_VALUE_TYPES.get(field)
+
+
 class Event(msgspec.Struct, kw_only=True, frozen=True):
     """One change of a webhook field other than messages and statuses (template status,
     Flow alerts, account updates, fields wahost does not know yet).
@@ -162,3 +174,4 @@ class Event(msgspec.Struct, kw_only=True, frozen=True):
     phone_number_id: str = ""
     value: EventValue | dict[str, Any]
     raw: dict[str, Any]
+    degraded: tuple[str, ...] = ()

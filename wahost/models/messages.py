@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from wahost.models.common import Error, unix_time
+from wahost.models.common import NO_RAW, Error, raw_dict, unix_time
 from wahost.models.content import (
     Audio,
     Button,
@@ -112,6 +112,12 @@ class Message(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     The envelope fields ``phone_number_id``, ``display_phone_number``, ``waba_id`` and
     ``contact`` (the sender's entry in ``value.contacts``) are filled by
     :func:`wahost.models.decode_unit`.
+
+    :attr:`raw` is the item exactly as Meta sent it (``raw_json`` holds its bytes).
+    ``degraded`` lists the fields whose value did not have the documented type, each as
+    ``"<path>: coerced"`` (a lossless conversion, e.g. the string ``"37.48"`` for a latitude)
+    or ``"<path>: dropped"`` (the field has its default; its value is still in :attr:`raw`);
+    it is empty for a message that matched its model.
     """
 
     id: str = ""
@@ -130,6 +136,14 @@ class Message(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     display_phone_number: str = ""
     waba_id: str = ""
     contact: Contact | None = None
+    raw_json: msgspec.Raw = NO_RAW
+    degraded: tuple[str, ...] = ()
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The message item as Meta sent it (``value.messages[]``), as a new dict on each
+        read: the escape hatch for anything the typed fields do not cover."""
+        return raw_dict(self.raw_json)
 
     @property
     def sender(self) -> str:
@@ -275,13 +289,12 @@ class RevokeMessage(Message, kw_only=True, frozen=True):
 
 
 class UnknownMessage(Message, kw_only=True, frozen=True):
-    """A message of a type this version does not model (groups, edits, calls, ...).
+    """A message of a type this version does not model, or of a known type whose own object
+    could not be read at all (then ``degraded`` says why).
 
-    ``type`` keeps the type string and ``raw`` the whole item as Meta sent it, so a plugin can
-    still handle it.
+    ``type`` keeps the type string and :attr:`raw` the whole item as Meta sent it, so a plugin
+    can still handle it.
     """
-
-    raw: dict[str, Any] = {}
 
 
 MESSAGE_TYPES: Mapping[str, type[Message]] = MappingProxyType(

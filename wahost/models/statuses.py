@@ -8,10 +8,11 @@ version does not know (reference/cloudapi.md §4).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
-from wahost.models.common import Error, OpenEnum, unix_time
+from wahost.models.common import NO_RAW, Error, OpenEnum, raw_dict, unix_time
 
 
 class StatusKind(OpenEnum):
@@ -73,12 +74,14 @@ class Origin(msgspec.Struct, frozen=True, omit_defaults=True):
 class Conversation(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """``statuses[].conversation``: omitted by v24.0+ webhooks outside free-entry-point windows.
 
-    ``expiration_timestamp`` is sent with ``sent`` statuses only.
+    ``expiration_timestamp`` is sent with ``sent`` statuses only. Some of Meta's group samples
+    nest ``pricing`` here rather than beside it; :attr:`Status.charge` reads either.
     """
 
     id: str | None = None
     expiration_timestamp: str | int | None = None
     origin: Origin | None = None
+    pricing: Pricing | None = None
 
     @property
     def category(self) -> ConversationCategory:
@@ -118,6 +121,40 @@ class Pricing(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
         return ConversationCategory.parse(self.category_raw)
 
 
+class Amount(msgspec.Struct, frozen=True, omit_defaults=True):
+    """An amount of money as Meta writes it: ``value`` in units of ``1 / offset``
+    (``{"value": 21000, "offset": 100}`` is 210.00)."""
+
+    value: int | None = None
+    offset: int | None = None
+
+
+class Transaction(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """``payment.transaction`` of a payment status."""
+
+    id: str | None = None
+    type: str | None = None
+    status: str | None = None
+    created_timestamp: str | int | None = None
+    updated_timestamp: str | int | None = None
+    amount: Amount | None = None
+    currency: str | None = None
+    method: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+
+
+class Payment(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """``statuses[].payment`` of a ``type == "payment"`` status (India and Brazil payments):
+    ``reference_id`` is the order's reference; the status itself is ``Status.status_raw``
+    (``captured``, ``pending``, ``failed``, ...)."""
+
+    reference_id: str | None = None
+    amount: Amount | None = None
+    currency: str | None = None
+    transaction: Transaction | None = None
+    receipt: str | None = None
+
+
 class Status(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """A status of a message the business sent (``value.statuses[]``).
 
@@ -133,8 +170,14 @@ class Status(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     ``parent_recipient_user_id`` / ``parent_user_id`` carry the recipient's parent
     business-scoped user id (Meta's page uses both names, §13.2).
 
+    ``type`` is absent for message statuses; ``"payment"`` marks a payment status (with
+    ``payment``, reference/cloudapi.md §14.10; its shape is known from BSPs only, so read
+    :attr:`raw` for anything else it carries). Call statuses come on the ``calls`` field
+    (:class:`wahost.models.CallEvent`).
+
     The envelope fields ``phone_number_id``, ``display_phone_number`` and ``waba_id`` are filled
-    by :func:`wahost.models.decode_unit`.
+    by :func:`wahost.models.decode_unit`. :attr:`raw` and ``degraded`` are as on
+    :class:`wahost.models.Message`.
     """
 
     id: str = ""
@@ -153,10 +196,26 @@ class Status(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     biz_opaque_callback_data: str | None = None
     conversation: Conversation | None = None
     pricing: Pricing | None = None
+    type: str | None = None
+    payment: Payment | None = None
     errors: list[Error] = []
     phone_number_id: str = ""
     display_phone_number: str = ""
     waba_id: str = ""
+    raw_json: msgspec.Raw = NO_RAW
+    degraded: tuple[str, ...] = ()
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The status item as Meta sent it (``value.statuses[]``), as a new dict on each read."""
+        return raw_dict(self.raw_json)
+
+    @property
+    def charge(self) -> Pricing | None:
+        """``pricing``, also when Meta nests it in ``conversation`` (group statuses, §12.4)."""
+        if self.pricing is not None:
+            return self.pricing
+        return self.conversation.pricing if self.conversation is not None else None
 
     @property
     def status(self) -> StatusKind:
