@@ -546,8 +546,6 @@ class Config(_Table):
         whatsapp = self.whatsapp
         values = [whatsapp.token, *whatsapp.all_app_secrets(), whatsapp.verify_token]
         values.extend(self.console.secret_values())
-        if self.metrics.token:
-            values.append(self.metrics.token)
         for table in self.plugins.settings.values():
             values.extend(_secret_leaves(table, secret=False))
         for _, value in _walk(self._plain()):
@@ -562,6 +560,11 @@ class Config(_Table):
         (:attr:`wahost.Wahost.plugin_secrets`), whose names need not look like secrets.
         """
         data = self._plain()
+        marked = {value for value in also if value}
+        if marked:
+            data["plugins"] = _map_strings(
+                data["plugins"], lambda text: REDACTED if text in marked else text
+            )
         whatsapp = data["whatsapp"]
         for key in _secret_fields(WhatsAppConfig):
             if isinstance(whatsapp.get(key), list):
@@ -572,14 +575,14 @@ class Config(_Table):
         for key in _secret_fields(ConsoleConfig):
             if console.get(key) is not None:
                 console[key] = REDACTED
-        if data["metrics"].get("token") is not None:
-            data["metrics"]["token"] = REDACTED
         plugins = data["plugins"]
         for name in self.plugins.settings:
             plugins[name] = _redact_tree(plugins[name], secret=False)
         # Also mask secrets embedded in other values (a token inside a URL, say); short ones
         # are skipped as the log redactor does, or "***" would replace common substrings.
-        secrets = sorted((s for s in self.secrets() if len(s) >= 6), key=len, reverse=True)
+        secrets = sorted(
+            (s for s in (*self.secrets(), *marked) if len(s) >= 6), key=len, reverse=True
+        )
         redacted: dict[str, Any] = _map_strings(
             data, lambda text: _replace_all(_mask_url_password(text), secrets)
         )
