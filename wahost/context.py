@@ -217,6 +217,8 @@ class Context:
         sent, fresh = await outbox.send(self.unit.key, n, to, message, **kwargs)
         self.sent.append((to, message, kwargs, sent))
         if fresh:
+            if self.host.metrics is not None:
+                self.host.metrics.replied(self.unit)
             await self.host.dispatch.broadcast(
                 "on_message_sent", unit=self.unit, sent=sent, ctx=self
             )

@@ -41,6 +41,7 @@ from wahost.ratelimit import CircuitBreaker, RecipientSpacing, RollingLimiter
 
 if TYPE_CHECKING:
     from wahost.config import Config
+    from wahost.metrics import HostMetrics
 
 log = structlog.get_logger("wahost.graph")
 
@@ -138,7 +139,13 @@ def encode_tracker(tracker: str | msgspec.Struct | None, *, reserve: int = 0) ->
 class GraphClient:
     """Sends messages and makes other Graph API calls for one host."""
 
-    def __init__(self, config: Config, *, transport: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        config: Config,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        metrics: HostMetrics | None = None,
+    ):
         wa = config.whatsapp
         graph = config.graph
         self.phone_number_id = wa.phone_number_id
@@ -163,6 +170,7 @@ class GraphClient:
         self._limiters: dict[str, RollingLimiter] = {}
         self.spacing = RecipientSpacing(graph.recipient_interval)
         self.breaker = CircuitBreaker(graph.breaker_failures, graph.breaker_reset)
+        self.metrics = metrics
         #: Counts for operators and tests: requests, retries, ambiguous sends.
         self.stats: dict[str, int] = {"requests": 0, "retries": 0, "ambiguous": 0}
 
@@ -222,14 +230,21 @@ class GraphClient:
         )
         content = outbound.encode_body(body)
         started = time.time()
-        response, attempts, ambiguous = await self._request(
-            "POST",
-            f"/{pnid}/messages",
-            content=content,
-            phone_number_id=pnid,
-            recipient=to,
-            resend_ambiguous=resend_ambiguous,
-        )
+        try:
+            response, attempts, ambiguous = await self._request(
+                "POST",
+                f"/{pnid}/messages",
+                content=content,
+                phone_number_id=pnid,
+                recipient=to,
+                resend_ambiguous=resend_ambiguous,
+            )
+        except Exception as exc:
+            if self.metrics is not None:
+                self.metrics.sent(str(body.get("type", "")), _outcome(exc))
+            raise
+        if self.metrics is not None:
+            self.metrics.sent(str(body.get("type", "")), "ok")
         answer = _send_response.decode(response.content)
         contact = answer.contacts[0] if answer.contacts else _SendContact()
         return SentMessage(
@@ -408,6 +423,8 @@ class GraphClient:
     def _server_failed(self) -> None:
         was_open = self.breaker.is_open
         self.breaker.failure()
+        if self.metrics is not None and self.breaker.tripped:
+            self.metrics.circuit_changed(True)
         if not was_open and self.breaker.is_open:
             log.warning(
                 "Graph API failing repeatedly: sending paused",
@@ -417,7 +434,10 @@ class GraphClient:
 
     def _server_answered(self) -> None:
         was_open = self.breaker.is_open
+        tripped = self.breaker.tripped
         self.breaker.success()
+        if tripped and self.metrics is not None:
+            self.metrics.circuit_changed(False)
         if was_open:
             log.info("Graph API answers again: sending resumed")
 
@@ -444,15 +464,17 @@ class GraphClient:
         send to that user could arrive too soon after it (131056).
         """
         limiter = self.limiter(phone_number_id) if phone_number_id is not None else None
+        waited = 0.0
         while True:
             if recipient is not None:
-                await self.spacing.wait(recipient)
+                waited += await self.spacing.wait(recipient)
             if limiter is not None:
-                await limiter.acquire()
-            if recipient is None:
-                return limiter
-            if self.spacing.ready(recipient):  # no await since the check: claim it now
-                self.spacing.claim(recipient)
+                waited += await limiter.acquire()
+            if recipient is None or self.spacing.ready(recipient):
+                if recipient is not None:  # no await since the check: claim it now
+                    self.spacing.claim(recipient)
+                if waited and self.metrics is not None:
+                    self.metrics.paced(waited)
                 return limiter
             if limiter is not None:  # another send to this user left first: try again
                 limiter.cancel()
@@ -472,6 +494,17 @@ class GraphClient:
             self.limiter(phone_number_id).pause(max(delay, self.backoff_base))
             return 0.0
         return delay
+
+
+def _outcome(exc: Exception) -> str:
+    """The ``code`` label of a send that failed with ``exc``."""
+    if isinstance(exc, GraphError):
+        return str(exc.code) if exc.code is not None else "unknown"
+    if isinstance(exc, CircuitOpenError):
+        return "circuit_open"
+    if isinstance(exc, TransportError):
+        return "transport"
+    return "error"
 
 
 def _transport_error(exc: httpx.TransportError) -> TransportError:

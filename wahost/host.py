@@ -15,13 +15,12 @@ import structlog
 
 from wahost.bots import BotLoadError, bot_plugins, configured_bots, import_bot
 from wahost.config import Config, validate_plugin_settings
-from wahost.config.introspect import marked_secret_values
 from wahost.dispatch import Dispatcher
-from wahost.logs import add_secrets
 from wahost.plugins import PluginError, PluginInfo, build_plugin_manager
 
 if TYPE_CHECKING:
     from wahost.graph import GraphClient, SentMessage
+    from wahost.metrics import HostMetrics
     from wahost.outbox import Outbox
     from wahost.queue.base import QueueBackend
     from wahost.router import Router
@@ -94,10 +93,6 @@ class Wahost:
         for mapping in self.dispatch.collect("wahost_config_schema"):
             schemas.update(mapping)
         self._plugin_settings = validate_plugin_settings(config, schemas)
-        #: Values of the fields plugins' schemas mark secret, whatever their names: redacted
-        #: from the logs from now on and from ``wahost check``'s output.
-        self.plugin_secrets = marked_secret_values(self._plugin_settings)
-        add_secrets(self.plugin_secrets)
         self.log = structlog.get_logger("wahost")
         for info in self.plugins:
             for deprecation in info.deprecated:
@@ -119,6 +114,12 @@ class Wahost:
         self.resources: dict[str, Any] = {}
         self._wakeup: asyncio.Event | None = None
         self.started = False
+        #: This host's Prometheus metrics when ``[metrics] enabled`` (:mod:`wahost.metrics`).
+        self.metrics: HostMetrics | None = None
+        if config.metrics.enabled:
+            from wahost.metrics import HostMetrics
+
+            self.metrics = HostMetrics(config.metrics)
 
     # -- access -------------------------------------------------------------------------
 
@@ -162,7 +163,9 @@ class Wahost:
             from wahost.graph import GraphClient
             from wahost.outbox import Outbox
 
-            self.client = GraphClient(self.config, transport=self._graph_transport)
+            self.client = GraphClient(
+                self.config, transport=self._graph_transport, metrics=self.metrics
+            )
             self.outbox = Outbox(
                 self._state,
                 self.client,
@@ -209,6 +212,8 @@ class Wahost:
         with contextlib.suppress(Exception):
             await self.dispatch.broadcast("wahost_shutdown")
         await self._close_stores()
+        if self.metrics is not None:
+            self.metrics.close()
 
     async def _close_stores(self) -> None:
         if self.client is not None:

@@ -38,10 +38,13 @@ class RollingLimiter:
         """Hold every request for ``seconds`` (after a 130429)."""
         self._paused_until = max(self._paused_until, time.monotonic() + seconds)
 
-    async def acquire(self) -> None:
-        """Wait for a slot; pair with :meth:`release` once the answer arrived (or failed)."""
+    async def acquire(self) -> float:
+        """Wait for a slot; pair with :meth:`release` once the answer arrived (or failed).
+        Returns the seconds waited (0.0 when a slot was free)."""
+        began = 0.0
         while True:
             now = time.monotonic()
+            began = began or now
             if self._paused_until > now:
                 await asyncio.sleep(self._paused_until - now)
                 continue
@@ -50,7 +53,7 @@ class RollingLimiter:
                 expiries.popleft()
             if self._in_flight + len(expiries) < self.rate:
                 self._in_flight += 1
-                return
+                return now - began
             if expiries:
                 await asyncio.sleep(expiries[0] - now)
             else:  # every slot is a request in flight: wait for one to come back
@@ -91,17 +94,23 @@ class RecipientSpacing:
         until = time.monotonic() + seconds
         self._next[recipient] = max(self._next.get(recipient, 0.0), until)
 
-    async def wait(self, recipient: str) -> None:
+    async def wait(self, recipient: str) -> float:
         """Wait until a send to ``recipient`` is allowed (does not claim it: see
-        :meth:`claim`, called when the request actually leaves)."""
+        :meth:`claim`, called when the request actually leaves). Returns the seconds waited
+        (0.0 when it was allowed at once)."""
+        began = time.monotonic()
+        waited = False
         while True:
             busy = self._busy.get(recipient)
             if busy is not None:
+                waited = True
                 await busy.wait()
                 continue
-            delay = self._next.get(recipient, 0.0) - time.monotonic()
+            now = time.monotonic()
+            delay = self._next.get(recipient, 0.0) - now
             if delay <= 0:
-                return
+                return now - began if waited else 0.0
+            waited = True
             await asyncio.sleep(delay)
 
     def ready(self, recipient: str) -> bool:
@@ -154,6 +163,12 @@ class CircuitBreaker:
         if self._opened_at is None:
             return False
         return time.monotonic() - self._opened_at < self.reset or self._trial
+
+    @property
+    def tripped(self) -> bool:
+        """True from the moment the circuit opens until a request succeeds again (open or
+        half-open, whether or not its reset time has passed)."""
+        return self._opened_at is not None
 
     @property
     def trial_under_way(self) -> bool:

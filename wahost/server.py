@@ -147,6 +147,20 @@ def _freeze_startup_objects() -> None:
     gc.freeze()
 
 
+def _serve_metrics(host: Wahost, stop: asyncio.Event) -> asyncio.Task[None] | None:
+    """Serve the scrape on a listener of its own until ``stop``, when ``[metrics] port`` is
+    set (otherwise it is on the webhook's listener, or metrics are off)."""
+    config = host.config.metrics
+    if host.metrics is None or config.port == 0:
+        return None
+    from wahost.metrics import metrics_app
+
+    log.info("metrics listening", address=f"http://{config.host}:{config.port}{config.path}")
+    return asyncio.create_task(
+        run_http(metrics_app(host, host.metrics), config.host, config.port, stop, fast_path=False)
+    )
+
+
 def _stop_on_signals() -> asyncio.Event:
     """An event set by SIGTERM or SIGINT (where the platform lets the loop handle signals)."""
     stop = asyncio.Event()
@@ -172,6 +186,7 @@ async def serve(host: Wahost, *, with_worker: bool = True, grace: float = 10.0) 
     _freeze_startup_objects()
     worker = Worker(host) if with_worker else None
     worker_task = asyncio.create_task(worker.run()) if worker else None
+    metrics_task = _serve_metrics(host, stop)
     log.info(
         "listening",
         address=f"http://{server.host}:{server.port}",
@@ -190,9 +205,12 @@ async def serve(host: Wahost, *, with_worker: bool = True, grace: float = 10.0) 
         )
     finally:
         log.info("stopping")
+        stop.set()
         if worker is not None and worker_task is not None:
             await worker.stop(grace)
             await worker_task
+        if metrics_task is not None:
+            await metrics_task
         await host.stop()
         log.info("stopped")
 
@@ -204,10 +222,14 @@ async def run_worker(host: Wahost, *, grace: float = 10.0) -> None:
     _freeze_startup_objects()
     worker = Worker(host)
     task = asyncio.create_task(worker.run())
+    metrics_task = _serve_metrics(host, stop)
     log.info("worker started")
     try:
         await stop.wait()
     finally:
+        stop.set()
         await worker.stop(grace)
         await task
+        if metrics_task is not None:
+            await metrics_task
         await host.stop()

@@ -73,6 +73,10 @@ class UnitBody(msgspec.Struct, frozen=True, omit_defaults=True):
     time: int | None = None
     metadata: msgspec.Raw = ABSENT
     contact: msgspec.Raw = ABSENT
+    #: Set by the ingress when metrics or tracing are on (:mod:`wahost.unit_stamp`, which
+    #: relies on these two being the last fields): the webhook's arrival, its trace context.
+    received_at: float = 0.0
+    traceparent: str = ""
 
 
 def conversation_key(phone_number_id: str, user: str) -> str:

@@ -35,10 +35,12 @@ import structlog
 
 from wahost.models import DecodeError
 from wahost.queue.base import QueueUnavailable
+from wahost.unit_stamp import stamper
 from wahost.units import Unit, split
 
 if TYPE_CHECKING:
     from wahost.host import Wahost
+    from wahost.metrics import HostMetrics
 
 Scope = MutableMapping[str, Any]
 
@@ -54,6 +56,13 @@ _SIGNATURE_HEADER = b"x-hub-signature-256"
 _PREFIX = b"sha256="
 
 log = structlog.get_logger("wahost.webhook")
+
+
+async def metrics_page(host: Wahost, metrics: HostMetrics, scope: Scope, send: Send) -> None:
+    """The scrape (:func:`wahost.metrics.metrics_page`), imported only when metrics are on."""
+    from wahost.metrics import metrics_page as page
+
+    await page(host, metrics, scope, send)
 
 
 class _TooLarge(Exception):
@@ -132,6 +141,16 @@ class Ingress:
         self.limit = server.max_body_bytes
         self.checker = SignatureChecker(host.config.whatsapp.all_app_secrets())
         self.verify_token = host.config.whatsapp.verify_token
+        #: Counts every answer to a webhook POST; ``None`` when ``[metrics]`` is off.
+        self.metrics = host.metrics
+        #: Where this listener serves the scrape (not when ``[metrics] port`` has its own).
+        self.metrics_path = (
+            host.config.metrics.path
+            if host.metrics is not None and host.config.metrics.port == 0
+            else None
+        )
+        #: What the ingress adds to each unit's body (arrival time, trace context), or None.
+        self.stamp = stamper(host)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -149,6 +168,8 @@ class Ingress:
                 return await self.ready(send)
             if path == GRAPH_HEALTH_PATH:
                 return await self.graph_health(send)
+            if path == self.metrics_path and self.metrics is not None:
+                return await metrics_page(self.host, self.metrics, scope, send)
         await self.fallback(scope, receive, send)
 
     async def verify(self, scope: Scope, send: Send) -> None:
@@ -165,17 +186,22 @@ class Ingress:
         try:
             signature, declared = webhook_headers(scope["headers"])
         except ValueError:
-            return await _respond(send, 400)
+            return await self._answer(send, 400)
         if declared > self.limit:
-            return await _respond(send, 413)
+            return await self._answer(send, 413)
         try:
             body = await _read_body(receive, self.limit)
         except _TooLarge:
-            return await _respond(send, 413)
+            return await self._answer(send, 413)
         except ConnectionError:
             return
         outcome = self.accept(signature, body)
         status = outcome if isinstance(outcome, int) else await outcome
+        await self._answer(send, status)
+
+    async def _answer(self, send: Send, status: int) -> None:
+        if self.metrics is not None:
+            self.metrics.webhook(status)
         await _respond(send, status)
 
     def accept(self, signature: bytes | None, body: bytes) -> int | Awaitable[int]:
@@ -193,6 +219,8 @@ class Ingress:
             return self._quarantine(body, str(exc))
         if not units:
             return 200
+        if self.stamp is not None:
+            units = self.stamp(units)
         return self._enqueue(units)
 
     async def _quarantine(self, body: bytes, reason: str) -> int:
@@ -212,17 +240,21 @@ class Ingress:
             stored = asyncio.get_running_loop().create_future()
             stored.set_exception(exc)
         answer: asyncio.Future[int] = stored.get_loop().create_future()
-        stored.add_done_callback(partial(self._stored, answer, len(units)))
+        stored.add_done_callback(partial(self._stored, answer, units))
         return answer
 
-    def _stored(self, answer: asyncio.Future[int], count: int, stored: asyncio.Future[int]) -> None:
+    def _stored(
+        self, answer: asyncio.Future[int], units: list[Unit], stored: asyncio.Future[int]
+    ) -> None:
         if stored.cancelled():
             status = 503
         elif (exc := stored.exception()) is not None:  # any failure to commit: Meta must retry
-            log.error("enqueue failed", error=str(exc), units=count)
+            log.error("enqueue failed", error=str(exc), units=len(units))
             status = 503
         else:
             self.host.wakeup.set()
+            if self.metrics is not None:
+                self.metrics.units_enqueued(units)
             status = 200
         if not answer.done():  # the ASGI request may have been cancelled meanwhile
             answer.set_result(status)
@@ -285,6 +317,8 @@ def build_asgi(host: Wahost) -> Ingress:
         return response
 
     reserved = {host.config.server.webhook_path, "/healthz", "/readyz", GRAPH_HEALTH_PATH}
+    if host.metrics is not None and host.config.metrics.port == 0:
+        reserved.add(host.config.metrics.path)
     for routes in host.dispatch.collect("register_routes"):
         for route in routes:
             if route.path in reserved:

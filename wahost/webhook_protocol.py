@@ -120,6 +120,7 @@ def protocol_class(ingress: Ingress) -> type[ReadDeadlines] | None:
         """uvicorn's protocol, answering the webhook's POSTs itself (see the module)."""
 
         _ingress = ingress
+        _metrics = ingress.metrics
         _path = path
         _limit = ingress.limit
         #: uvicorn's ``RequestResponseCycle``, or a :class:`_Request` answered here.
@@ -200,6 +201,8 @@ def protocol_class(ingress: Ingress) -> type[ReadDeadlines] | None:
 
         def _answer(self, request: _Request, status: int, *, close: bool = False) -> None:
             request.response_complete = True
+            if self._metrics is not None:
+                self._metrics.webhook(status)
             if close:
                 request.keep_alive = False
             transport = self.transport

@@ -448,6 +448,44 @@ class ConsoleConfig(_Table):
         return [value for value in (self.token, self.password) if value]
 
 
+class MetricsConfig(_Table):
+    """``[metrics]``: Prometheus metrics (docs/operations.md, "Metrics and tracing")."""
+
+    enabled: Annotated[
+        bool,
+        Meta(
+            description="Count and serve Prometheus metrics at path. Off by default: set token, "
+            "or port to serve them on a listener of their own (e.g. on a private interface)."
+        ),
+    ] = False
+    path: Annotated[str, Meta(description='Path of the scrape endpoint; starts with "/".')] = (
+        "/metrics"
+    )
+    token: Annotated[
+        str | None,
+        Meta(
+            description="Bearer token a scrape must send (Authorization: Bearer); none: any "
+            "client that reaches the listener may scrape.",
+            extra=_SECRET,
+        ),
+    ] = None
+    host: Annotated[
+        str,
+        Meta(min_length=1, description="Address of the metrics listener when port is set."),
+    ] = "127.0.0.1"
+    port: Annotated[
+        int,
+        Meta(
+            ge=0,
+            le=65535,
+            description="0: serve the metrics on the webhook's listener ([server]). Another "
+            "number: on a listener of their own at host:port instead, in wahost serve and in "
+            "wahost worker (whose metrics have no other way out, but see "
+            "PROMETHEUS_MULTIPROC_DIR in docs/operations.md).",
+        ),
+    ] = 0
+
+
 class BotConfig(_Table):
     """``[bot]``: the bot's own modules, run without packaging (docs/bots.md)."""
 
@@ -514,6 +552,9 @@ class Config(_Table):
     console: Annotated[ConsoleConfig, Meta(description="The web console.")] = msgspec.field(
         default_factory=ConsoleConfig
     )
+    metrics: Annotated[MetricsConfig, Meta(description="Prometheus metrics.")] = msgspec.field(
+        default_factory=MetricsConfig
+    )
     plugins: Annotated[PluginsConfig, Meta(description="Plugins.")] = msgspec.field(
         default_factory=PluginsConfig
     )
@@ -546,6 +587,8 @@ class Config(_Table):
         whatsapp = self.whatsapp
         values = [whatsapp.token, *whatsapp.all_app_secrets(), whatsapp.verify_token]
         values.extend(self.console.secret_values())
+        if self.metrics.token:
+            values.append(self.metrics.token)
         for table in self.plugins.settings.values():
             values.extend(_secret_leaves(table, secret=False))
         for _, value in _walk(self._plain()):
@@ -575,6 +618,8 @@ class Config(_Table):
         for key in _secret_fields(ConsoleConfig):
             if console.get(key) is not None:
                 console[key] = REDACTED
+        if data["metrics"].get("token") is not None:
+            data["metrics"]["token"] = REDACTED
         plugins = data["plugins"]
         for name in self.plugins.settings:
             plugins[name] = _redact_tree(plugins[name], secret=False)

@@ -98,6 +98,11 @@ class QueueStats(msgspec.Struct):
     done: int
     quarantined: int
     dedupe_keys: int
+    #: When the oldest unit not yet handled (ready, leased or waiting for a retry) arrived
+    #: (``time.time()``: the ingress's stamp, else Meta's entry time; see
+    #: :func:`wahost.metrics.received_at`); ``None`` when there is none or the backend cannot
+    #: tell. Read by the ``/metrics`` scrape, so a backend keeps it to one indexed read.
+    oldest_received_at: float | None = None
 
 
 class QueueBackend(abc.ABC):

@@ -21,6 +21,7 @@ from wahost.queue.base import (
 from wahost.queue.owner import known_dead
 from wahost.state.base import StateChanges, StateStore, now
 from wahost.state.memory import MemoryStateStore
+from wahost.unit_stamp import received_at
 from wahost.units import Unit
 
 QUEUED, LEASED, DEAD = 0, 1, 3
@@ -217,6 +218,9 @@ class MemoryQueue(QueueBackend):
             done=self._done,
             quarantined=len(self._quarantine),
             dedupe_keys=sum(1 for expires_at in self._dedupe.values() if expires_at > at),
+            oldest_received_at=next(
+                (received_at(i.unit) for i in self._items.values() if i.state != DEAD), None
+            ),
         )
 
     def _purge_dedupe(self, at: float) -> None:

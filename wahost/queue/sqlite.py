@@ -58,6 +58,7 @@ from wahost.queue.owner import known_dead
 from wahost.sqlite_db import SQLiteDatabase, Synchronous
 from wahost.state.base import StateChanges, StateStore, now
 from wahost.state.sqlite import SQLiteStateStore, apply_changes, create_state_schema
+from wahost.unit_stamp import received_at
 from wahost.units import Unit
 
 T = TypeVar("T")
@@ -639,6 +640,11 @@ class SQLiteQueue(QueueBackend):
             keys = conn.execute(
                 "SELECT count(*) FROM wq_dedupe WHERE expires_at > ?", (at,)
             ).fetchone()
+            # The rowid order is the arrival order: one step down the primary key.
+            oldest = conn.execute(
+                "SELECT key, kind, phone_number_id, user, conversation, body FROM wq_units"
+                " WHERE dead = 0 ORDER BY id LIMIT 1"
+            ).fetchone()
             return QueueStats(
                 ready=int(ready),
                 leased=int(leased),
@@ -647,6 +653,7 @@ class SQLiteQueue(QueueBackend):
                 done=int(done[0]),
                 quarantined=int(quarantined[0]),
                 dedupe_keys=int(keys[0]),
+                oldest_received_at=None if oldest is None else received_at(Unit(*oldest)),
             )
 
         return await self._read(op)
