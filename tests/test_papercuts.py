@@ -6,6 +6,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -158,3 +165,147 @@ def test_plugins_lists_a_misspelled_hook_with_the_right_name(tmp_path: Path, ins
     )
     # And a command that needs no host still works.
     assert run("hooks", env=env).exit_code == 0
+
+
+# -- 1 and 7. what `wahost serve` says at start, and what `GET /` answers ---------------------
+
+BROKEN = """
+from wahost import hookimpl
+
+@hookimpl
+async def on_message(message, ctx)
+    return True
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(tmp_path: Path, config: Path, port: int, env: dict[str, str]) -> tuple[str, bytes]:
+    """Run `wahost serve`, fetch `GET /` once it answers, stop it; its output and the page."""
+    log = tmp_path / "serve.log"
+    environment = {**os.environ, "WHATSAPP_TOKEN": "dev", **env}
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "wahost.cli", "serve", "--config", str(config)],
+            cwd=tmp_path,
+            env=environment,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as answer:
+                    page: bytes = answer.read()
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(20)
+    return log.read_text(), page
+
+
+def test_serve_says_which_plugins_loaded_which_failed_and_where_things_are(
+    tmp_path: Path, install: Any
+) -> None:
+    install("wahost-broken", "0.2", {"wahost-broken": "t_pc_broken"}, {"t_pc_broken": BROKEN})
+    install("wahost-fine", "1.0", {"wahost-fine": "t_pc_fine2"}, {"t_pc_fine2": GOOD})
+    port = _free_port()
+    extra = f'\n[server]\nport = {port}\n\n[logging]\nformat = "json"\n'
+    extra += '\n[console]\nenabled = true\ntoken = "console-token-0123456789"\n'
+    config = write_config(tmp_path, extra)
+    env = {
+        "PYTHONPATH": str(tmp_path / "site"),
+        "WAHOST_PLUGINS": "wahost-broken,wahost-fine",
+    }
+    output, page = _serve(tmp_path, config, port, env)
+    events = {}
+    for line in output.splitlines():
+        if line.startswith("{"):
+            event = json.loads(line)
+            events.setdefault(event["event"], []).append(event)
+    [broken] = events["plugin not loaded"]
+    assert broken["level"] == "error" and broken["plugin"] == "wahost-broken"
+    assert "SyntaxError" in broken["error"]
+    assert "t_pc_broken" in broken["fix"] and 'disabled = ["wahost-broken"]' in broken["fix"]
+    [fine] = events["plugin loaded"]
+    assert fine["plugin"] == "wahost-fine" and fine["hooks"] == ["on_status"]
+    assert events["no plugin handles messages: every message is stored and logged as not handled"]
+    placeholder = [e for e in events if e.startswith("whatsapp.token is a placeholder")]
+    assert placeholder
+    assert events["console"][0]["url"] == f"http://127.0.0.1:{port}/-/console"
+    assert "console-token-0123456789" not in output
+    text = page.decode()
+    assert "wahost" in text and "webhook: /webhook" in text and "/healthz" in text
+    assert "console: /-/console" in text and "wahost-fine" in text
+
+
+# -- 3. `wahost check` finds what `serve` would refuse -----------------------------------------
+
+
+def test_check_refuses_an_unknown_backend_name(tmp_path: Path) -> None:
+    config = (
+        write_config(tmp_path, "")
+        .read_text()
+        .replace("[queue]\n", '[queue]\nbackend = "sqllite"\n')
+    )
+    path = tmp_path / "wahost.toml"
+    path.write_text(config)
+    result = run("check", "--config", str(path))
+    assert result.exit_code == 1, result.output
+    assert "valid" not in result.output
+    assert f"{path}: queue.backend: no installed plugin provides backend 'sqllite'" in (
+        result.output
+    )
+    state = write_config(tmp_path, '\n[state]\nbackend = "reddis"\n')
+    result = run("check", "--config", str(state))
+    assert result.exit_code == 1
+    assert "state.backend: no installed plugin provides backend 'reddis'" in result.output
+
+
+def test_check_refuses_a_state_machine_that_cannot_be_imported(tmp_path: Path) -> None:
+    extra = '\n[plugins.state_machine]\nmachine = "machines:flow"\n'
+    result = CliRunner().invoke(
+        cli_group(),
+        ["check", "--config", str(write_config(tmp_path, extra))],
+        env={"WHATSAPP_TOKEN": TEST_TOKEN, "WAHOST_PLUGINS": "wahost-state-machine"},
+    )
+    assert result.exit_code == 1, result.output
+    assert "valid" not in result.output
+    assert "plugins.state_machine.machine" in result.output
+    assert "cannot import 'machines'" in result.output
+    assert "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_check_sends_nothing_and_still_says_valid(tmp_path: Path) -> None:
+    result = run("check", "--config", str(write_config(tmp_path)))
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.output
+
+
+# -- 4. one-line errors -------------------------------------------------------------------------
+
+
+def test_a_store_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "wahost.db").mkdir()  # a directory where the database file goes
+    path = write_config(tmp_path)
+    path.write_text(
+        path.read_text().replace(str(tmp_path / "wahost.db"), str(tmp_path / "taken" / "wahost.db"))
+    )
+    for command in (["check"], ["queue", "stats"]):
+        result = run(*command, "--config", str(path))
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output and result.exception is not None
+        [line] = result.output.strip().splitlines()
+        assert line.startswith("Error: the store cannot be used: ") and "wahost.db" in line

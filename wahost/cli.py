@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -17,6 +18,7 @@ from wahost.config.audit import Exposure, find_exposures
 from wahost.logs import configure_logging
 from wahost.plugins import PluginError, build_plugin_manager
 from wahost.simulator.command import simulate
+from wahost.startup_log import log_start
 
 T = TypeVar("T")
 
@@ -74,12 +76,16 @@ def bot_modules(specs: tuple[str, ...], option: str = "--bot") -> list[Any]:
 
 
 def _host(
-    config: Config, *, plugins: tuple[object, ...] = (), bots: list[Any] | None = None
+    config: Config,
+    *,
+    plugins: tuple[object, ...] = (),
+    bots: list[Any] | None = None,
+    graph_transport: Any = None,
 ) -> Any:
     from wahost.host import StartupError, Wahost
 
     try:
-        return Wahost(config, plugins=plugins, bots=bots or ())
+        return Wahost(config, plugins=plugins, bots=bots or (), graph_transport=graph_transport)
     except (ConfigError, PluginError, StartupError) as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -93,14 +99,43 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+#: Errors of the machine, not of wahost, that stop a command: one line says it all.
+_ENVIRONMENT_ERRNOS = {
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.ENOENT,
+    errno.EISDIR,
+    errno.ENOTDIR,
+    errno.ENOSPC,
+    errno.EADDRINUSE,
+    errno.EADDRNOTAVAIL,
+}
+
+
 def _run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     from wahost.host import StartupError
+    from wahost.queue.base import QueueUnavailable
+    from wahost.state.base import StoreUnavailable
 
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:
             return runner.run(factory())
     except (StartupError, PluginError, ConfigError) as exc:
         raise click.ClickException(str(exc)) from None
+    except (QueueUnavailable, StoreUnavailable) as exc:
+        raise click.ClickException(
+            f"the store cannot be used: {_one_line(exc)} (check [queue]/[state] path or url: "
+            "the file's directory must be writable by this user, the server reachable)"
+        ) from None
+    except OSError as exc:
+        if exc.errno not in _ENVIRONMENT_ERRNOS:
+            raise
+        raise click.ClickException(_one_line(exc)) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _logging(config: Config) -> None:
@@ -173,7 +208,8 @@ def check(config_path: Path) -> None:
     secrets written in plain text and files others may read (secret files, this file, the
     database)."""
     config = _load(config_path)
-    host = _host(config)
+    host = _host(config, graph_transport=_no_graph_transport())
+    _dry_start(host)
     click.echo(f"# {config_path}: valid")
     broken = [info for info in host.plugins if info.error]
     for info in broken:
@@ -181,6 +217,31 @@ def check(config_path: Path) -> None:
     for exposure in _exposures(config, host):
         click.echo(f"# warning: {exposure}")
     click.echo(config_to_toml(config.redacted(also=host.plugin_secrets)), nl=False)
+
+
+def _no_graph_transport() -> Any:
+    """A Graph API transport that refuses every request: ``check`` sends nothing."""
+    import httpx
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("wahost check sends nothing", request=request)
+
+    return httpx.MockTransport(refuse)
+
+
+def _dry_start(host: Any) -> None:
+    """Start and stop ``host`` as ``serve`` does, short of the HTTP server and the worker: the
+    backends by name, the stores opened, every plugin's start-up (its configuration, the
+    modules it imports); what would stop ``serve`` stops ``check`` with the same line."""
+
+    async def start_and_stop() -> None:
+        async with host:
+            pass
+
+    # check prints its verdict and the configuration on stdout: the start-up's log lines
+    # (and a failing plugin's traceback) would only bury the one line that says what is wrong.
+    configure_logging(level="critical", format="console")
+    _run(start_and_stop)
 
 
 def _reloading(
@@ -230,6 +291,7 @@ def serve(
             port=port if port is not None else server.port,
         )
         host.config.server = server
+    log_start(host, serving=True)
     _run(lambda: serve_host(host, with_worker=config.worker.enabled))
 
 
@@ -245,6 +307,7 @@ def worker(config_path: Path, bot_specs: tuple[str, ...], reload: bool) -> None:
         _reloading("worker", config_path, bot_specs)
         return
     _, host = _running(config_path, bot_specs)
+    log_start(host, serving=False)
     _run(lambda: run_worker(host))
 
 
