@@ -329,5 +329,13 @@ def build_asgi(host: Wahost) -> Ingress:
                 view_func=route.endpoint,
                 methods=route.methods,
             )
+    if not any(rule.rule == "/" for rule in app.url_map.iter_rules()):
+        # Someone opening the server's address in a browser learns what is there.
+        from wahost.startup_log import index_text
+
+        async def index() -> Any:
+            return quart.Response(index_text(host), content_type="text/plain; charset=utf-8")
+
+        app.add_url_rule("/", endpoint="wahost.index", view_func=index, methods=["GET"])
     app.config["MAX_CONTENT_LENGTH"] = host.config.server.max_body_bytes
     return Ingress(host, app)  # type: ignore[arg-type]  # Quart types its ASGI args narrowly
