@@ -7,9 +7,12 @@ these structs describe those objects. The message classes themselves are in
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import msgspec
+
+from wahost.models.common import unix_time
 
 
 class Text(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -114,7 +117,13 @@ class ContactUrl(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
 
 
 class SharedContact(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
-    """One card of a ``contacts`` message. Any part may be missing."""
+    """One card of a ``contacts`` message. Any part may be missing.
+
+    A card shared in answer to a request for contact information has ``origin``
+    (``"contact_request"`` for the button, ``"other"`` for a manual share, which also carries
+    the ``vcard``); Meta's sample puts ``origin`` on the message instead
+    (reference/cloudapi.md §13.5): :attr:`wahost.models.ContactsMessage.origin` reads both.
+    """
 
     name: ContactName | None = None
     phones: list[ContactPhone] = []
@@ -123,6 +132,8 @@ class SharedContact(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=Tru
     urls: list[ContactUrl] = []
     org: ContactOrg | None = None
     birthday: str | None = None
+    origin: str | None = None
+    vcard: str | None = None
 
 
 class ButtonReply(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -163,17 +174,54 @@ class NfmReply(msgspec.Struct, frozen=True, omit_defaults=True):
         return decoded if isinstance(decoded, dict) else None
 
 
+class CallPermissionReply(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """``interactive.call_permission_reply``: the user's answer to a call permission request
+    (reference/cloudapi.md §14.8).
+
+    ``response`` is ``accept`` or ``reject``; ``expiration_timestamp`` (a string or an int of
+    Unix seconds) is set for a temporary permission; ``response_source`` is ``user_action`` or
+    ``automatic``.
+    """
+
+    response: str = ""
+    is_permanent: bool | None = None
+    expiration_timestamp: str | int | None = None
+    response_source: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        """True when the user granted the permission."""
+        return self.response == "accept"
+
+    @property
+    def expires(self) -> datetime | None:
+        """``expiration_timestamp`` as an aware UTC datetime, if set."""
+        return unix_time(self.expiration_timestamp)
+
+
+class PaymentMethod(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """``interactive.payment_method``: the payment method a user chose (one-click payments)."""
+
+    payment_method: str | None = None
+    payment_timestamp: str | int | None = None
+    reference_id: str | None = None
+    last_four_digits: str | None = None
+    credential_id: str | None = None
+
+
 class Interactive(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """``interactive``: the user's answer to an interactive message.
 
-    ``type`` is ``button_reply``, ``list_reply`` or ``nfm_reply``; the object of that name is
-    set.
+    ``type`` is ``button_reply``, ``list_reply``, ``nfm_reply`` (a completed Flow),
+    ``call_permission_reply`` or ``payment_method``; the object of that name is set.
     """
 
     type: str = ""
     button_reply: ButtonReply | None = None
     list_reply: ListReply | None = None
     nfm_reply: NfmReply | None = None
+    call_permission_reply: CallPermissionReply | None = None
+    payment_method: PaymentMethod | None = None
 
 
 class Button(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -219,15 +267,25 @@ class Order(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
 class System(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """``system``: e.g. ``type == "user_changed_number"`` with the new number in ``wa_id``.
 
-    Older payloads used ``customer_changed_number``/``customer_identity_changed`` with
-    ``customer`` and ``identity``.
+    ``user_changed_user_id`` carries the user's new business-scoped ``user_id`` and
+    ``parent_user_id`` (reference/cloudapi.md §13.2). Older payloads used
+    ``customer_changed_number``/``customer_identity_changed`` with ``customer``, ``identity``
+    and ``new_wa_id`` (replaced by ``wa_id`` in v12.0): :attr:`new_id` reads them all.
     """
 
     body: str | None = None
     type: str | None = None
     wa_id: str | None = None
+    new_wa_id: str | None = None
+    user_id: str | None = None
+    parent_user_id: str | None = None
     customer: str | None = None
     identity: str | None = None
+
+    @property
+    def new_id(self) -> str | None:
+        """The user's new id after a change: ``wa_id``, else ``new_wa_id``, else ``user_id``."""
+        return self.wa_id or self.new_wa_id or self.user_id
 
 
 class Unsupported(msgspec.Struct, frozen=True, omit_defaults=True):

@@ -125,6 +125,7 @@ class Message(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     from_: str | None = msgspec.field(default=None, name="from")
     from_user_id: str | None = None
     from_parent_user_id: str | None = None
+    from_logical_id: str | None = None
     user_id: str | None = None
     group_id: str | None = None
     timestamp: str | int | None = None
@@ -220,6 +221,15 @@ class ContactsMessage(Message, kw_only=True, frozen=True):
     :attr:`Message.contact`, the sender)."""
 
     contacts: list[SharedContact] = []
+    origin_raw: str | None = msgspec.field(default=None, name="origin")
+
+    @property
+    def origin(self) -> str | None:
+        """``contact_request`` or ``other`` for a card shared in answer to a request for
+        contact information, read from the message or its first card (§13.5)."""
+        if self.origin_raw:
+            return self.origin_raw
+        return next((card.origin for card in self.contacts if card.origin), None)
 
 
 class InteractiveMessage(Message, kw_only=True, frozen=True):
@@ -288,6 +298,56 @@ class RevokeMessage(Message, kw_only=True, frozen=True):
     revoke: Revoke
 
 
+class MessageContent(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """What a message says, apart from who sent it: ``type`` and the object of that type.
+
+    The new content of an edit (:class:`Edit`), and the body of echoes and history messages
+    (:mod:`wahost.models.coexistence`). The object of ``type`` is set; a type not listed here
+    is in the ``raw`` of the update that holds it.
+    """
+
+    type: str = ""
+    context: Context | None = None
+    text: Text | None = None
+    image: Media | None = None
+    audio: Audio | None = None
+    video: Media | None = None
+    document: Document | None = None
+    sticker: Sticker | None = None
+    location: Location | None = None
+    contacts: list[SharedContact] = []
+    interactive: Interactive | None = None
+    button: Button | None = None
+    reaction: Reaction | None = None
+    order: Order | None = None
+    system: System | None = None
+    revoke: Revoke | None = None
+    unsupported: Unsupported | None = None
+
+    @property
+    def body(self) -> str | None:
+        """The text, or the caption of a media message, if any."""
+        if self.text is not None:
+            return self.text.body
+        media = self.image or self.video or self.document or self.audio
+        return media.caption if media is not None else None
+
+
+class Edit(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
+    """``edit``: the user edited ``original_message_id`` (text or a caption, within 15
+    minutes); ``message`` is the new content."""
+
+    original_message_id: str = ""
+    message: MessageContent | None = None
+
+
+class EditMessage(Message, kw_only=True, frozen=True):
+    """``type == "edit"``: the user edited a message they sent (coexistence numbers,
+    reference/cloudapi.md §14.3). ``edit.message.body`` is the new text or caption."""
+
+    edit: Edit
+
+
 class UnknownMessage(Message, kw_only=True, frozen=True):
     """A message of a type this version does not model, or of a known type whose own object
     could not be read at all (then ``degraded`` says why).
@@ -316,6 +376,7 @@ MESSAGE_TYPES: Mapping[str, type[Message]] = MappingProxyType(
         "unsupported": UnsupportedMessage,
         "unknown": UnsupportedMessage,
         "revoke": RevokeMessage,
+        "edit": EditMessage,
     }
 )
 """Each known ``messages[].type`` and the class it decodes to. Any other type decodes to
