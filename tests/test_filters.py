@@ -14,8 +14,9 @@ import pytest
 from wahost import Context, Wahost
 from wahost import filters as F
 from wahost.filters.base import Filter
-from wahost.models import decode_unit
+from wahost.models import CallEvent, FlowEvent, TemplateQualityUpdate, decode_unit
 from wahost.testing import make_config
+from wahost.testing.harness import FIXTURES as SHIPPED
 from wahost.testing.payloads import (
     make_interactive_reply,
     make_message,
@@ -357,6 +358,24 @@ async def test_event_by_field(host: Wahost) -> None:
     assert await matches(F.event("flows"), event, ctx)
     assert await matches(F.event("account_update", "flows"), event, ctx)
     assert not await matches(F.event("account_update"), event, ctx)
+
+
+async def test_event_by_typed_value(host: Wahost) -> None:
+    def shipped(name: str) -> Any:
+        return json.loads((SHIPPED / name).read_text(encoding="utf-8"))
+
+    call, ctx = update_of(host, shipped("pywa_call_connect_user_initiated.json"))
+    assert await matches(F.event(CallEvent), call, ctx)
+    assert await matches(F.event("flows", CallEvent), call, ctx)
+    assert not await matches(F.event(FlowEvent), call, ctx)
+    # Meta's sample sends a quality update under the status field: the class still finds it.
+    quality, ctx = update_of(host, shipped("meta_message_template_quality_update.json"))
+    assert quality.field == "message_template_status_update"
+    assert await matches(F.event(TemplateQualityUpdate), quality, ctx)
+    assert repr(F.event("flows", CallEvent)) == "F.event('flows', CallEvent)"
+    for wrong in ((), ("",), (1,)):
+        with pytest.raises(TypeError):
+            F.event(*wrong)  # type: ignore[arg-type]
 
 
 # -- combinations ------------------------------------------------------------------------------

@@ -107,19 +107,26 @@ def tracker(cls: type[msgspec.Struct]) -> Filter:
 class _Event(Filter):
     kinds = EVENTS
 
-    def __init__(self, fields: frozenset[str]) -> None:
+    def __init__(self, fields: frozenset[str], types: tuple[type, ...] = ()) -> None:
         self.fields = fields
+        self.types = types
 
     def check(self, update: Any, ctx: Context) -> bool:
-        return update.field in self.fields
+        return update.field in self.fields or isinstance(update.value, self.types)
 
     def __repr__(self) -> str:
-        return f"F.event({', '.join(map(repr, sorted(self.fields)))})"
+        names = [*map(repr, sorted(self.fields)), *(t.__name__ for t in self.types)]
+        return f"F.event({', '.join(names)})"
 
 
-def event(*fields: str) -> Filter:
-    """An event of one of the webhook ``fields`` (``"flows"``,
-    ``"message_template_status_update"``, ``"account_update"``, ...)."""
-    if not fields or not all(isinstance(f, str) and f for f in fields):
-        raise TypeError("F.event() takes one or more webhook field names")
-    return _Event(frozenset(fields))
+def event(*fields: str | type) -> Filter:
+    """An event of one of the webhook ``fields`` (``"calls"``, ``"flows"``,
+    ``"user_preferences"``, ``"account_update"``, ...), or whose typed value is an instance of
+    one of the given classes (``F.event(CallEvent)``, ``F.event(TemplateQualityUpdate)``: see
+    :data:`wahost.models.EVENT_VALUE_TYPES`). A class also matches the value of a field Meta
+    sent under another name, as it does for template quality updates."""
+    names = frozenset(f for f in fields if isinstance(f, str))
+    types = tuple(f for f in fields if isinstance(f, type))
+    if not fields or len(names) + len(types) != len(fields) or not all(names):
+        raise TypeError("F.event() takes webhook field names or typed event value classes")
+    return _Event(names, types)
