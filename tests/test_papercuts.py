@@ -3,6 +3,7 @@ files, a real host on loopback, the fake Graph API."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -309,3 +310,78 @@ def test_a_store_that_cannot_be_opened_is_one_line(tmp_path: Path) -> None:
         assert "Traceback" not in result.output and result.exception is not None
         [line] = result.output.strip().splitlines()
         assert line.startswith("Error: the store cannot be used: ") and "wahost.db" in line
+
+
+# -- 4 and 5. sending from the command line: one-line errors, files uploaded, numbers checked --
+
+
+async def _wahost(*args: str, env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wahost.cli",
+        *args,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    return process.returncode or 0, output.decode()
+
+
+async def test_send_refuses_mistakes_in_one_line_and_uploads_a_local_file(tmp_path: Path) -> None:
+    async with FakeGraph() as graph:
+        path = write_config(tmp_path)
+        path.write_text(
+            path.read_text().replace("[queue]", f'graph_url = "{graph.url}"\n\n[queue]')
+        )
+        env = {**os.environ, "WHATSAPP_TOKEN": TEST_TOKEN, "WAHOST_PLUGINS": "wahost-media"}
+        send = ("send", "text", "--config", str(path))
+        mistakes = {
+            (*send, "--to", "16505551234", ""): "Text.body: must not be empty",
+            ("send", "location", "--config", str(path), "--to", "16505551234", "100", "13.4"): (
+                "Location.latitude: must be between -90 and 90"
+            ),
+            (*send, "--to", "abc", "hi"): "'abc' is not a phone number",
+            ("send", "image", "--config", str(path), "--to", "16505551234", "photos/cat.jpg"): (
+                "photos/cat.jpg: no such file"
+            ),
+        }
+        for args, expected in mistakes.items():
+            code, output = await _wahost(*args, env=env, cwd=tmp_path)
+            assert code != 0, (args, output)
+            assert expected in output, (args, output)
+            assert "Traceback" not in output, output
+        assert graph.requests == []  # nothing was sent for any of them
+        (tmp_path / "photos").mkdir()
+        (tmp_path / "photos" / "cat.png").write_bytes(PNG)
+        code, output = await _wahost(
+            "send", "image", "--config", str(path), "--to", "+1 650 555 1234",
+            "photos/cat.png", "--caption", "a cat", env=env, cwd=tmp_path,
+        )  # fmt: skip
+        assert code == 0, output
+    [uploaded] = graph.media
+    [sent] = graph.sent
+    assert sent["image"] == {"id": uploaded, "caption": "a cat"}
+    assert graph.media[uploaded].data == PNG
+    assert sent.to == "16505551234"
+    assert f"sent {sent.wamid} to 16505551234" in output
+
+
+#: The smallest PNG file: one transparent pixel.
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489"
+    "0000000d4944415478da63fcffff3f0300050001ff9a3d2f3b0000000049454e44ae426082"
+)
+
+
+def test_a_file_path_given_as_a_media_id_is_refused_before_sending() -> None:
+    from wahost import outbound
+
+    with pytest.raises(ValueError) as info:
+        outbound.coerce(image="photos/cat.jpg")
+    assert "Image.id: 'photos/cat.jpg' is a file's path, not a media id" in str(info.value)
+    assert "upload" in str(info.value)
+    for media_id in ("1037543291543636", "abc123"):
+        assert outbound.coerce(image=media_id).id == media_id  # type: ignore[attr-defined]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import importlib
 import json
+import re
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -385,12 +387,28 @@ def send() -> None:
     """Send one message from the configured number (a smoke test of the setup)."""
 
 
-def _send(config_path: Path, to: str, message: Any) -> None:
+def _message(build: Callable[[], T]) -> T:
+    """The message ``build`` makes, or one line saying which limit it breaks: checked before
+    the configuration is read, so a mistake costs no start-up."""
+    try:
+        return build()
+    except (ValueError, TypeError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _send(
+    config_path: Path, to: str, message: Any, *, upload: Callable[[str], Any] | None = None
+) -> None:
+    """Send ``message``; with ``upload``, first upload the local file and send
+    ``upload(media_id)``."""
     _, host = _running(config_path)
 
     async def run() -> Any:
         async with host:
-            return await host.send(to, message)
+            outbound = message
+            if upload is not None:
+                outbound = upload(await _upload(host, message))
+            return await host.send(to, outbound)
 
     try:
         sent = _run(run)
@@ -402,7 +420,47 @@ def _send(config_path: Path, to: str, message: Any) -> None:
     click.echo(f"sent {sent.id} to {sent.to}{status}")
 
 
-_to_option = click.option("--to", "to", required=True, help="The recipient's phone number.")
+#: A phone number as people write it: digits, a leading +, spaces, dashes, dots, brackets.
+_PHONE = re.compile(r"\+?[0-9][0-9 ().-]*")
+#: A business-scoped user id (reference/cloudapi.md §13): a country code, a dot, letters and
+#: digits (``US.13491208655302741918``).
+_BSUID = re.compile(r"[A-Z]{2}\.[A-Za-z0-9.]{1,256}")
+
+
+def _recipient(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """``--to``: a phone number in international form (up to 15 digits) or a BSUID."""
+    if _BSUID.fullmatch(value):
+        return value
+    digits = re.sub(r"[^0-9]", "", value)
+    if _PHONE.fullmatch(value.strip()) and len(digits) <= 15:
+        return digits
+    raise click.BadParameter(
+        f"{value!r} is not a phone number: write it in international form with the country "
+        "code, digits only (16505551234 or +1 650 555 1234), or give a user id (US.1349...)"
+    )
+
+
+_to_option = click.option(
+    "--to",
+    "to",
+    required=True,
+    callback=_recipient,
+    help="The recipient: a phone number with its country code, or a user id.",
+)
+
+
+async def _upload(host: Any, path: Path) -> str:
+    """Upload a local file through wahost-media; its media id."""
+    try:
+        # A plugin, not a dependency of the core: imported by name when a file is sent.
+        wahost_media = importlib.import_module("wahost_media")
+    except ImportError:
+        raise click.ClickException(
+            f"{path} is a local file: sending it needs wahost-media to upload it "
+            "(pip install wahost-media; from a checkout: pip install -e plugins/wahost-media)"
+        ) from None
+    media_id: str = await wahost_media.for_host(host).upload(path)
+    return media_id
 
 
 @send.command("text")
@@ -414,12 +472,14 @@ def send_text(config_path: Path, to: str, body: str, preview_url: bool) -> None:
     """Send a text."""
     from wahost import outbound
 
-    _send(config_path, to, outbound.Text(body=body, preview_url=preview_url))
+    _send(config_path, to, _message(lambda: outbound.Text(body=body, preview_url=preview_url)))
 
 
 def _media_command(kind: str) -> None:
     @send.command(
-        kind, help=f"Send {'an' if kind[0] in 'aeiou' else 'a'} {kind} by media id or https link."
+        kind,
+        help=f"Send {'an' if kind[0] in 'aeiou' else 'a'} {kind}: a media id, an https link, "
+        "or a local file (uploaded first, with wahost-media).",
     )
     @config_option
     @_to_option
@@ -431,16 +491,25 @@ def _media_command(kind: str) -> None:
     ) -> None:
         from wahost import outbound
 
-        options: dict[str, Any] = {kind: media}
+        options: dict[str, Any] = {}
         if caption is not None:
             options["caption"] = caption
         if filename is not None:
             options["filename"] = filename
-        try:
-            message = outbound.coerce(**options)
-        except (ValueError, TypeError) as exc:
-            raise click.ClickException(str(exc)) from None
-        _send(config_path, to, message)
+        local = Path(media)
+        if local.is_file():
+            _message(lambda: outbound.coerce(**{kind: "0"}, **options))  # the options' limits
+
+            def uploaded(media_id: str) -> Any:
+                return outbound.coerce(**{kind: media_id}, **options)
+
+            _send(config_path, to, local, upload=uploaded)
+            return
+        if "://" not in media and outbound.media.looks_like_file(media):
+            raise click.ClickException(
+                f"{media}: no such file (a media id is digits, a link starts with https://)"
+            )
+        _send(config_path, to, _message(lambda: outbound.coerce(**{kind: media}, **options)))
 
 
 for _kind in ("image", "video", "audio", "document", "sticker"):
@@ -465,7 +534,8 @@ def send_location(
     """Send a location."""
     from wahost import outbound
 
-    _send(config_path, to, outbound.Location(latitude, longitude, name=name, address=address))
+    location = _message(lambda: outbound.Location(latitude, longitude, name=name, address=address))
+    _send(config_path, to, location)
 
 
 @send.command("reaction")
@@ -477,7 +547,7 @@ def send_reaction(config_path: Path, to: str, message_id: str, emoji: str) -> No
     """React to a message (an empty EMOJI removes the reaction)."""
     from wahost import outbound
 
-    _send(config_path, to, outbound.Reaction(message_id=message_id, emoji=emoji))
+    _send(config_path, to, _message(lambda: outbound.Reaction(message_id=message_id, emoji=emoji)))
 
 
 @send.command("template")
@@ -489,7 +559,7 @@ def send_template(config_path: Path, to: str, name: str, language: str) -> None:
     """Send a template without parameters (e.g. hello_world)."""
     from wahost import outbound
 
-    _send(config_path, to, outbound.Template(name=name, language=language))
+    _send(config_path, to, _message(lambda: outbound.Template(name=name, language=language)))
 
 
 @cli.group()

@@ -7,6 +7,7 @@ Meta recommends ids: a link is fetched again for each send.
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 
 from wahost.outbound.base import (
@@ -21,6 +22,16 @@ __all__ = ["Audio", "Document", "Image", "Media", "Sticker", "Video"]
 
 CAPTION_MAX = 1024
 """Captions of images, videos and documents (reference/cloudapi.md §6)."""
+
+
+#: A name ending like a file's (``cat.jpg``, ``report.pdf``); Meta's media ids are digits.
+_FILE_SUFFIX = re.compile(r"\.[A-Za-z][A-Za-z0-9]{1,4}$")
+
+
+def looks_like_file(value: str) -> bool:
+    """Whether a would-be media id is a local file's path (``photos/cat.jpg``), which Meta
+    would refuse after the send was reported as made."""
+    return "/" in value or "\\" in value or bool(_FILE_SUFFIX.search(value))
 
 
 class Media(Outbound, frozen=True, kw_only=True):
@@ -45,6 +56,12 @@ class Media(Outbound, frozen=True, kw_only=True):
             check_text(f"{path}.id", self.id)
             if "://" in self.id:
                 raise ValueError(f"{path}.id: is a URL; pass it as link= (got {self.id!r})")
+            if looks_like_file(self.id):
+                raise ValueError(
+                    f"{path}.id: {self.id!r} is a file's path, not a media id: upload the file "
+                    "first and send the id it returns (wahost_media.for_host(host).upload(path) "
+                    "with wahost-media), or give an https link"
+                )
         else:
             check_url(f"{path}.link", self.link)
 
