@@ -24,10 +24,11 @@ CONSOLE = {"console": {"enabled": True, "token": TOKEN}}
 
 
 class StandInSimulator:
-    """Exactly the interface the console consumes: users, items (long poll), act."""
+    """Exactly the interface the console consumes: users, groups, items (long poll), act."""
 
     def __init__(self) -> None:
         self.default_user = "16505551234"
+        self.groups: dict[str, Any] = {}
         self.actions: list[tuple[str, dict[str, Any]]] = []
         self._items: list[dict[str, Any]] = []
         self._changed = asyncio.Event()
@@ -90,7 +91,7 @@ async def test_chat_api_drives_the_attached_simulator(tmp_path: Path) -> None:
             assert page.status_code == 200 and 'id="chat"' in page.text
             assert (await http.get("/-/console/static/chat.js")).status_code == 200
             users = (await http.get("/-/console/api/chat/users")).json()
-            assert users == {"default_user": sim.default_user, "users": sim.users()}
+            assert users == {"default_user": sim.default_user, "users": sim.users(), "groups": []}
             empty = await http.get("/-/console/api/chat/items", params={"timeout": "0.1"})
             assert empty.json() == {"items": [], "last": 0}
 

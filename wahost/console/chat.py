@@ -2,7 +2,8 @@
 
 The page talks to the simulator attached to the host (``host.resources["wahost.simulator"]``,
 set by ``wahost simulate --web``) through three calls: the users, a long poll of the thread's
-items, and an action (a text, a choice, a form, a reaction). Against a real Meta account
+items, and an action (a text, a choice, a form, a reaction), plus a fourth that stages a group
+chat (its participants then write into it, one at a time). Against a real Meta account
 there is no simulator: the page says so and the API answers 404.
 """
 
@@ -52,7 +53,29 @@ async def users(console: Console, identity: Identity) -> Any:
     sim = simulator(console)
     if sim is None:
         return _unavailable(console)
-    return {"default_user": sim.default_user, "users": list(sim.users())}
+    groups = [group.to_json() for group in sim.groups.values()]
+    return {"default_user": sim.default_user, "users": list(sim.users()), "groups": groups}
+
+
+async def new_group(console: Console, identity: Identity) -> Any:
+    sim = simulator(console)
+    if sim is None:
+        return _unavailable(console)
+    try:
+        payload = json.loads(await quart.request.get_data(as_text=True) or "{}")
+    except ValueError:
+        return console.json({"error": "the body must be JSON"}, status=400)
+    subject = payload.get("subject") if isinstance(payload, dict) else None
+    participants = payload.get("participants") if isinstance(payload, dict) else None
+    if not isinstance(subject, str) or not isinstance(participants, list):
+        expected = 'expected {"subject": ..., "participants": [...]}'
+        return console.json({"error": expected}, status=400)
+    try:
+        group_id = sim.add_group(subject, [str(p) for p in participants])
+    except ValueError as exc:
+        return console.json({"error": str(exc)}, status=400)
+    result: dict[str, Any] = sim.groups[group_id].to_json()
+    return result
 
 
 def _number(value: str | None, default: float) -> float:
@@ -88,10 +111,14 @@ async def act(console: Console, identity: Identity) -> Any:
     if not isinstance(payload, dict) or not isinstance(payload.get("action"), dict):
         return console.json({"error": 'expected {"user": ..., "action": {...}}'}, status=400)
     user = payload.get("user") or sim.default_user
-    if not isinstance(user, str):
-        return console.json({"error": "user must be a string"}, status=400)
+    group = payload.get("group") or None
+    if not isinstance(user, str) or not isinstance(group, str | None):
+        return console.json({"error": "user and group must be strings"}, status=400)
     try:
-        result: dict[str, Any] = await sim.act(user, payload["action"])
+        if group is None:
+            result: dict[str, Any] = await sim.act(user, payload["action"])
+        else:
+            result = await sim.act(user, payload["action"], group=group)
     except ValueError as exc:
         return console.json({"error": str(exc)}, status=400)
     return result
@@ -105,4 +132,5 @@ def routes(
         route("/api/chat/users", guarded(users, "api")),
         route("/api/chat/items", guarded(items, "api")),
         route("/api/chat/act", guarded(act, "api"), ("POST",)),
+        route("/api/chat/groups", guarded(new_group, "api"), ("POST",)),
     ]

@@ -9,6 +9,11 @@ Graph API, is rendered (:mod:`wahost.simulator.render`), and answered with statu
 ``sent`` and ``delivered`` at once, ``read`` when the user has seen it (a viewer fetched it
 through :meth:`Simulation.items`).
 
+A group chat (reference/cloudapi.md §12) is staged with :meth:`Simulation.add_group`: its
+participants write into it (their messages carry the group's ``group_id``), the bot's replies to
+the group appear in it, and each of them is answered with one ``sent`` status for the group and
+a ``delivered`` and a ``read`` per participant, as Meta does.
+
 The terminal chat (:mod:`wahost.simulator.terminal`) and the console's browser chat both drive
 one :class:`Simulation` through :meth:`Simulation.act` and :meth:`Simulation.items`.
 """
@@ -49,6 +54,23 @@ DEFAULT_NAME = "Simulated user"
 RESOURCE = "wahost.simulator"
 
 _STATUS_ORDER = {"sending": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
+#: Meta's limit of participants in a group (reference/cloudapi.md §12.1).
+GROUP_MAX = 8
+#: What a participant can send into a group in the simulator: what a group takes.
+_GROUP_VERBS = frozenset({"text", "media"})
+
+
+@dataclass
+class SimulatedGroup:
+    """A group chat of the simulation: its id (as the local Graph API knows it), subject and
+    participants (numbers; the bot's business number is a member too)."""
+
+    id: str
+    subject: str
+    participants: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "subject": self.subject, "participants": list(self.participants)}
 
 
 @dataclass
@@ -56,6 +78,7 @@ class Item:
     """One message of a simulated conversation, from the user or from the bot."""
 
     id: str
+    #: The chat the item is in: a user's number, or a group's id.
     user: str
     sender: str  # "user" or "bot"
     time: float
@@ -69,6 +92,8 @@ class Item:
     form: Any = None
     form_done: bool = False
     seen: asyncio.Event = field(default_factory=asyncio.Event)
+    #: In a group: the participant who wrote it (user items).
+    author: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         if self.outgoing is not None:
@@ -77,6 +102,7 @@ class Item:
                 data["form"] = None
             elif self.form is not self.outgoing.form:
                 data["form"] = _form_json(self.form)
+            data["author"] = None  # the bot
             return data
         data = {
             "seq": self.seq,
@@ -93,6 +119,7 @@ class Item:
             "reaction": None,
             "status": self.status,
             "time": self.time,
+            "author": self.author,
         }
         data.update(self.shown)
         return data
@@ -142,6 +169,8 @@ class Simulation:
         self._seq = 0
         self._changed = asyncio.Condition()
         self._names: dict[str, str] = {self.default_user: name}
+        #: Group chats by id (:meth:`add_group`).
+        self.groups: dict[str, SimulatedGroup] = {}
         #: User messages the bot marked read before their webhook POST returned.
         self._read_early: set[str] = set()
         self._sock: Any = None
@@ -243,12 +272,35 @@ class Simulation:
     def users(self) -> list[str]:
         """Simulated users so far, the default one first."""
         seen = dict.fromkeys([self.default_user, *(item.user for item in self._order)])
-        return list(seen)
+        return [user for user in seen if user not in self.groups]
 
     def thread(self, user: str | None = None) -> list[Item]:
-        """The conversation of ``user`` (default user when ``None``), oldest first."""
-        user = self._user(user)
+        """The conversation of ``user`` (default user when ``None``) or of a group (its id),
+        oldest first."""
+        user = self._chat(user)
         return [item for item in self._order if item.user == user]
+
+    def add_group(self, subject: str, participants: Iterable[str] = ()) -> str:
+        """Stage a group chat of the bot with ``participants`` (numbers; the default user
+        when none) and return its id. ``ValueError`` for more than 8 participants."""
+        members = list(dict.fromkeys(self._user(p) for p in participants)) or [self.default_user]
+        if len(members) > GROUP_MAX:
+            raise ValueError(f"a group has at most {GROUP_MAX} participants")
+        subject = subject.strip() or "Group"
+        group_id = self.graph.add_group(members, subject=subject)
+        self.groups[group_id] = SimulatedGroup(group_id, subject, members)
+        return group_id
+
+    def join(self, group_id: str, user: str) -> None:
+        """Add ``user`` to the group (a participant who joined by the invite link)."""
+        group = self._group(group_id)
+        user = self._user(user)
+        if user in group.participants:
+            return
+        if len(group.participants) >= GROUP_MAX:
+            raise ValueError(f"the group is full: {GROUP_MAX} participants at most")
+        group.participants.append(user)
+        self.graph.groups[group.id].participants.append(user)
 
     async def items(
         self,
@@ -261,7 +313,7 @@ class Simulation:
         """``{"items": [...], "last": seq}``: the items of ``user`` changed after ``after``,
         waiting up to ``timeout`` seconds for one. The bot's messages returned count as seen
         by the user (``seen=False``: not), who reads them: their ``read`` status follows."""
-        user = self._user(user)
+        user = self._chat(user)
         deadline = time.monotonic() + timeout
         async with self._changed:
             while True:
@@ -285,8 +337,9 @@ class Simulation:
         n: int = 1,
         timeout: float = 10.0,  # noqa: ASYNC109
     ) -> list[Item]:
-        """Wait until ``user`` got at least ``n`` messages from the bot; returns them."""
-        user = self._user(user)
+        """Wait until ``user`` (or the group of that id) got at least ``n`` messages from the
+        bot; returns them."""
+        user = self._chat(user)
         deadline = time.monotonic() + timeout
         async with self._changed:
             while True:
@@ -299,19 +352,25 @@ class Simulation:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), remaining)
 
-    async def act(self, user: str, action: Mapping[str, Any]) -> dict[str, Any]:
+    async def act(
+        self, user: str, action: Mapping[str, Any], *, group: str | None = None
+    ) -> dict[str, Any]:
         """Do what the user does in the chat; raises ``ValueError`` with the reason when the
         action cannot be done. ``action`` is one of ``{"text": "hi"}``, ``{"choice": [item id,
         n]}``, ``{"form": [item id, {field: value}]}``, ``{"react": [item id, emoji]}``,
-        ``{"location": [latitude, longitude, name?]}``, ``{"media": [path, caption?]}``."""
+        ``{"location": [latitude, longitude, name?]}``, ``{"media": [path, caption?]}``.
+
+        ``group``: the user writes in that group (a text or a file: what a group takes)."""
         user = self._user(user)
         if not isinstance(action, Mapping) or len(action) != 1:
             raise ValueError("an action is an object with one key: text, choice, form, ...")
         ((verb, argument),) = action.items()
+        if group is not None and verb not in _GROUP_VERBS:
+            raise ValueError(f"{verb}: a group takes texts and files only")
         if verb == "text":
             if not isinstance(argument, str) or not argument.strip():
                 raise ValueError("text: an empty message cannot be sent")
-            item = await self.send_text(user, argument)
+            item = await self.send_text(user, argument, group=group)
         elif verb == "choice":
             item_id, n = _pair(argument, "choice")
             item = await self.pick(user, str(item_id), _int(n, "choice"))
@@ -336,15 +395,17 @@ class Simulation:
             if not isinstance(argument, list | tuple) or not 1 <= len(argument) <= 2:
                 raise ValueError("media: [path] or [path, caption]")
             caption = str(argument[1]) if len(argument) == 2 else None
-            item = await self.send_media(user, Path(str(argument[0])), caption=caption)
+            item = await self.send_media(user, Path(str(argument[0])), caption=caption, group=group)
         else:
             raise ValueError(f"unknown action {verb!r}")
         return {"ok": item.status != "failed", "id": item.id, "status": item.status}
 
     # -- what the user sends ------------------------------------------------------------------
 
-    async def send_text(self, user: str | None, text: str) -> Item:
-        return await self._send(user, "text", {"body": text}, {"kind": "text", "text": text})
+    async def send_text(self, user: str | None, text: str, *, group: str | None = None) -> Item:
+        """``user`` sends ``text`` to the bot, or into the group ``group`` (joining it)."""
+        shown = {"kind": "text", "text": text}
+        return await self._send(user, "text", {"body": text}, shown, group=group)
 
     async def pick(self, user: str | None, item_id: str, n: int) -> Item:
         """Pick choice ``n`` (1-based) of a bot message: a reply button, a list row, a
@@ -424,9 +485,11 @@ class Simulation:
         shown = f"📍 {name or ''} ({latitude}, {longitude})".replace("📍  ", "📍 ")
         return await self._send(user, "location", location, {"kind": "location", "text": shown})
 
-    async def send_media(self, user: str | None, path: Path, *, caption: str | None = None) -> Item:
+    async def send_media(
+        self, user: str | None, path: Path, *, caption: str | None = None, group: str | None = None
+    ) -> Item:
         """Send a file as Meta would deliver it: held by the local Graph API under a media id
-        the bot can download, with the type from its MIME type."""
+        the bot can download, with the type from its MIME type (into ``group`` if given)."""
         try:
             data = await asyncio.to_thread(path.read_bytes)
         except OSError as exc:
@@ -446,7 +509,7 @@ class Simulation:
             "text": None,
             "media": {"type": kind, "name": path.name, "caption": caption},
         }
-        return await self._send(user, kind, obj, shown)
+        return await self._send(user, kind, obj, shown, group=group)
 
     async def _send(
         self,
@@ -456,10 +519,15 @@ class Simulation:
         shown: dict[str, Any],
         *,
         context: str | None = None,
+        group: str | None = None,
     ) -> Item:
         user = self._user(user)
         assert self.host is not None and self._http is not None
         wamid = new_wamid(user)
+        extra: dict[str, Any] = {}
+        if group is not None:
+            self.join(group, user)
+            extra["group_id"] = group  # the only marker of a group message (§12.2)
         payload = make_message(
             kind,
             obj,
@@ -468,8 +536,16 @@ class Simulation:
             name=self._names.get(user, self.name),
             phone_number_id=self.host.config.whatsapp.phone_number_id,
             context=context,
+            **extra,
         )
-        item = Item(id=wamid, user=user, sender="user", time=time.time(), shown=shown)
+        item = Item(
+            id=wamid,
+            user=group or user,
+            sender="user",
+            time=time.time(),
+            shown=shown,
+            author=user if group is not None else None,
+        )
         item.status = "sending"
         await self._add(item)
         ok = await self._post(payload)
@@ -537,15 +613,26 @@ class Simulation:
 
     async def _status(self, item: Item, status: str) -> None:
         assert self.host is not None
-        payload = make_status(
-            item.id,
-            status,
-            recipient=item.user,
-            phone_number_id=self.host.config.whatsapp.phone_number_id,
-        )
-        if await self._post(payload) and _STATUS_ORDER[status] > _STATUS_ORDER.get(
-            item.status or "sending", 0
-        ):
+        pnid = self.host.config.whatsapp.phone_number_id
+        group = self.groups.get(item.user)
+        if group is None:
+            payloads = [make_status(item.id, status, recipient=item.user, phone_number_id=pnid)]
+        else:
+            # One sent for the group, a delivered and a read per participant (§12.4).
+            members: list[str | None] = [None] if status == "sent" else list(group.participants)
+            payloads = [
+                make_status(
+                    item.id,
+                    status,
+                    recipient=group.id,
+                    recipient_type="group",
+                    participant=member,
+                    phone_number_id=pnid,
+                )
+                for member in members
+            ]
+        posted = [await self._post(payload) for payload in payloads]
+        if all(posted) and _STATUS_ORDER[status] > _STATUS_ORDER.get(item.status or "sending", 0):
             item.status = status
             await self._touch(item)
 
@@ -560,6 +647,18 @@ class Simulation:
             await self._touch(item)
 
     # -- bookkeeping ----------------------------------------------------------------------------
+
+    def _chat(self, chat: str | None) -> str:
+        """A chat: a group's id, or a user's number."""
+        if chat is not None and chat in self.groups:
+            return chat
+        return self._user(chat)
+
+    def _group(self, group_id: str) -> SimulatedGroup:
+        group = self.groups.get(group_id)
+        if group is None:
+            raise ValueError(f"no group {group_id!r} in this simulation")
+        return group
 
     def _user(self, user: str | None) -> str:
         if user is None or not str(user).strip():

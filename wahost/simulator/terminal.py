@@ -2,7 +2,8 @@
 
 Lines are read on a thread (so the event loop, the bot's server and worker keep running) and
 handled in order; what the bot sends is printed as it arrives. A number picks a choice of the
-latest message that has choices; a Flow opens as a form asked field by field.
+latest message that has choices; a Flow opens as a form asked field by field. ``/group``
+stages a group chat: what you type goes into the group, as the participant ``/user`` chose.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+from wahost.dialogues.engine import waiting
 from wahost.simulator.flowform import FormError, submit
 from wahost.simulator.render import to_text
 from wahost.simulator.session import Item, Simulation
+from wahost.units import conversation_key
 
 HELP = """\
 Type a message and press Enter to send it to the bot as the simulated user.
@@ -27,7 +30,11 @@ Type a message and press Enter to send it to the bot as the simulated user.
   /location LAT LNG [name]
   /react EMOJI           react to the bot's latest message
   /form                  fill in the bot's latest open form (a WhatsApp Flow) again
-  /user NUMBER [name]    talk as another user (digits, international form)
+  /user NUMBER [name]    talk as another user (digits, international form); in a group,
+                         write as that participant (who joins the group)
+  /group SUBJECT [NUMBER ...]
+                         start a group chat of the bot, you and these numbers, and write in it
+  /private               leave the group: back to your one-to-one chat with the bot
   /ticks                 the status of each message of this chat
   \\TEXT                  send TEXT as it is (for a text that starts with / or is a number)
   /help, /quit (or Ctrl-D)"""
@@ -48,6 +55,8 @@ class TerminalChat:
     ) -> None:
         self.sim = sim
         self.user = sim.default_user
+        #: The group being written in, or ``None`` for the one-to-one chat of :attr:`user`.
+        self.group: str | None = None
         self.stdin = stdin if stdin is not None else sys.stdin
         self.out = stdout if stdout is not None else sys.stdout
         self.color = self.out.isatty() if color is None else color
@@ -57,6 +66,8 @@ class TerminalChat:
         self._typing: list[str] = []
         self._last = 0
         self._items: dict[str, dict[str, Any]] = {}
+        #: The dialogue step last shown as waiting (chat, handler, step).
+        self._waiting: tuple[str, str, int] | None = None
 
     # -- output ---------------------------------------------------------------------------------
 
@@ -82,7 +93,9 @@ class TerminalChat:
                 self._typing.remove(typed)  # on the screen already, as typed
             else:
                 label = data.get("text") or _media_name(data) or data["kind"]
-                self.say(self._style("you ▸ ", "36") + label)
+                author = data.get("author")
+                who = "you" if author in (None, self.user) else f"+{author}"
+                self.say(self._style(f"{who} ▸ ", "36") + label)
             if data["status"] in ("failed",):
                 self.note("   ✗ not stored by the bot (see its log)")
             return
@@ -104,13 +117,34 @@ class TerminalChat:
         for line in body.splitlines() or [""]:
             self.say("  " + line)
 
+    @property
+    def chat(self) -> str:
+        """The thread on the screen: the group's id, or the user's number."""
+        return self.group or self.user
+
     async def _printer(self) -> None:
         while True:
-            result = await self.sim.items(self.user, self._last, timeout=1.0)
+            chat = self.chat
+            result = await self.sim.items(chat, self._last, timeout=1.0)
+            if chat != self.chat:  # switched chats while waiting: read the new one from 0
+                continue
             self._last = result["last"]
             for data in result["items"]:
-                item = next((i for i in self.sim.thread(self.user) if i.id == data["id"]), None)
+                item = next((i for i in self.sim.thread(chat) if i.id == data["id"]), None)
                 self._show(data, item)
+            await self._show_waiting(chat)
+
+    async def _show_waiting(self, chat: str) -> None:
+        """A line when a dialogue (``ctx.ask``) of this chat starts waiting at a step."""
+        host = self.sim.host
+        if host is None or not host.started:
+            return
+        key = conversation_key(host.config.whatsapp.phone_number_id, chat)
+        found = await waiting(host.state, key)
+        shown = None if found is None else (chat, found.handler, found.step)
+        if shown != self._waiting and found is not None:
+            self.note(f"   … waiting for an answer to step {found.step} of {found.handler}")
+        self._waiting = shown
 
     # -- input ----------------------------------------------------------------------------------
 
@@ -161,12 +195,18 @@ class TerminalChat:
 
     async def _text(self, text: str) -> None:
         self._typing.append(text)
-        await self.sim.send_text(self.user, text)
+        await self.sim.send_text(self.user, text, group=self.group)
+
+    def _switch(self, note: str) -> None:
+        """Show another thread from its start."""
+        self._last = 0
+        self._shown.clear()
+        self.note(note)
 
     # -- choices and forms ----------------------------------------------------------------------
 
     def _bot_items(self) -> list[Item]:
-        return [i for i in self.sim.thread(self.user) if i.sender == "bot" and i.outgoing]
+        return [i for i in self.sim.thread(self.chat) if i.sender == "bot" and i.outgoing]
 
     def _latest_with_choices(self) -> Item | None:
         return next((i for i in reversed(self._bot_items()) if i.outgoing.choices), None)  # type: ignore[union-attr]
@@ -255,27 +295,43 @@ class TerminalChat:
         elif name == "/user":
             if not args:
                 raise ValueError("/user NUMBER [name]")
-            self.user = self.sim._user(args[0])
+            user = self.sim._user(args[0])
+            if self.group is not None:
+                self.sim.join(self.group, user)
+            self.user = user
             if len(args) > 1:
                 self.sim._names[self.user] = " ".join(args[1:])
-            self._last = 0
-            self._shown.clear()
-            self.note(f"  you are now +{self.user}")
+            if self.group is not None:
+                self.note(f"  you are now +{self.user}, in the group")
+            else:
+                self._switch(f"  you are now +{self.user}")
+        elif name == "/group":
+            if not args:
+                raise ValueError("/group SUBJECT [NUMBER ...]")
+            self.group = self.sim.add_group(args[0], [self.user, *args[1:]])
+            members = ", ".join(f"+{m}" for m in self.sim.groups[self.group].participants)
+            self._switch(f"  group {args[0]!r} with the bot and {members}; /private to leave")
+        elif name == "/private":
+            self.group = None
+            self._switch(f"  your one-to-one chat, as +{self.user}")
         elif name == "/file":
             if not args:
                 raise ValueError("/file PATH [caption]")
             caption = " ".join(args[1:]) or None
             path = Path(args[0]).expanduser()  # noqa: ASYNC240 (no I/O: reads $HOME)
             self._typing.append(path.name)
-            await self.sim.send_media(self.user, path, caption=caption)
+            await self.sim.send_media(self.user, path, caption=caption, group=self.group)
         elif name == "/location":
             if len(args) < 2:
                 raise ValueError("/location LAT LNG [name]")
-            await self.sim.act(self.user, {"location": [args[0], args[1], *args[2:3]]})
+            location = {"location": [args[0], args[1], *args[2:3]]}
+            await self.sim.act(self.user, location, group=self.group)
         elif name == "/react":
             bots = self._bot_items()
             if not args or not bots:
                 raise ValueError("/react EMOJI, after the bot sent something")
+            if self.group is not None:
+                raise ValueError("/react: reactions are not sent in groups")
             await self.sim.react(self.user, bots[-1].id, args[0])
         elif name == "/form":
             open_forms = [i for i in self._bot_items() if i.form is not None and not i.form_done]
@@ -283,10 +339,12 @@ class TerminalChat:
                 raise ValueError("no open form")
             await self._fill(open_forms[-1])
         elif name == "/ticks":
-            for item in self.sim.thread(self.user):
+            for item in self.sim.thread(self.chat):
                 data = item.to_json()
                 label = (data.get("text") or _media_name(data) or data["kind"])[:40]
                 who = "bot" if item.sender == "bot" else "you"
+                if item.author not in (None, self.user):
+                    who = f"+{item.author}"
                 self.say(
                     f"  {who:3} {_TICKS.get(item.status or '', ' '):2} {item.status:9} {label}"
                 )

@@ -10,11 +10,18 @@
   const thread = document.getElementById("thread");
   const status = document.getElementById("chat-status");
   const userSelect = document.getElementById("chat-user");
+  const asSelect = document.getElementById("chat-as");
+  const asLabel = document.getElementById("chat-as-label");
+  const newGroup = document.getElementById("chat-new-group");
   const composer = document.getElementById("composer");
   const input = document.getElementById("chat-text");
   const TICKS = { sending: "🕓", sent: "✓", delivered: "✓✓", read: "✓✓ read", failed: "⚠ failed" };
 
   let user = "";
+  // The open group chat ({id, subject, participants}), or null for a one-to-one chat.
+  let group = null;
+  let groups = new Map();
+  let defaultUser = "";
   let last = 0;
   let items = new Map();
   let poller = null;
@@ -36,7 +43,7 @@
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", [csrfHeader]: csrf },
-      body: JSON.stringify({ user: user, action: action }),
+      body: JSON.stringify(group ? { user: asSelect.value, group: group.id, action: action } : { user: user, action: action }),
     });
     if (!response.ok) {
       let reason = response.statusText;
@@ -110,6 +117,7 @@
     }
     const node = el("li", "bubble from-" + item.from + " kind-" + item.kind);
     node.dataset.id = item.id;
+    if (item.author) node.appendChild(el("div", "author", "+" + item.author));
     if (item.header) node.appendChild(el("div", "header", item.header));
     if (item.media) {
       const caption = item.media.caption ? " — " + item.media.caption : "";
@@ -131,7 +139,7 @@
       node.appendChild(box);
     }
     if (item.form) node.appendChild(flowForm(item));
-    if (item.from === "bot") {
+    if (item.from === "bot" && !group) {
       const reactions = el("div", "reactions");
       for (const emoji of ["👍", "❤️", "😂"]) {
         const button = el("button", "react", emoji);
@@ -163,7 +171,7 @@
   async function poll(signal) {
     while (!signal.aborted) {
       try {
-        const query = new URLSearchParams({ user: user, after: String(last), timeout: "20" });
+        const query = new URLSearchParams({ user: group ? group.id : user, after: String(last), timeout: "20" });
         const response = await fetch(api + "/items?" + query, { credentials: "same-origin", signal: signal });
         if (response.status === 401) { say("Logged out: reload the page."); return; }
         if (!response.ok) throw new Error(response.statusText);
@@ -181,7 +189,18 @@
 
   function open(name) {
     if (poller) poller.abort();
-    user = name;
+    group = groups.get(name) || null;
+    asLabel.hidden = !group;
+    if (group) {
+      asSelect.replaceChildren();
+      for (const member of group.participants) {
+        const option = el("option", "", "+" + member);
+        option.value = member;
+        asSelect.appendChild(option);
+      }
+    } else {
+      user = name;
+    }
     last = 0;
     items = new Map();
     thread.replaceChildren();
@@ -199,14 +218,42 @@
 
   userSelect.addEventListener("change", () => open(userSelect.value));
 
+  function addGroupOption(found) {
+    groups.set(found.id, found);
+    const option = el("option", "", "👥 " + found.subject);
+    option.value = found.id;
+    userSelect.appendChild(option);
+  }
+
+  newGroup.addEventListener("click", async () => {
+    const subject = window.prompt("Group subject", "Group");
+    if (subject === null) return;
+    const others = window.prompt("Participants besides " + defaultUser + " (numbers, comma-separated)", "");
+    if (others === null) return;
+    const participants = [defaultUser, ...others.split(",").map((n) => n.trim()).filter(Boolean)];
+    const response = await fetch(api + "/groups", {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", [csrfHeader]: csrf },
+      body: JSON.stringify({ subject: subject, participants: participants }),
+    });
+    const data = await response.json();
+    if (!response.ok) { say("No group: " + (data.error || response.statusText)); return; }
+    addGroupOption(data);
+    userSelect.value = data.id;
+    open(data.id);
+  });
+
   fetch(api + "/users", { credentials: "same-origin" })
     .then((response) => response.json())
     .then((data) => {
+      defaultUser = data.default_user;
       for (const name of data.users.length ? data.users : [data.default_user]) {
         const option = el("option", "", name);
         option.value = name;
         userSelect.appendChild(option);
       }
+      for (const found of data.groups || []) addGroupOption(found);
       userSelect.value = data.default_user;
       open(data.default_user);
     })

@@ -1,0 +1,163 @@
+"""The simulator stages group chats (issue 25): participants write into one group through the
+signed webhook path, the bot's replies to the group appear in it with Meta's group statuses, in
+the engine, the terminal chat and the console's chat API."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from wahost import Context, Router
+from wahost import filters as F
+from wahost.simulator.session import Simulation
+from wahost.simulator.terminal import TerminalChat
+from wahost.testing.harness import make_config
+
+ALICE = "16505551234"
+BOB = "16505550002"
+TOKEN = "console-token-0123456789"
+
+
+def group_bot(statuses: list[tuple[str, str]]) -> Router:
+    """Counts each conversation's messages in its state; answers in the chat it was asked in."""
+    router = Router()
+
+    @router.message(F.text)
+    async def count(message: Any, ctx: Context) -> None:
+        n = int(ctx.state.get("n", 0)) + 1
+        ctx.state.update(n=n)
+        where = "group" if ctx.is_group else "private"
+        await ctx.reply(f"{where} #{n}: {message.text.body} (+{ctx.sender})")
+
+    @router.status(F.group)
+    async def status(status: Any, ctx: Context) -> None:
+        statuses.append((str(status.status), ctx.sender))
+
+    return router
+
+
+async def _until(predicate: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.02)
+
+
+async def test_participants_write_into_one_group_and_the_bot_answers_in_it(
+    tmp_path: Path,
+) -> None:
+    statuses: list[tuple[str, str]] = []
+    config = make_config(tmp_path)
+    async with Simulation(config, bots=[group_bot(statuses)], load_entrypoints=False) as sim:
+        group = sim.add_group("Book club", [ALICE, BOB])
+        await sim.act(ALICE, {"text": "hi"}, group=group)
+        await sim.wait_for_bot(group, 1)
+        await sim.act(BOB, {"text": "hello"}, group=group)
+        bot = await sim.wait_for_bot(group, 2)
+        await sim.send_text(ALICE, "alone")
+        [private] = await sim.wait_for_bot(ALICE, 1)
+        await sim.items(group)  # the participants see the bot's messages: read follows
+        await _until(lambda: statuses.count(("read", ALICE)) == 2)
+        with pytest.raises(ValueError, match="a group takes texts and files only"):
+            await sim.act(BOB, {"location": [1, 2]}, group=group)
+
+    assert [item.outgoing.text for item in bot if item.outgoing] == [
+        f"group #1: hi (+{ALICE})",
+        f"group #2: hello (+{BOB})",
+    ]
+    assert private.outgoing is not None and private.outgoing.text == f"private #1: alone (+{ALICE})"
+    thread = sim.thread(group)
+    assert [(i.sender, i.author) for i in thread] == [
+        ("user", ALICE),
+        ("bot", None),
+        ("user", BOB),
+        ("bot", None),
+    ]
+    assert all(item.user == group for item in thread)
+    assert sim.users() == [ALICE]  # the group is a chat, not a user
+    # Each reply: one sent for the group, delivered and read per participant.
+    for who in (ALICE, BOB):
+        assert statuses.count(("delivered", who)) == 2
+    assert statuses.count(("sent", "")) == 2
+    assert [m["recipient_type"] for m in sim.graph.messages_to(group)] == ["group", "group"]
+
+
+async def test_the_terminal_stages_a_group_and_writes_as_its_participants(
+    tmp_path: Path,
+) -> None:
+    config = make_config(tmp_path)
+    read_end, write_end = os.pipe()
+    out = io.StringIO()
+    async with Simulation(config, bots=[group_bot([])], load_entrypoints=False) as sim:
+        with os.fdopen(read_end, "r") as stdin, os.fdopen(write_end, "w") as typing:
+            chat = TerminalChat(sim, stdin=stdin, stdout=out, color=False)
+            running = asyncio.create_task(chat.run())
+
+            def type_line(line: str) -> None:
+                typing.write(line + "\n")
+                typing.flush()
+
+            type_line(f"/group Club {BOB}")
+            await _until(lambda: chat.group is not None)
+            group = chat.group
+            assert group is not None
+            type_line("hi all")
+            await sim.wait_for_bot(group, 1)
+            type_line(f"/user {BOB}")
+            type_line("me too")
+            await sim.wait_for_bot(group, 2)
+            await _until(lambda: "group #2: me too" in out.getvalue())
+            type_line("/private")
+            type_line("just us")
+            await sim.wait_for_bot(BOB, 1)
+            await _until(lambda: "private #1: just us" in out.getvalue())
+            type_line("/quit")
+            await asyncio.wait_for(running, 10)
+    screen = out.getvalue()
+    assert f"group 'Club' with the bot and +{ALICE}, +{BOB}" in screen
+    assert f"group #1: hi all (+{ALICE})" in screen
+    assert f"group #2: me too (+{BOB})" in screen
+    assert f"private #1: just us (+{BOB})" in screen
+    assert [m["to"] for m in sim.graph.sent] == [group, group, BOB]
+
+
+async def test_the_console_chat_stages_a_group(tmp_path: Path) -> None:
+    config = make_config(tmp_path, {"console": {"enabled": True, "token": TOKEN}})
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    async with (
+        Simulation(config, bots=[group_bot([])], load_entrypoints=False) as sim,
+        httpx.AsyncClient(base_url=sim.url, headers=headers, timeout=30) as http,
+    ):
+        made = await http.post(
+            "/-/console/api/chat/groups", json={"subject": "Club", "participants": [ALICE, BOB]}
+        )
+        assert made.status_code == 200, made.text
+        group = made.json()
+        assert (group["subject"], group["participants"]) == ("Club", [ALICE, BOB])
+        listed = (await http.get("/-/console/api/chat/users")).json()
+        assert listed["groups"] == [group]
+        act = {"user": BOB, "group": group["id"], "action": {"text": "hey"}}
+        assert (await http.post("/-/console/api/chat/act", json=act)).status_code == 200
+        await sim.wait_for_bot(group["id"], 1)
+        items = (
+            await http.get("/-/console/api/chat/items", params={"user": group["id"], "after": 0})
+        ).json()["items"]
+        assert [(i["from"], i["author"], i["text"]) for i in items] == [
+            ("user", BOB, "hey"),
+            ("bot", None, f"group #1: hey (+{BOB})"),
+        ]
+        refused = await http.post(
+            "/-/console/api/chat/act",
+            json={"user": BOB, "group": group["id"], "action": {"react": ["x", "👍"]}},
+        )
+        assert refused.status_code == 400
+        too_many = {"subject": "Big", "participants": [f"1650555{n:04d}" for n in range(9)]}
+        assert (await http.post("/-/console/api/chat/groups", json=too_many)).status_code == 400
