@@ -12,7 +12,7 @@ import pytest
 
 from wahost import Context, Router
 from wahost import filters as F
-from wahost.outbound import ReplyButton, ReplyButtons, Text, message_body
+from wahost.outbound import Pin, ReplyButton, ReplyButtons, Text, message_body
 from wahost.testing import TEST_TOKEN, BotHarness, FakeGraph
 from wahost.testing.payloads import make_message, make_webhook
 
@@ -214,6 +214,35 @@ def test_message_body_refuses_the_types_a_group_does_not_take(kind: str) -> None
     with pytest.raises(ValueError, match=f"a {kind} message cannot be sent to a group"):
         message_body("GROUP", messages[kind], recipient_type="group")
     assert message_body("GROUP", Text("hi"), recipient_type="group")["to"] == "GROUP"
+
+
+async def test_a_bot_pins_a_participants_message_in_the_group(tmp_path: Path) -> None:
+    router = Router()
+
+    @router.message(F.group & F.text("pin this"))
+    async def pin(message: Any, ctx: Context, group_id: str) -> None:
+        await ctx.send(group_id, Pin(message.id, 3), group=True)
+        await ctx.send(group_id, Pin.unpin(message.id), group=True)
+
+    async with FakeGraph(token=TEST_TOKEN) as graph:
+        group = graph.add_group([ALICE, BOB])
+        async with BotHarness(tmp_path, plugins=[router], graph=graph) as bot:
+            webhook = make_webhook(group_text("pin this", BOB, group, wamid="wamid.pin-me"))
+            assert (await bot.post(webhook)).status_code == 200
+            await bot.idle()
+    assert [(m["recipient_type"], m["type"], m["pin"]) for m in graph.messages_to(group)] == [
+        ("group", "pin", {"type": "pin", "message_id": "wamid.pin-me", "expiration_days": 3}),
+        ("group", "pin", {"type": "unpin", "message_id": "wamid.pin-me"}),
+    ]
+
+
+def test_a_pin_goes_to_a_group_only_and_lasts_1_to_30_days() -> None:
+    with pytest.raises(ValueError, match="a pin message is sent to a group only"):
+        message_body(ALICE, Pin("wamid.x"))
+    with pytest.raises(ValueError, match=r"Pin\.expiration_days: 1 to 30 days \(got 31\)"):
+        message_body("GROUP", Pin("wamid.x", 31), recipient_type="group")
+    body = message_body("GROUP", Pin("wamid.x"), recipient_type="group")
+    assert body["pin"] == {"type": "pin", "message_id": "wamid.x", "expiration_days": 7}
 
 
 # -- the fake Graph API answers group sends as Meta does (§12.3, §12.7) ---------------------------

@@ -38,7 +38,7 @@ from wahost.outbound.interactive import (
     Section,
 )
 from wahost.outbound.media import Audio, Document, Image, Media, Sticker, Video
-from wahost.outbound.messages import Location, Reaction, Text
+from wahost.outbound.messages import Location, Pin, Reaction, Text
 from wahost.outbound.shorthand import coerce
 from wahost.outbound.template import (
     BodyParameter,
@@ -86,6 +86,7 @@ __all__ = [
     "Part",
     "PayloadParameter",
     "Phone",
+    "Pin",
     "Reaction",
     "ReplyButton",
     "ReplyButtons",

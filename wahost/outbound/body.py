@@ -51,6 +51,8 @@ def message_body(
     message.validate()
     check_text("to", to)
     check_choice("recipient_type", recipient_type, ("individual", "group"))
+    if recipient_type != "group" and message.type == "pin":
+        raise ValueError("recipient_type: a pin message is sent to a group only")
     if recipient_type == "group" and message.type not in GROUP_MESSAGE_TYPES:
         allowed = ", ".join(sorted(GROUP_MESSAGE_TYPES))
         raise ValueError(

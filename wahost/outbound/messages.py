@@ -1,4 +1,4 @@
-"""Text, location and reaction messages."""
+"""Text, location, reaction and pin messages."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Self
 
 from wahost.outbound.base import Outbound, check_optional_text, check_text, compact
 
-__all__ = ["Location", "Reaction", "Text"]
+__all__ = ["Location", "Pin", "Reaction", "Text"]
 
 TEXT_MAX = 4096
 """The body of a text message (reference/cloudapi.md §6)."""
@@ -116,3 +116,44 @@ class Reaction(Outbound, frozen=True):
 
     def content(self) -> dict[str, Any]:
         return {"message_id": self.message_id, "emoji": self.emoji}
+
+
+PIN_DAYS_MAX = 30
+"""How long a pin may last, in days (reference/cloudapi.md §12.3)."""
+
+
+class Pin(Outbound, frozen=True):
+    """Pin a message of a group chat for ``expiration_days`` (1 to 30), or unpin it
+    (:meth:`unpin`). Only a group takes it (send with ``group=True``), from a group admin; a
+    group has at most 3 pinned messages, and a 4th pin unpins the oldest (reference/cloudapi.md
+    §12.3)."""
+
+    type: ClassVar[str] = "pin"
+
+    message_id: str
+    """The wamid of the message to pin or unpin."""
+
+    expiration_days: int | None = 7
+    """Days the pin lasts (1 to 30); ``None`` for an unpin."""
+
+    @classmethod
+    def unpin(cls, message_id: str) -> Self:
+        """Unpin ``message_id``."""
+        return cls(message_id, None)
+
+    def _check(self, path: str) -> None:
+        check_text(f"{path}.message_id", self.message_id)
+        days = self.expiration_days
+        if days is not None and (
+            isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= PIN_DAYS_MAX
+        ):
+            raise ValueError(f"{path}.expiration_days: 1 to {PIN_DAYS_MAX} days (got {days!r})")
+
+    def content(self) -> dict[str, Any]:
+        if self.expiration_days is None:
+            return {"type": "unpin", "message_id": self.message_id}
+        return {
+            "type": "pin",
+            "message_id": self.message_id,
+            "expiration_days": self.expiration_days,
+        }

@@ -180,6 +180,8 @@ class GraphRoutes:
         in (131041) with someone else in it (131020), and take the message's type."""
         group = self.groups.get(to)
         if recipient_type != "group":
+            if kind == "pin":
+                return _invalid('Param type pin needs recipient_type "group".')
             if group is not None:
                 return _invalid('Param to is a group id: send with recipient_type "group".')
             return None
