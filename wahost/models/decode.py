@@ -100,7 +100,9 @@ def decode_message(item: bytes | msgspec.Raw) -> Message:
     :func:`decode_unit`; raises :class:`DecodeError` when the item is not a JSON object.
     """
     try:
-        return _decode_message(item, "message")
+        message, degraded = _decode_message(item, "message")
+        raw_json = item if isinstance(item, msgspec.Raw) else msgspec.Raw(item)
+        return msgspec.structs.replace(message, raw_json=raw_json, degraded=degraded)
     except _FAILURES as exc:
         raise DecodeError(f"message: {exc}") from exc
 
@@ -120,10 +122,12 @@ def _decode_unit(unit: Unit) -> Message | Status | WebhookError | Event:
     body = _body_decoder().decode(unit.body)
     metadata = _decode_metadata(body.metadata, unit.key) if body.metadata else _NO_METADATA
     if unit.kind == "message":
-        message = _decode_message(body.item, unit.key)
+        message, degraded = _decode_message(body.item, unit.key)
         contact = _decode_contact(body.contact, unit.key) if body.contact else None
         return msgspec.structs.replace(
             message,
+            raw_json=body.item,
+            degraded=degraded,
             phone_number_id=metadata.phone_number_id,
             display_phone_number=metadata.display_phone_number,
             waba_id=body.waba_id,
@@ -161,12 +165,11 @@ def _decode_unit(unit: Unit) -> Message | Status | WebhookError | Event:
     raise DecodeError(f"unit {unit.key}: unknown kind {unit.kind!r}")
 
 
-def _decode_message(item: bytes | msgspec.Raw, where: str) -> Message:
+def _decode_message(item: bytes | msgspec.Raw, where: str) -> tuple[Message, tuple[str, ...]]:
     try:
         message_type = _peek_decoder.decode(item).type
     except msgspec.ValidationError:
         message_type = ""  # a "type" that is not a string: nothing to choose a class by
-    raw_json = item if isinstance(item, msgspec.Raw) else msgspec.Raw(item)
     cls = MESSAGE_TYPES.get(message_type, UnknownMessage)
     decoder = _message_decoders.get(cls) or _unknown_decoder
     message, degraded = _decode_typed(decoder, cls, item, where)
@@ -181,7 +184,7 @@ def _decode_message(item: bytes | msgspec.Raw, where: str) -> Message:
         # Its raw item is all a plugin has: make sure it reads (the typed decode skips
         # fields, and the strings in them, that it does not model).
         msgspec.json.decode(item)
-    return msgspec.structs.replace(message, raw_json=raw_json, degraded=degraded)
+    return message, degraded
 
 
 def _decode_contact(raw: msgspec.Raw, where: str) -> Contact | None:
