@@ -18,6 +18,7 @@ import structlog
 from wahost.config import Config, ConfigError, config_to_toml, load_config
 from wahost.config.audit import Exposure, find_exposures
 from wahost.logs import configure_logging
+from wahost.meta_setup import webhook_group
 from wahost.plugins import PluginError, build_plugin_manager
 from wahost.simulator.command import simulate
 from wahost.startup_log import log_start
@@ -314,6 +315,7 @@ def worker(config_path: Path, bot_specs: tuple[str, ...], reload: bool) -> None:
 
 
 cli.add_command(simulate)
+cli.add_command(webhook_group)
 
 
 @cli.command()

@@ -19,6 +19,7 @@ import httpx
 
 from wahost.testing.fake_graph.catalogue import ERRORS, error_body
 from wahost.testing.fake_graph.routes import GraphRoutes
+from wahost.testing.fake_graph.webhooks import WebhookRoutes
 from wahost.testing.fake_graph.wire import (
     _INVALID_TOKEN,
     _PHRASES,
@@ -70,7 +71,7 @@ class Failure:
         return _json_response(body, status, headers)
 
 
-class FakeGraph(GraphRoutes):
+class FakeGraph(GraphRoutes, WebhookRoutes):
     """A fake Graph API on ``127.0.0.1`` (a free port) for the length of an ``async with``.
 
     ``token``: the only bearer token accepted (others get HTTP 401, code 190).
@@ -116,6 +117,12 @@ class FakeGraph(GraphRoutes):
         self.business_public_keys: dict[str, str] = {}
         self.conversational_automation: dict[str, dict[str, Any]] = {}
         self.business_profiles: dict[str, dict[str, Any]] = {}
+        #: Webhook subscriptions and callback overrides (:mod:`.webhooks`).
+        self.app_callback_url: str | None = None
+        self.subscribed_wabas: dict[str, str | None] = {}
+        self.phone_overrides: dict[str, str] = {}
+        self.override_tokens: dict[str, str] = {}
+        self.phone_wabas: dict[str, str] = {}
         #: Messages answered 130429 / 131056 by the rate enforcement.
         self.throttled = 0
         self.pair_limited = 0

@@ -88,6 +88,12 @@ class GraphRoutes:
         message = f"{media_id}:{expires}".encode()
         return hmac.new(self._token.encode(), message, hashlib.sha256).hexdigest()[:32]
 
+    # The webhook routes' state and handlers (:class:`~.webhooks.WebhookRoutes`).
+    subscribed_wabas: dict[str, str | None]
+    _subscribed_apps: Callable[[str, Recorded], _Response]
+    _phone_settings: Callable[[str, Recorded], _Response | None]
+    _webhook_configuration: Callable[[str], dict[str, str]]
+
     def _safe_route(self, r: Recorded) -> _Response:
         try:
             return self._route(r)
@@ -108,6 +114,12 @@ class GraphRoutes:
                 return self._upload(r)
             case "GET", [node]:
                 return self._get_node(node, r)
+            case "GET" | "POST", [waba, "subscribed_apps"]:
+                return self._subscribed_apps(waba, r)
+            case "POST", [pnid]:
+                settings = self._phone_settings(pnid, r)
+                if settings is not None:
+                    return settings
             case "DELETE", [node]:
                 if node not in self.media:
                     return _no_object("delete", node)
@@ -253,6 +265,8 @@ class GraphRoutes:
         answer: dict[str, Any] = {}
         if "conversational_automation" in fields and node in self.conversational_automation:
             answer["conversational_automation"] = self.conversational_automation[node]
+        if "webhook_configuration" in fields:
+            answer["webhook_configuration"] = self._webhook_configuration(node)
         answer["id"] = node
         return _json_response(answer)
 
