@@ -328,17 +328,18 @@ async def test_a_serve_and_a_worker_process_are_counted_together_in_multiprocess
             assert answer.status_code == 200
             await graph.wait_for(1, timeout=20)
             url = f"http://127.0.0.1:{port}/metrics"
+            worker_url = f"http://127.0.0.1:{worker_port}/metrics"
+            # The serve process publishes its webhook counts every second in this mode.
             deadline = time.monotonic() + 10
             while True:
                 samples = parse((await scrape(url, token=None)).text)
-                if value(samples, "wahost_units_handled_total", kind="message") or (
-                    time.monotonic() > deadline
-                ):
+                from_worker = parse((await scrape(worker_url, token=None)).text)
+                done = value(samples, "wahost_units_handled_total", kind="message") and value(
+                    from_worker, "wahost_webhooks_total", code="200"
+                )
+                if done or time.monotonic() > deadline:
                     break
-                await asyncio.sleep(0.05)
-            from_worker = parse(
-                (await scrape(f"http://127.0.0.1:{worker_port}/metrics", token=None)).text
-            )
+                await asyncio.sleep(0.1)
         finally:
             _stop(serve, worker)
     # The webhook was answered by the serve process, the unit handled and the reply sent by

@@ -17,6 +17,8 @@ process may count there (the files are per process).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 import os
 import time
@@ -148,37 +150,50 @@ class HostMetrics:
             "Scrapes that could not read the queue's counts.",
             registry=registry,
         )
-        # Children looked up once: labels() costs a lock and a dict lookup per call, and the
-        # webhook path counts every POST.
-        self._webhook_children: dict[int, Any] = {}
-        self._kind_children: dict[tuple[int, str], Any] = {}
+        # The webhook path counts in plain dicts, moved into the counters by flush(): a
+        # counter's inc() takes a lock and checks its argument, several times the cost of a
+        # dict update, on the path that answers every POST.
+        self._answers: dict[int, int] = {}
+        self._arrived: dict[str, int] = {}
 
     # -- counting ---------------------------------------------------------------------------
 
     def webhook(self, status: int) -> None:
-        """Count one webhook POST answered ``status``."""
-        child = self._webhook_children.get(status)
-        if child is None:
-            child = self._webhook_children[status] = self.webhooks.labels(str(status))
-        child.inc()
-
-    def _kind(self, metric: Counter, kind: str) -> Any:
-        key = (id(metric), kind)
-        child = self._kind_children.get(key)
-        if child is None:
-            child = self._kind_children[key] = metric.labels(kind)
-        return child
+        """Count one webhook POST answered ``status`` (seen by the next :meth:`flush`)."""
+        answers = self._answers
+        answers[status] = answers.get(status, 0) + 1
 
     def units_enqueued(self, units: Iterable[Unit]) -> None:
+        """Count the units of a webhook committed to the queue (seen by the next
+        :meth:`flush`)."""
+        arrived = self._arrived
         for unit in units:
-            self._kind(self.enqueued, unit.kind).inc()
+            arrived[unit.kind] = arrived.get(unit.kind, 0) + 1
+
+    def flush(self) -> None:
+        """Move the webhook path's counts into their counters (done before every scrape,
+        and every second by ``wahost serve`` in multiprocess mode, where another process may
+        be the one scraped)."""
+        answers, self._answers = self._answers, {}
+        for status, count in answers.items():
+            self.webhooks.labels(str(status)).inc(count)
+        arrived, self._arrived = self._arrived, {}
+        for kind, count in arrived.items():
+            self.enqueued.labels(kind).inc(count)
+
+    async def flush_every(self, seconds: float, stop: asyncio.Event) -> None:
+        """:meth:`flush` every ``seconds`` until ``stop`` is set (and once more then)."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), seconds)
+            self.flush()
 
     def unit_handled(self, kind: str, seconds: float) -> None:
-        self._kind(self.handled, kind).inc()
+        self.handled.labels(kind).inc()
         self.handling.labels(kind).observe(seconds)
 
     def unit_failed(self, kind: str, seconds: float, *, dead: bool) -> None:
-        self._kind(self.dead if dead else self.retried, kind).inc()
+        (self.dead if dead else self.retried).labels(kind).inc()
         self.handling.labels(kind).observe(seconds)
 
     def replied(self, unit: Unit) -> None:
@@ -218,6 +233,7 @@ class HostMetrics:
     def exposition(self) -> bytes:
         """The text format of every metric: this host's, or in multiprocess mode every
         process's (read from ``PROMETHEUS_MULTIPROC_DIR``)."""
+        self.flush()
         path = multiprocess_dir()
         if path is None:
             return generate_latest(self.registry)
@@ -240,7 +256,9 @@ class HostMetrics:
         return False
 
     def close(self) -> None:
-        """In multiprocess mode, drop this process's live gauges (its process is ending)."""
+        """Flush; in multiprocess mode, drop this process's live gauges (its process is
+        ending)."""
+        self.flush()
         path = multiprocess_dir()
         if path is not None:
             from prometheus_client import multiprocess

@@ -161,6 +161,16 @@ def _serve_metrics(host: Wahost, stop: asyncio.Event) -> asyncio.Task[None] | No
     )
 
 
+def _flush_metrics(host: Wahost, stop: asyncio.Event) -> asyncio.Task[None] | None:
+    """In multiprocess mode, publish the webhook path's counts every second: another
+    process (a worker's ``[metrics] port``) may be the one scraped."""
+    from wahost.metrics import multiprocess_dir
+
+    if host.metrics is None or multiprocess_dir() is None:
+        return None
+    return asyncio.create_task(host.metrics.flush_every(1.0, stop))
+
+
 def _stop_on_signals() -> asyncio.Event:
     """An event set by SIGTERM or SIGINT (where the platform lets the loop handle signals)."""
     stop = asyncio.Event()
@@ -187,6 +197,7 @@ async def serve(host: Wahost, *, with_worker: bool = True, grace: float = 10.0) 
     worker = Worker(host) if with_worker else None
     worker_task = asyncio.create_task(worker.run()) if worker else None
     metrics_task = _serve_metrics(host, stop)
+    flush_task = _flush_metrics(host, stop)
     log.info(
         "listening",
         address=f"http://{server.host}:{server.port}",
@@ -211,6 +222,8 @@ async def serve(host: Wahost, *, with_worker: bool = True, grace: float = 10.0) 
             await worker_task
         if metrics_task is not None:
             await metrics_task
+        if flush_task is not None:
+            await flush_task
         await host.stop()
         log.info("stopped")
 

@@ -67,7 +67,9 @@ class UnitStamp:
     __slots__ = ()
 
     def __call__(self, units: list[Unit], traceparent: str = "") -> list[Unit]:
-        extra = b',"received_at":' + repr(time.time()).encode()
+        # Milliseconds are enough for the latencies read from it; a float's repr costs
+        # twice the time on the webhook's path.
+        extra = b',"received_at":%.3f' % time.time()
         if traceparent:
             extra += b',"traceparent":' + msgspec.json.encode(traceparent)
         extra += b"}"
