@@ -548,7 +548,7 @@ def decode_event(field: str, value: Any) -> Any:
 
 def test_unknown_field_event_keeps_the_raw_dict() -> None:
     value = {"metadata": {"phone_number_id": PNID}, "anything": [1, {"x": None}]}
-    event = decode_event("phone_number_quality_update", value)
+    event = decode_event("automatic_events", value)
     assert isinstance(event, Event)
     assert event.value == value == event.raw
     assert event.phone_number_id == PNID
@@ -782,7 +782,7 @@ def test_message_types_registry_covers_the_reference() -> None:
     documented = {
         "text", "image", "audio", "video", "document", "sticker", "location", "contacts",
         "interactive", "button", "reaction", "order", "system", "unsupported", "unknown",
-        "request_welcome", "revoke",
+        "request_welcome", "revoke", "edit",
     }  # fmt: skip
     assert set(MESSAGE_TYPES) == documented
     for cls in MESSAGE_TYPES.values():

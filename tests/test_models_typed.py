@@ -160,6 +160,7 @@ TYPED_FIXTURES = {
     "request_welcome": "inbound_request_welcome.json",
     "unsupported": "inbound_unsupported.json",
     "revoke": "pywa_deleted_message_revoke.json",
+    "edit": "pywa_edited_message_image.json",
 }
 
 
