@@ -20,7 +20,10 @@ RUN python -m venv /opt/wahost \
         ./plugins/wahost-status
 
 FROM python:3.12-slim
-RUN useradd --system --uid 10001 --user-group --home-dir /srv/wahost --create-home wahost
+# var/ is where [queue] path = "var/wahost.db" lands: a volume mounted there starts owned by
+# wahost, as the image has it.
+RUN useradd --system --uid 10001 --user-group --home-dir /srv/wahost --create-home wahost \
+    && install -d -o wahost -g wahost -m 0700 /srv/wahost/var
 COPY --from=build /opt/wahost /opt/wahost
 ENV PATH=/opt/wahost/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \

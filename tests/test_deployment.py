@@ -167,7 +167,10 @@ def test_serve_listens_on_the_port_and_address_of_the_command_line(tmp_path: Pat
 def test_the_dockerfile_runs_as_an_unprivileged_user() -> None:
     users = _instructions("USER")
     assert users and users[-1] not in ("root", "0")
-    assert any("--home-dir /srv/wahost" in run for run in _instructions("RUN"))
+    runs = " ".join(_instructions("RUN"))
+    assert "--home-dir /srv/wahost" in runs
+    # The store's directory belongs to that user, so a volume mounted there is writable.
+    assert "install -d -o wahost -g wahost -m 0700 /srv/wahost/var" in runs
 
 
 def test_the_dockerfile_installs_the_core_and_every_first_party_plugin_from_the_checkout() -> None:
