@@ -351,3 +351,32 @@ async def test_a_serve_and_a_worker_process_are_counted_together_in_multiprocess
         assert value(seen, "wahost_graph_sends_total", type="text", code="ok") == 1
         assert value(seen, "wahost_ingress_to_reply_seconds_count") == 1
     assert {path.name.split("_")[0] for path in multiproc.glob("*.db")} >= {"counter"}
+
+
+async def test_dialogues_waiting_counts_conversations_whose_dialogue_waits(tmp_path: Path) -> None:
+    from wahost import Router
+    from wahost import filters as F
+
+    router = Router(name="asks")
+
+    @router.message(F.text)
+    async def ask(ctx: Context) -> None:
+        await ctx.ask("Your name?", F.text)
+        await ctx.reply("thanks")
+
+    config = {"metrics": {"enabled": True}}
+    async with (
+        FakeGraph(token=TEST_TOKEN) as graph,
+        BotHarness(tmp_path, plugins=[router], config=config, graph=graph) as bot,
+    ):
+        for n, user in enumerate((USER, OTHER)):
+            webhook = make_webhook(make_text("hi", sender=user, wamid=f"wamid.d-{n}"))
+            assert (await bot.post(webhook)).status_code == 200
+        await bot.idle()
+        asking = parse((await scrape(bot.url + "/metrics", token=None)).text)
+        answer = make_webhook(make_text("Ann", sender=USER, wamid="wamid.d-answer"))
+        assert (await bot.post(answer)).status_code == 200
+        await bot.idle()
+        answered = parse((await scrape(bot.url + "/metrics", token=None)).text)
+    assert value(asking, "wahost_dialogues_waiting") == 2
+    assert value(answered, "wahost_dialogues_waiting") == 1

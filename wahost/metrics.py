@@ -50,6 +50,9 @@ _HANDLING_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
 _REPLY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30, 60, 300)
 _WAIT_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
+#: Where ``wahost_dialogues_waiting`` stops counting (a scrape must stay cheap).
+DIALOGUES_COUNTED = 10_000
+
 #: The queue states reported by ``wahost_queue_units``.
 QUEUE_STATES = ("ready", "leased", "waiting_retry", "dead", "quarantined")
 
@@ -145,9 +148,16 @@ class HostMetrics:
             registry=registry,
             multiprocess_mode="livemostrecent",
         )
+        self.dialogues_waiting = Gauge(
+            "wahost_dialogues_waiting",
+            "Conversations with a dialogue waiting for the user (ctx.ask), counted up to "
+            f"{DIALOGUES_COUNTED} at scrape time.",
+            registry=registry,
+            multiprocess_mode="livemostrecent",
+        )
         self.scrape_errors = Counter(
-            "wahost_metrics_queue_read_errors",
-            "Scrapes that could not read the queue's counts.",
+            "wahost_metrics_read_errors",
+            "Scrapes that could not read the queue's or the state store's counts.",
             registry=registry,
         )
         # The webhook path counts in plain dicts, moved into the counters by flush(): a
@@ -229,6 +239,14 @@ class HostMetrics:
             self.queue_units.labels(state).set(getattr(stats, state))
         oldest = stats.oldest_received_at
         self.oldest_age.set(max(0.0, time.time() - oldest) if oldest else 0.0)
+        from wahost.dialogues.journal import NAMESPACE
+
+        try:
+            waiting = await host.state.kv_count(NAMESPACE, limit=DIALOGUES_COUNTED)
+        except Exception:
+            self.scrape_errors.inc()
+            return
+        self.dialogues_waiting.set(waiting)
 
     def exposition(self) -> bytes:
         """The text format of every metric: this host's, or in multiprocess mode every

@@ -147,6 +147,12 @@ class StateStore(abc.ABC):
     ) -> list[tuple[str, bytes]]:
         """Keys of a namespace starting with ``prefix``, sorted by key, with their values."""
 
+    async def kv_count(self, namespace: str, *, limit: int = 10_000) -> int:
+        """How many live keys the namespace holds, counted up to ``limit`` (for metrics).
+        The default reads them through :meth:`kv_scan`; a backend that can count without
+        reading the values should."""
+        return len(await self.kv_scan(namespace, limit=limit))
+
     # -- unit commits --------------------------------------------------------------------
 
     @abc.abstractmethod

@@ -275,6 +275,21 @@ class SQLiteStateStore(StateStore):
 
         return await self.database.read(op)
 
+    async def kv_count(self, namespace: str, *, limit: int = 10_000) -> int:
+        at = now()
+
+        def op(conn: sqlite3.Connection) -> int:
+            # The values are never read: the primary key's range alone answers it.
+            row = conn.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM ws_kv WHERE namespace = ?"
+                " AND (expires_at IS NULL OR expires_at > ?) LIMIT ?)",
+                (namespace, at, max(limit, 0)),
+            ).fetchone()
+            return int(row[0])
+
+        count: int = await self.database.read(op)
+        return count
+
     # -- unit commits --------------------------------------------------------------------
 
     async def apply(self, changes: StateChanges) -> bool:
