@@ -22,6 +22,7 @@ from wahost.models import (
     AccountUpdate,
     AppStateSync,
     BusinessCapabilityUpdate,
+    BusinessUsernameUpdate,
     ButtonMessage,
     CallEvent,
     ConversationCategory,
@@ -49,6 +50,7 @@ from wahost.models import (
     TemplateComponentsUpdate,
     TemplateQualityUpdate,
     TextMessage,
+    UnsupportedMessage,
     UserPreferencesUpdate,
     WebhookError,
 )
@@ -511,6 +513,41 @@ def check_payment_method(u: list[Any]) -> None:
     assert (method.payment_method, method.reference_id) == ("offsite_card_pay", "pix_test_webhook")
 
 
+def check_group_create(u: list[Any]) -> None:
+    [change] = event_value(u, GroupEvent, "group_lifecycle_update").groups
+    assert (change.type, change.subject) == ("group_create", "Lucky Shrub VIPs")
+    assert change.invite_link == "https://chat.whatsapp.com/LINK_ID"
+
+
+def check_group_remove(u: list[Any]) -> None:
+    [change] = event_value(u, GroupEvent, "group_participants_update").groups
+    assert change.removed_participants[0].input == "16505551234"
+    assert change.failed_participants[0].errors[0].code == 131212
+    assert (change.errors[0].code, change.initiated_by) == (131201, "business")
+
+
+def check_username(u: list[Any]) -> None:
+    value = event_value(u, BusinessUsernameUpdate, "business_username_update")
+    assert (value.username, value.status) == ("luckyshrub", "approved")
+
+
+def check_group_unsupported(u: list[Any]) -> None:
+    message = one(u, UnsupportedMessage)
+    assert message.group_id and message.errors[0].code == 130501
+    assert message.from_user_id == "US.13491208655302741918"
+
+
+def check_payment_status(u: list[Any]) -> None:
+    status = one(u, Status)
+    assert (status.type, status.status_raw, status.status) == (
+        "payment",
+        "captured",
+        StatusKind.UNKNOWN,
+    )
+    assert status.payment is not None and status.payment.reference_id == "order-0042"
+    assert status.payment.transaction.amount.value == 21000
+
+
 def account(event: str) -> Any:
     def check(u: list[Any]) -> Any:
         value = event_value(u, AccountUpdate, "account_update")
@@ -637,6 +674,11 @@ FACTS = {
     "meta_partner_solutions.json": check_partner_solution,
     "meta_account_alerts.json": check_alert,
     "meta_account_review_update.json": check_review,
+    "composed_group_lifecycle_create.json": check_group_create,
+    "composed_group_participants_remove.json": check_group_remove,
+    "composed_business_username_update.json": check_username,
+    "composed_group_unsupported_message.json": check_group_unsupported,
+    "composed_status_payment.json": check_payment_status,
 }
 
 #: Fixtures whose samples hold placeholders where Meta documents another type.
