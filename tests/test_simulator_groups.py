@@ -7,6 +7,10 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import select
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -161,3 +165,81 @@ async def test_the_console_chat_stages_a_group(tmp_path: Path) -> None:
         assert refused.status_code == 400
         too_many = {"subject": "Big", "participants": [f"1650555{n:04d}" for n in range(9)]}
         assert (await http.post("/-/console/api/chat/groups", json=too_many)).status_code == 400
+
+
+GROUP_BOT = """
+from wahost import Router, filters as F
+
+router = Router()
+
+@router.message(F.text)
+async def answer(message, ctx):
+    where = f"in {ctx.group_id[:14]}" if ctx.is_group else "privately"
+    await ctx.reply(f"{message.text.body} (+{ctx.sender}) {where}")
+"""
+
+CONFIG = """
+[whatsapp]
+phone_number_id = "106540352242922"
+token = "${WHATSAPP_TOKEN}"
+app_secret = "${WHATSAPP_APP_SECRET}"
+verify_token = "${WHATSAPP_VERIFY_TOKEN}"
+
+[queue]
+path = "wahost.db"
+"""
+
+
+def test_simulate_dash_dash_group_stages_a_group_the_terminal_writes_in(tmp_path: Path) -> None:
+    (tmp_path / "group_bot.py").write_text(GROUP_BOT)
+    (tmp_path / "wahost.toml").write_text(CONFIG)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("WHATSAPP_", "WAHOST_PLUGINS"))}
+    env["WAHOST_PLUGINS"] = ""
+    args = ["simulate", "--config", "wahost.toml", "--bot", "group_bot", "--group", f"Club={BOB}"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "wahost.cli", *args],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    screen = ""
+
+    def expect(text: str, timeout: float = 30.0) -> None:
+        nonlocal screen
+        deadline = time.monotonic() + timeout
+        while text not in screen:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0 and process.poll() is None, f"{text!r} not in:\n{screen}"
+            ready, _, _ = select.select([process.stdout], [], [], min(remaining, 0.5))
+            if ready:
+                screen += os.read(process.stdout.fileno(), 65536).decode(errors="replace")
+
+    def type_line(line: str) -> None:
+        assert process.stdin is not None
+        process.stdin.write(line.encode() + b"\n")
+        process.stdin.flush()
+
+    try:
+        expect("/help for more")
+        type_line("/group Club")
+        expect(f"group 'Club' with the bot and +{ALICE}, +{BOB}")
+        type_line("hi all")
+        expect(f"hi all (+{ALICE}) in Y2FwaV9ncm91cD")
+        type_line(f"/user {BOB}")
+        type_line("me too")
+        expect(f"me too (+{BOB}) in Y2FwaV9ncm91cD")
+        type_line("/private")
+        type_line("just us")
+        expect(f"just us (+{BOB}) privately")
+        type_line("/quit")
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=10)
+        process.stdout.close()
+        process.stdin.close()

@@ -88,6 +88,14 @@ def _with_console(config: Config, web: bool) -> tuple[Config, str | None]:
     hidden=True,
     help="The same as --bot (its earlier name).",
 )
+@click.option(
+    "--group",
+    "group_specs",
+    multiple=True,
+    metavar="SUBJECT=NUMBER,...",
+    help="Stage a group chat of the bot, the simulated user and these numbers (write in it "
+    "with /group SUBJECT, or choose it in the browser); repeat for more.",
+)
 @click.option("--port", default=0, type=int, help="The loopback port of the bot (0: any free).")
 @click.option("--web", is_flag=True, help="Serve the web console with the chat in the browser.")
 @click.option(
@@ -107,6 +115,7 @@ def simulate(
     flows_dir: Path | None,
     bot_specs: tuple[str, ...],
     plugin_modules: tuple[str, ...],
+    group_specs: tuple[str, ...],
     port: int,
     web: bool,
     no_terminal: bool,
@@ -138,6 +147,7 @@ def simulate(
             flows = dict(load_flows(flows_dir))
         except ValueError as exc:
             raise click.ClickException(str(exc)) from None
+    groups = [_group_spec(spec) for spec in group_specs]
     if environ.missing:
         click.echo(f"# not set, simulated values used: {', '.join(environ.missing)}", err=True)
 
@@ -151,6 +161,11 @@ def simulate(
             port=port,
         )
         async with sim:
+            for subject, numbers in groups:
+                try:
+                    sim.add_group(subject, [sim.default_user, *numbers])
+                except ValueError as exc:
+                    raise click.BadParameter(str(exc), param_hint="--group") from None
             if web:
                 click.echo(f"# console: {sim.url}/-/console/chat", err=True)
                 if token is not None:
@@ -164,3 +179,14 @@ def simulate(
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the runner stopped the bot
         _run(main)
+
+
+def _group_spec(spec: str) -> tuple[str, list[str]]:
+    """``SUBJECT=NUMBER,NUMBER`` (the numbers may be left out) as a subject and numbers."""
+    subject, _, numbers = spec.partition("=")
+    if not subject.strip():
+        raise click.BadParameter(
+            f"{spec!r}: write SUBJECT=NUMBER,NUMBER (a subject, then the participants)",
+            param_hint="--group",
+        )
+    return subject.strip(), [n.strip() for n in numbers.split(",") if n.strip()]

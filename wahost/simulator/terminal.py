@@ -33,7 +33,8 @@ Type a message and press Enter to send it to the bot as the simulated user.
   /user NUMBER [name]    talk as another user (digits, international form); in a group,
                          write as that participant (who joins the group)
   /group SUBJECT [NUMBER ...]
-                         start a group chat of the bot, you and these numbers, and write in it
+                         write in the group chat SUBJECT of the bot, you and these numbers
+                         (started now, or staged with --group)
   /private               leave the group: back to your one-to-one chat with the bot
   /ticks                 the status of each message of this chat
   \\TEXT                  send TEXT as it is (for a text that starts with / or is a number)
@@ -308,7 +309,13 @@ class TerminalChat:
         elif name == "/group":
             if not args:
                 raise ValueError("/group SUBJECT [NUMBER ...]")
-            self.group = self.sim.add_group(args[0], [self.user, *args[1:]])
+            known = [g for g in self.sim.groups.values() if g.subject == args[0]]
+            if known:  # staged before (--group, the browser): write in it
+                self.group = known[0].id
+                for number in [self.user, *args[1:]]:
+                    self.sim.join(self.group, number)
+            else:
+                self.group = self.sim.add_group(args[0], [self.user, *args[1:]])
             members = ", ".join(f"+{m}" for m in self.sim.groups[self.group].participants)
             self._switch(f"  group {args[0]!r} with the bot and {members}; /private to leave")
         elif name == "/private":
