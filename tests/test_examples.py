@@ -260,3 +260,49 @@ async def test_without_optionalhook_an_unknown_hook_stops_start_up(wahost_app: A
 
     with pytest.raises(PluginError, match="on_points_awarded"):
         wahost_app(plugins=[Careless()])
+
+
+# -- sign-up dialogue: ctx.ask, docs/dialogues.md ----------------------------------------------
+
+
+async def test_signup_dialogue_asks_retries_and_stores_the_profile(
+    wahost_app: Any, example: Any
+) -> None:
+    signup = example(".", "signup_dialogue")
+    async with wahost_app(bots=[signup]) as bot:
+
+        async def say(payload: dict[str, Any]) -> None:
+            assert (await bot.post(payload)).status_code == 200
+            await bot.idle()
+
+        for line in ("/signup", "Ann", "old", "42"):
+            await say(make_text(line))
+        [plans] = [m for m in bot.graph.sent if m["type"] == "interactive"]
+        assert plans["interactive"]["body"]["text"] == "Which plan would you like?"
+        await say(make_interactive_reply("other:[1]", "Other"))  # not a Plan: retry
+        await say(make_interactive_reply(signup.Plan(name="plus").pack(), "Plus"))
+        await say(make_text("hello"))
+        state = await bot.host.state.get(USER_KEY)
+    assert texts(bot.graph.sent) == [
+        "Welcome! What's your name?",
+        "Hi Ann! How old are you?",
+        "Please send your age as a number, like 42.",
+        "Please pick a plan with the buttons.",
+        "Welcome aboard, Ann: the Plus plan is yours.",
+        "Send /signup to sign up.",
+    ]
+    assert state.data["profile"] == {"name": "Ann", "age": 42, "plan": "plus"}
+
+
+async def test_signup_dialogue_can_be_cancelled(wahost_app: Any, example: Any) -> None:
+    signup = example(".", "signup_dialogue")
+    async with wahost_app(bots=[signup]) as bot:
+        for line in ("/signup", "Ann", "/cancel", "42"):
+            assert (await bot.post(make_text(line))).status_code == 200
+            await bot.idle()
+    assert texts(bot.graph.sent) == [
+        "Welcome! What's your name?",
+        "Hi Ann! How old are you?",
+        "Sign-up cancelled. Send /signup to start again.",
+        "Send /signup to sign up.",
+    ]

@@ -194,3 +194,25 @@ def test_a_flow_is_filled_in_as_a_form(workdir: Path) -> None:
         assert term.process.wait(20) == 0
     finally:
         term.close()
+
+
+def test_the_chat_shows_the_step_a_dialogue_waits_at(workdir: Path) -> None:
+    bot = str(EXAMPLES / "signup_dialogue.py")
+    term = Terminal(_simulate("--config", "wahost.toml", "--bot", bot), workdir, _env(workdir))
+    try:
+        term.expect(r"/help for more")
+        term.type("\\/signup")  # a backslash sends a text that starts with /
+        term.expect(r"What's your name\?")
+        term.expect(r"… waiting for an answer to step 1 of signup:\S*signup")
+        mark = len(term.screen)
+        term.type("Ann")
+        term.expect(r"How old are you\?", start=mark)
+        term.expect(r"… waiting for an answer to step 2 of signup:\S*signup", start=mark)
+        mark = len(term.screen)
+        term.type("\\/cancel")
+        term.expect(r"Sign-up cancelled", start=mark)
+        term.type("/quit")
+        assert term.process.wait(20) == 0
+        assert "waiting for an answer" not in term.screen[mark:]
+    finally:
+        term.close()
