@@ -7,7 +7,7 @@ the handler stops there; the user's answer runs it again from the top, every ear
 and answer served from the conversation's journal. ``/cancel`` ends it at any question.
 """
 
-from wahost import AskTimeout, CallbackData, ConversationCancelled, Context, Message, Router
+from wahost import AskTimeout, CallbackData, Context, ConversationCancelled, Message, Router
 from wahost import filters as F
 from wahost.outbound import ReplyButton, ReplyButtons
 
