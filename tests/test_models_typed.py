@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from wahost import hookimpl
@@ -681,8 +682,35 @@ FACTS = {
     "composed_status_payment.json": check_payment_status,
 }
 
+#: Keys of an event's value that the Event itself carries (phone_number_id) or that say nothing.
+ENVELOPE_KEYS = {"metadata", "messaging_product"}
+
 #: Fixtures whose samples hold placeholders where Meta documents another type.
 DEGRADED = {"meta_webhooks_1.json"}
+
+
+def untyped_keys(raw: Any, typed: Any, path: str = "$") -> list[str]:
+    """The keys of ``raw`` (what Meta sent) that the typed model, encoded back to Meta's
+    names, does not have; a key whose value is a default (null, false, "") is not counted,
+    since the encoding omits defaults."""
+    missing: list[str] = []
+    if isinstance(raw, dict) and isinstance(typed, dict):
+        for key, value in raw.items():
+            if key not in typed:
+                if value not in (None, False, "", [], {}):
+                    missing.append(f"{path}.{key}")
+            else:
+                missing += untyped_keys(value, typed[key], f"{path}.{key}")
+    elif isinstance(raw, list) and isinstance(typed, list):
+        for one_raw, one_typed in zip(raw, typed, strict=False):
+            missing += untyped_keys(one_raw, one_typed, f"{path}[]")
+    return missing
+
+
+def typed_view(update: Any) -> Any:
+    """The typed part of an update as Meta's JSON: an event's value, else the update."""
+    typed = update.value if isinstance(update, Event) else update
+    return json.loads(msgspec.json.encode(typed))
 
 
 def batches(names: list[str]) -> list[list[str]]:
@@ -717,6 +745,9 @@ async def test_every_fixture_reaches_a_hook_typed_with_the_facts_a_bot_reads(
             assert update.raw, name
             if name not in DEGRADED:
                 assert update.degraded == (), (name, update.degraded)
+                # Lossless: every field Meta sent is a typed field too.
+                raw = {k: v for k, v in update.raw.items() if k not in ENVELOPE_KEYS}
+                assert untyped_keys(raw, typed_view(update)) == [], name
             if isinstance(update, Event):
                 assert not isinstance(update.value, dict), (name, update.field)
             if isinstance(update, Message):

@@ -23,10 +23,13 @@ class Metadata(msgspec.Struct, frozen=True, omit_defaults=True):
 
 
 class Profile(msgspec.Struct, frozen=True, omit_defaults=True):
-    """``contacts[].profile``: the user's WhatsApp profile name and, from 2026, username."""
+    """``contacts[].profile``: the user's WhatsApp profile name and, from 2026, username
+    (Meta's sample writes it with a leading ``@``) and ``country_code`` (ISO 3166 alpha-2,
+    the country a business-scoped user id alone does not show)."""
 
     name: str | None = None
     username: str | None = None
+    country_code: str | None = None
 
 
 class Contact(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):

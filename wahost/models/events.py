@@ -158,6 +158,7 @@ class WabaInfo(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     waba_id: str | None = None
     owner_business_id: str | None = None
     ad_account_linked: str | None = None
+    ad_account_id: str | None = None
     partner_app_id: str | None = None
     solution_id: str | None = None
     solution_partner_business_ids: list[str] = []
