@@ -280,3 +280,25 @@ async def test_the_fake_graph_answers_group_sends_as_meta_does() -> None:
         assert (await send(ALICE, "group")).json()["error"]["code"] == 100
         assert (await send(group, "group", "reaction")).json()["error"]["code"] == 100
         assert len(graph.sent) == 1
+
+
+async def test_a_dialogue_in_a_group_hears_any_participant(tmp_path: Path) -> None:
+    router = Router()
+    answers: list[tuple[str, str]] = []
+
+    @router.message(F.text("poll"))
+    async def poll(ctx: Context) -> None:
+        answer = await ctx.ask("Which day?")
+        answers.append((answer.sender, answer.text.body))
+        await ctx.reply(f"{answer.text.body} it is")
+
+    async with FakeGraph(token=TEST_TOKEN) as graph:
+        group = graph.add_group([ALICE, BOB])
+        async with BotHarness(tmp_path, plugins=[router], graph=graph) as bot:
+            for text, sender in (("poll", ALICE), ("Friday", BOB)):
+                webhook = make_webhook(group_text(text, sender, group))
+                assert (await bot.post(webhook)).status_code == 200
+                await bot.idle()
+    assert answers == [(BOB, "Friday")]
+    assert [m["text"]["body"] for m in graph.messages_to(group)] == ["Which day?", "Friday it is"]
+    assert {m["recipient_type"] for m in graph.sent} == {"group"}
