@@ -222,6 +222,35 @@ async def test_numbers_sent_as_strings_are_coerced_losslessly(tmp_path: Path) ->
     )
 
 
+async def test_a_mistyped_leaf_in_a_status_an_error_or_an_event_is_still_dispatched(
+    tmp_path: Path,
+) -> None:
+    status = fixture("status_sent.json")
+    item = status["entry"][0]["changes"][0]["value"]["statuses"][0]
+    item["pricing"]["billable"] = "true"
+    item["conversation"]["origin"] = ["service"]
+    error = fixture("webhook_value_errors.json")
+    error["entry"][0]["changes"][0]["value"]["errors"][0]["code"] = "130429"
+    error["entry"][0]["changes"][0]["value"]["errors"][0]["href"] = 42
+    preference = fixture("meta_user_preferences.json")
+    value = preference["entry"][0]["changes"][0]["value"]
+    value["user_preferences"][0]["timestamp"] = {"at": 1731705721}
+    recorder = Recorder()
+    async with BotHarness(tmp_path, plugins=[recorder]) as bot:
+        for body in (status, error, preference):
+            assert (await bot.post(body)).status_code == 200
+        await bot.idle()
+    sent, failure, event = recorder.updates
+    assert isinstance(sent, Status) and sent.status == StatusKind.SENT
+    assert sent.pricing is not None and sent.pricing.billable is True
+    assert sent.degraded == ("$.conversation.origin: dropped", "$.pricing.billable: coerced")
+    assert isinstance(failure, WebhookError) and failure.code == 130429 and failure.href is None
+    assert failure.degraded == ("$.href: dropped", "$.code: coerced")
+    assert isinstance(event, Event) and isinstance(event.value, UserPreferencesUpdate)
+    assert event.value.user_preferences[0].value == "resume"
+    assert event.degraded == ("$.user_preferences[0].timestamp: dropped",)
+
+
 async def test_odd_envelope_fields_never_cost_the_body(tmp_path: Path) -> None:
     text = fixture("inbound_text.json")
     text["entry"][0]["id"] = int(text["entry"][0]["id"])
