@@ -19,6 +19,7 @@ import httpx
 
 from wahost.testing.fake_graph.catalogue import ERRORS, error_body
 from wahost.testing.fake_graph.routes import GraphRoutes
+from wahost.testing.fake_graph.templates import FakeTemplate, TemplateRoutes
 from wahost.testing.fake_graph.webhooks import WebhookRoutes
 from wahost.testing.fake_graph.wire import (
     _INVALID_TOKEN,
@@ -71,7 +72,7 @@ class Failure:
         return _json_response(body, status, headers)
 
 
-class FakeGraph(GraphRoutes, WebhookRoutes):
+class FakeGraph(TemplateRoutes, GraphRoutes, WebhookRoutes):
     """A fake Graph API on ``127.0.0.1`` (a free port) for the length of an ``async with``.
 
     ``token``: the only bearer token accepted (others get HTTP 401, code 190).
@@ -117,6 +118,8 @@ class FakeGraph(GraphRoutes, WebhookRoutes):
         self.business_public_keys: dict[str, str] = {}
         self.conversational_automation: dict[str, dict[str, Any]] = {}
         self.business_profiles: dict[str, dict[str, Any]] = {}
+        #: Message templates by id (:mod:`.templates`).
+        self.message_templates: dict[str, FakeTemplate] = {}
         #: Webhook subscriptions and callback overrides (:mod:`.webhooks`).
         self.app_callback_url: str | None = None
         self.subscribed_wabas: dict[str, str | None] = {}
