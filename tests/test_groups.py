@@ -78,6 +78,45 @@ async def test_a_group_is_one_conversation_its_replies_go_to_the_group(
     assert private["text"]["body"] == f"1: psst from {ALICE}"
 
 
+async def test_metas_and_pywas_group_payloads_reach_the_bot_as_the_groups(tmp_path: Path) -> None:
+    router = Router()
+    seen: list[tuple[str, str | None, str, str]] = []
+
+    @router.message()
+    async def message(ctx: Context) -> None:
+        seen.append(("message", ctx.group_id, ctx.sender, ctx.unit.conversation))
+
+    @router.status()
+    async def status(ctx: Context) -> None:
+        seen.append(("status", ctx.group_id, ctx.sender, ctx.unit.conversation))
+
+    async with BotHarness(tmp_path, plugins=[router]) as bot:
+        for name in (
+            "meta_groups_messaging.json",
+            "pywa_message_status_group.json",
+            "composed_group_unsupported_message.json",
+        ):
+            assert (await bot.post_fixture(name)).status_code == 200
+            await bot.idle()
+    group = "Y2FwaV9ncm91cDoxNzA1NTU1MDEzOToxMjAzNjM0MDQ2OTQyMzM4MjAZD"
+    assert seen == [
+        (
+            "message",
+            "<GROUP_ID>",
+            "<GROUP_PARTICIPANT_PHONE_NUMBER>",
+            "<BUSINESS_PHONE_NUMBER_ID>:<GROUP_ID>",
+        ),
+        (
+            "status",
+            "fowefinoewcnw",
+            "<GROUP_PARTICIPANT_USER_PHONE_NUMBER>",
+            "<BUSINESS_PHONE_NUMBER_ID>:fowefinoewcnw",
+        ),
+        # A type groups do not support still arrives (as unsupported, 130501), in the group.
+        ("message", group, ALICE, f"106540352242922:{group}"),
+    ]
+
+
 async def test_units_of_a_group_are_handled_one_at_a_time_in_order_across_participants(
     tmp_path: Path,
 ) -> None:
