@@ -4,6 +4,7 @@ files, a real host on loopback, the fake Graph API."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import io
 import json
 import logging
@@ -385,3 +386,115 @@ def test_a_file_path_given_as_a_media_id_is_refused_before_sending() -> None:
     assert "upload" in str(info.value)
     for media_id in ("1037543291543636", "abc123"):
         assert outbound.coerce(image=media_id).id == media_id  # type: ignore[attr-defined]
+
+
+# -- 7 and 10. the terminal chat: an unhandled message is shown, reads are one line ------------
+
+QUIET_BOT = """
+from wahost import hookimpl
+
+@hookimpl
+async def on_message(message, ctx):
+    body = message.text.body if message.type == "text" else ""
+    if body == "hi":
+        await ctx.reply("hello!")
+        return True
+    if body == "zzz":
+        return None  # nothing handles it
+    await ctx.mark_read()
+    return True
+"""
+
+
+def test_the_terminal_shows_an_unhandled_message_and_one_line_for_reads(tmp_path: Path) -> None:
+    # The pseudo-terminal driver of the simulator's own tests.
+    path = Path(__file__).with_name("test_simulator_terminal.py")
+    spec = importlib.util.spec_from_file_location("_terminal_driver", path)
+    assert spec is not None and spec.loader is not None
+    driver = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(driver)
+
+    (tmp_path / "quiet_bot.py").write_text(QUIET_BOT)
+    (tmp_path / "wahost.toml").write_text(driver.CONFIG)
+    args = driver._simulate("--config", "wahost.toml", "--bot", "quiet_bot")
+    term = driver.Terminal(args, tmp_path, driver._env(tmp_path))
+    try:
+        term.expect(r"you are \+16505551234")
+        mark = len(term.screen)
+        for line in ("a", "b", "c"):
+            term.type(line)
+        term.type("hi")
+        term.expect(r"hello!", start=mark)
+        time.sleep(0.5)  # the reads of a, b and c are all in before the reply
+        assert term.screen[mark:].count("read by the bot") == 1, term.screen[mark:]
+        mark = len(term.screen)
+        term.type("zzz")
+        term.expect(r"no plugin handled this message", start=mark)
+        term.type("/quit")
+        assert term.process.wait(20) == 0
+    finally:
+        term.close()
+
+
+# -- 7 and 10. the browser chat: reactions on the bubble pointed at, unhandled shown -----------
+
+CHROMIUM = "/usr/bin/chromium"
+CONSOLE_TOKEN = "console-token-0123456789"
+
+
+class EchoUnlessZzz:
+    """Echoes texts, except "zzz", which nothing handles."""
+
+    __name__ = "echo_unless_zzz"
+
+    @hookimpl
+    async def on_message(self, message: Any, ctx: Any) -> bool | None:
+        if message.text.body == "zzz":
+            return None
+        await ctx.reply(f"echo: {message.text.body}")
+        return True
+
+
+async def test_the_browser_chat_shows_reactions_on_hover_and_an_unhandled_message(
+    tmp_path: Path,
+) -> None:
+    try:
+        from playwright.async_api import async_playwright, expect
+    except ImportError:
+        pytest.skip("playwright is not installed (pip install 'wahost[test]')")
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    from wahost.simulator.session import Simulation
+    from wahost.testing.harness import make_config
+
+    config = make_config(tmp_path, {"console": {"enabled": True, "token": CONSOLE_TOKEN}})
+    async with (
+        Simulation(config, plugins=[EchoUnlessZzz()], load_entrypoints=False) as sim,
+        async_playwright() as playwright,
+    ):
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"], headless=True
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1200, "height": 800})
+            page.set_default_timeout(15_000)
+            await page.goto(sim.url + "/-/console/chat")
+            await page.fill('input[name="token"]', CONSOLE_TOKEN)
+            await page.click('button[type="submit"]')
+            await page.wait_for_url(sim.url + "/-/console/chat")
+            await page.fill("#chat-text", "hello")
+            await page.press("#chat-text", "Enter")
+            reply = page.locator(".bubble.from-bot").last
+            await expect(reply).to_contain_text("echo: hello")
+            await page.mouse.move(0, 0)
+            await expect(reply.locator(".reactions")).to_be_hidden()
+            await reply.hover()
+            await expect(reply.locator(".reactions")).to_be_visible()
+
+            await page.fill("#chat-text", "zzz")
+            await page.press("#chat-text", "Enter")
+            mine = page.locator(".bubble.from-user").filter(has_text="zzz")
+            await expect(mine).to_contain_text("no plugin handled this message")
+            await page.context.close()
+        finally:
+            await browser.close()

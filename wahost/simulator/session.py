@@ -36,6 +36,7 @@ import msgspec
 import structlog
 
 from wahost.config import Config
+from wahost.hookspecs import hookimpl
 from wahost.host import Wahost
 from wahost.server import run_http
 from wahost.simulator.flowform import FormError, form_for, nfm_reply, submit
@@ -199,7 +200,7 @@ class Simulation:
         config = self._local_config()
         host = Wahost(
             config,
-            plugins=self._plugins,
+            plugins=(*self._plugins, _UnhandledWatch(self)),
             bots=self._bots,
             load_entrypoints=self._load_entrypoints,
         )
@@ -690,6 +691,24 @@ class Simulation:
             self._seq += 1
             item.seq = self._seq
             self._changed.notify_all()
+
+
+class _UnhandledWatch:
+    """Marks a user's message that no plugin handled, so the chat shows it (the host's own
+    fallback only logs it, at a level the simulator does not show by default)."""
+
+    __name__ = "wahost.simulator"
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+
+    @hookimpl
+    async def on_unhandled(self, message: Any) -> None:
+        item = self.sim._items.get(message.id)
+        if item is not None and not item.shown.get("unhandled"):
+            item.shown["unhandled"] = True
+            await self.sim._touch(item)
+        # None: the built-in fallback still runs and logs it.
 
 
 _TOKEN = "wahost-simulator-local-token"

@@ -69,6 +69,9 @@ class TerminalChat:
         self._items: dict[str, dict[str, Any]] = {}
         #: The dialogue step last shown as waiting (chat, handler, step).
         self._waiting: tuple[str, str, int] | None = None
+        #: The last line written, so that a run of "read" changes shows as one line.
+        self._last_line = ""
+        self._unhandled: set[str] = set()
 
     # -- output ---------------------------------------------------------------------------------
 
@@ -78,11 +81,16 @@ class TerminalChat:
     def say(self, text: str = "") -> None:
         self.out.write(text + "\n")
         self.out.flush()
+        self._last_line = text
 
     def note(self, text: str) -> None:
         self.say(self._style(text, "2"))
 
     def _show(self, data: dict[str, Any], item: Item | None) -> None:
+        if data.get("unhandled") and data["id"] not in self._unhandled:
+            self._unhandled.add(data["id"])
+            if data["id"] in self._shown:
+                self._note_unhandled()
         known = data["id"] in self._shown
         previous = self._shown.get(data["id"])
         self._shown[data["id"]] = data["status"]
@@ -97,6 +105,8 @@ class TerminalChat:
                 author = data.get("author")
                 who = "you" if author in (None, self.user) else f"+{author}"
                 self.say(self._style(f"{who} ▸ ", "36") + label)
+            if data["id"] in self._unhandled:
+                self._note_unhandled()
             if data["status"] in ("failed",):
                 self.note("   ✗ not stored by the bot (see its log)")
             return
@@ -104,9 +114,14 @@ class TerminalChat:
             return  # another change (a form's next screen): the form prompt shows it
         if data["status"] == "read":
             who = "by you" if data["from"] == "bot" else "by the bot"
-            self.say(self._style(f"   ✓✓ read {who}", "34"))
+            line = self._style(f"   ✓✓ read {who}", "34")
+            if line != self._last_line:  # several messages read at once: one line
+                self.say(line)
         elif data["status"] == "failed":
             self.note("   ✗ not stored by the bot (see its log)")
+
+    def _note_unhandled(self) -> None:
+        self.note("   (no plugin handled this message: the bot has no handler for it)")
 
     def _show_bot(self, data: dict[str, Any], item: Item | None) -> None:
         stamp = time.strftime("%H:%M:%S", time.localtime(data["time"]))

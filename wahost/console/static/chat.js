@@ -150,6 +150,7 @@
       }
       node.appendChild(reactions);
     }
+    if (item.unhandled) node.appendChild(el("div", "unhandled", "no plugin handled this message"));
     const meta = el("div", "meta", time(item.time));
     if (item.from === "user" && item.status) meta.textContent += " " + (TICKS[item.status] || item.status);
     node.appendChild(meta);
