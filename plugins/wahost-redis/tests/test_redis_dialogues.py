@@ -1,6 +1,7 @@
 """Dialogues (``ctx.ask``) on Redis with two real ``wahost worker`` processes: an answer is
 handled by whichever worker leases it, the other one included, and every conversation gets
-each prompt and reply exactly once, in order."""
+each prompt and reply exactly once, in order; a timeout is raised once although both workers
+look for due timeouts."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from wahost_redis import RedisQueue
+from wahost_redis import RedisQueue, RedisStateStore
 from wahost_redis.testing import spawn, write_config
 
+from wahost.dialogues.journal import DEADLINES, NAMESPACE
 from wahost.testing.fake_graph import FakeGraph
 from wahost.testing.payloads import make_text
 from wahost.units import split
@@ -27,7 +29,7 @@ BOT = '''
 """The issue's sign-up dialogue; each process notes which answers it took (live, not while
 replaying) in a file of its own."""
 import json, os
-from wahost import Router, filters as F, hookimpl
+from wahost import AskTimeout, Router, filters as F, hookimpl
 
 router = Router(name="signup")
 
@@ -40,9 +42,16 @@ def note(**record):
 def wahost_startup(host):
     note(event="ready")
 
+@router.message(F.command("quick"))
+async def quick(ctx):
+    try:
+        await ctx.ask("Quick, a number!", F.regex(r"^\\d+$"), timeout=0.5)
+    except AskTimeout:
+        await ctx.reply("Too slow.")
+
 @router.message(F.command("signup"))
 async def signup(message, ctx):
-    name = await ctx.ask("What's your name?", F.text)
+    name = await ctx.ask("What's your name?", F.text, timeout=600)
     if not ctx.replaying:
         note(event="name", user=message.sender)
     age = await ctx.ask(f"Hi {name.text.body}! How old are you?", F.regex(r"^\\d{1,3}$"),
@@ -52,6 +61,7 @@ async def signup(message, ctx):
 '''
 
 USER = "16505559000"
+OTHER = "16505559001"
 USERS = [f"1650556{n:04d}" for n in range(10)]
 
 
@@ -98,6 +108,7 @@ async def test_an_answer_continues_the_dialogue_on_the_other_worker(
             sections={
                 "bot": {"modules": ["dialogue_bot"]},
                 "worker": {"concurrency": 8, "poll_interval": 0.01},
+                "dialogues": {"timer_interval": 0.1},
             },
         )
 
@@ -113,6 +124,17 @@ async def test_an_answer_continues_the_dialogue_on_the_other_worker(
             workers.append(process)
             return process
 
+        async def acked() -> None:
+            """Every unit acked: a worker stopped now holds nothing (else its lease would
+            expire and the other worker would run that step again, as after a crash)."""
+            deadline = time.monotonic() + 20
+            while True:
+                stats = await queue.stats()
+                if stats.ready + stats.leased == 0:
+                    return
+                assert time.monotonic() < deadline, stats
+                await asyncio.sleep(0.02)
+
         async def say(text: str, user: str = USER) -> None:
             webhook = json.dumps(make_text(text, sender=user)).encode()
             assert await queue.enqueue(split(webhook)) == 1
@@ -122,12 +144,14 @@ async def test_an_answer_continues_the_dialogue_on_the_other_worker(
             await until(lambda: len(records.read("ready")) == 1, "the first worker")
             await say("/signup")
             await until(lambda: len(graph.sent) == 1, "the first prompt")
+            await acked()
 
             second = start()
             await until(lambda: len(records.read("ready")) == 2, "the second worker")
             first.send_signal(signal.SIGSTOP)  # only the second can take the answer
             await say("Ann")
             await until(lambda: len(graph.sent) == 2, "the second prompt")
+            await acked()
             first.send_signal(signal.SIGCONT)
             second.send_signal(signal.SIGSTOP)  # and now only the first
             await say("42")
@@ -149,7 +173,13 @@ async def test_an_answer_continues_the_dialogue_on_the_other_worker(
             await until(
                 lambda: all(len(texts(graph, user)) == 4 for user in USERS), "every dialogue", 40
             )
-            await asyncio.sleep(0.3)  # would a duplicate arrive?
+            await say("/quick", OTHER)
+            await until(lambda: len(texts(graph, OTHER)) == 2, "the timeout")
+            await asyncio.sleep(0.5)  # would a duplicate arrive?
+            store = RedisStateStore(redis_url)
+            await store.open()
+            left = await store.kv_scan(NAMESPACE), await store.kv_scan(DEADLINES)
+            await store.close()
         finally:
             for process in workers:
                 with contextlib.suppress(ProcessLookupError):
@@ -169,5 +199,7 @@ async def test_an_answer_continues_the_dialogue_on_the_other_worker(
             "Please send your age as a number.",
             f"Welcome name {tag} (7)",
         ]
+    assert texts(graph, OTHER) == ["Quick, a number!", "Too slow."]
+    assert left == ([], [])  # every dialogue ended: no journal, no deadline left
     pids = {r["pid"] for r in records.read("name") + records.read("age")}
     assert pids == {workers[0].pid, workers[1].pid}
