@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -498,3 +499,36 @@ async def test_the_browser_chat_shows_reactions_on_hover_and_an_unhandled_messag
             await page.context.close()
         finally:
             await browser.close()
+
+
+# -- 10. the console's conversation history: statuses on their message's row -----------------
+
+
+async def test_the_history_shows_statuses_on_the_row_of_their_message(tmp_path: Path) -> None:
+    from wahost.testing.harness import TEST_PHONE_NUMBER_ID
+    from wahost.testing.payloads import USER, make_status
+    from wahost.units import conversation_key
+
+    config = {"console": {"enabled": True, "token": CONSOLE_TOKEN}}
+    async with (
+        FakeGraph() as graph,
+        BotHarness(tmp_path, plugins=[Replier()], config=config, graph=graph) as bot,
+    ):
+        assert (await bot.post(make_text("hello"))).status_code == 200
+        await bot.idle()
+        wamid = graph.sent[0].wamid
+        for status in ("sent", "delivered", "read"):
+            assert (await bot.post(make_status(wamid, status))).status_code == 200
+            await bot.idle()
+        assert bot.http is not None
+        page = await bot.http.get(
+            bot.url + "/-/console/conversation",
+            params={"key": conversation_key(TEST_PHONE_NUMBER_ID, USER)},
+            headers={"Authorization": f"Bearer {CONSOLE_TOKEN}"},
+        )
+    assert page.status_code == 200
+    rows = re.findall(r'<li class="entry (\w+)"', page.text)
+    assert rows == ["in", "out"]  # no row of its own for each status
+    out_row = page.text[page.text.index('<li class="entry out"') :]
+    out_row = out_row[: out_row.index("</li>")]
+    assert re.findall(r'status-badge (\w+)"', out_row) == ["sent", "delivered", "read"]

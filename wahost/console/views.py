@@ -114,9 +114,33 @@ async def conversation(console: Console, identity: Identity) -> quart.Response:
         page="conversations",
         key=key,
         state=state,
-        entries=entries,
+        entries=history_rows(entries),
         history=console.journal is not None,
     )
+
+
+class HistoryRow(msgspec.Struct, kw_only=True):
+    """A line of the history page: an entry, with the statuses of the message it sent."""
+
+    entry: Entry
+    statuses: list[Entry] = msgspec.field(default_factory=list)
+
+
+def history_rows(entries: list[Entry]) -> list[HistoryRow]:
+    """The history with each status on the row of the message it is about (sent, delivered
+    and read as badges there, not a row each); a status of a message not listed keeps a row."""
+    rows: list[HistoryRow] = []
+    sent: dict[str, HistoryRow] = {}
+    for entry in entries:
+        row = sent.get(entry.wamid) if entry.kind == "status" else None
+        if row is not None:
+            row.statuses.append(entry)
+            continue
+        row = HistoryRow(entry=entry)
+        rows.append(row)
+        if entry.kind == "out" and entry.wamid:
+            sent[entry.wamid] = row
+    return rows
 
 
 async def message(console: Console, identity: Identity) -> quart.Response:
