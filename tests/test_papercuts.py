@@ -532,3 +532,17 @@ async def test_the_history_shows_statuses_on_the_row_of_their_message(tmp_path: 
     out_row = page.text[page.text.index('<li class="entry out"') :]
     out_row = out_row[: out_row.index("</li>")]
     assert re.findall(r'status-badge (\w+)"', out_row) == ["sent", "delivered", "read"]
+
+
+async def test_the_chat_page_without_a_simulator_shows_the_command_as_code(tmp_path: Path) -> None:
+    config = {"console": {"enabled": True, "token": CONSOLE_TOKEN}}
+    async with BotHarness(tmp_path, config=config, worker=False) as bot:
+        assert bot.http is not None
+        page = await bot.http.get(
+            bot.url + "/-/console/chat", headers={"Authorization": f"Bearer {CONSOLE_TOKEN}"}
+        )
+    assert page.status_code == 200
+    start = page.text.index('id="chat-unavailable"')
+    notice = page.text[start : page.text.index("</p>", start)]
+    assert "<code>wahost simulate --web</code>" in notice
+    assert "`" not in notice  # Markdown's backticks are not HTML

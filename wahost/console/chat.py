@@ -44,7 +44,6 @@ async def page(console: Console, identity: Identity) -> quart.Response:
         identity,
         page="chat",
         available=sim is not None,
-        unavailable=UNAVAILABLE,
         csrf_header=CSRF_HEADER,
     )
 
