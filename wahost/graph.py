@@ -42,6 +42,7 @@ from wahost.ratelimit import CircuitBreaker, RecipientSpacing, RollingLimiter
 if TYPE_CHECKING:
     from wahost.config import Config
     from wahost.metrics import HostMetrics
+    from wahost.tracing import Tracing
 
 log = structlog.get_logger("wahost.graph")
 
@@ -145,6 +146,7 @@ class GraphClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         metrics: HostMetrics | None = None,
+        tracing: Tracing | None = None,
     ):
         wa = config.whatsapp
         graph = config.graph
@@ -171,6 +173,7 @@ class GraphClient:
         self.spacing = RecipientSpacing(graph.recipient_interval)
         self.breaker = CircuitBreaker(graph.breaker_failures, graph.breaker_reset)
         self.metrics = metrics
+        self.tracing = tracing
         #: Counts for operators and tests: requests, retries, ambiguous sends.
         self.stats: dict[str, int] = {"requests": 0, "retries": 0, "ambiguous": 0}
 
@@ -362,15 +365,19 @@ class GraphClient:
                 limiter = await self._pace(phone_number_id, recipient)
                 paced = True
                 self.stats["requests"] += 1
-                response = await self._http.request(
-                    method,
-                    path,
-                    content=content,
-                    data=data,
-                    files=files,
-                    params=params,
-                    headers=headers,
-                )
+                tracing = self.tracing
+                with tracing.graph_span(method, path) if tracing else _UNTRACED as span:
+                    response = await self._http.request(
+                        method,
+                        path,
+                        content=content,
+                        data=data,
+                        files=files,
+                        params=params,
+                        headers=headers,
+                    )
+                    if tracing is not None:
+                        tracing.graph_answered(span, response.status_code)
             except httpx.TransportError as exc:
                 failure: Exception = _transport_error(exc)
                 self._server_failed()
@@ -494,6 +501,10 @@ class GraphClient:
             self.limiter(phone_number_id).pause(max(delay, self.backoff_base))
             return 0.0
         return delay
+
+
+#: The span of a request while tracing is off: none.
+_UNTRACED = contextlib.nullcontext()
 
 
 def _outcome(exc: Exception) -> str:

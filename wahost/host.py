@@ -14,10 +14,8 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from wahost.bots import BotLoadError, bot_plugins, configured_bots, import_bot
-from wahost.config import Config, validate_plugin_settings
-from wahost.config.introspect import marked_secret_values
+from wahost.config import Config, ConfigError, validate_plugin_settings
 from wahost.dispatch import Dispatcher
-from wahost.logs import add_secrets
 from wahost.plugins import PluginError, PluginInfo, build_plugin_manager
 
 if TYPE_CHECKING:
@@ -27,6 +25,7 @@ if TYPE_CHECKING:
     from wahost.queue.base import QueueBackend
     from wahost.router import Router
     from wahost.state.base import StateStore
+    from wahost.tracing import Tracing
 
 
 @dataclass
@@ -76,6 +75,7 @@ class Wahost:
         env: dict[str, str] | None = None,
         graph_transport: Any = None,
         bots: Iterable[ModuleType | Router | str] = (),
+        tracer_provider: Any = None,
     ) -> None:
         self.config = config
         environ = os.environ if env is None else env
@@ -95,10 +95,6 @@ class Wahost:
         for mapping in self.dispatch.collect("wahost_config_schema"):
             schemas.update(mapping)
         self._plugin_settings = validate_plugin_settings(config, schemas)
-        #: Values of the fields plugins' schemas mark secret, whatever their names: redacted
-        #: from the logs from now on and from ``wahost check``'s output.
-        self.plugin_secrets = marked_secret_values(self._plugin_settings)
-        add_secrets(self.plugin_secrets)
         self.log = structlog.get_logger("wahost")
         for info in self.plugins:
             for deprecation in info.deprecated:
@@ -126,6 +122,21 @@ class Wahost:
             from wahost.metrics import HostMetrics
 
             self.metrics = HostMetrics(config.metrics)
+        #: This host's OpenTelemetry tracing when ``[tracing] enabled`` (:mod:`wahost.tracing`;
+        #: ``tracer_provider`` replaces the process's global provider).
+        self.tracing: Tracing | None = None
+        if config.tracing.enabled:
+            from wahost.tracing import INSTALL_HINT, Tracing, TracingUnavailable
+
+            try:
+                self.tracing = Tracing(tracer_provider)
+            except TracingUnavailable:
+                raise ConfigError(
+                    config.source,
+                    "tracing.enabled",
+                    f"the OpenTelemetry packages are not installed: {INSTALL_HINT}, "
+                    "or set it to false",
+                ) from None
 
     # -- access -------------------------------------------------------------------------
 
@@ -170,7 +181,10 @@ class Wahost:
             from wahost.outbox import Outbox
 
             self.client = GraphClient(
-                self.config, transport=self._graph_transport, metrics=self.metrics
+                self.config,
+                transport=self._graph_transport,
+                metrics=self.metrics,
+                tracing=self.tracing,
             )
             self.outbox = Outbox(
                 self._state,

@@ -171,6 +171,22 @@ def _flush_metrics(host: Wahost, stop: asyncio.Event) -> asyncio.Task[None] | No
     return asyncio.create_task(host.metrics.flush_every(1.0, stop))
 
 
+def _configure_tracing(host: Wahost) -> None:
+    """With ``[tracing] enabled``, export the spans as configured unless the application
+    installed its own tracer provider."""
+    if host.tracing is not None:
+        from wahost.tracing import configure_provider
+
+        configure_provider(host.config.tracing)
+
+
+def _flush_traces(host: Wahost) -> None:
+    if host.tracing is not None:
+        from wahost.tracing import shutdown_provider
+
+        shutdown_provider()
+
+
 def _stop_on_signals() -> asyncio.Event:
     """An event set by SIGTERM or SIGINT (where the platform lets the loop handle signals)."""
     stop = asyncio.Event()
@@ -190,6 +206,7 @@ async def serve(host: Wahost, *, with_worker: bool = True, grace: float = 10.0) 
     """
     stop = _stop_on_signals()
     server = host.config.server
+    _configure_tracing(host)
     # Before anything opens files: every connection and the store's files count against it.
     log_fd_limit(server, raise_fd_limit())
     await host.start()
@@ -225,12 +242,14 @@ async def serve(host: Wahost, *, with_worker: bool = True, grace: float = 10.0) 
         if flush_task is not None:
             await flush_task
         await host.stop()
+        _flush_traces(host)
         log.info("stopped")
 
 
 async def run_worker(host: Wahost, *, grace: float = 10.0) -> None:
     """Run only the worker against the configured store (``wahost worker``)."""
     stop = _stop_on_signals()
+    _configure_tracing(host)
     await host.start()
     _freeze_startup_objects()
     worker = Worker(host)
@@ -246,3 +265,4 @@ async def run_worker(host: Wahost, *, grace: float = 10.0) -> None:
         if metrics_task is not None:
             await metrics_task
         await host.stop()
+        _flush_traces(host)

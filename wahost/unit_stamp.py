@@ -91,7 +91,7 @@ class UnitStamp:
 def stamper(host: Wahost) -> UnitStamp | None:
     """The ingress's stamp, or ``None`` when neither metrics nor tracing is on (the bodies
     are then stored exactly as split)."""
-    return UnitStamp() if host.config.metrics.enabled else None
+    return UnitStamp() if host.metrics is not None or host.tracing is not None else None
 
 
 __all__ = ["UnitStamp", "received_at", "stamper", "traceparent"]

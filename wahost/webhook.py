@@ -41,6 +41,7 @@ from wahost.units import Unit, split
 if TYPE_CHECKING:
     from wahost.host import Wahost
     from wahost.metrics import HostMetrics
+    from wahost.tracing import Tracing
 
 Scope = MutableMapping[str, Any]
 
@@ -151,6 +152,7 @@ class Ingress:
         )
         #: What the ingress adds to each unit's body (arrival time, trace context), or None.
         self.stamp = stamper(host)
+        self.tracing = host.tracing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -209,6 +211,13 @@ class Ingress:
         refused signature; nothing to store), else an awaitable of the status, resolved once
         the units are durable (200) or could not be stored (503). Shared by the ASGI path and
         :mod:`wahost.webhook_protocol`."""
+        if self.tracing is not None:
+            return self._traced(signature, body, self.tracing)
+        return self._accept(signature, body)
+
+    def _accept(
+        self, signature: bytes | None, body: bytes, traceparent: str = ""
+    ) -> int | Awaitable[int]:
         status = self.checker.status(signature, body)
         if status != 200:
             log.warning("webhook signature refused", status=status, bytes=len(body))
@@ -220,8 +229,32 @@ class Ingress:
         if not units:
             return 200
         if self.stamp is not None:
-            units = self.stamp(units)
+            units = self.stamp(units, traceparent)
         return self._enqueue(units)
+
+    def _traced(
+        self, signature: bytes | None, body: bytes, tracing: Tracing
+    ) -> int | Awaitable[int]:
+        """:meth:`accept` inside the webhook's span, whose context goes with the units."""
+        span = tracing.webhook_span(len(body))
+        try:
+            outcome = self._accept(signature, body, tracing.traceparent(span))
+        except BaseException:
+            tracing.end_webhook(span, 500)
+            raise
+        if isinstance(outcome, int):
+            tracing.end_webhook(span, outcome)
+            return outcome
+
+        async def answered() -> int:
+            status = 503
+            try:
+                status = await outcome
+            finally:
+                tracing.end_webhook(span, status)
+            return status
+
+        return answered()
 
     async def _quarantine(self, body: bytes, reason: str) -> int:
         try:

@@ -38,6 +38,7 @@ from wahost.errors import graph_unavailable
 from wahost.models import DecodeError, Event, Message, Status, WebhookError, decode_unit
 from wahost.queue.base import Lease, LeaseLost, QueueUnavailable
 from wahost.state.base import TRANSIENT_STORAGE_ERRORS, StateChanges
+from wahost.unit_stamp import traceparent
 
 if TYPE_CHECKING:
     from wahost.host import Wahost
@@ -190,6 +191,14 @@ class Worker:
     # -- one unit -------------------------------------------------------------------------
 
     async def _handle(self, lease: Lease) -> None:
+        tracing = self.host.tracing
+        if tracing is None:
+            return await self._handle_lease(lease)
+        unit = lease.unit
+        with tracing.unit_span(traceparent(unit), unit.kind, unit.key, lease.attempt):
+            await self._handle_lease(lease)
+
+    async def _handle_lease(self, lease: Lease) -> None:
         unit = lease.unit
         host = self.host
         queue, store = host.queue, host.state

@@ -486,6 +486,29 @@ class MetricsConfig(_Table):
     ] = 0
 
 
+class TracingConfig(_Table):
+    """``[tracing]``: OpenTelemetry traces (docs/operations.md, "Metrics and tracing")."""
+
+    enabled: Annotated[
+        bool,
+        Meta(
+            description="Trace each webhook through the queue to the Graph API requests of its "
+            "units, across processes. Needs pip install 'wahost[otel]'."
+        ),
+    ] = False
+    exporter: Annotated[
+        Literal["otlp", "console"],
+        Meta(
+            description='Where wahost serve and wahost worker send the spans when the '
+            'application has set no tracer provider: "otlp" (OTLP over HTTP, configured by '
+            'the OTEL_EXPORTER_OTLP_* environment variables) or "console" (standard output).'
+        ),
+    ] = "otlp"
+    service_name: Annotated[
+        str, Meta(min_length=1, description="The service.name of the spans' resource.")
+    ] = "wahost"
+
+
 class BotConfig(_Table):
     """``[bot]``: the bot's own modules, run without packaging (docs/bots.md)."""
 
@@ -554,6 +577,9 @@ class Config(_Table):
     )
     metrics: Annotated[MetricsConfig, Meta(description="Prometheus metrics.")] = msgspec.field(
         default_factory=MetricsConfig
+    )
+    tracing: Annotated[TracingConfig, Meta(description="OpenTelemetry tracing.")] = (
+        msgspec.field(default_factory=TracingConfig)
     )
     plugins: Annotated[PluginsConfig, Meta(description="Plugins.")] = msgspec.field(
         default_factory=PluginsConfig
