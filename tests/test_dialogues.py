@@ -267,6 +267,27 @@ async def test_a_timeout_comes_although_the_host_that_asked_stopped(tmp_path: Pa
     assert texts(graph) == ["2 + 2?", "Too slow!"]
 
 
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+async def test_dialogues_and_timeouts_on_both_builtin_backends(
+    tmp_path: Path, backend: str
+) -> None:
+    calls: list[str] = []
+    config = {**FAST, "queue": {"backend": backend}, "state": {"backend": backend}}
+    async with (
+        FakeGraph() as graph,
+        BotHarness(tmp_path, plugins=[timeout_router(calls)], graph=graph, config=config) as bot,
+    ):
+        await Chat(bot, OTHER).say("/quiz")
+        await Chat(bot).say("/quiz", "4")
+        await graph.wait_for(4, timeout=5)
+        await bot.idle()
+        assert await bot.host.state.kv_scan(DEADLINES) == []
+        assert await bot.host.state.kv_scan(NAMESPACE) == []
+    assert calls == ["timeout at step 0"]
+    assert texts(graph, OTHER) == ["2 + 2?", "Too slow!"]
+    assert texts(graph) == ["2 + 2?", "You said 4"]
+
+
 async def test_an_uncaught_timeout_ends_the_dialogue(tmp_path: Path) -> None:
     router = Router(name="uncaught")
 
