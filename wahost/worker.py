@@ -16,6 +16,10 @@ capped backoff, for as long as the lease is held (the heartbeat keeps extending 
 was handled and its sends are in the outbox, so handling it again would only re-run the plugins.
 The worker gives up when the lease is lost or when it is stopping; the unit is then leased
 again once its lease expires — at least once, never lost.
+
+A conversation's messages and statuses go to its waiting dialogue (``ctx.ask``,
+:mod:`wahost.dialogues`) before the routers; ``dialogue`` units are dialogues' timeouts, and
+the worker also looks for the timeouts that are due (:meth:`Dialogues.watch_deadlines`).
 """
 
 from __future__ import annotations
