@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 import msgspec
 import structlog
 
+from wahost import local_media, marketing
 from wahost.groups import Chat, chat_of
 from wahost.router import HandlerSkipped
 from wahost.state.base import ConversationState, KVWrite, StateChanges, now
@@ -203,8 +204,18 @@ class Context:
         again (its recorded result is returned); while the Graph API is unavailable the send
         waits for it; a send whose outcome is unknown is confirmed by Meta's status before it is
         sent again.
+
+        A media keyword given a local file (``image=Path("chart.png")`` or bytes) uploads it
+        first through wahost-media (:mod:`wahost.local_media`; without the plugin,
+        :class:`~wahost.local_media.MediaPluginMissing`). A
+        :class:`~wahost.outbound.MarketingTemplate` to a user who stopped marketing messages
+        raises :class:`~wahost.marketing.MarketingStopped` without a request.
         """
         kwargs.setdefault("phone_number_id", self.phone_number_id)
+        message, kwargs = await local_media.resolve(
+            self.host, message, kwargs, kwargs["phone_number_id"]
+        )
+        await marketing.check_allowed(self.host, kwargs["phone_number_id"], to, message)
         if group:  # only when set: a dialogue's journal fingerprints the arguments
             kwargs["group"] = True
         if self.dialogue is not None:

@@ -236,7 +236,7 @@ class GraphClient:
         try:
             response, attempts, ambiguous = await self._request(
                 "POST",
-                f"/{pnid}/messages",
+                f"/{pnid}/{built.endpoint}",
                 content=content,
                 phone_number_id=pnid,
                 recipient=to,

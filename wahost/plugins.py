@@ -33,6 +33,7 @@ ENTRY_POINT_GROUP = "wahost"
 BUILTIN_PLUGINS = (
     "wahost.defaults.backends",
     "wahost.defaults.fallbacks",
+    "wahost.marketing",
     "wahost.console.plugin",
 )
 

@@ -25,6 +25,18 @@ from wahost.outbound.body import (
     message_body,
     typing_body,
 )
+from wahost.outbound.calls import CallPermissionRequest, ContactInfoRequest, VoiceCall
+from wahost.outbound.commerce import (
+    CatalogMessage,
+    MediaCard,
+    MediaCarousel,
+    ProductCard,
+    ProductCarousel,
+    ProductItem,
+    ProductList,
+    ProductMessage,
+    ProductSection,
+)
 from wahost.outbound.contacts import Address, Contact, Contacts, Email, Name, Org, Phone, Url
 from wahost.outbound.interactive import (
     CtaUrl,
@@ -37,6 +49,7 @@ from wahost.outbound.interactive import (
     Row,
     Section,
 )
+from wahost.outbound.marketing import MarketingTemplate
 from wahost.outbound.media import Audio, Document, Image, Media, Sticker, Video
 from wahost.outbound.messages import Location, Pin, Reaction, Text
 from wahost.outbound.shorthand import coerce
@@ -63,7 +76,10 @@ __all__ = [
     "Audio",
     "BodyParameter",
     "ButtonParameter",
+    "CallPermissionRequest",
+    "CatalogMessage",
     "Contact",
+    "ContactInfoRequest",
     "Contacts",
     "CouponCodeParameter",
     "CtaUrl",
@@ -79,7 +95,10 @@ __all__ = [
     "ListMessage",
     "Location",
     "LocationRequest",
+    "MarketingTemplate",
     "Media",
+    "MediaCard",
+    "MediaCarousel",
     "Name",
     "Org",
     "Outbound",
@@ -87,6 +106,12 @@ __all__ = [
     "PayloadParameter",
     "Phone",
     "Pin",
+    "ProductCard",
+    "ProductCarousel",
+    "ProductItem",
+    "ProductList",
+    "ProductMessage",
+    "ProductSection",
     "Reaction",
     "ReplyButton",
     "ReplyButtons",
@@ -102,6 +127,7 @@ __all__ = [
     "TextParameter",
     "Url",
     "Video",
+    "VoiceCall",
     "coerce",
     "encode_body",
     "mark_read_body",

@@ -50,9 +50,16 @@ class Outbound(Part, frozen=True):
     """
 
     type: ClassVar[str]
+    endpoint: ClassVar[str] = "messages"
+    """The path after ``/<PHONE_NUMBER_ID>/`` that sends it (``marketing_messages`` for
+    :class:`~wahost.outbound.MarketingTemplate`)."""
 
     def __post_init__(self) -> None:
         self.validate()
+
+    def request_fields(self) -> dict[str, Any]:
+        """Fields the message adds at the top of the request body, next to ``type``."""
+        return {}
 
     def content(self) -> dict[str, Any] | list[dict[str, Any]]:
         """The object sent under the ``type`` key of the request body."""

@@ -51,6 +51,8 @@ def message_body(
     message.validate()
     check_text("to", to)
     check_choice("recipient_type", recipient_type, ("individual", "group"))
+    if recipient_type == "group" and message.endpoint != "messages":
+        raise ValueError(f"recipient_type: a {type(message).__name__} is not sent to a group")
     if recipient_type != "group" and message.type == "pin":
         raise ValueError("recipient_type: a pin message is sent to a group only")
     if recipient_type == "group" and message.type not in GROUP_MESSAGE_TYPES:
@@ -71,6 +73,7 @@ def message_body(
         body["context"] = {"message_id": reply_to}
     body["type"] = message.type
     body[message.type] = message.content()
+    body.update(message.request_fields())
     if biz_opaque_callback_data is not None:
         check_text("biz_opaque_callback_data", biz_opaque_callback_data, CALLBACK_DATA_MAX)
         body["biz_opaque_callback_data"] = biz_opaque_callback_data

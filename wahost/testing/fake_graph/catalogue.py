@@ -72,6 +72,12 @@ ERRORS: dict[int, tuple[int, str, str, int | None]] = {
         "blocked or flagged as spam.",
         None,
     ),
+    131050: (
+        400,
+        "(#131050) Unable to deliver the message",
+        "The user has stopped receiving marketing messages from this business.",
+        None,
+    ),
     131056: (
         400,
         "(#131056) (Business Account, Consumer Account) pair rate limit hit",

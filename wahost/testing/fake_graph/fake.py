@@ -120,6 +120,8 @@ class FakeGraph(TemplateRoutes, GraphRoutes, WebhookRoutes):
         self.business_profiles: dict[str, dict[str, Any]] = {}
         #: Message templates by id (:mod:`.templates`).
         self.message_templates: dict[str, FakeTemplate] = {}
+        #: wa_ids that stopped marketing messages: ``/marketing_messages`` answers 131050.
+        self.stopped_marketing: set[str] = set()
         #: Webhook subscriptions and callback overrides (:mod:`.webhooks`).
         self.app_callback_url: str | None = None
         self.subscribed_wabas: dict[str, str | None] = {}

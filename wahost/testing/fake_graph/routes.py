@@ -54,6 +54,7 @@ class GraphRoutes:
     business_public_keys: dict[str, str]
     conversational_automation: dict[str, dict[str, Any]]
     business_profiles: dict[str, dict[str, Any]]
+    stopped_marketing: set[str]
     throttled: int
     pair_limited: int
     _rate: dict[str, deque[float]]
@@ -110,6 +111,8 @@ class GraphRoutes:
         match r.method, parts[1:]:
             case "POST", [pnid, "messages"]:
                 return self._messages(pnid, r)
+            case "POST", [pnid, "marketing_messages"]:
+                return self._marketing_messages(pnid, r)
             case "POST", [pnid, "media"]:
                 return self._upload(r)
             case "GET", [node]:
@@ -185,6 +188,25 @@ class GraphRoutes:
                 "messages": [message],
             }
         )
+
+    def _marketing_messages(self, pnid: str, r: Recorded) -> _Response:
+        """The Marketing Messages API (§17): the body of ``/messages`` with marketing
+        templates only (and ``product_policy``, ``message_activity_sharing``); a user in
+        :attr:`stopped_marketing` is answered 131050."""
+        body = r.json
+        if not isinstance(body, dict) or body.get("type") != "template":
+            return _invalid("Only marketing template messages can be sent to marketing_messages.")
+        if body.get("recipient_type", "individual") != "individual":
+            return _invalid("marketing_messages sends to individual users only.")
+        policy = body.get("product_policy")
+        if policy is not None and policy not in ("CLOUD_API_FALLBACK", "STRICT"):
+            return _invalid('Param product_policy must be "CLOUD_API_FALLBACK" or "STRICT".')
+        sharing = body.get("message_activity_sharing")
+        if sharing is not None and not isinstance(sharing, bool):
+            return _invalid("Param message_activity_sharing must be a boolean.")
+        if _wa_id(str(body.get("to", ""))) in self.stopped_marketing:
+            return _json_response(error_body(131050), ERRORS[131050][0])
+        return self._messages(pnid, r)
 
     def _check_group(self, to: str, kind: str, recipient_type: str) -> _Response | None:
         """Meta's answer to a send that breaks the rules of group chats (§12), if it does:
