@@ -10,6 +10,8 @@ import json
 import logging
 import os
 import re
+import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -546,3 +548,53 @@ async def test_the_chat_page_without_a_simulator_shows_the_command_as_code(tmp_p
     notice = page.text[start : page.text.index("</p>", start)]
     assert "<code>wahost simulate --web</code>" in notice
     assert "`" not in notice  # Markdown's backticks are not HTML
+
+
+# -- 9. the README's simulate line, followed from the clone's root ----------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_readmes_simulate_line_runs_from_the_clone_root_as_it_says(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    bot = re.search(r"```python\n(# mybot\.py.*?)```", readme, re.S)
+    assert bot is not None
+    command = next(
+        line for line in readme.splitlines() if line.startswith("wahost simulate --config")
+    )
+    # The README tells where the bot goes before the command.
+    assert "saved\nthere as `mybot.py`" in readme[: readme.index(command)] or (
+        "saved there as `mybot.py`" in readme[: readme.index(command)]
+    )
+    # The clone's root as the newcomer has it: its config/ and the bot saved next to it.
+    shutil.copytree(ROOT / "config", tmp_path / "config")
+    (tmp_path / "mybot.py").write_text(bot[1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WHATSAPP_")}
+    env["WAHOST_PLUGINS"] = "none"
+    args = shlex.split(command.split("#")[0])
+    log = tmp_path / "simulate.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "wahost.cli", *args[1:]],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=out,
+            stderr=out,
+        )
+    assert process.stdin is not None
+    try:
+        process.stdin.write(b"hi\n")
+        process.stdin.flush()
+        deadline = time.monotonic() + 30
+        while "Tea or cake?" not in log.read_text() and time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.2)
+        assert "Tea or cake?" in log.read_text(), log.read_text()
+        process.stdin.write(b"/quit\n")
+        process.stdin.close()
+        assert process.wait(20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
