@@ -598,3 +598,17 @@ def test_the_readmes_simulate_line_runs_from_the_clone_root_as_it_says(tmp_path:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_simulate_with_a_bot_that_does_not_compile_is_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "broken_bot.py").write_text("def reply(:\n")
+    monkeypatch.chdir(tmp_path)
+    config = str(write_config(tmp_path))
+    for option in ("--bot", "--plugin"):
+        result = run("simulate", "--config", config, option, "broken_bot")
+        assert result.exit_code == 1, result.output
+        assert "Traceback" not in result.output
+        [line] = result.output.strip().splitlines()
+        assert line.startswith(f"Error: {option} broken_bot: ") and "SyntaxError" in line
