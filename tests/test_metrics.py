@@ -380,3 +380,39 @@ async def test_dialogues_waiting_counts_conversations_whose_dialogue_waits(tmp_p
         answered = parse((await scrape(bot.url + "/metrics", token=None)).text)
     assert value(asking, "wahost_dialogues_waiting") == 2
     assert value(answered, "wahost_dialogues_waiting") == 1
+
+
+async def test_the_grafana_dashboard_uses_only_metrics_a_host_serves(tmp_path: Path) -> None:
+    import json
+    import re
+
+    dashboard = Path(__file__).parent.parent / "docs" / "grafana-dashboard.json"
+    data = json.loads(dashboard.read_text(encoding="utf-8"))
+    expressions = [
+        target["expr"] for panel in data["panels"] for target in panel.get("targets", [])
+    ]
+    used = {name for expr in expressions for name in re.findall(r"wahost_[a-z_]+", expr)}
+    async with BotHarness(tmp_path, config={"metrics": {"enabled": True}}) as bot:
+        text = (await scrape(bot.url + "/metrics", None)).text
+    # The names a query can use, samples or not yet: a counter's _total, a histogram's series.
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"], "gauge": [""]}
+    served = {
+        family.name + suffix
+        for family in text_string_to_metric_families(text)
+        for suffix in suffixes[family.type]
+    }
+    assert used, "the dashboard queries no wahost metric"
+    assert used <= served, used - served
+
+
+async def test_every_metric_a_host_serves_is_documented(tmp_path: Path) -> None:
+    operations = (Path(__file__).parent.parent / "docs" / "operations.md").read_text()
+    async with BotHarness(tmp_path, config={"metrics": {"enabled": True}}) as bot:
+        text = (await scrape(bot.url + "/metrics", None)).text
+    names = {
+        family.name + ("_total" if family.type == "counter" else "")
+        for family in text_string_to_metric_families(text)
+        if not family.name.endswith("_created")  # prometheus-client's creation times
+    }
+    assert names
+    assert {name for name in names if f"`{name}`" not in operations} == set()
