@@ -6,6 +6,8 @@
   file per name with its languages as variants (:mod:`wahost_templates.files`).
 * ``wahost templates pull | diff | push | delete | status``: push creates and edits only what
   differs (:mod:`wahost_templates.sync`); ``--wait`` waits for Meta's review.
+* Sends checked against the last pulled definitions: :func:`checked` raises
+  :class:`TemplateSendError` naming the field of the send.
 * The ``on_event`` hook records each template's review status, quality and category from the
   webhooks in the state store (:func:`recorded_review`).
 """
@@ -45,6 +47,7 @@ from wahost_templates.config import TemplatesConfig
 from wahost_templates.files import Declared, TemplateFile, declared_templates
 from wahost_templates.review import ReviewRecord, record_event, recorded_review
 from wahost_templates.rules import Problem, TemplateError, problems
+from wahost_templates.send_check import TemplateCatalog, TemplateSendError, check_send, checked
 from wahost_templates.sync import Change, delete, list_live, plan, push, wait_for_review
 
 if TYPE_CHECKING:
@@ -80,11 +83,15 @@ __all__ = [
     "QuickReplyButton",
     "ReviewRecord",
     "SupportedApp",
+    "TemplateCatalog",
     "TemplateError",
     "TemplateFile",
+    "TemplateSendError",
     "TemplateSpec",
     "TemplatesConfig",
     "UrlButton",
+    "check_send",
+    "checked",
     "declared_templates",
     "delete",
     "list_live",
