@@ -123,6 +123,9 @@ async def wahost_startup(host: Wahost) -> None:
     **When:** once, after the queue and state store are open and before the first webhook is
     accepted. **Mode:** broadcast, but an exception here *stops the host* (fail loudly at
     start-up): the error is logged with the plugin's name and ``wahost serve`` exits non-zero.
+    ``wahost check`` runs it too (then ``wahost_shutdown``), with a Graph API client that
+    refuses every request, so that it reports what would stop ``serve``: check the plugin's
+    configuration here, and let work that sends (a push at start) fail without stopping.
     """
 
 
