@@ -16,28 +16,27 @@ video header, an optional body of at most 160 characters (all cards or none) and
 reply, URL or phone buttons, the same make on every card.
 
 Lengths are counted in code points (Python's ``len``). Each problem names the field by its
-path in the template (``components[2].buttons[0].text``).
+path in the template (``components[2].buttons[0].text``). The button rules are in
+:mod:`wahost_templates.button_rules`, the shared checker in :mod:`wahost_templates.checks`.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
+from wahost_templates.button_rules import MAX_BUTTON_TEXT, MAX_BUTTONS, check_buttons
+from wahost_templates.checks import Checker, Problem, TemplateError, has_emoji, parameters
 from wahost_templates.components import (
     CATEGORIES,
     HEADER_FORMATS,
     Body,
     Buttons,
     Carousel,
-    CatalogButton,
     CopyCodeButton,
-    FlowButton,
     Footer,
     Header,
     LimitedTimeOffer,
-    MpmButton,
     OtpButton,
     PhoneNumberButton,
     QuickReplyButton,
@@ -54,6 +53,7 @@ __all__ = [
     "MAX_NAME",
     "Problem",
     "TemplateError",
+    "has_emoji",
     "parameter_format",
     "parameters",
     "problems",
@@ -63,13 +63,6 @@ MAX_NAME = 512
 MAX_HEADER_TEXT = 60
 MAX_BODY = 1024
 MAX_FOOTER = 60
-MAX_BUTTONS = 10
-MAX_BUTTON_TEXT = 25
-MAX_URL = 2000
-MAX_PHONE = 20
-MAX_COPY_CODE = 15
-#: Per-type button limits (§15.2's table).
-BUTTON_LIMITS = {"QUICK_REPLY": 10, "URL": 2, "PHONE_NUMBER": 1, "COPY_CODE": 1}
 # UNVERIFIED (Meta's limited-time offer and carousel pages, not the reference):
 MAX_OFFER_TEXT = 16
 MAX_OFFER_BODY = 600
@@ -78,36 +71,6 @@ CARD_BUTTON_TYPES = (QuickReplyButton, UrlButton, PhoneNumberButton)
 
 _NAME = re.compile(r"[a-z0-9_]+")
 _LANGUAGE = re.compile(r"[a-z]{2,3}(_[A-Za-z0-9]{2,4})?")
-_VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
-# The reference says named parameters are lower-case letters and "_"; digits after the first
-# letter are accepted too (Meta's own examples use none, so refusing them would be a guess).
-_NAMED = re.compile(r"[a-z_][a-z0-9_]*")
-_EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]")
-
-
-class Problem(NamedTuple):
-    """A broken rule: ``key`` is the field's path in the template, ``reason`` says why."""
-
-    key: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.key}: {self.reason}"
-
-
-class TemplateError(ValueError):
-    """A template breaks Meta's rules; ``problems`` lists each, the message names the first."""
-
-    def __init__(self, problems: Sequence[Problem], *, where: str = "") -> None:
-        self.problems = list(problems)
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        prefix = f"{where}: " if where else ""
-        super().__init__(f"{prefix}{problems[0]}{more}")
-
-
-def parameters(text: str | None) -> list[str]:
-    """The parameter names in ``text`` in order (``"1"`` for ``{{1}}``)."""
-    return [match.group(1) for match in _VARIABLE.finditer(text or "")]
 
 
 def parameter_format(spec: TemplateSpec) -> str:
@@ -121,86 +84,9 @@ def parameter_format(spec: TemplateSpec) -> str:
     return "positional"
 
 
-class _Checker:
-    def __init__(self) -> None:
-        self.found: list[Problem] = []
-
-    def add(self, key: str, reason: str) -> None:
-        self.found.append(Problem(key, reason))
-
-    def length(self, key: str, value: str | None, limit: int, *, required: bool = True) -> None:
-        if value is None or value == "":
-            if required:
-                self.add(key, "is required")
-            return
-        if not isinstance(value, str):
-            self.add(key, f"must be a string (got {value!r})")
-        elif len(value) > limit:
-            self.add(key, f"at most {limit} characters (got {len(value)})")
-
-    def no_parameters(self, key: str, text: str | None) -> None:
-        if parameters(text):
-            self.add(key, "takes no parameters")
-
-    def text_parameters(
-        self,
-        key: str,
-        text: str | None,
-        style: str,
-        positional: list[str] | None,
-        named: list[Any] | None,
-        example_key: str,
-    ) -> None:
-        """Parameters are all numbered 1..n or all named, each with an example."""
-        names = parameters(text)
-        if not names:
-            if positional or named:
-                self.add(example_key, "examples given but the text has no parameters")
-            return
-        numbered = [name.isdigit() for name in names]
-        if any(numbered) and not all(numbered):
-            self.add(key, "mixes numbered and named parameters")
-            return
-        if style == "positional":
-            if not all(numbered):
-                self.add(key, "named parameters, but parameter_format is positional")
-                return
-            numbers = sorted({int(name) for name in names})
-            if numbers != list(range(1, len(numbers) + 1)):
-                self.add(
-                    key,
-                    f"parameters must be numbered from {{{{1}}}} on without gaps "
-                    f"(got {', '.join(f'{{{{{n}}}}}' for n in numbers)})",
-                )
-            if positional is None or len(positional) != len(numbers):
-                self.add(
-                    example_key,
-                    f"needs one example per parameter ({len(numbers)}), "
-                    f"got {len(positional or [])}",
-                )
-            elif any(not isinstance(v, str) or not v for v in positional):
-                self.add(example_key, "examples must be non-empty strings")
-            return
-        bad = [name for name in names if not _NAMED.fullmatch(name)]
-        if bad:
-            self.add(
-                key,
-                f"parameter {{{{{bad[0]}}}}}: named parameters are lower-case "
-                "letters, digits and _",
-            )
-            return
-        given = {getattr(item, "param_name", None): item for item in named or []}
-        missing = [name for name in dict.fromkeys(names) if name not in given]
-        if missing:
-            self.add(example_key, f"no example for {{{{{missing[0]}}}}}")
-        extra = [name for name in given if name not in names]
-        if extra:
-            self.add(example_key, f"example for {extra[0]!r}, which the text does not use")
-
-
 def problems(spec: TemplateSpec) -> list[Problem]:
     """Every rule ``spec`` breaks, in the order of its fields (empty: it may be sent)."""
-    c = _Checker()
+    c = Checker()
     if not isinstance(spec.name, str) or not spec.name:
         c.add("name", "is required")
     elif len(spec.name) > MAX_NAME:
@@ -247,7 +133,7 @@ def problems(spec: TemplateSpec) -> list[Problem]:
             if offer or carousel:
                 c.add(key, f"a {'limited-time offer' if offer else 'carousel'} has no footer")
         elif isinstance(component, Buttons):
-            _buttons(c, f"{key}.buttons", component, spec.category)
+            check_buttons(c, f"{key}.buttons", component, spec.category)
             if carousel:
                 c.add(key, "a carousel template's buttons are on its cards")
         elif isinstance(component, LimitedTimeOffer):
@@ -279,7 +165,7 @@ def _has_button(spec: TemplateSpec, kind: type) -> bool:
     return any(isinstance(b, kind) for b in _all_buttons(spec))
 
 
-def _header(c: _Checker, key: str, header: Header, category: str, style: str) -> None:
+def _header(c: Checker, key: str, header: Header, category: str, style: str) -> None:
     if header.format not in HEADER_FORMATS:
         c.add(f"{key}.format", f"one of {', '.join(HEADER_FORMATS)} (got {header.format!r})")
         return
@@ -313,7 +199,7 @@ def _header(c: _Checker, key: str, header: Header, category: str, style: str) ->
         c.add(f"{key}.format", "LOCATION headers are for UTILITY and MARKETING templates")
 
 
-def _body(c: _Checker, key: str, body: Body, style: str, auth: bool, limit: int) -> None:
+def _body(c: Checker, key: str, body: Body, style: str, auth: bool, limit: int) -> None:
     if auth:
         if body.text is not None:
             c.add(f"{key}.text", "an AUTHENTICATION template's body text is Meta's; leave it out")
@@ -332,7 +218,7 @@ def _body(c: _Checker, key: str, body: Body, style: str, auth: bool, limit: int)
     c.text_parameters(f"{key}.text", body.text, style, positional, named, f"{key}.example")
 
 
-def _footer(c: _Checker, key: str, footer: Footer, auth: bool) -> None:
+def _footer(c: Checker, key: str, footer: Footer, auth: bool) -> None:
     minutes = footer.code_expiration_minutes
     if auth:
         if footer.text is not None:
@@ -346,75 +232,7 @@ def _footer(c: _Checker, key: str, footer: Footer, auth: bool) -> None:
     c.no_parameters(f"{key}.text", footer.text)
 
 
-def _buttons(c: _Checker, key: str, component: Buttons, category: str) -> None:
-    buttons = component.buttons
-    if not buttons:
-        c.add(key, "at least one button")
-        return
-    if len(buttons) > MAX_BUTTONS:
-        c.add(key, f"at most {MAX_BUTTONS} buttons (got {len(buttons)})")
-    quick = [i for i, b in enumerate(buttons) if isinstance(b, QuickReplyButton)]
-    if quick and quick[-1] - quick[0] + 1 != len(quick):
-        c.add(key, "quick replies must be together, before or after the other buttons")
-    counts: dict[str, int] = {}
-    for index, button in enumerate(buttons):
-        where = f"{key}[{index}]"
-        kind = type(button).__struct_config__.tag
-        counts[str(kind)] = counts.get(str(kind), 0) + 1
-        limit = BUTTON_LIMITS.get(str(kind))
-        if limit is not None and counts[str(kind)] == limit + 1:
-            c.add(where, f"at most {limit} {kind} button(s)")
-        _button(c, where, button, category)
-
-
-def _button(c: _Checker, key: str, button: Any, category: str) -> None:
-    auth = category == "AUTHENTICATION"
-    if isinstance(button, OtpButton):
-        if not auth:
-            c.add(key, "OTP buttons are for AUTHENTICATION templates")
-        if button.otp_type not in ("copy_code", "one_tap", "zero_tap"):
-            c.add(f"{key}.otp_type", f"copy_code, one_tap or zero_tap (got {button.otp_type!r})")
-        c.length(f"{key}.text", button.text, MAX_BUTTON_TEXT, required=False)
-        for name in ("text", "autofill_text"):
-            if has_emoji(getattr(button, name)):
-                c.add(f"{key}.{name}", "an AUTHENTICATION template takes no emoji")
-        if button.otp_type in ("one_tap", "zero_tap") and not button.supported_apps:
-            c.add(f"{key}.supported_apps", f"a {button.otp_type} button names the Android apps")
-        if button.otp_type == "zero_tap" and button.zero_tap_terms_accepted is not True:
-            c.add(f"{key}.zero_tap_terms_accepted", "zero_tap needs the terms accepted (true)")
-        return
-    if auth:
-        c.add(key, "an AUTHENTICATION template's one button is OTP")
-        return
-    if isinstance(button, CopyCodeButton):
-        c.length(f"{key}.example", button.example, MAX_COPY_CODE)
-        return
-    c.length(f"{key}.text", button.text, MAX_BUTTON_TEXT)
-    c.no_parameters(f"{key}.text", button.text)
-    if isinstance(button, UrlButton):
-        c.length(f"{key}.url", button.url, MAX_URL)
-        if not button.url.startswith(("https://", "http://")):
-            c.add(f"{key}.url", f"an http(s) URL (got {button.url!r})")
-        names = parameters(button.url)
-        if len(names) > 1 or (names and not button.url.rstrip().endswith("}}")):
-            c.add(f"{key}.url", "one parameter at most, at the end of the URL")
-        elif names and not button.example:
-            c.add(f"{key}.example", "a URL with a parameter needs an example URL")
-        elif not names and button.example:
-            c.add(f"{key}.example", "example given but the URL has no parameter")
-    elif isinstance(button, PhoneNumberButton):
-        c.length(f"{key}.phone_number", button.phone_number, MAX_PHONE)
-    elif isinstance(button, FlowButton):
-        given = [n for n in ("flow_id", "flow_name", "flow_json") if getattr(button, n)]
-        if len(given) != 1:
-            c.add(key, "exactly one of flow_id, flow_name or flow_json")
-        if button.navigate_screen and button.flow_action == "data_exchange":
-            c.add(f"{key}.navigate_screen", "only with flow_action navigate")
-    elif isinstance(button, CatalogButton | MpmButton | QuickReplyButton):
-        pass
-
-
-def _carousel(c: _Checker, key: str, carousel: Carousel, category: str, style: str) -> None:
+def _carousel(c: Checker, key: str, carousel: Carousel, category: str, style: str) -> None:
     if category != "MARKETING":
         c.add(key, "a carousel is a MARKETING template")
     cards = carousel.cards
@@ -434,7 +252,7 @@ def _carousel(c: _Checker, key: str, carousel: Carousel, category: str, style: s
             elif isinstance(x, Body):
                 _body(c, f"{where}.components[{i}]", x, style, False, MAX_CARD_BODY)
             elif isinstance(x, Buttons):
-                _buttons(c, f"{where}.components[{i}].buttons", x, category)
+                check_buttons(c, f"{where}.components[{i}].buttons", x, category)
                 for j, b in enumerate(x.buttons):
                     if not isinstance(b, CARD_BUTTON_TYPES):
                         c.add(
@@ -459,8 +277,3 @@ def _carousel(c: _Checker, key: str, carousel: Carousel, category: str, style: s
                 "every card has the same header format, body or not, and buttons as card 0",
             )
             break
-
-
-def has_emoji(text: str | None) -> bool:
-    """Whether ``text`` holds a pictograph (authentication templates allow none)."""
-    return bool(_EMOJI.search(text or ""))
