@@ -10,7 +10,9 @@ bot, then assert on what the fake received::
 
 It answers sends, mark-read and typing (reference/cloudapi.md §6), sends to the group chats
 it was given (:meth:`FakeGraph.add_group`, §12), media (§8), the Flows
-public key (§9), conversational automation and the business profile (§11), and can fail on
+public key (§9), conversational automation and the business profile (§11), the message
+templates management API (§15: :meth:`FakeGraph.add_template`, reviewed by the test with
+:meth:`FakeGraph.review_template`), and can fail on
 demand with Meta's error bodies (§7): :meth:`FakeGraph.fail_next`, :meth:`FakeGraph.fail_when`,
 including delayed answers and connections dropped after the request was read (the ambiguous
 case). Built on ``asyncio`` streams and ``h11`` so that it controls each connection.
@@ -18,6 +20,7 @@ case). Built on ``asyncio`` streams and ``h11`` so that it controls each connect
 
 from wahost.testing.fake_graph.catalogue import ERRORS, error_body
 from wahost.testing.fake_graph.fake import Failure, FakeGraph
+from wahost.testing.fake_graph.templates import FakeTemplate
 from wahost.testing.fake_graph.wire import Accepted, Group, Media, Recorded, Upload
 
 __all__ = [
@@ -25,6 +28,7 @@ __all__ = [
     "Accepted",
     "Failure",
     "FakeGraph",
+    "FakeTemplate",
     "Group",
     "Media",
     "Recorded",
