@@ -10,6 +10,10 @@
     key_file = "keys/flows.pem"              # relative to the configuration file
     passphrase = "${FLOWS_KEY_PASSPHRASE}"   # or { file = "secrets/flows-passphrase" }
 
+    [[plugins.flows.flows]]                  # a Flow managed with wahost flows push
+    name = "signup"                          # its Flow JSON: <flows_dir>/signup.json
+    categories = ["SIGN_UP"]
+
 The types are checked by msgspec when the host starts (``wahost_config_schema``); the rules
 across fields by :func:`check`, which raises :class:`wahost.config.ConfigError` naming the key.
 """
@@ -23,7 +27,19 @@ from msgspec import Meta
 
 from wahost.config import ConfigError
 
-__all__ = ["EndpointConfig", "FlowsConfig", "check"]
+__all__ = ["DeclaredFlow", "EndpointConfig", "FlowsConfig", "check"]
+
+#: Meta's Flow categories (reference/cloudapi.md §16).
+CATEGORIES = (
+    "SIGN_UP",
+    "SIGN_IN",
+    "APPOINTMENT_BOOKING",
+    "LEAD_GENERATION",
+    "CONTACT_US",
+    "CUSTOMER_SUPPORT",
+    "SURVEY",
+    "OTHER",
+)
 
 _SECRET = {"secret": True}
 
@@ -88,8 +104,42 @@ class EndpointConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
         return self.name or self.path
 
 
+class DeclaredFlow(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """``[[plugins.flows.flows]]``: a Flow whose metadata and JSON ``wahost flows push``
+    makes Meta's."""
+
+    name: Annotated[str, Meta(description="The Flow's name at Meta: how push finds it.")]
+    file: Annotated[
+        str | None,
+        Meta(
+            description="Its Flow JSON file (relative to the configuration file); default "
+            "<flows_dir>/<name>.json, the file the simulator's --flows DIR opens."
+        ),
+    ] = None
+    categories: Annotated[
+        list[str],
+        Meta(description="At least one of Meta's categories: " + ", ".join(CATEGORIES) + "."),
+    ] = msgspec.field(default_factory=lambda: ["OTHER"])
+    endpoint_uri: Annotated[
+        str | None,
+        Meta(description="The data endpoint's https URL, for a Flow that exchanges data."),
+    ] = None
+
+
 class FlowsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """``[plugins.flows]``."""
+
+    flows_dir: Annotated[
+        str,
+        Meta(
+            description="Directory of Flow JSON files named <flow name>.json (relative to the "
+            "configuration file)."
+        ),
+    ] = "flows"
+    flows: Annotated[
+        list[DeclaredFlow],
+        Meta(description="The Flows managed as files ([[plugins.flows.flows]])."),
+    ] = []
 
     endpoints: Annotated[
         list[EndpointConfig],
@@ -134,3 +184,22 @@ def check(config: FlowsConfig, source: str) -> None:
             raise ConfigError(source, f"{key}.app_secret", "must not be empty")
         paths.add(endpoint.path)
         names.add(endpoint.label)
+    flow_names: set[str] = set()
+    for index, flow in enumerate(config.flows):
+        key = f"plugins.flows.flows[{index}]"
+        if not flow.name:
+            raise ConfigError(source, f"{key}.name", "must not be empty")
+        if flow.name in flow_names:
+            raise ConfigError(source, f"{key}.name", f"{flow.name!r} is declared twice")
+        flow_names.add(flow.name)
+        if not flow.categories:
+            raise ConfigError(source, f"{key}.categories", "at least one category")
+        for position, category in enumerate(flow.categories):
+            if category not in CATEGORIES:
+                raise ConfigError(
+                    source,
+                    f"{key}.categories[{position}]",
+                    f"{category!r} is not a Flow category ({', '.join(CATEGORIES)})",
+                )
+        if flow.endpoint_uri is not None and not flow.endpoint_uri.startswith("https://"):
+            raise ConfigError(source, f"{key}.endpoint_uri", "must be an https:// URL")

@@ -18,6 +18,7 @@ import h11
 import httpx
 
 from wahost.testing.fake_graph.catalogue import ERRORS, error_body
+from wahost.testing.fake_graph.flows import FakeFlow, FlowRoutes
 from wahost.testing.fake_graph.routes import GraphRoutes
 from wahost.testing.fake_graph.templates import FakeTemplate, TemplateRoutes
 from wahost.testing.fake_graph.webhooks import WebhookRoutes
@@ -72,7 +73,7 @@ class Failure:
         return _json_response(body, status, headers)
 
 
-class FakeGraph(TemplateRoutes, GraphRoutes, WebhookRoutes):
+class FakeGraph(FlowRoutes, TemplateRoutes, GraphRoutes, WebhookRoutes):
     """A fake Graph API on ``127.0.0.1`` (a free port) for the length of an ``async with``.
 
     ``token``: the only bearer token accepted (others get HTTP 401, code 190).
@@ -118,6 +119,8 @@ class FakeGraph(TemplateRoutes, GraphRoutes, WebhookRoutes):
         self.business_public_keys: dict[str, str] = {}
         self.conversational_automation: dict[str, dict[str, Any]] = {}
         self.business_profiles: dict[str, dict[str, Any]] = {}
+        #: Flows by id (:mod:`.flows`).
+        self.flows: dict[str, FakeFlow] = {}
         #: Message templates by id (:mod:`.templates`).
         self.message_templates: dict[str, FakeTemplate] = {}
         #: wa_ids that stopped marketing messages: ``/marketing_messages`` answers 131050.
