@@ -100,6 +100,10 @@ def test_named_parameters_set_parameter_format_and_need_an_example_each() -> Non
     }
     missing = spec(Body.named("Your code {{code}} expires {{when}}.", code="X1"))
     assert keys(missing) == ["components[0].example: no example for {{when}}"]
+    mixed = spec(Header.with_text("Order {{1}}", "A-17"), Body.named("Hi {{name}}", name="x"))
+    assert keys(mixed) == [
+        "components[0].text: numbered parameters, but the template's parameters are named"
+    ]
     upper = spec(Body.named("Hi {{First}}", First="x"))
     assert keys(upper)[0].startswith("components[0].text: parameter {{First}}")
 

@@ -106,6 +106,9 @@ class Checker:
             elif any(not isinstance(v, str) or not v for v in positional):
                 self.add(example_key, "examples must be non-empty strings")
             return
+        if all(numbered):
+            self.add(key, "numbered parameters, but the template's parameters are named")
+            return
         bad = [name for name in names if not _NAMED.fullmatch(name)]
         if bad:
             self.add(
