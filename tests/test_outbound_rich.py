@@ -14,6 +14,7 @@ import pytest
 import wahost_media
 
 from wahost import Context, hookimpl
+from wahost.errors import GraphError
 from wahost.local_media import MediaPluginMissing
 from wahost.marketing import MarketingStopped
 from wahost.outbound import (
@@ -512,4 +513,26 @@ async def test_a_131050_status_stops_later_marketing_sends(tmp_path: Path) -> No
     async with FakeGraph(token=TEST_TOKEN) as graph:
         await _exchange(tmp_path, graph, replier, webhooks)
     assert [type(e) for e in replier.errors] == [MarketingStopped]
+    assert graph.sent == []
+
+
+async def test_a_send_refused_with_131050_stops_later_marketing_sends(tmp_path: Path) -> None:
+    class Twice(Replier):
+        @hookimpl
+        async def on_message(self, message: Any, ctx: Context) -> bool:
+            try:
+                await ctx.reply(SALE)
+            except (GraphError, MarketingStopped) as exc:
+                self.errors.append(exc)
+            return True
+
+    replier = Twice({})
+    async with FakeGraph(token=TEST_TOKEN) as graph:
+        graph.stopped_marketing.add(USER)
+        await _exchange(tmp_path, graph, replier, _texts("sale", "sale again"))
+        marketing = [r for r in graph.requests if r.path.endswith("/marketing_messages")]
+    first, second = replier.errors
+    assert isinstance(first, GraphError) and first.code == 131050
+    assert isinstance(second, MarketingStopped)
+    assert len(marketing) == 1  # the second was refused before any request
     assert graph.sent == []

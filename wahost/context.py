@@ -18,6 +18,7 @@ import msgspec
 import structlog
 
 from wahost import local_media, marketing
+from wahost.errors import GraphError
 from wahost.groups import Chat, chat_of
 from wahost.router import HandlerSkipped
 from wahost.state.base import ConversationState, KVWrite, StateChanges, now
@@ -218,14 +219,18 @@ class Context:
         await marketing.check_allowed(self.host, kwargs["phone_number_id"], to, message)
         if group:  # only when set: a dialogue's journal fingerprints the arguments
             kwargs["group"] = True
-        if self.dialogue is not None:
-            return await self.dialogue.send(to, message, kwargs)
-        n = self.sends
-        self.sends += 1
-        outbox = self.host.outbox
-        if outbox is None:
-            raise RuntimeError("the host is not started")
-        sent, fresh = await outbox.send(self.unit.key, n, to, message, **kwargs)
+        try:
+            if self.dialogue is not None:
+                return await self.dialogue.send(to, message, kwargs)
+            n = self.sends
+            self.sends += 1
+            outbox = self.host.outbox
+            if outbox is None:
+                raise RuntimeError("the host is not started")
+            sent, fresh = await outbox.send(self.unit.key, n, to, message, **kwargs)
+        except GraphError as exc:
+            await marketing.record_refusal(self.host, kwargs["phone_number_id"], to, exc)
+            raise
         self.sent.append((to, message, kwargs, sent))
         if fresh:
             if self.host.metrics is not None:

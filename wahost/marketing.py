@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     from wahost.context import Context
     from wahost.host import Wahost
 
-__all__ = ["NAMESPACE", "STOPPED_CODE", "MarketingStopped", "check_allowed", "stopped_key"]
+__all__ = [
+    "NAMESPACE",
+    "STOPPED_CODE",
+    "MarketingStopped",
+    "check_allowed",
+    "record_refusal",
+    "stopped_key",
+]
 
 NAMESPACE = "wahost.marketing.stopped"
 #: Meta's error code of a marketing send to a user who stopped them (reference §7).
@@ -55,6 +62,13 @@ async def check_allowed(host: Wahost, phone_number_id: str, to: str, message: An
         return
     if await host.state.kv_get(NAMESPACE, stopped_key(phone_number_id, to)) is not None:
         raise MarketingStopped(to)
+
+
+async def record_refusal(host: Wahost, phone_number_id: str, to: str, exc: BaseException) -> None:
+    """Record ``to`` as stopped when a send was refused with 131050. Written to the store at
+    once, not with the unit: the refusal happened whatever becomes of the unit."""
+    if getattr(exc, "code", None) == STOPPED_CODE:
+        await host.state.kv_set(NAMESPACE, stopped_key(phone_number_id, to), b"131050")
 
 
 @hookimpl(trylast=True)
