@@ -13,7 +13,7 @@ Measured in one run, on this machine, with wrk (64 connections, 2 threads, 10 s 
 Every request carries a distinct wamid, so no request is answered from the dedupe check.
 
     python -m bench.ingress [--seconds 10] [--connections 64]
-                            [--engine uvicorn|uvicorn-asgi|hypercorn]
+                            [--engine uvicorn|uvicorn-asgi|hypercorn] [--metrics]
 """
 
 from __future__ import annotations
@@ -299,6 +299,7 @@ def run_wahost(
     db: Path | None = None,
     label: str | None = None,
     fast_path: bool = True,
+    extra_config: str = "",
 ) -> tuple[Result, int]:
     port = _free_port()
     db = db or workdir / f"wahost-{engine}-{worker}-{fast_path}.db"
@@ -312,6 +313,7 @@ def run_wahost(
             worker=str(worker).lower(),
             fast_path=str(fast_path).lower(),
         )
+        + extra_config
     )
     env = {**os.environ, "WAHOST_PLUGINS": "none"}
     process = subprocess.Popen(
@@ -355,6 +357,11 @@ def main() -> None:
         help="uvicorn: the webhook answered in the HTTP protocol (the default); uvicorn-asgi: "
         "[server] webhook_fast_path = false; hypercorn (default: all three)",
     )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="run wahost with [metrics] enabled (what counting costs the ingress)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
@@ -382,7 +389,9 @@ def main() -> None:
                     engine=ENGINES[engine][0],
                     fast_path=ENGINES[engine][1],
                     workdir=workdir,
-                    label=f"wahost ({engine}, SQLite, {'worker on' if worker else 'ingress only'})",
+                    label=f"wahost ({engine}, SQLite, {'worker on' if worker else 'ingress only'}"
+                    + (", metrics)" if args.metrics else ")"),
+                    extra_config="\n[metrics]\nenabled = true\n" if args.metrics else "",
                 )
             )
     print()

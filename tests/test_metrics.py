@@ -416,3 +416,31 @@ async def test_every_metric_a_host_serves_is_documented(tmp_path: Path) -> None:
     }
     assert names
     assert {name for name in names if f"`{name}`" not in operations} == set()
+
+
+def test_the_stamp_adds_arrival_and_trace_context_to_every_unit_body_and_keeps_it_decodable() -> (
+    None
+):
+    import msgspec
+
+    from wahost.models import decode_unit
+    from wahost.unit_stamp import UnitStamp, received_at, traceparent
+    from wahost.units import UnitBody, split
+
+    context = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    body = make_webhook(
+        make_text("one", sender=USER, wamid="wamid.s-1"),
+        make_text("two", sender=OTHER, wamid="wamid.s-2"),
+    )
+    units = split(msgspec.json.encode(body))
+    before = time.time()
+    for stamped in (UnitStamp()(units, context), UnitStamp()(units[:1], context)):
+        for original, unit in zip(units, stamped, strict=False):
+            assert unit.key == original.key
+            decoded = msgspec.json.decode(unit.body, type=UnitBody)
+            assert decoded.item == msgspec.json.decode(original.body, type=UnitBody).item
+            assert before - 0.01 <= (received_at(unit) or 0) <= time.time() + 0.01
+            assert traceparent(unit) == context
+            assert decode_unit(unit).id == original.key.removeprefix("msg:")
+    [plain] = UnitStamp()(units[:1])
+    assert traceparent(plain) == "" and b"traceparent" not in plain.body

@@ -35,6 +35,7 @@ class _Stamp(msgspec.Struct):
 
 
 _stamp_decoder = msgspec.json.Decoder(_Stamp)
+_replace = msgspec.structs.replace
 
 
 def _stamp_of(unit: Unit) -> _Stamp | None:
@@ -69,21 +70,20 @@ class UnitStamp:
     def __call__(self, units: list[Unit], traceparent: str = "") -> list[Unit]:
         # Milliseconds are enough for the latencies read from it; a float's repr costs
         # twice the time on the webhook's path.
-        extra = b',"received_at":%.3f' % time.time()
         if traceparent:
-            extra += b',"traceparent":' + msgspec.json.encode(traceparent)
-        extra += b"}"
-        return [
-            Unit(
-                unit.key,
-                unit.kind,
-                unit.phone_number_id,
-                unit.user,
-                unit.conversation,
-                unit.body[:-1] + extra,
+            extra = b',"received_at":%.3f,"traceparent":%s}' % (
+                time.time(),
+                msgspec.json.encode(traceparent),
             )
-            if unit.body[-1:] == b"}"
-            else unit
+        else:
+            extra = b',"received_at":%.3f}' % time.time()
+        if len(units) == 1:  # most webhooks: spare the loop
+            unit = units[0]
+            return (
+                [_replace(unit, body=unit.body[:-1] + extra)] if unit.body[-1:] == b"}" else units
+            )
+        return [
+            _replace(unit, body=unit.body[:-1] + extra) if unit.body[-1:] == b"}" else unit
             for unit in units
         ]
 
