@@ -177,7 +177,9 @@ async def test_context_arguments_are_given_to_implementations_that_ask() -> None
             return f"{host}/{event}"
 
     d = dispatcher(WantsHost("p"))
-    assert await d.broadcast("on_event", event="e", ctx=None) == ["the-host/e"]
+    results = await d.broadcast("on_event", event="e", ctx=None)
+    # Built-in plugins (wahost.marketing listens to events) answer None.
+    assert [result for result in results if result is not None] == ["the-host/e"]
 
 
 def test_collect_refuses_async_implementations() -> None:

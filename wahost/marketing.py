@@ -74,7 +74,7 @@ async def record_refusal(host: Wahost, phone_number_id: str, to: str, exc: BaseE
 @hookimpl(trylast=True)
 def on_event(event: Any, ctx: Context) -> None:
     """Record a ``stop`` or ``resume`` of marketing messages (committed with the unit)."""
-    value = event.value
+    value = getattr(event, "value", None)
     if not isinstance(value, UserPreferencesUpdate):
         return
     pnid = event.phone_number_id or ctx.phone_number_id
@@ -91,6 +91,7 @@ def on_event(event: Any, ctx: Context) -> None:
 @hookimpl(trylast=True)
 def on_status(status: Any, ctx: Context) -> None:
     """Record the user of a send that failed with 131050."""
-    if any(error.code == STOPPED_CODE for error in status.errors) and status.recipient:
+    errors = getattr(status, "errors", None) or ()
+    if any(getattr(e, "code", None) == STOPPED_CODE for e in errors) and status.recipient:
         pnid = status.phone_number_id or ctx.phone_number_id
         ctx.kv_set(NAMESPACE, stopped_key(pnid, status.recipient), b"131050")
