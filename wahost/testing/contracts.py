@@ -591,6 +591,16 @@ class StateStoreContract:
         assert await store.kv_scan("ns", "zz") == []
         assert await store.kv_scan("empty") == []
 
+    async def test_kv_count(self, store: StateStore) -> None:
+        for key in ("a", "b", "c"):
+            await store.kv_set("ns", key, b"x" * 10_000)
+        await store.kv_set("ns", "gone", b"x", ttl=SHORT)
+        await store.kv_set("other", "a", b"x")
+        await asyncio.sleep(SHORT + 0.1)
+        assert await store.kv_count("ns") == 3
+        assert await store.kv_count("ns", limit=2) == 2
+        assert await store.kv_count("empty") == 0
+
     # -- unit commits --------------------------------------------------------------------
 
     async def test_apply_writes_everything(self, store: StateStore) -> None:
