@@ -12,7 +12,10 @@ It answers sends, mark-read and typing (reference/cloudapi.md §6), sends to the
 it was given (:meth:`FakeGraph.add_group`, §12), media (§8), the Flows
 public key (§9), conversational automation and the business profile (§11), the message
 templates management API (§15: :meth:`FakeGraph.add_template`, reviewed by the test with
-:meth:`FakeGraph.review_template`), and can fail on
+:meth:`FakeGraph.review_template`), the Flows management API (§16: :meth:`FakeGraph.add_flow`,
+:meth:`FakeGraph.flow_named`, :meth:`FakeGraph.set_flow_metric`), the carousels, commerce,
+call and contact-info messages and ``/marketing_messages`` (§17; 131050 to a wa_id in
+:attr:`FakeGraph.stopped_marketing`), and can fail on
 demand with Meta's error bodies (§7): :meth:`FakeGraph.fail_next`, :meth:`FakeGraph.fail_when`,
 including delayed answers and connections dropped after the request was read (the ambiguous
 case). Built on ``asyncio`` streams and ``h11`` so that it controls each connection.
@@ -20,6 +23,7 @@ case). Built on ``asyncio`` streams and ``h11`` so that it controls each connect
 
 from wahost.testing.fake_graph.catalogue import ERRORS, error_body
 from wahost.testing.fake_graph.fake import Failure, FakeGraph
+from wahost.testing.fake_graph.flows import FakeFlow
 from wahost.testing.fake_graph.templates import FakeTemplate
 from wahost.testing.fake_graph.wire import Accepted, Group, Media, Recorded, Upload
 
@@ -27,6 +31,7 @@ __all__ = [
     "ERRORS",
     "Accepted",
     "Failure",
+    "FakeFlow",
     "FakeGraph",
     "FakeTemplate",
     "Group",
