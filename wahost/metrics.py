@@ -231,7 +231,7 @@ class HostMetrics:
         if not host.started:
             return
         try:
-            stats = await host.queue.stats()
+            stats = await host.queue.depth()
         except Exception:
             self.scrape_errors.inc()
             return

@@ -234,3 +234,20 @@ async def test_enqueue_recreates_a_deleted_stream(redis_url: str) -> None:
     info = await queue.client.info("errorstats")
     assert "errorstat_BUSYGROUP" not in info, info  # no error reply per enqueue
     await queue.close()
+
+
+async def test_the_metrics_scrape_reads_the_counts_without_walking_the_keyspace(
+    redis_url: str, tmp_path: Path
+) -> None:
+    config = redis_config(redis_url, metrics={"enabled": True})
+    async with BotHarness(tmp_path, plugins=[wahost_redis], config=config, worker=False) as bot:
+        queue = bot.host.queue
+        assert isinstance(queue, RedisQueue)
+        await queue.enqueue([make_unit("m1", "p:a"), make_unit("m2", "p:b")])
+        before = (await queue.client.info("commandstats")).get("cmdstat_scan", {})
+        assert bot.http is not None
+        text = (await bot.http.get(bot.url + "/metrics")).text
+        after = (await queue.client.info("commandstats")).get("cmdstat_scan", {})
+        assert (await queue.stats()).dedupe_keys == 2  # the operator's command still counts
+    assert 'wahost_queue_units{state="ready"} 2.0' in text
+    assert after.get("calls", 0) == before.get("calls", 0)
