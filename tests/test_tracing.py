@@ -106,3 +106,27 @@ print(sorted(name for name in sys.modules if name.startswith("opentelemetry")))
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert result.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_tracing_without_the_extra_stops_the_start_with_one_line(tmp_path: Path) -> None:
+    script = f"""
+import sys
+sys.modules["opentelemetry"] = None  # as if wahost[otel] were not installed
+from pathlib import Path
+from wahost.config import ConfigError
+from wahost.host import Wahost
+from wahost.testing import make_config
+
+config = make_config(Path({str(tmp_path)!r}), {{"tracing": {{"enabled": True}}}})
+try:
+    Wahost(config, load_entrypoints=False)
+except ConfigError as error:
+    print(error)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert result.stdout.strip() == (
+        "<test>: tracing.enabled: the OpenTelemetry packages are not installed: "
+        "pip install 'wahost[otel]', or set it to false"
+    )
