@@ -195,6 +195,8 @@ class ScriptedSimulator:
 
     def __init__(self) -> None:
         self.actions: list[dict[str, Any]] = []
+        #: Group chats staged (none here): the console lists them beside the users.
+        self.groups: dict[str, Any] = {}
         base = {
             "from": "bot", "text": None, "header": None, "footer": None, "media": None,
             "choices": [], "choices_label": None, "form": None, "reaction": None,
@@ -264,6 +266,8 @@ async def test_every_kind_of_bubble_and_action_in_the_browser(tmp_path: Path, br
         await expect(dishes).to_contain_text("Kitchen open till 10")
         await dishes.get_by_role("button", name="Salad").click()
         await expect(thread.locator('[data-id="r1"]')).to_have_text("🎉")
+        # The reaction row shows on the bubble under the pointer only.
+        await thread.locator('[data-id="b3"]').hover()
         await thread.locator('[data-id="b3"]').get_by_title("React 👍").click()
 
         booking = thread.locator('[data-id="b4"]')
