@@ -35,6 +35,7 @@ from wahost.outbound import (
     VoiceCall,
     message_body,
 )
+from wahost.simulator.render import render
 from wahost.testing import TEST_PHONE_NUMBER_ID, TEST_TOKEN, BotHarness
 from wahost.testing.fake_graph import FakeGraph
 from wahost.testing.payloads import make_status, make_text, make_webhook
@@ -536,3 +537,19 @@ async def test_a_send_refused_with_131050_stops_later_marketing_sends(tmp_path: 
     assert isinstance(second, MarketingStopped)
     assert len(marketing) == 1  # the second was refused before any request
     assert graph.sent == []
+
+
+@pytest.mark.parametrize(("message", "expected"), SHAPES, ids=lambda v: type(v).__name__)
+def test_the_simulator_shows_every_new_type(message: Any, expected: dict[str, Any]) -> None:
+    shown = render(message_body(USER, message), wamid="wamid.out")
+    assert shown.kind == "interactive"
+    assert shown.text
+
+
+def test_the_simulator_shows_cards_and_call_buttons_as_text() -> None:
+    carousel = render(message_body(USER, media_carousel()), wamid="wamid.out")
+    assert carousel.text == (
+        "Our picks\n[card 1: A · Buy: https://example.com/a]\n[card 2: See: https://example.com/b]"
+    )
+    call = render(message_body(USER, VoiceCall("Talk to us", "Call now")), wamid="wamid.out")
+    assert call.text == "Talk to us\n[call button: Call now]"

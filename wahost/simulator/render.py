@@ -444,6 +444,37 @@ def _interactive(
     if itype in ("product", "product_list", "catalog_message"):
         frame["text"] = _lines(body, _commerce(itype, action))
         return Outgoing(kind="interactive", **frame)
+    described = _call_or_cards(itype, action)
+    if described is not None:
+        frame["text"] = _lines(body, described)
+        return Outgoing(kind="interactive", **frame)
+    return None
+
+
+def _call_or_cards(itype: str | None, action: Mapping[str, Any]) -> str | None:
+    """A line for a carousel's cards, a voice-call button, a call permission request or a
+    contact-information request (reference/cloudapi.md §17, §13.5): what the user would see,
+    as text (the simulator cannot call, and a card is not a choice)."""
+    if itype == "carousel":
+        lines = []
+        for number, card in enumerate(_list(action.get("cards")), start=1):
+            card = _map(card)
+            if card.get("type") == "product":
+                product = _str(_map(card.get("action")).get("product_retailer_id")) or "?"
+                lines.append(f"[card {number}: product {product}]")
+                continue
+            text = _str(_map(card.get("body")).get("text"))
+            parameters = _map(_map(card.get("action")).get("parameters"))
+            button = f"{_str(parameters.get('display_text')) or 'Open'}: {parameters.get('url')}"
+            lines.append(f"[card {number}: {text + ' · ' if text else ''}{button}]")
+        return "\n".join(lines) or None
+    if itype == "voice_call":
+        label = _str(_map(action.get("parameters")).get("display_text"))
+        return f"[call button: {label}]" if label else None
+    if itype == "call_permission_request":
+        return "[asks permission to call you]"
+    if itype == "request_contact_info":
+        return "[asks for your phone number]"
     return None
 
 
