@@ -15,7 +15,9 @@ import structlog
 
 from wahost.bots import BotLoadError, bot_plugins, configured_bots, import_bot
 from wahost.config import Config, ConfigError, validate_plugin_settings
+from wahost.config.introspect import marked_secret_values
 from wahost.dispatch import Dispatcher
+from wahost.logs import add_secrets
 from wahost.plugins import PluginError, PluginInfo, build_plugin_manager
 
 if TYPE_CHECKING:
@@ -95,6 +97,10 @@ class Wahost:
         for mapping in self.dispatch.collect("wahost_config_schema"):
             schemas.update(mapping)
         self._plugin_settings = validate_plugin_settings(config, schemas)
+        #: Values of the fields plugins' schemas mark secret, whatever their names: redacted
+        #: from the logs from now on and from ``wahost check``'s output.
+        self.plugin_secrets = marked_secret_values(self._plugin_settings)
+        add_secrets(self.plugin_secrets)
         self.log = structlog.get_logger("wahost")
         for info in self.plugins:
             for deprecation in info.deprecated:
