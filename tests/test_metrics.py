@@ -198,6 +198,9 @@ def test_a_metrics_path_that_is_not_a_path_or_is_taken_is_refused(tmp_path: Path
     with pytest.raises(ConfigError) as error:
         make_config(tmp_path, {"metrics": {"enabled": True, "path": "/webhook"}})
     assert "metrics.path" in str(error.value) and "taken" in str(error.value)
+    with pytest.raises(ConfigError) as error:
+        make_config(tmp_path, {"metrics": {"enabled": True, "port": 8080}})
+    assert str(error.value).startswith("<test>: metrics.port: 8080 is [server] port")
 
 
 def test_the_scrape_token_is_a_secret(tmp_path: Path) -> None:

@@ -206,6 +206,13 @@ def _check(config: Config) -> None:
         "/readyz",
     ):
         raise fail(config.source, "metrics.path", f"{metrics_path!r} is taken: choose another")
+    if config.metrics.port == config.server.port:
+        raise fail(
+            config.source,
+            "metrics.port",
+            f"{config.metrics.port} is [server] port: choose another, or 0 to serve the "
+            "metrics on the webhook's listener",
+        )
     if config.worker.backoff_cap < config.worker.backoff_base:
         raise fail(config.source, "worker.backoff_cap", "must be >= worker.backoff_base")
     _check_console(config)
