@@ -201,7 +201,8 @@ def test_the_chat_shows_the_step_a_dialogue_waits_at(workdir: Path) -> None:
     term = Terminal(_simulate("--config", "wahost.toml", "--bot", bot), workdir, _env(workdir))
     try:
         term.expect(r"/help for more")
-        term.type("\\/signup")  # a backslash sends a text that starts with /
+        term.type("/signup")  # not a simulator command: it goes to the bot
+        term.expect(r"/signup is not a simulator command: sent to the bot")
         term.expect(r"What's your name\?")
         term.expect(r"… waiting for an answer to step 1 of signup:\S*signup")
         mark = len(term.screen)
@@ -209,7 +210,7 @@ def test_the_chat_shows_the_step_a_dialogue_waits_at(workdir: Path) -> None:
         term.expect(r"How old are you\?", start=mark)
         term.expect(r"… waiting for an answer to step 2 of signup:\S*signup", start=mark)
         mark = len(term.screen)
-        term.type("\\/cancel")
+        term.type("\\/cancel")  # a backslash sends a text that starts with / as it is
         term.expect(r"Sign-up cancelled", start=mark)
         term.type("/quit")
         assert term.process.wait(20) == 0

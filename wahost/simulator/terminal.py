@@ -37,6 +37,7 @@ Type a message and press Enter to send it to the bot as the simulated user.
                          (started now, or staged with --group)
   /private               leave the group: back to your one-to-one chat with the bot
   /ticks                 the status of each message of this chat
+  /anything-else         goes to the bot as text (a bot's own command, like /start)
   \\TEXT                  send TEXT as it is (for a text that starts with / or is a number)
   /help, /quit (or Ctrl-D)"""
 
@@ -371,7 +372,10 @@ class TerminalChat:
                     f"  {who:3} {_TICKS.get(item.status or '', ' '):2} {item.status:9} {label}"
                 )
         else:
-            raise ValueError(f"unknown command {name}; /help lists them")
+            # Bots take /commands too (F.command): what the simulator does not know goes to the
+            # bot as the user typed it.
+            self.note(f"{name} is not a simulator command: sent to the bot (/help lists them)")
+            await self._text(text)
 
 
 _QUIT = object()
