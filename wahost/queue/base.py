@@ -46,7 +46,12 @@ log = structlog.get_logger("wahost.queue")
 def log_released(released: Mapping[str, int]) -> None:
     """Log, per dead owner, how many of its leases a backend released."""
     for owner, units in released.items():
-        log.warning("leases of a dead worker released", owner=owner, units=units)
+        # A dead owner whose units were all finished has nothing to release: forgetting its
+        # record is no news for an operator.
+        if units:
+            log.warning("leases of a dead worker released", owner=owner, units=units)
+        else:
+            log.debug("record of a dead worker forgotten", owner=owner)
 
 
 class QueueUnavailable(Exception):
