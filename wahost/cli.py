@@ -155,16 +155,21 @@ def _exposures(config: Config, host: Any) -> list[Exposure]:
     return find_exposures(config, schemas)
 
 
-def _running(config_path: Path, bot_specs: tuple[str, ...] = ()) -> tuple[Config, Any]:
-    """The configuration and host for a command that runs the host, with logging set up and
-    a warning logged for each secret or database file others may read."""
+def _running(
+    config_path: Path, bot_specs: tuple[str, ...] = (), *, warn_exposures: bool = False
+) -> tuple[Config, Any]:
+    """The configuration and host for a command that runs the host, with logging set up; with
+    ``warn_exposures`` (the long-running serve and worker), a warning logged for each secret
+    or database file others may read — one-shot commands (send, profile, templates...) print
+    their results and leave that to ``wahost check``."""
     config = _load(config_path)
     bots = bot_modules(bot_specs)
     _logging(config)
     host = _host(config, bots=bots)
-    log = structlog.get_logger("wahost")
-    for exposure in _exposures(config, host):
-        log.warning(str(exposure))
+    if warn_exposures:
+        log = structlog.get_logger("wahost")
+        for exposure in _exposures(config, host):
+            log.warning(str(exposure))
     return config, host
 
 
@@ -284,7 +289,7 @@ def serve(
         extra += ["--port", str(port)] if port is not None else []
         _reloading("serve", config_path, bot_specs, extra)
         return
-    config, host = _running(config_path, bot_specs)
+    config, host = _running(config_path, bot_specs, warn_exposures=True)
     server = host.config.server
     if bind_host is not None or port is not None:
         # The command line wins over the file, as in every server: the platform gives --port.
@@ -309,7 +314,7 @@ def worker(config_path: Path, bot_specs: tuple[str, ...], reload: bool) -> None:
     if reload:
         _reloading("worker", config_path, bot_specs)
         return
-    _, host = _running(config_path, bot_specs)
+    _, host = _running(config_path, bot_specs, warn_exposures=True)
     log_start(host, serving=False)
     _run(lambda: run_worker(host))
 
