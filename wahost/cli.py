@@ -15,6 +15,7 @@ import click
 import msgspec
 import structlog
 
+from wahost.account.cli import groups_group
 from wahost.config import Config, ConfigError, config_to_toml, load_config
 from wahost.config.audit import Exposure, find_exposures
 from wahost.logs import configure_logging
@@ -321,6 +322,7 @@ def worker(config_path: Path, bot_specs: tuple[str, ...], reload: bool) -> None:
 
 cli.add_command(simulate)
 cli.add_command(webhook_group)
+cli.add_command(groups_group)
 
 
 @cli.command()

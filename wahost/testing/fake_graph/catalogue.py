@@ -97,6 +97,22 @@ ERRORS: dict[int, tuple[int, str, str, int | None]] = {
         "The group does not exist or the business is not a member of it.",
         None,
     ),
+    # The Groups API (reference/cloudapi.md §12.7); texts are the fake's own.
+    131059: (400, "(#131059) Invalid pagination cursor", "The cursor is not valid.", None),
+    131201: (206, "(#131201) Partial success", "Some of the items failed.", None),
+    131207: (403, "(#131207) Group suspended", "The group is suspended.", None),
+    131209: (400, "(#131209) Picture not square", "The group picture must be square.", None),
+    131210: (
+        400,
+        "(#131210) Picture too small",
+        "The group picture must be at least 192x192 pixels.",
+        None,
+    ),
+    131211: (400, "(#131211) Group create limit reached", "Too many groups.", None),
+    131212: (400, "(#131212) Participant not in group", "The user is not in the group.", None),
+    # Blocking (§18.1).
+    139100: (400, "(#139100) Failed to block/unblock users", "Some users failed.", None),
+    131021: (400, "(#131021) Recipient cannot be sender", "A business cannot block itself.", None),
 }
 
 

@@ -19,6 +19,7 @@ import httpx
 
 from wahost.testing.fake_graph.catalogue import ERRORS, error_body
 from wahost.testing.fake_graph.flows import FakeFlow, FlowRoutes
+from wahost.testing.fake_graph.groups_api import GroupsApiRoutes
 from wahost.testing.fake_graph.routes import GraphRoutes
 from wahost.testing.fake_graph.templates import FakeTemplate, TemplateRoutes
 from wahost.testing.fake_graph.webhooks import WebhookRoutes
@@ -73,7 +74,7 @@ class Failure:
         return _json_response(body, status, headers)
 
 
-class FakeGraph(FlowRoutes, TemplateRoutes, GraphRoutes, WebhookRoutes):
+class FakeGraph(FlowRoutes, TemplateRoutes, GroupsApiRoutes, GraphRoutes, WebhookRoutes):
     """A fake Graph API on ``127.0.0.1`` (a free port) for the length of an ``async with``.
 
     ``token``: the only bearer token accepted (others get HTTP 401, code 190).
@@ -115,6 +116,9 @@ class FakeGraph(FlowRoutes, TemplateRoutes, GraphRoutes, WebhookRoutes):
         self.deleted_media: set[str] = set()
         #: Group chats the business is in, by group id (:meth:`add_group`).
         self.groups: dict[str, Group] = {}
+        #: The group webhooks the Groups API would send (:mod:`.groups_api`).
+        self.group_webhooks: list[tuple[str, dict[str, Any]]] = []
+        self.deleted_groups: set[str] = set()
         #: Per phone number id: Flows public key (PEM), conversational automation, profile.
         self.business_public_keys: dict[str, str] = {}
         self.conversational_automation: dict[str, dict[str, Any]] = {}

@@ -152,6 +152,17 @@ class Group:
     id: str
     subject: str
     participants: list[str]
+    #: What the Groups API manages (:mod:`.groups_api`).
+    description: str = ""
+    join_approval_mode: str = "auto_approve"
+    invite_link: str = ""
+    created_at: int = 0
+    suspended: bool = False
+    #: Pending join requests: join_request_id -> wa_id.
+    join_requests: dict[str, str] = field(default_factory=dict)
+    #: wa_ids removed by the business (they cannot rejoin by the invite link).
+    removed: set[str] = field(default_factory=set)
+    picture: bytes | None = None
 
 
 @dataclass

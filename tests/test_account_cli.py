@@ -1,0 +1,96 @@
+"""The account plane's commands (``wahost groups``, ...) as real processes against the fake
+Graph API: Meta's answers printed, Meta's errors as one line, bad input refused (exit 2)
+before any request."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+from wahost.testing import TEST_APP_SECRET, TEST_TOKEN, FakeGraph
+
+PNID = "106540352242922"
+
+
+def write_config(tmp_path: Path, graph: FakeGraph) -> str:
+    path = tmp_path / "wahost.toml"
+    path.write_text(
+        f"""
+[whatsapp]
+phone_number_id = "{PNID}"
+token = "${{WHATSAPP_TOKEN}}"
+app_secret = "{TEST_APP_SECRET}"
+verify_token = "v"
+graph_url = "{graph.url}"
+
+[queue]
+path = "{tmp_path / "wahost.db"}"
+"""
+    )
+    return str(path)
+
+
+async def wahost(*args: str) -> tuple[int, str]:
+    env = {**os.environ, "WHATSAPP_TOKEN": TEST_TOKEN, "WAHOST_PLUGINS": "none"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "wahost.cli",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    return process.returncode or 0, output.decode()
+
+
+async def test_groups_commands(tmp_path: Path) -> None:
+    async with FakeGraph() as graph:
+        config = write_config(tmp_path, graph)
+        code, output = await wahost("groups", "create", "Support", "--approval", "-c", config)
+        assert code == 0, output
+        assert "requested (request_id " in output
+        group_id = graph.group_webhooks[-1][1]["group_id"]
+        graph.groups[group_id].participants.append("16505551234")
+
+        code, output = await wahost("groups", "list", "-c", config)
+        assert code == 0 and f"{group_id}  Support" in output, output
+        code, output = await wahost("groups", "show", group_id, "-c", config)
+        assert code == 0, output
+        assert "join approval: approval_required" in output
+        assert "participants (1): 16505551234" in output
+
+        request_id = graph.add_join_request(group_id, "16505557777")
+        code, output = await wahost("groups", "requests", group_id, "-c", config)
+        assert code == 0 and f"{request_id}  16505557777" in output, output
+        code, output = await wahost("groups", "approve", group_id, request_id, "-c", config)
+        assert code == 0 and f"approved: {request_id}" in output, output
+
+        code, output = await wahost("groups", "invite-link", group_id, "--reset", "-c", config)
+        assert code == 0 and output.strip() == graph.groups[group_id].invite_link
+
+        code, output = await wahost("groups", "set", group_id, "--subject", "Help", "-c", config)
+        assert code == 0 and graph.groups[group_id].subject == "Help", output
+
+        code, output = await wahost("groups", "remove", group_id, "16505550000", "-c", config)
+        assert code == 1
+        assert "(131212)" in output and len(output.strip().splitlines()) == 1
+
+        code, output = await wahost("groups", "delete", group_id, "--yes", "-c", config)
+        assert code == 0 and group_id not in graph.groups, output
+
+
+async def test_groups_bad_input_is_refused_before_any_request(tmp_path: Path) -> None:
+    async with FakeGraph() as graph:
+        config = write_config(tmp_path, graph)
+        code, output = await wahost("groups", "create", "x" * 129, "-c", config)
+        assert code == 2 and "subject: at most 128 characters" in output
+        users = [str(16505550000 + n) for n in range(9)]
+        code, output = await wahost("groups", "remove", "G", *users, "-c", config)
+        assert code == 2 and "users: at most 8" in output
+        code, output = await wahost("groups", "set", "G", "-c", config)
+        assert code == 2 and "give --subject, --description or --picture" in output
+        assert graph.requests == []

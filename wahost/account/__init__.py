@@ -1,0 +1,11 @@
+"""The account plane: what a business manages besides messages (reference/cloudapi.md §12,
+§18, §19), as typed calls over the host's :class:`~wahost.graph.GraphClient`.
+
+``GroupsApi(host.client)`` (:mod:`wahost.account.groups`). Every call checks Meta's limits
+before any request (``ValueError`` naming the argument) and raises
+:class:`wahost.errors.GraphError` with Meta's code when Meta refuses.
+"""
+
+from wahost.account.groups import GroupsApi
+
+__all__ = ["GroupsApi"]
