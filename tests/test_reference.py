@@ -102,6 +102,15 @@ class Spy:
         return [Route("/spy", hello)]
 
     @hookimpl
+    def wahost_send_checks(self) -> list[Any]:
+        self.calls.append("wahost_send_checks")
+
+        def check(to: str, message: Any) -> None:
+            self.calls.append("wahost_send_checks:check")
+
+        return [check]
+
+    @hookimpl
     async def before_message(self, message: Any) -> None:
         self.calls.append("before_message")
 
@@ -165,6 +174,7 @@ async def test_every_hook_is_exercised(tmp_path: Path, install: Any) -> None:
     calls = set(spy.calls)
     assert "wahost_startup:hi" in calls
     assert "on_plugin_error:spy:on_message" in calls
+    assert "wahost_send_checks:check" in calls  # the reply was checked
 
     source = (
         "import click\nfrom wahost import hookimpl\n\n@hookimpl\n"

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -45,6 +45,10 @@ if TYPE_CHECKING:
     from wahost.tracing import Tracing
 
 log = structlog.get_logger("wahost.graph")
+
+#: A plugin's check of a message about to be sent to ``to``: raises to refuse it
+#: (``wahost_send_checks``).
+SendCheck = Callable[[str, "outbound.Outbound"], None]
 
 #: Meta's limit for ``biz_opaque_callback_data`` (reference/cloudapi.md §6).
 CALLBACK_DATA_LIMIT = 512
@@ -176,6 +180,9 @@ class GraphClient:
         self.tracing = tracing
         #: Counts for operators and tests: requests, retries, ambiguous sends.
         self.stats: dict[str, int] = {"requests": 0, "retries": 0, "ambiguous": 0}
+        #: Plugins' checks of every message before it is sent (``wahost_send_checks``), set
+        #: by the host at start.
+        self.send_checks: tuple[SendCheck, ...] = ()
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -222,6 +229,8 @@ class GraphClient:
         """
         pnid = graph_path_id(phone_number_id or self.phone_number_id, what="phone_number_id")
         built = outbound.coerce(message, **kwargs)
+        for check in self.send_checks:
+            check(to, built)
         callback = encode_tracker(tracker, reserve=receipts.OVERHEAD if send_token else 0)
         echoed = receipts.attach(send_token, callback) if send_token else callback
         body = outbound.message_body(

@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     import msgspec
 
     from wahost.context import Context
-    from wahost.graph import SentMessage
+    from wahost.graph import SendCheck, SentMessage
     from wahost.host import Route, Wahost
     from wahost.models import Event, Message, Status, WebhookError
     from wahost.queue.base import QueueBackend
@@ -174,6 +174,24 @@ def register_routes(host: Wahost) -> Iterable[Route] | None:
     view functions are Quart views: use ``quart.request`` and return a Quart response value.
     The webhook path, ``/healthz``, ``/healthz/graph`` and ``/readyz`` belong to the core and
     cannot be taken.
+    """
+
+
+@_spec("collect")
+def wahost_send_checks(host: Wahost) -> Iterable[SendCheck] | None:
+    """Check every message before it is sent (a template against its approved definition, a
+    marketing message against the user's choice, a house rule).
+
+    **When:** once, when the host starts, after ``wahost_startup``. *Sync only.*
+    **Mode:** collect.
+
+    **Returns:** callables ``check(to, message)``, each called with the recipient and the
+    built :class:`wahost.outbound.Outbound` message before every send of the Graph API client
+    (``ctx.send``, ``ctx.reply``, ``host.send``), in plugin order, before any request. A check
+    refuses a send by raising an exception that names what is wrong (a ``ValueError``
+    subclass, say); it reaches the caller as it is, and inside a unit fails the unit like any
+    error of its handler. Checks must be quick (no network, no waiting): they run on every
+    send.
     """
 
 

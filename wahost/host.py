@@ -209,6 +209,9 @@ class Wahost:
                     raise StartupError(
                         f"plugin {impl.plugin_name!r} failed to start: {exc}"
                     ) from exc
+            self.client.send_checks = tuple(
+                check for checks in self.dispatch.collect("wahost_send_checks") for check in checks
+            )
         except BaseException:
             await self._close_stores()
             raise

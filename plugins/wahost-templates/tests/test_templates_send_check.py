@@ -183,3 +183,40 @@ async def test_checked_reads_the_folder_of_the_config_and_a_new_pull(
         # The snapshot changed on disk: the catalog rereads it.
         os.utime(directory / ".pulled.json", (1, 2))
         assert checked(bot.host, good_named()) is not None
+
+
+async def test_every_template_send_is_checked_once_templates_were_pulled(
+    tmp_path: Path, fake_graph: FakeGraph
+) -> None:
+    typo = Template(
+        "order_update",
+        "en_US",
+        components=[
+            TemplateHeader(TextParameter("A-17", parameter_name="order_id")),
+            TemplateBody.named(frist_name="Pablo", day="today"),
+            TemplateButton.quick_reply(0, "TRACK"),
+            TemplateButton.url(1, "A-17"),
+        ],
+    )
+    async with BotHarness(
+        tmp_path, plugins=[wahost_templates], graph=fake_graph, worker=False
+    ) as bot:
+        # Never pulled (templates made in WhatsApp Manager): sends are not checked.
+        await bot.host.send("16505551234", typo)
+        assert len(fake_graph.sent) == 1
+    fake_graph.add_template(WABA, NAMED)
+    await pull(tmp_path, fake_graph)
+    async with BotHarness(
+        tmp_path, plugins=[wahost_templates], graph=fake_graph, worker=False
+    ) as bot:
+        # No checked() needed: the typo is a local error, and nothing reaches the API.
+        with pytest.raises(TemplateSendError, match="did you mean 'first_name'"):
+            await bot.host.send("16505551234", typo)
+        await bot.host.send("16505551234", good_named())
+    assert len(fake_graph.sent) == 2
+    config = {"plugins": {"templates": {"check_sends": False}}}
+    async with BotHarness(
+        tmp_path, plugins=[wahost_templates], graph=fake_graph, worker=False, config=config
+    ) as bot:
+        await bot.host.send("16505551234", typo)  # checked only through checked()
+    assert len(fake_graph.sent) == 3

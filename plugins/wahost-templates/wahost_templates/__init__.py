@@ -47,7 +47,13 @@ from wahost_templates.config import TemplatesConfig
 from wahost_templates.files import Declared, TemplateFile, declared_templates
 from wahost_templates.review import ReviewRecord, record_event, recorded_review
 from wahost_templates.rules import Problem, TemplateError, problems
-from wahost_templates.send_check import TemplateCatalog, TemplateSendError, check_send, checked
+from wahost_templates.send_check import (
+    TemplateCatalog,
+    TemplateSendError,
+    check_send,
+    checked,
+    send_check,
+)
 from wahost_templates.sync import Change, delete, list_live, plan, push, wait_for_review
 
 if TYPE_CHECKING:
@@ -55,6 +61,7 @@ if TYPE_CHECKING:
     import msgspec
 
     from wahost import Context, Wahost
+    from wahost.graph import SendCheck
     from wahost.models import Event
 
 __all__ = [
@@ -106,6 +113,12 @@ __all__ = [
 @hookimpl
 def wahost_config_schema() -> Mapping[str, type[msgspec.Struct]]:
     return {"templates": TemplatesConfig}
+
+
+@hookimpl
+def wahost_send_checks(host: Wahost) -> list[SendCheck]:
+    check = send_check(host)
+    return [] if check is None else [check]
 
 
 @hookimpl

@@ -22,6 +22,14 @@ class TemplatesConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
             "snapshot of the last pull (.pulled.json), relative to the configuration file.",
         ),
     ] = "templates"
+    check_sends: Annotated[
+        bool,
+        Meta(
+            description="Check every template send against the snapshot of the last pull "
+            "(when there is one) before any request; false checks only sends wrapped in "
+            "checked().",
+        ),
+    ] = True
 
     def directory(self, base_dir: Path) -> Path:
         """:attr:`dir` resolved against the configuration file's folder."""

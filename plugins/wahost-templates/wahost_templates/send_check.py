@@ -29,6 +29,8 @@ from wahost.outbound import (
     Document,
     Image,
     Location,
+    MarketingTemplate,
+    Outbound,
     Template,
     TemplateBody,
     TemplateButton,
@@ -40,8 +42,9 @@ from wahost_templates.rules import parameters
 
 if TYPE_CHECKING:
     from wahost import Wahost
+    from wahost.graph import SendCheck
 
-__all__ = ["TemplateCatalog", "TemplateSendError", "check_send", "checked"]
+__all__ = ["TemplateCatalog", "TemplateSendError", "check_send", "checked", "send_check"]
 
 _MEDIA = {"IMAGE": Image, "VIDEO": Video, "DOCUMENT": Document, "LOCATION": Location}
 _SUB_TYPES = {
@@ -234,3 +237,21 @@ def checked(host: Wahost, template: Template) -> Template:
         host.resources[_CATALOG] = catalog
     catalog.check(template)
     return template
+
+
+def send_check(host: Wahost) -> SendCheck | None:
+    """The check of every send (``wahost_send_checks``): a :class:`Template` (also inside a
+    :class:`MarketingTemplate`) is checked against the last pull's snapshot, when one exists;
+    without one (templates made in WhatsApp Manager, never pulled) sends are not checked.
+    ``None`` when ``[plugins.templates] check_sends`` is false."""
+    settings = host.plugin_config("templates")
+    if not settings.check_sends:
+        return None
+    catalog = TemplateCatalog(settings.directory(host.config.base_dir))
+
+    def check(to: str, message: Outbound) -> None:
+        template = message.template if isinstance(message, MarketingTemplate) else message
+        if isinstance(template, Template) and catalog.templates():
+            catalog.check(template)
+
+    return check
