@@ -12,6 +12,8 @@ from pathlib import Path
 from wahost.testing import TEST_APP_SECRET, TEST_TOKEN, FakeGraph
 
 PNID = "106540352242922"
+ALICE = "16505551234"
+BOB = "16505550002"
 
 
 def write_config(tmp_path: Path, graph: FakeGraph) -> str:
@@ -94,3 +96,22 @@ async def test_groups_bad_input_is_refused_before_any_request(tmp_path: Path) ->
         code, output = await wahost("groups", "set", "G", "-c", config)
         assert code == 2 and "give --subject, --description or --picture" in output
         assert graph.requests == []
+
+
+async def test_block_commands(tmp_path: Path) -> None:
+    async with FakeGraph() as graph:
+        config = write_config(tmp_path, graph)
+        graph.blockable = {ALICE}
+        code, output = await wahost("block", ALICE, BOB, "-c", config)
+        assert code == 1, output
+        assert f"blocked: {ALICE}" in output
+        assert f"failed: {BOB}: (#131047)" in output
+        code, output = await wahost("blocked", "-c", config)
+        assert code == 0 and output.split() == [ALICE], output
+        code, output = await wahost("unblock", ALICE, "-c", config)
+        assert code == 0 and f"unblocked: {ALICE}" in output, output
+        assert graph.blocked[PNID] == []
+        requests = len(graph.requests)
+        code, output = await wahost("block", "-c", config)
+        assert code == 2 and "Missing argument" in output
+        assert len(graph.requests) == requests

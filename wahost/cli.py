@@ -15,7 +15,7 @@ import click
 import msgspec
 import structlog
 
-from wahost.account.cli import groups_group
+from wahost.account.cli import COMMANDS as ACCOUNT_COMMANDS
 from wahost.config import Config, ConfigError, config_to_toml, load_config
 from wahost.config.audit import Exposure, find_exposures
 from wahost.logs import configure_logging
@@ -322,7 +322,8 @@ def worker(config_path: Path, bot_specs: tuple[str, ...], reload: bool) -> None:
 
 cli.add_command(simulate)
 cli.add_command(webhook_group)
-cli.add_command(groups_group)
+for command in ACCOUNT_COMMANDS:
+    cli.add_command(command)
 
 
 @cli.command()

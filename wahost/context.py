@@ -25,6 +25,7 @@ from wahost.state.base import ConversationState, KVWrite, StateChanges, now
 from wahost.units import Unit, conversation_key
 
 if TYPE_CHECKING:
+    from wahost.account.blocking import BlockResult
     from wahost.callback_data import CallbackData
     from wahost.dialogues.run import DialogueRun
     from wahost.filters.base import Filter
@@ -264,6 +265,19 @@ class Context:
         await self.client.mark_read(
             self.message_id, phone_number_id=self.phone_number_id, typing=typing
         )
+
+    async def block_sender(self) -> BlockResult:
+        """Block the user who wrote this message (in a group, the participant, not the
+        group) from the unit's phone number, for abuse handling: they can no longer write to
+        the business. Meta blocks only users who wrote in the last 24 hours; a refusal is in
+        the result's ``failed`` (or raised as :class:`~wahost.errors.GraphError`), see
+        :class:`wahost.account.BlockingApi`."""
+        from wahost.account.blocking import BlockingApi
+
+        sender = self.sender
+        if not sender or self.unit.kind != "message":
+            raise RuntimeError("block_sender needs an inbound message with a sender")
+        return await BlockingApi(self.client, self.phone_number_id).block([sender])
 
     # -- dialogues (wahost.dialogues) ----------------------------------------------------------
 

@@ -1,11 +1,13 @@
 """The account plane: what a business manages besides messages (reference/cloudapi.md §12,
 §18, §19), as typed calls over the host's :class:`~wahost.graph.GraphClient`.
 
-``GroupsApi(host.client)`` (:mod:`wahost.account.groups`). Every call checks Meta's limits
-before any request (``ValueError`` naming the argument) and raises
+``GroupsApi(host.client)`` (:mod:`wahost.account.groups`), ``BlockingApi(host.client)``
+(:mod:`wahost.account.blocking`; ``ctx.block_sender()`` in a handler). Every call checks
+Meta's limits before any request (``ValueError`` naming the argument) and raises
 :class:`wahost.errors.GraphError` with Meta's code when Meta refuses.
 """
 
+from wahost.account.blocking import BlockingApi, BlockResult
 from wahost.account.groups import GroupsApi
 
-__all__ = ["GroupsApi"]
+__all__ = ["BlockResult", "BlockingApi", "GroupsApi"]

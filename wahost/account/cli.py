@@ -1,5 +1,5 @@
-"""The account plane's commands: ``wahost groups ...`` (and the other commands of
-:mod:`wahost.account`). Each makes its Graph API calls with a client built from the
+"""The account plane's commands: ``wahost groups ...``, ``wahost block / unblock /
+blocked``. Each makes its Graph API calls with a client built from the
 configuration alone (no queue or plugins are started); a Graph error is one line with Meta's
 code, a value Meta would refuse is a usage error before any request."""
 
@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import click
 import msgspec
 
+from wahost.account.blocking import BlockedUser, BlockingApi, BlockResult, FailedUser
 from wahost.account.groups import GroupsApi, JoinApprovalMode
 from wahost.graph import GraphClient
 
@@ -215,3 +216,54 @@ def groups_set(
 
     call(config_path, act)
     click.echo(f"updated {group_id} (group_settings_update confirms)")
+
+
+def _who(user: BlockedUser | FailedUser) -> str:
+    return user.wa_id or user.user_id or user.input or "?"
+
+
+def _block_command(block: bool) -> click.Command:
+    verb = "block" if block else "unblock"
+
+    @config_option
+    @click.argument("users", nargs=-1, required=True)
+    def command(config_path: Path, users: tuple[str, ...]) -> None:
+        def act(client: GraphClient) -> Awaitable[BlockResult]:
+            api = BlockingApi(client)
+            return (api.block if block else api.unblock)(list(users))
+
+        result = call(config_path, act)
+        click.echo(f"{verb}ed: {', '.join(_who(u) for u in result.done) or '-'}")
+        for failed in result.failed:
+            reason = "; ".join(str(e.get("message", e)) for e in failed.errors)
+            click.echo(f"failed: {_who(failed)}: {reason}")
+        if result.failed:
+            raise SystemExit(1)
+
+    command.__doc__ = (
+        "Block users (phone numbers or BSUIDs; only users who wrote in the last 24 hours)."
+        if block
+        else "Unblock users (phone numbers or BSUIDs)."
+    )
+    return click.command(verb)(command)
+
+
+block_command = _block_command(True)
+unblock_command = _block_command(False)
+
+
+@click.command("blocked")
+@config_option
+@click.option("--limit", default=100, show_default=True, help="1 to 1000.")
+@click.option("--after", default=None, help="The cursor printed by the previous page.")
+def blocked_command(config_path: Path, limit: int, after: str | None) -> None:
+    """List the blocked users, one page."""
+    page = call(config_path, lambda c: BlockingApi(c).blocked(limit=limit, after=after))
+    for user in page.users:
+        click.echo(user)
+    if page.after:
+        click.echo(f"more: --after {page.after}")
+
+
+#: The commands :mod:`wahost.cli` adds at its top level.
+COMMANDS = (groups_group, block_command, unblock_command, blocked_command)

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 import h11
 import httpx
 
+from wahost.testing.fake_graph.account import AccountRoutes
 from wahost.testing.fake_graph.catalogue import ERRORS, error_body
 from wahost.testing.fake_graph.flows import FakeFlow, FlowRoutes
 from wahost.testing.fake_graph.groups_api import GroupsApiRoutes
@@ -74,7 +75,9 @@ class Failure:
         return _json_response(body, status, headers)
 
 
-class FakeGraph(FlowRoutes, TemplateRoutes, GroupsApiRoutes, GraphRoutes, WebhookRoutes):
+class FakeGraph(
+    FlowRoutes, TemplateRoutes, GroupsApiRoutes, AccountRoutes, GraphRoutes, WebhookRoutes
+):
     """A fake Graph API on ``127.0.0.1`` (a free port) for the length of an ``async with``.
 
     ``token``: the only bearer token accepted (others get HTTP 401, code 190).
@@ -119,6 +122,9 @@ class FakeGraph(FlowRoutes, TemplateRoutes, GroupsApiRoutes, GraphRoutes, Webhoo
         #: The group webhooks the Groups API would send (:mod:`.groups_api`).
         self.group_webhooks: list[tuple[str, dict[str, Any]]] = []
         self.deleted_groups: set[str] = set()
+        #: The blocklist per phone number id, and who may be blocked (:mod:`.account`).
+        self.blocked: dict[str, list[str]] = {}
+        self.blockable: set[str] | None = None
         #: Per phone number id: Flows public key (PEM), conversational automation, profile.
         self.business_public_keys: dict[str, str] = {}
         self.conversational_automation: dict[str, dict[str, Any]] = {}

@@ -1,0 +1,77 @@
+"""The fake's account plane besides groups: the blocklist (reference/cloudapi.md §18.1).
+
+* ``POST /<PNID>/block_users`` blocks ``{"user"}`` or ``{"user_id"}`` items (at most 1,000):
+  ``{"messaging_product", "block_users": {"added_users": [{input, wa_id}], "failed_users"?}}``.
+  When :attr:`AccountRoutes.blockable` is a set, a user outside it (one who did not write in
+  the last 24 hours) fails with 131047, and the answer then also carries the top-level
+  ``error`` 139100 next to the lists, as Meta's partial failure does.
+* ``DELETE /<PNID>/block_users`` unblocks (``removed_users``); ``GET`` lists
+  ``{"data": [{"messaging_product", "wa_id"}], "paging"}`` with ``limit`` and ``after``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wahost.testing.fake_graph.catalogue import error_body
+from wahost.testing.fake_graph.checks import _invalid
+from wahost.testing.fake_graph.wire import _VERSION, Recorded, _json_response, _Response, _wa_id
+
+
+class AccountRoutes:
+    """The blocklist, as a mixin of :class:`FakeGraph` placed before
+    :class:`~.routes.GraphRoutes`; other requests go on to the next ``_route``."""
+
+    #: Blocked users per phone number id, in the order blocked.
+    blocked: dict[str, list[str]]
+    #: Who may be blocked (wrote in the last 24 hours); ``None``: anyone.
+    blockable: set[str] | None
+
+    def _route(self, r: Recorded) -> _Response:
+        parts = r.path.strip("/").split("/")
+        if _VERSION.fullmatch(parts[0]) and all(parts):
+            match r.method, parts[1:]:
+                case "GET" | "POST" | "DELETE", [pnid, "block_users"]:
+                    return self._block_users(pnid, r)
+        # The mixin comes before GraphRoutes in FakeGraph's bases, which mypy cannot see.
+        routed: _Response = super()._route(r)  # type: ignore[misc]
+        return routed
+
+    def _block_users(self, pnid: str, r: Recorded) -> _Response:
+        blocked = self.blocked.setdefault(pnid, [])
+        if r.method == "GET":
+            params = r.params
+            limit, start = int(params.get("limit", "100")), int(params.get("after", "0") or 0)
+            page = blocked[start : start + limit]
+            paging: dict[str, Any] = {"cursors": {"after": str(start + limit)}}
+            if start + limit < len(blocked):
+                paging["next"] = f"{r.path}?limit={limit}&after={start + limit}"
+            data = [{"messaging_product": "whatsapp", "wa_id": w} for w in page]
+            return _json_response({"data": data, "paging": paging})
+        body = r.json if isinstance(r.json, dict) else {}
+        items = body.get("block_users")
+        if not isinstance(items, list) or not 1 <= len(items) <= 1000:
+            return _invalid("Param block_users must be an array of 1 to 1000 users.")
+        done: list[dict[str, str]] = []
+        failed: list[dict[str, Any]] = []
+        for item in items:
+            given = (
+                str(item.get("user") or item.get("user_id") or "") if isinstance(item, dict) else ""
+            )
+            wa_id = _wa_id(given) if isinstance(item, dict) and "user" in item else given
+            if r.method == "POST" and self.blockable is not None and wa_id not in self.blockable:
+                error = error_body(131047)["error"]
+                failed.append({"input": given, "wa_id": wa_id, "errors": [error]})
+                continue
+            if r.method == "POST" and wa_id not in blocked:
+                blocked.append(wa_id)
+            elif r.method == "DELETE" and wa_id in blocked:
+                blocked.remove(wa_id)
+            done.append({"input": given, "wa_id": wa_id})
+        key = "added_users" if r.method == "POST" else "removed_users"
+        lists: dict[str, Any] = {key: done}
+        answer: dict[str, Any] = {"messaging_product": "whatsapp", "block_users": lists}
+        if failed:
+            lists["failed_users"] = failed
+            answer["error"] = error_body(139100)["error"]
+        return _json_response(answer)
