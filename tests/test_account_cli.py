@@ -115,3 +115,27 @@ async def test_block_commands(tmp_path: Path) -> None:
         code, output = await wahost("block", "-c", config)
         assert code == 2 and "Missing argument" in output
         assert len(graph.requests) == requests
+
+
+async def test_qr_commands(tmp_path: Path) -> None:
+    async with FakeGraph() as graph:
+        config = write_config(tmp_path, graph)
+        code, output = await wahost("qr", "create", "Hello!", "--format", "SVG", "-c", config)
+        assert code == 0, output
+        [qr_code] = graph.qr_codes[PNID]
+        assert f"{qr_code}  https://wa.me/message/{qr_code}  Hello!" in output
+        assert ".svg" in output
+        code, output = await wahost("qr", "update", qr_code, "Bye!", "-c", config)
+        assert code == 0 and graph.qr_codes[PNID][qr_code] == "Bye!", output
+        code, output = await wahost("qr", "list", "-c", config)
+        assert code == 0 and f"{qr_code}  https://wa.me/message/{qr_code}  Bye!" in output
+        code, output = await wahost("qr", "image", qr_code, "-c", config)
+        assert code == 0 and output.strip().endswith(f"/{qr_code}.png"), output
+        code, output = await wahost("qr", "delete", qr_code, "-c", config)
+        assert code == 0 and graph.qr_codes[PNID] == {}, output
+        code, output = await wahost("qr", "show", qr_code, "-c", config)
+        assert code == 1 and "(100)" in output, output
+        requests = len(graph.requests)
+        code, output = await wahost("qr", "create", "x" * 141, "-c", config)
+        assert code == 2 and "prefilled_message: at most 140" in output
+        assert len(graph.requests) == requests

@@ -322,8 +322,8 @@ def worker(config_path: Path, bot_specs: tuple[str, ...], reload: bool) -> None:
 
 cli.add_command(simulate)
 cli.add_command(webhook_group)
-for command in ACCOUNT_COMMANDS:
-    cli.add_command(command)
+for _account_command in ACCOUNT_COMMANDS:
+    cli.add_command(_account_command)
 
 
 @cli.command()

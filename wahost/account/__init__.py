@@ -2,12 +2,14 @@
 §18, §19), as typed calls over the host's :class:`~wahost.graph.GraphClient`.
 
 ``GroupsApi(host.client)`` (:mod:`wahost.account.groups`), ``BlockingApi(host.client)``
-(:mod:`wahost.account.blocking`; ``ctx.block_sender()`` in a handler). Every call checks
+(:mod:`wahost.account.blocking`; ``ctx.block_sender()`` in a handler),
+``QrCodesApi(host.client)`` (:mod:`wahost.account.qr`). Every call checks
 Meta's limits before any request (``ValueError`` naming the argument) and raises
 :class:`wahost.errors.GraphError` with Meta's code when Meta refuses.
 """
 
 from wahost.account.blocking import BlockingApi, BlockResult
 from wahost.account.groups import GroupsApi
+from wahost.account.qr import QrCode, QrCodesApi
 
-__all__ = ["BlockResult", "BlockingApi", "GroupsApi"]
+__all__ = ["BlockResult", "BlockingApi", "GroupsApi", "QrCode", "QrCodesApi"]

@@ -122,9 +122,10 @@ class FakeGraph(
         #: The group webhooks the Groups API would send (:mod:`.groups_api`).
         self.group_webhooks: list[tuple[str, dict[str, Any]]] = []
         self.deleted_groups: set[str] = set()
-        #: The blocklist per phone number id, and who may be blocked (:mod:`.account`).
+        #: The blocklist per phone number id, who may be blocked, QR codes (:mod:`.account`).
         self.blocked: dict[str, list[str]] = {}
         self.blockable: set[str] | None = None
+        self.qr_codes: dict[str, dict[str, str]] = {}
         #: Per phone number id: Flows public key (PEM), conversational automation, profile.
         self.business_public_keys: dict[str, str] = {}
         self.conversational_automation: dict[str, dict[str, Any]] = {}
