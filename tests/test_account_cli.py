@@ -12,6 +12,7 @@ from pathlib import Path
 from wahost.testing import TEST_APP_SECRET, TEST_TOKEN, FakeGraph
 
 PNID = "106540352242922"
+WABA = "102290129340398"
 ALICE = "16505551234"
 BOB = "16505550002"
 
@@ -22,6 +23,7 @@ def write_config(tmp_path: Path, graph: FakeGraph) -> str:
         f"""
 [whatsapp]
 phone_number_id = "{PNID}"
+waba_id = "{WABA}"
 token = "${{WHATSAPP_TOKEN}}"
 app_secret = "{TEST_APP_SECRET}"
 verify_token = "v"
@@ -34,8 +36,8 @@ path = "{tmp_path / "wahost.db"}"
     return str(path)
 
 
-async def wahost(*args: str) -> tuple[int, str]:
-    env = {**os.environ, "WHATSAPP_TOKEN": TEST_TOKEN, "WAHOST_PLUGINS": "none"}
+async def wahost(*args: str, env: dict[str, str] | None = None) -> tuple[int, str]:
+    env = {**os.environ, "WHATSAPP_TOKEN": TEST_TOKEN, "WAHOST_PLUGINS": "none", **(env or {})}
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -138,4 +140,32 @@ async def test_qr_commands(tmp_path: Path) -> None:
         requests = len(graph.requests)
         code, output = await wahost("qr", "create", "x" * 141, "-c", config)
         assert code == 2 and "prefilled_message: at most 140" in output
+        assert len(graph.requests) == requests
+
+
+async def test_numbers_commands(tmp_path: Path) -> None:
+    async with FakeGraph() as graph:
+        config = write_config(tmp_path, graph)
+        number = graph.add_number(PNID, WABA, "+1 555-010-1234")
+        code, output = await wahost("numbers", "list", "-c", config)
+        assert code == 0 and f"{PNID}  +1 555-010-1234" in output, output
+        assert "quality: GREEN  limit: TIER_1K  throughput: STANDARD" in output
+        code, output = await wahost(
+            "numbers", "register", "-c", config, env={"WAHOST_PIN": "123456"}
+        )
+        assert code == 0 and number.status == "CONNECTED", output
+        assert "123456" not in output
+        code, output = await wahost("numbers", "request-code", "--method", "VOICE", "-c", config)
+        assert code == 0 and number.pending_code, output
+        code, output = await wahost("numbers", "verify-code", number.pending_code, "-c", config)
+        assert code == 0 and number.code_verification_status == "VERIFIED", output
+        code, output = await wahost("numbers", "display-name", "Lucky Shrub", "-c", config)
+        assert code == 0, output
+        code, output = await wahost("numbers", "show", "-c", config)
+        assert code == 0 and "new display name: Lucky Shrub (PENDING_REVIEW)" in output, output
+        code, output = await wahost("numbers", "deregister", "--yes", "-c", config)
+        assert code == 0 and number.status == "DISCONNECTED", output
+        requests = len(graph.requests)
+        code, output = await wahost("numbers", "register", "-c", config, env={"WAHOST_PIN": "12"})
+        assert code == 2 and "pin: must be 6 digits" in output
         assert len(graph.requests) == requests

@@ -3,13 +3,23 @@
 
 ``GroupsApi(host.client)`` (:mod:`wahost.account.groups`), ``BlockingApi(host.client)``
 (:mod:`wahost.account.blocking`; ``ctx.block_sender()`` in a handler),
-``QrCodesApi(host.client)`` (:mod:`wahost.account.qr`). Every call checks
+``QrCodesApi(host.client)`` (:mod:`wahost.account.qr`), ``PhoneNumbersApi(host.client,
+waba_id)`` (:mod:`wahost.account.numbers`). Every call checks
 Meta's limits before any request (``ValueError`` naming the argument) and raises
 :class:`wahost.errors.GraphError` with Meta's code when Meta refuses.
 """
 
 from wahost.account.blocking import BlockingApi, BlockResult
 from wahost.account.groups import GroupsApi
+from wahost.account.numbers import PhoneNumber, PhoneNumbersApi
 from wahost.account.qr import QrCode, QrCodesApi
 
-__all__ = ["BlockResult", "BlockingApi", "GroupsApi", "QrCode", "QrCodesApi"]
+__all__ = [
+    "BlockResult",
+    "BlockingApi",
+    "GroupsApi",
+    "PhoneNumber",
+    "PhoneNumbersApi",
+    "QrCode",
+    "QrCodesApi",
+]

@@ -21,6 +21,7 @@ from wahost.testing.fake_graph.account import AccountRoutes
 from wahost.testing.fake_graph.catalogue import ERRORS, error_body
 from wahost.testing.fake_graph.flows import FakeFlow, FlowRoutes
 from wahost.testing.fake_graph.groups_api import GroupsApiRoutes
+from wahost.testing.fake_graph.numbers import FakeNumber, NumberRoutes
 from wahost.testing.fake_graph.routes import GraphRoutes
 from wahost.testing.fake_graph.templates import FakeTemplate, TemplateRoutes
 from wahost.testing.fake_graph.webhooks import WebhookRoutes
@@ -76,7 +77,13 @@ class Failure:
 
 
 class FakeGraph(
-    FlowRoutes, TemplateRoutes, GroupsApiRoutes, AccountRoutes, GraphRoutes, WebhookRoutes
+    FlowRoutes,
+    TemplateRoutes,
+    GroupsApiRoutes,
+    AccountRoutes,
+    NumberRoutes,
+    GraphRoutes,
+    WebhookRoutes,
 ):
     """A fake Graph API on ``127.0.0.1`` (a free port) for the length of an ``async with``.
 
@@ -126,6 +133,8 @@ class FakeGraph(
         self.blocked: dict[str, list[str]] = {}
         self.blockable: set[str] | None = None
         self.qr_codes: dict[str, dict[str, str]] = {}
+        #: Phone numbers by id (:mod:`.numbers`).
+        self.numbers: dict[str, FakeNumber] = {}
         #: Per phone number id: Flows public key (PEM), conversational automation, profile.
         self.business_public_keys: dict[str, str] = {}
         self.conversational_automation: dict[str, dict[str, Any]] = {}
