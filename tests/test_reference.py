@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from wahost import Route, hookimpl, hookspecs
 from wahost.cli import cli_group
+from wahost.pacing import LocalPacer, Slot
 from wahost.queue.memory import MemoryQueue
 from wahost.reference import config_reference, hook_reference
 from wahost.state.memory import MemoryStateStore
@@ -83,6 +84,18 @@ class Spy:
     def wahost_state_store(self, config: Any) -> Any:
         self.calls.append("wahost_state_store")
         return MemoryStateStore() if config.backend == "spy" else None
+
+    @hookimpl
+    def wahost_rate_limiter(self, config: Any) -> Any:
+        self.calls.append("wahost_rate_limiter")
+        calls = self.calls
+
+        class SpyPacer(LocalPacer):
+            async def acquire(self, phone_number_id: str) -> Slot:
+                calls.append("wahost_rate_limiter:acquire")
+                return await super().acquire(phone_number_id)
+
+        return SpyPacer(config.messages_per_second, config.recipient_interval)
 
     @hookimpl
     async def wahost_startup(self, host: Any) -> None:
@@ -175,6 +188,7 @@ async def test_every_hook_is_exercised(tmp_path: Path, install: Any) -> None:
     assert "wahost_startup:hi" in calls
     assert "on_plugin_error:spy:on_message" in calls
     assert "wahost_send_checks:check" in calls  # the reply was checked
+    assert "wahost_rate_limiter:acquire" in calls  # the reply was paced by the spy's pacer
 
     source = (
         "import click\nfrom wahost import hookimpl\n\n@hookimpl\n"

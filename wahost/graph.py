@@ -37,7 +37,8 @@ from wahost.errors import (
 )
 from wahost.graph_guard import TokenPolicy, graph_path_id, guarded_get
 from wahost.http_pool import PoolTransport
-from wahost.ratelimit import CircuitBreaker, RecipientSpacing, RollingLimiter
+from wahost.pacing import LocalPacer, SendPacer, Slot
+from wahost.ratelimit import CircuitBreaker
 
 if TYPE_CHECKING:
     from wahost.config import Config
@@ -151,6 +152,7 @@ class GraphClient:
         transport: httpx.AsyncBaseTransport | None = None,
         metrics: HostMetrics | None = None,
         tracing: Tracing | None = None,
+        pacer: SendPacer | None = None,
     ):
         wa = config.whatsapp
         graph = config.graph
@@ -172,9 +174,13 @@ class GraphClient:
         self.max_retries = graph.max_retries
         self.backoff_base = graph.backoff_base
         self.backoff_cap = graph.backoff_cap
-        self._rate = graph.messages_per_second
-        self._limiters: dict[str, RollingLimiter] = {}
-        self.spacing = RecipientSpacing(graph.recipient_interval)
+        #: Meta's throughput cap per number and spacing per recipient: this process's own
+        #: unless a plugin shares them between processes (``wahost_rate_limiter``).
+        self.pacer: SendPacer = (
+            pacer
+            if pacer is not None
+            else LocalPacer(graph.messages_per_second, graph.recipient_interval)
+        )
         self.breaker = CircuitBreaker(graph.breaker_failures, graph.breaker_reset)
         self.metrics = metrics
         self.tracing = tracing
@@ -185,14 +191,10 @@ class GraphClient:
         self.send_checks: tuple[SendCheck, ...] = ()
 
     async def aclose(self) -> None:
-        await self._http.aclose()
-
-    def limiter(self, phone_number_id: str) -> RollingLimiter:
-        """The throughput limiter of one phone number."""
-        limiter = self._limiters.get(phone_number_id)
-        if limiter is None:
-            limiter = self._limiters[phone_number_id] = RollingLimiter(self._rate)
-        return limiter
+        try:
+            await self._http.aclose()
+        finally:
+            await self.pacer.aclose()
 
     # -- messages -------------------------------------------------------------------------
 
@@ -369,9 +371,9 @@ class GraphClient:
                 )
             trial = breaker.trial_under_way  # allow() just made this request the trial
             paced = False
-            limiter: RollingLimiter | None = None
+            slot: Slot | None = None
             try:
-                limiter = await self._pace(phone_number_id, recipient)
+                slot = await self._pace(phone_number_id, recipient)
                 paced = True
                 self.stats["requests"] += 1
                 tracing = self.tracing
@@ -417,13 +419,13 @@ class GraphClient:
                     self._server_failed()
                 else:
                     self._server_answered()  # Meta answered: the service is up
-                delay = self._delay_for(failure, attempts, phone_number_id, recipient)
+                delay = await self._delay_for(failure, attempts, phone_number_id, recipient)
             finally:
                 if paced:
-                    if limiter is not None:
-                        limiter.release()
+                    if slot is not None:
+                        await self.pacer.release(slot)
                     if recipient is not None:
-                        self.spacing.release(recipient)
+                        await self.pacer.release_recipient(recipient)
             if not getattr(failure, "retryable", False) or attempts > retries:
                 raise failure
             self.stats["retries"] += 1
@@ -470,44 +472,47 @@ class GraphClient:
             return
         await asyncio.sleep(min(remaining, self._backoff(tries)))
 
-    async def _pace(
-        self, phone_number_id: str | None, recipient: str | None
-    ) -> RollingLimiter | None:
+    async def _pace(self, phone_number_id: str | None, recipient: str | None) -> Slot | None:
         """Wait for the recipient's spacing and a throughput slot of the number.
 
         The spacing is claimed only when the request leaves: a send that waited for the
         throughput limiter must not have claimed its recipient's spacing earlier, or the next
         send to that user could arrive too soon after it (131056).
         """
-        limiter = self.limiter(phone_number_id) if phone_number_id is not None else None
+        pacer = self.pacer
         waited = 0.0
         while True:
             if recipient is not None:
-                waited += await self.spacing.wait(recipient)
-            if limiter is not None:
-                waited += await limiter.acquire()
-            if recipient is None or self.spacing.ready(recipient):
-                if recipient is not None:  # no await since the check: claim it now
-                    self.spacing.claim(recipient)
+                waited += await pacer.wait_recipient(recipient)
+            slot = await pacer.acquire(phone_number_id) if phone_number_id is not None else None
+            if slot is not None:
+                waited += slot.waited
+            try:
+                claimed = recipient is None or await pacer.claim_recipient(recipient)
+            except BaseException:
+                if slot is not None:
+                    await pacer.cancel(slot)
+                raise
+            if claimed:
                 if waited and self.metrics is not None:
                     self.metrics.paced(waited)
-                return limiter
-            if limiter is not None:  # another send to this user left first: try again
-                limiter.cancel()
+                return slot
+            if slot is not None:  # another send to this user left first: try again
+                await pacer.cancel(slot)
 
     def _backoff(self, attempt: int) -> float:
         return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
 
-    def _delay_for(
+    async def _delay_for(
         self, error: GraphError, attempt: int, phone_number_id: str | None, recipient: str | None
     ) -> float:
         delay = error.retry_after if error.retry_after is not None else self._backoff(attempt)
         if isinstance(error, PairRateLimitError) and recipient is not None:
             # Only this user is paused; the spacing makes this send wait for it.
-            self.spacing.pause(recipient, max(delay, self.backoff_base))
+            await self.pacer.pause_recipient(recipient, max(delay, self.backoff_base))
             return 0.0
         if isinstance(error, ThrottlingError) and phone_number_id is not None:
-            self.limiter(phone_number_id).pause(max(delay, self.backoff_base))
+            await self.pacer.pause(phone_number_id, max(delay, self.backoff_base))
             return 0.0
         return delay
 

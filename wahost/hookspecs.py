@@ -56,6 +56,7 @@ if TYPE_CHECKING:
     from wahost.graph import SendCheck, SentMessage
     from wahost.host import Route, Wahost
     from wahost.models import Event, Message, Status, WebhookError
+    from wahost.pacing import SendPacer
     from wahost.queue.base import QueueBackend
     from wahost.state.base import StateStore
     from wahost.units import Unit
@@ -161,6 +162,27 @@ def wahost_state_store(host: Wahost, config: Any) -> StateStore | None:
     **Arguments:** ``config`` is the ``[state]`` section. **Returns:** an unopened
     :class:`wahost.state.StateStore` when ``config.backend`` is this plugin's name, else
     ``None``.
+    """
+
+
+@_spec("first")
+def wahost_rate_limiter(host: Wahost, config: Any) -> SendPacer | None:
+    """Provide the pacing of the Graph API client: Meta's throughput cap per phone number and
+    the spacing of sends to one recipient, shared by every process that sends when the
+    deployment has several.
+
+    **When:** at start-up, after the queue and the state store are chosen and before
+    ``wahost_startup``. *Sync.* **Mode:** first.
+
+    **Arguments:** ``config`` is the ``[graph]`` section (``config.messages_per_second``,
+    ``config.recipient_interval``, ``config.timeout``); ``host.config`` has the rest (the
+    ``[queue]`` backend this plugin may share a server with).
+    **Returns:** a :class:`wahost.pacing.SendPacer` when this plugin paces this deployment,
+    else ``None``. It must hold a throughput slot from its grant until ``period`` seconds after
+    its request was answered (Meta counts arrivals). The built-in implementation (``trylast``)
+    returns a :class:`wahost.pacing.LocalPacer`, this process's own limiters; ``wahost-redis``
+    returns one shared through Redis when ``[queue] backend = "redis"``. The client closes it
+    (``aclose``) when the host stops.
     """
 
 

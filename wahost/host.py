@@ -186,11 +186,13 @@ class Wahost:
             from wahost.graph import GraphClient
             from wahost.outbox import Outbox
 
+            pacer = self.dispatch.first_sync("wahost_rate_limiter", config=self.config.graph)
             self.client = GraphClient(
                 self.config,
                 transport=self._graph_transport,
                 metrics=self.metrics,
                 tracing=self.tracing,
+                pacer=pacer.value,
             )
             self.outbox = Outbox(
                 self._state,

@@ -1,4 +1,5 @@
-"""The built-in ``sqlite`` (default) and ``memory`` queue and state store backends.
+"""The built-in ``sqlite`` (default) and ``memory`` queue and state store backends, and the
+pacing of one process's sends (:class:`wahost.pacing.LocalPacer`).
 
 When the queue and the state store use the same SQLite file they share one engine, so a
 unit's state changes are committed in the same transaction as its ack.
@@ -14,6 +15,7 @@ from wahost.queue.base import QueueBackend
 from wahost.state.base import StateStore
 
 if TYPE_CHECKING:
+    from wahost.pacing import SendPacer
     from wahost.state.memory import MemoryStateStore
 
 
@@ -69,3 +71,11 @@ def _memory_store(host: Any) -> MemoryStateStore:
         store = MemoryStateStore(ttl=host.config.state.ttl)
         host.resources["memory:state"] = store
     return store
+
+
+@hookimpl(trylast=True)
+def wahost_rate_limiter(host: Any, config: Any) -> SendPacer:
+    """This process's own limiters: right for SQLite and memory, where one process sends."""
+    from wahost.pacing import LocalPacer
+
+    return LocalPacer(config.messages_per_second, config.recipient_interval)

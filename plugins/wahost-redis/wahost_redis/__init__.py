@@ -3,23 +3,33 @@
 ``[queue] backend = "redis"``: units in a Redis stream with a consumer group, deduplicated,
 leased one at a time per conversation in arrival order across every worker, reclaimed from
 dead workers. ``[state] backend = "redis"``: conversation state and namespaced keys, committed
-with the unit's ack when both use the same Redis. See the README for the design.
+with the unit's ack when both use the same Redis. With the queue on Redis, Meta's throughput cap
+per number and spacing per user are shared by every process that sends (:class:`RedisPacer`).
+See the README for the design.
 """
 
 from __future__ import annotations
 
 from wahost_redis.config import RedisSettings
 from wahost_redis.connection import StoreUnavailable
-from wahost_redis.plugin import wahost_config_schema, wahost_queue_backend, wahost_state_store
+from wahost_redis.pacing import RedisPacer
+from wahost_redis.plugin import (
+    wahost_config_schema,
+    wahost_queue_backend,
+    wahost_rate_limiter,
+    wahost_state_store,
+)
 from wahost_redis.queue import RedisQueue
 from wahost_redis.state import RedisStateStore
 
 __all__ = [
+    "RedisPacer",
     "RedisQueue",
     "RedisSettings",
     "RedisStateStore",
     "StoreUnavailable",
     "wahost_config_schema",
     "wahost_queue_backend",
+    "wahost_rate_limiter",
     "wahost_state_store",
 ]

@@ -1,4 +1,5 @@
-"""The hooks: ``[queue] backend = "redis"`` and ``[state] backend = "redis"``."""
+"""The hooks: ``[queue] backend = "redis"``, ``[state] backend = "redis"``, and the pacing of
+sends shared by every process when the queue is on Redis."""
 
 from __future__ import annotations
 
@@ -7,9 +8,11 @@ from typing import Any
 import msgspec
 
 from wahost import hookimpl
+from wahost.pacing import SendPacer
 from wahost.queue.base import QueueBackend
 from wahost.state.base import StateStore
 from wahost_redis.config import RedisSettings
+from wahost_redis.pacing import RedisPacer
 from wahost_redis.queue import RedisQueue
 from wahost_redis.state import RedisStateStore
 
@@ -61,3 +64,23 @@ def wahost_state_store(host: Any, config: Any) -> StateStore | None:
         # Pairs them when they share a database: the ack then commits the unit's changes.
         queue.shares_transaction_with(store)
     return store
+
+
+@hookimpl
+def wahost_rate_limiter(host: Any, config: Any) -> SendPacer | None:
+    """On Redis several processes send from one number: Meta's caps are shared through it."""
+    queue = host.config.queue
+    if queue.backend != "redis":
+        return None
+    settings: RedisSettings = host.plugin_config("redis")
+    return RedisPacer(
+        queue.url,
+        rate=config.messages_per_second,
+        interval=config.recipient_interval,
+        # Longer than a request may take (a pool wait, the connection, writing, the answer).
+        hold=config.connect_timeout + 3 * config.timeout,
+        prefix=settings.prefix,
+        socket_timeout=settings.socket_timeout,
+        connect_timeout=settings.connect_timeout,
+        max_connections=settings.max_connections,
+    )
