@@ -4,12 +4,14 @@
 ``GroupsApi(host.client)`` (:mod:`wahost.account.groups`), ``BlockingApi(host.client)``
 (:mod:`wahost.account.blocking`; ``ctx.block_sender()`` in a handler),
 ``QrCodesApi(host.client)`` (:mod:`wahost.account.qr`), ``PhoneNumbersApi(host.client,
-waba_id)`` (:mod:`wahost.account.numbers`). Every call checks
+waba_id)`` (:mod:`wahost.account.numbers`), ``CallsApi(host.client)``
+(:mod:`wahost.account.calls`: calling signaling). Every call checks
 Meta's limits before any request (``ValueError`` naming the argument) and raises
 :class:`wahost.errors.GraphError` with Meta's code when Meta refuses.
 """
 
 from wahost.account.blocking import BlockingApi, BlockResult
+from wahost.account.calls import CallPermission, CallsApi
 from wahost.account.groups import GroupsApi
 from wahost.account.numbers import PhoneNumber, PhoneNumbersApi
 from wahost.account.qr import QrCode, QrCodesApi
@@ -17,6 +19,8 @@ from wahost.account.qr import QrCode, QrCodesApi
 __all__ = [
     "BlockResult",
     "BlockingApi",
+    "CallPermission",
+    "CallsApi",
     "GroupsApi",
     "PhoneNumber",
     "PhoneNumbersApi",

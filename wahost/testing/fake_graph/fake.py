@@ -18,6 +18,7 @@ import h11
 import httpx
 
 from wahost.testing.fake_graph.account import AccountRoutes
+from wahost.testing.fake_graph.calls import CallRoutes, FakeCall
 from wahost.testing.fake_graph.catalogue import ERRORS, error_body
 from wahost.testing.fake_graph.flows import FakeFlow, FlowRoutes
 from wahost.testing.fake_graph.groups_api import GroupsApiRoutes
@@ -82,6 +83,7 @@ class FakeGraph(
     GroupsApiRoutes,
     AccountRoutes,
     NumberRoutes,
+    CallRoutes,
     GraphRoutes,
     WebhookRoutes,
 ):
@@ -135,6 +137,9 @@ class FakeGraph(
         self.qr_codes: dict[str, dict[str, str]] = {}
         #: Phone numbers by id (:mod:`.numbers`).
         self.numbers: dict[str, FakeNumber] = {}
+        #: Calls by id and call permissions by user (:mod:`.calls`).
+        self.voice_calls: dict[str, FakeCall] = {}
+        self.call_permissions: dict[str, str] = {}
         #: Per phone number id: Flows public key (PEM), conversational automation, profile.
         self.business_public_keys: dict[str, str] = {}
         self.conversational_automation: dict[str, dict[str, Any]] = {}
