@@ -499,7 +499,7 @@ class TracingConfig(_Table):
     exporter: Annotated[
         Literal["otlp", "console"],
         Meta(
-            description='Where wahost serve and wahost worker send the spans when the '
+            description="Where wahost serve and wahost worker send the spans when the "
             'application has set no tracer provider: "otlp" (OTLP over HTTP, configured by '
             'the OTEL_EXPORTER_OTLP_* environment variables) or "console" (standard output).'
         ),
@@ -578,8 +578,8 @@ class Config(_Table):
     metrics: Annotated[MetricsConfig, Meta(description="Prometheus metrics.")] = msgspec.field(
         default_factory=MetricsConfig
     )
-    tracing: Annotated[TracingConfig, Meta(description="OpenTelemetry tracing.")] = (
-        msgspec.field(default_factory=TracingConfig)
+    tracing: Annotated[TracingConfig, Meta(description="OpenTelemetry tracing.")] = msgspec.field(
+        default_factory=TracingConfig
     )
     plugins: Annotated[PluginsConfig, Meta(description="Plugins.")] = msgspec.field(
         default_factory=PluginsConfig
