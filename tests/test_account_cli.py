@@ -169,3 +169,18 @@ async def test_numbers_commands(tmp_path: Path) -> None:
         code, output = await wahost("numbers", "register", "-c", config, env={"WAHOST_PIN": "12"})
         assert code == 2 and "pin: must be 6 digits" in output
         assert len(graph.requests) == requests
+
+
+async def test_calls_commands(tmp_path: Path) -> None:
+    async with FakeGraph() as graph:
+        config = write_config(tmp_path, graph)
+        code, output = await wahost("calls", "permission", ALICE, "-c", config)
+        assert code == 0, output
+        assert f"{ALICE}: no_permission" in output
+        assert "send_call_permission_request: yes (0/2 per P7D)" in output
+        assert "start_call: no (0/100 per PT24H)" in output
+        call_id = graph.add_call(ALICE, "v=0\r\n")
+        code, output = await wahost("calls", "terminate", call_id, "-c", config)
+        assert code == 0 and graph.voice_calls[call_id].state == "terminated", output
+        code, output = await wahost("calls", "terminate", call_id, "-c", config)
+        assert code == 1 and "(100)" in output and "terminated" in output

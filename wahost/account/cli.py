@@ -1,5 +1,5 @@
 """The account plane's commands: ``wahost groups ...``, ``wahost block / unblock /
-blocked``, ``wahost qr ...``, ``wahost numbers ...``.
+blocked``, ``wahost qr ...``, ``wahost numbers ...``, ``wahost calls ...``.
 
 Each makes its Graph API calls with a client built from the configuration alone (no queue or
 plugins are started); a Graph error is one line with Meta's code, a value Meta would refuse is
@@ -17,6 +17,7 @@ import click
 import msgspec
 
 from wahost.account.blocking import BlockedUser, BlockingApi, BlockResult, FailedUser
+from wahost.account.calls import CallsApi
 from wahost.account.groups import GroupsApi, JoinApprovalMode
 from wahost.account.numbers import CodeMethod, PhoneNumber, PhoneNumbersApi
 from wahost.account.qr import ImageFormat, QrCode, QrCodesApi
@@ -484,6 +485,40 @@ def numbers_display_name(config_path: Path, phone_number_id: str | None, name: s
     click.echo("requested; review status PENDING_REVIEW until Meta decides")
 
 
+@click.group("calls")
+def calls_group() -> None:
+    """Voice calls: a user's call permission, ending a call (answering is a bot's job)."""
+
+
+@calls_group.command("permission")
+@config_option
+@json_option
+@click.argument("user")
+def calls_permission(config_path: Path, as_json: bool, user: str) -> None:
+    """Show whether the business may call USER (a phone number or a BSUID) and its limits."""
+    permission = call(config_path, lambda c: CallsApi(c).permission(user))
+    if as_json:
+        echo_json(permission)
+        return
+    click.echo(f"{user}: {permission.status}")
+    for action in permission.actions:
+        limits = ", ".join(
+            f"{limit.current_usage}/{limit.max_allowed} per {limit.time_period}"
+            for limit in action.limits
+        )
+        allowed = "yes" if action.can_perform_action else "no"
+        click.echo(f"  {action.action_name}: {allowed}" + (f" ({limits})" if limits else ""))
+
+
+@calls_group.command("terminate")
+@config_option
+@click.argument("call_id")
+def calls_terminate(config_path: Path, call_id: str) -> None:
+    """End a call in progress."""
+    call(config_path, lambda c: CallsApi(c).terminate(call_id))
+    click.echo(f"terminated {call_id}")
+
+
 #: The commands :mod:`wahost.cli` adds at its top level.
 COMMANDS = (
     groups_group,
@@ -492,4 +527,5 @@ COMMANDS = (
     blocked_command,
     qr_group,
     numbers_group,
+    calls_group,
 )

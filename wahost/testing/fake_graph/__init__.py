@@ -15,15 +15,20 @@ templates management API (§15: :meth:`FakeGraph.add_template`, reviewed by the 
 :meth:`FakeGraph.review_template`), the Flows management API (§16: :meth:`FakeGraph.add_flow`,
 :meth:`FakeGraph.flow_named`, :meth:`FakeGraph.set_flow_metric`), the carousels, commerce,
 call and contact-info messages and ``/marketing_messages`` (§17; 131050 to a wa_id in
-:attr:`FakeGraph.stopped_marketing`), and can fail on
+:attr:`FakeGraph.stopped_marketing`), the account plane (§12.6 Groups API:
+:meth:`FakeGraph.add_join_request`, :attr:`FakeGraph.group_webhooks`; §18.1 blocklist; §18.2 QR
+codes; §18.4 phone numbers: :meth:`FakeGraph.add_number`; §19 calls:
+:meth:`FakeGraph.add_call`, :meth:`FakeGraph.call_webhook`), and can fail on
 demand with Meta's error bodies (§7): :meth:`FakeGraph.fail_next`, :meth:`FakeGraph.fail_when`,
 including delayed answers and connections dropped after the request was read (the ambiguous
 case). Built on ``asyncio`` streams and ``h11`` so that it controls each connection.
 """
 
+from wahost.testing.fake_graph.calls import FakeCall
 from wahost.testing.fake_graph.catalogue import ERRORS, error_body
 from wahost.testing.fake_graph.fake import Failure, FakeGraph
 from wahost.testing.fake_graph.flows import FakeFlow
+from wahost.testing.fake_graph.numbers import FakeNumber
 from wahost.testing.fake_graph.templates import FakeTemplate
 from wahost.testing.fake_graph.wire import Accepted, Group, Media, Recorded, Upload
 
@@ -31,8 +36,10 @@ __all__ = [
     "ERRORS",
     "Accepted",
     "Failure",
+    "FakeCall",
     "FakeFlow",
     "FakeGraph",
+    "FakeNumber",
     "FakeTemplate",
     "Group",
     "Media",
