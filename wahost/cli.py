@@ -15,7 +15,7 @@ import click
 import msgspec
 import structlog
 
-from wahost.account.cli import COMMANDS as ACCOUNT_COMMANDS
+from wahost.account.commands import COMMANDS as ACCOUNT_COMMANDS
 from wahost.config import Config, ConfigError, config_to_toml, load_config
 from wahost.config.audit import Exposure, find_exposures
 from wahost.logs import configure_logging
