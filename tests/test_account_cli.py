@@ -184,3 +184,16 @@ async def test_calls_commands(tmp_path: Path) -> None:
         assert code == 0 and graph.voice_calls[call_id].state == "terminated", output
         code, output = await wahost("calls", "terminate", call_id, "-c", config)
         assert code == 1 and "(100)" in output and "terminated" in output
+
+
+async def test_commerce_commands(tmp_path: Path) -> None:
+    async with FakeGraph() as graph:
+        config = write_config(tmp_path, graph)
+        code, output = await wahost("commerce", "set", "--catalog", "--no-cart", "-c", config)
+        assert code == 0, output
+        code, output = await wahost("commerce", "show", "-c", config)
+        assert code == 0 and "cart: off" in output and "catalog: visible" in output, output
+        requests = len(graph.requests)
+        code, output = await wahost("commerce", "set", "-c", config)
+        assert code == 2 and "give --cart/--no-cart" in output
+        assert len(graph.requests) == requests

@@ -5,13 +5,15 @@
 (:mod:`wahost.account.blocking`; ``ctx.block_sender()`` in a handler),
 ``QrCodesApi(host.client)`` (:mod:`wahost.account.qr`), ``PhoneNumbersApi(host.client,
 waba_id)`` (:mod:`wahost.account.numbers`), ``CallsApi(host.client)``
-(:mod:`wahost.account.calls`: calling signaling). Every call checks
+(:mod:`wahost.account.calls`: calling signaling), ``CommerceApi(host.client)``
+(:mod:`wahost.account.commerce`). Every call checks
 Meta's limits before any request (``ValueError`` naming the argument) and raises
 :class:`wahost.errors.GraphError` with Meta's code when Meta refuses.
 """
 
 from wahost.account.blocking import BlockingApi, BlockResult
 from wahost.account.calls import CallPermission, CallsApi
+from wahost.account.commerce import CommerceApi, CommerceSettings
 from wahost.account.groups import GroupsApi
 from wahost.account.numbers import PhoneNumber, PhoneNumbersApi
 from wahost.account.qr import QrCode, QrCodesApi
@@ -21,6 +23,8 @@ __all__ = [
     "BlockingApi",
     "CallPermission",
     "CallsApi",
+    "CommerceApi",
+    "CommerceSettings",
     "GroupsApi",
     "PhoneNumber",
     "PhoneNumbersApi",

@@ -13,6 +13,8 @@
   ``data[]``; ``GET /<PNID>/message_qrdls/<code>`` answers one in ``data[]`` (with the image
   URL for ``fields=...qr_image_url.format(PNG|SVG)``); ``DELETE`` answers ``{"success"}``. An
   unknown code is answered code 100.
+* ``GET|POST /<PNID>/whatsapp_commerce_settings`` (§18.7): ``data[]`` of one, set with
+  ``?is_cart_enabled=`` / ``?is_catalog_visible=`` (``true`` or ``false``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ class AccountRoutes:
     blockable: set[str] | None
     #: QR codes per phone number id: code -> prefilled message.
     qr_codes: dict[str, dict[str, str]]
+    #: Commerce settings per phone number id (Meta's defaults until set).
+    commerce_settings: dict[str, dict[str, bool]]
     url: str
 
     def _route(self, r: Recorded) -> _Response:
@@ -50,6 +54,8 @@ class AccountRoutes:
                     return self._qr_codes(pnid, r)
                 case "GET" | "DELETE", [pnid, "message_qrdls", code]:
                     return self._qr_code(pnid, code, r)
+                case "GET" | "POST", [pnid, "whatsapp_commerce_settings"]:
+                    return self._commerce(pnid, r)
         # The mixin comes before GraphRoutes in FakeGraph's bases, which mypy cannot see.
         routed: _Response = super()._route(r)  # type: ignore[misc]
         return routed
@@ -136,3 +142,15 @@ class AccountRoutes:
         wanted = _IMAGE_FORMAT.search(r.params.get("fields", ""))
         qr = self._qr(code, codes[code], wanted.group(1) if wanted else None)
         return _json_response({"data": [qr]})
+
+    def _commerce(self, pnid: str, r: Recorded) -> _Response:
+        settings = self.commerce_settings.setdefault(
+            pnid, {"is_cart_enabled": True, "is_catalog_visible": False}
+        )
+        if r.method == "GET":
+            return _json_response({"data": [{**settings, "id": pnid}]})
+        given = {k: v for k, v in r.params.items() if k in settings}
+        if not given or any(v not in ("true", "false") for v in given.values()):
+            return _invalid("Give is_cart_enabled or is_catalog_visible as true or false.")
+        settings.update({k: v == "true" for k, v in given.items()})
+        return _json_response({"success": True})

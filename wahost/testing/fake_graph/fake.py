@@ -135,6 +135,7 @@ class FakeGraph(
         self.blocked: dict[str, list[str]] = {}
         self.blockable: set[str] | None = None
         self.qr_codes: dict[str, dict[str, str]] = {}
+        self.commerce_settings: dict[str, dict[str, bool]] = {}
         #: Phone numbers by id (:mod:`.numbers`).
         self.numbers: dict[str, FakeNumber] = {}
         #: Calls by id and call permissions by user (:mod:`.calls`).
