@@ -96,7 +96,7 @@ def test_minimal_config_has_every_default() -> None:
     # An unset state path is the queue's, so both share one SQLite file.
     assert config.state == StateConfig(backend="sqlite", path="var/wahost.db", url="", ttl=None)
     assert config.worker == WorkerConfig(
-        concurrency=64,
+        concurrency=None,
         max_attempts=5,
         backoff_base=1.0,
         backoff_cap=300.0,

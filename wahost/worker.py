@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import time
 import traceback
@@ -48,6 +49,19 @@ if TYPE_CHECKING:
     from wahost.host import Wahost
 
 log = structlog.get_logger("wahost.worker")
+
+#: Seconds a unit is assumed to take (its handler, waits on an upstream included, and its
+#: reply) when ``[worker] concurrency`` is unset: by Little's law, ``messages_per_second x``
+#: this many units in flight keep the sends at Meta's cap for handlers up to this slow.
+ASSUMED_UNIT_SECONDS = 2.0
+#: The least concurrency derived, for bots whose number has a low cap.
+MIN_CONCURRENCY = 64
+
+
+def default_concurrency(messages_per_second: float) -> int:
+    """``[worker] concurrency`` when it is unset (see :data:`ASSUMED_UNIT_SECONDS`)."""
+    return max(MIN_CONCURRENCY, math.ceil(messages_per_second * ASSUMED_UNIT_SECONDS))
+
 
 #: First and longest pause between two tries of an ack that could not commit.
 ACK_RETRY_BASE = 0.05
@@ -101,7 +115,12 @@ class Worker:
     def __init__(self, host: Wahost) -> None:
         self.host = host
         cfg = host.config.worker
-        self.concurrency = cfg.concurrency
+        #: Units in flight at most; a waiting handler costs a task and its context.
+        self.concurrency = (
+            cfg.concurrency
+            if cfg.concurrency is not None
+            else default_concurrency(host.config.graph.messages_per_second)
+        )
         self.lease_seconds = cfg.lease_seconds
         self.max_attempts = cfg.max_attempts
         self.backoff_base = cfg.backoff_base

@@ -231,8 +231,14 @@ class WorkerConfig(_Table):
     """``[worker]``: the loop that hands queued updates to the plugins."""
 
     concurrency: Annotated[
-        int, Meta(ge=1, description="Units handled at once (one at a time per conversation).")
-    ] = 64
+        Annotated[int, Meta(ge=1)] | None,
+        Meta(
+            description="Units handled at once (one at a time per conversation). Unset: twice "
+            "graph.messages_per_second, at least 64 (160 at Meta's default 80/s), so that "
+            "handlers that take up to about 2 s, waiting on an upstream included, still send "
+            "at the cap; set it for slower handlers or to bound a bot's load on its upstream.",
+        ),
+    ] = None
     max_attempts: Annotated[
         int, Meta(ge=1, description="Attempts before a failing unit is parked as dead.")
     ] = 5
