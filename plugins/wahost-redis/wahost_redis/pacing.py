@@ -222,6 +222,8 @@ class RedisPacer(SendPacer):
         return int(await self._call(self._claim_recipient(keys=keys, args=args))) == 0
 
     async def release_recipient(self, recipient: str) -> None:
+        if self.interval <= 0:  # nothing was claimed: only pauses apply
+            return
         keys = self._recipient_keys(recipient)
         await self._quietly(self._release_recipient(keys=keys, args=[ms(self.interval)]))
 
