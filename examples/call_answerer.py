@@ -7,12 +7,13 @@ answer, and plays a tone until the user hangs up (the ``terminate`` webhook), th
 peer connection. Calling must be enabled on the number and the app subscribed to the
 ``calls`` field (reference/cloudapi.md §18.8, §19).
 
-    pip install aiortc           # the WebRTC stack; wahost itself does not need it
+    pip install 'wahost[calls]'  # aiortc, the WebRTC stack; wahost itself does not need it
     wahost serve --config config/wahost.toml --bot examples/call_answerer.py
 
 The media lives in this process: run one worker (``wahost serve``), not a fleet, or route the
-calls to the process that holds the peer connection. ``tests/test_examples.py`` drives this
-bot with an SDP answer recorded as text (``ANSWERER`` replaced), so the tests need no aiortc.
+calls to the process that holds the peer connection. ``tests/test_account_calls.py`` drives
+this bot with an SDP answer recorded as text (``ANSWERER`` replaced), and, where aiortc is
+installed (the test requirements install it), with its own aiortc answer to an aiortc offer.
 """
 
 from __future__ import annotations

@@ -150,3 +150,36 @@ async def test_the_example_answers_a_call_end_to_end(tmp_path: Path) -> None:
     assert answered == [(call_id, OFFER)]  # the caller's offer, as Meta sent it
     call = graph.voice_calls[call_id]
     assert (call.actions, call.state, call.answer) == (["pre_accept", "accept"], "accepted", ANSWER)
+
+
+async def test_the_example_answers_with_a_real_aiortc_sdp(tmp_path: Path) -> None:
+    """The example's own WebRTC path: the caller's offer comes from an aiortc peer, the
+    example answers it with its aiortc tone track, and Meta gets that answer."""
+    aiortc = pytest.importorskip("aiortc", reason="pip install 'wahost[calls]' (aiortc)")
+    from aiortc.mediastreams import AudioStreamTrack
+
+    example = load_example()
+    caller = aiortc.RTCPeerConnection()
+    caller.addTrack(AudioStreamTrack())
+    await caller.setLocalDescription(await caller.createOffer())
+    offer = caller.localDescription.sdp
+    try:
+        async with FakeGraph() as graph:
+            call_id = graph.add_call(CALLER, offer)
+            async with BotHarness(tmp_path, plugins=[example.router], graph=graph) as bot:
+                webhook = graph.call_webhook(
+                    call_id, phone_number_id=bot.config.whatsapp.phone_number_id
+                )
+                assert (await bot.post(webhook)).status_code == 200
+                await bot.idle(timeout=30)
+            call = graph.voice_calls[call_id]
+            assert (call.actions, call.state) == (["pre_accept", "accept"], "accepted")
+            assert call.answer.startswith("v=0") and "m=audio" in call.answer
+            # The answer is a real one: the caller's peer connection accepts it.
+            await caller.setRemoteDescription(
+                aiortc.RTCSessionDescription(sdp=call.answer, type="answer")
+            )
+    finally:
+        for connection in list(example.connections.values()):
+            await connection.close()
+        await caller.close()
