@@ -104,3 +104,22 @@ async def test_ctx_block_sender_blocks_the_participant_not_the_group(tmp_path: P
                 await bot.idle()
     assert graph.blocked == {pnid: [ALICE, BOB]}
     assert group not in graph.blocked[pnid]
+
+
+async def test_the_account_apis_are_on_the_hosts_client(tmp_path: Path) -> None:
+    """Plugins reach the account plane through ``host.client`` (issue 30): one typed API
+    each, made once, for the configured number and WABA."""
+    config = {"whatsapp": {"phone_number_id": PNID, "waba_id": "102290129340398"}}
+    async with FakeGraph() as graph, BotHarness(tmp_path, graph=graph, config=config) as bot:
+        client = bot.host.client
+        assert client is not None
+        assert client.blocking is client.blocking  # made once
+        result = await client.blocking.block([ALICE])
+        assert [u.wa_id for u in result.done] == [ALICE]
+        assert graph.blocked[PNID] == [ALICE]
+        assert client.numbers.waba_id == "102290129340398"
+        assert {
+            type(api).__name__
+            for api in (client.groups, client.qr_codes, client.calls, client.commerce)
+        } == {"GroupsApi", "QrCodesApi", "CallsApi", "CommerceApi"}
+        assert client.groups.phone_number_id == PNID

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -41,6 +42,14 @@ from wahost.pacing import LocalPacer, SendPacer, Slot
 from wahost.ratelimit import CircuitBreaker
 
 if TYPE_CHECKING:
+    from wahost.account import (
+        BlockingApi,
+        CallsApi,
+        CommerceApi,
+        GroupsApi,
+        PhoneNumbersApi,
+        QrCodesApi,
+    )
     from wahost.config import Config
     from wahost.metrics import HostMetrics
     from wahost.tracing import Tracing
@@ -189,6 +198,52 @@ class GraphClient:
         #: Plugins' checks of every message before it is sent (``wahost_send_checks``), set
         #: by the host at start.
         self.send_checks: tuple[SendCheck, ...] = ()
+        self.waba_id = wa.waba_id or None
+
+    # -- the account plane (wahost.account), for plugins: host.client.groups.create(...) --------
+
+    @functools.cached_property
+    def groups(self) -> GroupsApi:
+        """The Groups API of the configured number (:class:`wahost.account.GroupsApi`)."""
+        from wahost.account import GroupsApi
+
+        return GroupsApi(self)
+
+    @functools.cached_property
+    def blocking(self) -> BlockingApi:
+        """Block and unblock users (:class:`wahost.account.BlockingApi`)."""
+        from wahost.account import BlockingApi
+
+        return BlockingApi(self)
+
+    @functools.cached_property
+    def qr_codes(self) -> QrCodesApi:
+        """QR codes with a prefilled message (:class:`wahost.account.QrCodesApi`)."""
+        from wahost.account import QrCodesApi
+
+        return QrCodesApi(self)
+
+    @functools.cached_property
+    def numbers(self) -> PhoneNumbersApi:
+        """The WABA's phone numbers (:class:`wahost.account.PhoneNumbersApi`; listing needs
+        ``[whatsapp] waba_id``)."""
+        from wahost.account import PhoneNumbersApi
+
+        return PhoneNumbersApi(self, self.waba_id)
+
+    @functools.cached_property
+    def calls(self) -> CallsApi:
+        """Calling signaling (:class:`wahost.account.CallsApi`)."""
+        from wahost.account import CallsApi
+
+        return CallsApi(self)
+
+    @functools.cached_property
+    def commerce(self) -> CommerceApi:
+        """Catalog visibility and the cart (:class:`wahost.account.CommerceApi`)."""
+        from wahost.account import CommerceApi
+
+        return CommerceApi(self)
 
     async def aclose(self) -> None:
         try:

@@ -1,6 +1,10 @@
 """The account plane: what a business manages besides messages (reference/cloudapi.md §12,
 §18, §19), as typed calls over the host's :class:`~wahost.graph.GraphClient`.
 
+Each is also an attribute of the host's client, made once for the configured number:
+``host.client.groups``, ``.blocking``, ``.qr_codes``, ``.numbers`` (the configured
+``waba_id``), ``.calls``, ``.commerce``.
+
 ``GroupsApi(host.client)`` (:mod:`wahost.account.groups`), ``BlockingApi(host.client)``
 (:mod:`wahost.account.blocking`; ``ctx.block_sender()`` in a handler),
 ``QrCodesApi(host.client)`` (:mod:`wahost.account.qr`), ``PhoneNumbersApi(host.client,
