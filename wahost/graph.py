@@ -199,6 +199,8 @@ class GraphClient:
         #: by the host at start.
         self.send_checks: tuple[SendCheck, ...] = ()
         self.waba_id = wa.waba_id or None
+        #: The Meta app's ID (``[whatsapp] app_id``): resumable uploads need it.
+        self.app_id = wa.app_id
 
     # -- the account plane (wahost.account), for plugins: host.client.groups.create(...) --------
 
@@ -357,12 +359,26 @@ class GraphClient:
         files: Any = None,
         params: Mapping[str, Any] | None = None,
         retry: bool = True,
+        content: bytes | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
         """A Graph API call (media, profile, Flows keys, ...) with the same error handling,
-        retries and circuit breaker as sends; returns the decoded JSON answer."""
-        content = None if json is None else msgspec.json.encode(json)
+        retries and circuit breaker as sends; returns the decoded JSON answer.
+
+        ``content`` sends raw bytes (with ``headers``, e.g. a resumable upload's
+        ``file_offset``) instead of ``json``."""
+        if json is not None:
+            content = msgspec.json.encode(json)
         response, _, _ = await self._request(
-            method, path, content=content, data=data, files=files, params=params, retry=retry
+            method,
+            path,
+            content=content,
+            data=data,
+            files=files,
+            params=params,
+            retry=retry,
+            headers=headers,
+            raw=json is None and content is not None,
         )
         return msgspec.json.decode(response.content) if response.content else None
 
@@ -406,13 +422,17 @@ class GraphClient:
         recipient: str | None = None,
         retry: bool = True,
         resend_ambiguous: bool = True,
+        headers: Mapping[str, str] | None = None,
+        raw: bool = False,
     ) -> tuple[httpx.Response, int, bool]:
         """Send with pacing and retries; ``(response, attempts, ambiguous)``.
 
         Raises :class:`CircuitOpenError` without a request while the circuit is open, and the
         ambiguous :class:`TransportError` at once when ``resend_ambiguous`` is false.
         """
-        headers = {"Content-Type": "application/json"} if content is not None else None
+        sent_headers = dict(headers or {})
+        if content is not None and not raw:
+            sent_headers.setdefault("Content-Type", "application/json")
         attempts = 0
         ambiguous = False
         retries = self.max_retries if retry else 0
@@ -440,7 +460,7 @@ class GraphClient:
                         data=data,
                         files=files,
                         params=params,
-                        headers=headers,
+                        headers=sent_headers or None,
                     )
                     if tracing is not None:
                         tracing.graph_answered(span, response.status_code)

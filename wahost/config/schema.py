@@ -81,6 +81,13 @@ class WhatsAppConfig(_Table):
         str,
         Meta(description="WhatsApp Business Account ID; needed by templates and Flows tools."),
     ] = ""
+    app_id: Annotated[
+        str,
+        Meta(
+            description="The Meta app's ID (App Dashboard); needed by resumable uploads: the "
+            "business profile's picture (wahost profile picture), template media examples."
+        ),
+    ] = ""
     phone_number_ids: Annotated[
         list[str],
         Meta(description="More phone number IDs served by the same app and token (optional)."),

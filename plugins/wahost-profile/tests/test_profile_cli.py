@@ -171,3 +171,47 @@ async def test_the_plugin_must_be_enabled(tmp_path: Path, fake_graph: FakeGraph)
     )
     assert result.exit_code == 1, result.output
     assert "the wahost-profile plugin is not enabled" in result.output
+
+
+async def test_picture_is_uploaded_and_set_as_the_profile_picture(
+    tmp_path: Path, fake_graph: FakeGraph
+) -> None:
+    picture = tmp_path / "logo.jpg"
+    picture.write_bytes(b"\xff\xd8\xff\xe0 a jpeg's bytes \xff\xd9")
+    no_app = await wahost(
+        "profile", "picture", "--config", str(write_config(tmp_path, fake_graph)), str(picture)
+    )
+    assert no_app.exit_code == 1
+    assert "whatsapp.app_id: set it to your Meta app's ID" in no_app.output
+    assert not posts(fake_graph)
+
+    path = write_config(tmp_path, fake_graph)
+    path.write_text(path.read_text().replace("[whatsapp]\n", '[whatsapp]\napp_id = "1234567890"\n'))
+    done = await wahost("profile", "picture", "--config", str(path), str(picture))
+    assert done.exit_code == 0, done.output
+    assert done.output == f"profile picture set from {picture}\n"
+    opened, stored, profile = posts(fake_graph)
+    assert opened.path.endswith("/1234567890/uploads")
+    assert opened.params == {
+        "file_name": "logo.jpg",
+        "file_length": str(len(picture.read_bytes())),
+        "file_type": "image/jpeg",
+    }
+    assert stored.headers["file_offset"] == "0" and stored.body == picture.read_bytes()
+    [(handle, uploaded)] = fake_graph.uploads.items()
+    assert uploaded.data == picture.read_bytes()
+    assert profile.json == {"messaging_product": "whatsapp", "profile_picture_handle": handle}
+    assert fake_graph.business_profiles[PNID]["profile_picture_handle"] == handle
+
+
+async def test_picture_refuses_a_type_meta_does_not_take(
+    tmp_path: Path, fake_graph: FakeGraph
+) -> None:
+    gif = tmp_path / "logo.gif"
+    gif.write_bytes(b"GIF89a")
+    result = await wahost(
+        "profile", "picture", "--config", str(write_config(tmp_path, fake_graph)), str(gif)
+    )
+    assert result.exit_code == 2
+    assert "must be a .jpg, .jpeg or .png file" in result.output
+    assert fake_graph.requests == []

@@ -1,4 +1,4 @@
-"""``wahost profile pull | diff | push``.
+"""``wahost profile pull | diff | push | picture``.
 
 The commands load and validate the configuration like ``wahost serve`` (a ``[plugins.profile]``
 that breaks a limit stops them), then talk to the Graph API with a client of their own: they
@@ -14,12 +14,13 @@ from typing import Any, TypeVar
 
 import click
 
+from wahost.account.uploads import upload_file
 from wahost.cli import _run, _running, config_option
 from wahost.errors import CircuitOpenError, GraphError, TransportError
 from wahost.graph import GraphClient
 from wahost_profile.config import ProfileConfig
 from wahost_profile.render import changes_text, live_toml
-from wahost_profile.sync import plan, push, read_live
+from wahost_profile.sync import plan, push, read_live, set_profile_picture
 
 __all__ = ["profile"]
 
@@ -117,3 +118,30 @@ def push_command(config_path: Path, phone_number_id: str | None) -> None:
         return
     click.echo(changes_text(changes), nl=False)
     click.echo(f"pushed {len(changes)} change(s)")
+
+
+@profile.command("picture")
+@config_option
+@_number_option
+@click.argument("image", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def picture_command(config_path: Path, phone_number_id: str | None, image: Path) -> None:
+    """Set the business profile's picture to IMAGE (a JPEG or PNG), through Meta's resumable
+    upload; needs [whatsapp] app_id."""
+    if image.suffix.lower() not in (".jpg", ".jpeg", ".png"):
+        raise click.BadParameter(
+            "the picture must be a .jpg, .jpeg or .png file", param_hint="IMAGE"
+        )
+
+    async def action(client: GraphClient, number: str, _: ProfileConfig) -> str:
+        app_id = client.app_id
+        if not app_id:
+            raise click.ClickException(
+                f"{config_path}: whatsapp.app_id: set it to your Meta app's ID (App Dashboard) "
+                "to upload the picture"
+            )
+        handle = await upload_file(client, app_id, image)
+        await set_profile_picture(client, number, handle)
+        return handle
+
+    _graph(config_path, phone_number_id, action)
+    click.echo(f"profile picture set from {image}")

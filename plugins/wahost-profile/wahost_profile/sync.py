@@ -35,6 +35,7 @@ __all__ = [
     "profile_body",
     "push",
     "read_live",
+    "set_profile_picture",
 ]
 
 Endpoint = Literal["conversational_automation", "whatsapp_business_profile"]
@@ -210,3 +211,13 @@ async def push(client: GraphRequester, phone_number_id: str, config: ProfileConf
     if body:
         await client.request("POST", f"/{phone_number_id}/{PROFILE}", json=body)
     return changes
+
+
+async def set_profile_picture(client: GraphRequester, phone_number_id: str, handle: str) -> None:
+    """Make the business profile's picture the file of a resumable upload's ``handle``
+    (:func:`wahost.account.uploads.upload_file`; reference/cloudapi.md §18.6)."""
+    await client.request(
+        "POST",
+        f"/{graph_path_id(phone_number_id, what='phone number id')}/{PROFILE}",
+        json={"messaging_product": "whatsapp", "profile_picture_handle": handle},
+    )

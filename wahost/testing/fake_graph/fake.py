@@ -25,6 +25,7 @@ from wahost.testing.fake_graph.groups_api import GroupsApiRoutes
 from wahost.testing.fake_graph.numbers import FakeNumber, NumberRoutes
 from wahost.testing.fake_graph.routes import GraphRoutes
 from wahost.testing.fake_graph.templates import FakeTemplate, TemplateRoutes
+from wahost.testing.fake_graph.uploads import Uploaded, UploadRoutes
 from wahost.testing.fake_graph.webhooks import WebhookRoutes
 from wahost.testing.fake_graph.wire import (
     _INVALID_TOKEN,
@@ -78,6 +79,7 @@ class Failure:
 
 
 class FakeGraph(
+    UploadRoutes,
     FlowRoutes,
     TemplateRoutes,
     GroupsApiRoutes,
@@ -132,6 +134,9 @@ class FakeGraph(
         self.group_webhooks: list[tuple[str, dict[str, Any]]] = []
         self.deleted_groups: set[str] = set()
         #: The blocklist per phone number id, who may be blocked, QR codes (:mod:`.account`).
+        #: Resumable uploads: finished ones by handle (:mod:`.uploads`).
+        self.uploads: dict[str, Uploaded] = {}
+        self._sessions: dict[str, Uploaded] = {}
         self.blocked: dict[str, list[str]] = {}
         self.blockable: set[str] | None = None
         self.qr_codes: dict[str, dict[str, str]] = {}
