@@ -68,6 +68,12 @@ async def open_page(browser: Any, errors: list[str]) -> Any:
     context = await browser.new_context(viewport={"width": 1200, "height": 800})
     page = await context.new_page()
     page.set_default_timeout(15_000)
+    # Assertions wait as long as actions: a reply goes through the worker and the simulated
+    # Graph API, which a loaded machine (the whole suite on two cores) can hold past the
+    # 5 s default.
+    from playwright.async_api import expect
+
+    expect.set_options(timeout=15_000)
     # A script or style refused by the Content-Security-Policy shows up as a console error.
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
