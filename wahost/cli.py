@@ -16,6 +16,7 @@ import msgspec
 import structlog
 
 from wahost.account.commands import COMMANDS as ACCOUNT_COMMANDS
+from wahost.cli_options import config_option
 from wahost.config import Config, ConfigError, config_to_toml, load_config
 from wahost.config.audit import Exposure, find_exposures
 from wahost.logs import configure_logging
@@ -25,18 +26,6 @@ from wahost.simulator.command import simulate
 from wahost.startup_log import log_start
 
 T = TypeVar("T")
-
-DEFAULT_CONFIG = "config/wahost.toml"
-
-config_option = click.option(
-    "--config",
-    "-c",
-    "config_path",
-    default=DEFAULT_CONFIG,
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The TOML configuration file.",
-)
 
 
 def _load(path: Path, *, require_secrets: bool = True) -> Config:

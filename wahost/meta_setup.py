@@ -16,6 +16,7 @@ from typing import Any, Literal
 import click
 import msgspec
 
+from wahost.cli_options import config_option
 from wahost.config import Config
 
 #: Meta's limit on an override's length (§18.3).
@@ -143,15 +144,7 @@ def webhook_group() -> None:
 
 
 @webhook_group.command("subscribe")
-@click.option(
-    "--config",
-    "-c",
-    "config_path",
-    default="config/wahost.toml",
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The TOML configuration file.",
-)
+@config_option
 @click.option("--url", required=True, help="The https URL of this host's webhook path.")
 @click.option(
     "--level",
@@ -187,15 +180,7 @@ def subscribe_command(config_path: Path, url: str, level: Level) -> None:
 
 
 @webhook_group.command("status")
-@click.option(
-    "--config",
-    "-c",
-    "config_path",
-    default="config/wahost.toml",
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The TOML configuration file.",
-)
+@config_option
 def status_command(config_path: Path) -> None:
     """Show where Meta sends this number's webhooks: the URL at each level and which one
     applies, and whether the app is subscribed to the WABA."""

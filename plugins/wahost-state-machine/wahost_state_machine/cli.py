@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 import click
 
+from wahost.cli_options import config_option
 from wahost.config import Config, ConfigError, load_config
 from wahost.state.base import ConversationState, now
 from wahost.units import conversation_key
@@ -18,15 +19,6 @@ from wahost_state_machine.engine import BOOKKEEPING
 
 T = TypeVar("T")
 
-_config_option = click.option(
-    "--config",
-    "-c",
-    "config_path",
-    default="config/wahost.toml",
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The TOML configuration file.",
-)
 _number_option = click.option(
     "--phone-number-id",
     "phone_number_id",
@@ -89,7 +81,7 @@ def _when(seconds: Any) -> str:
 
 
 @state.command("show")
-@_config_option
+@config_option
 @_number_option
 @click.option("--json", "as_json", is_flag=True, help="Print the stored state as JSON.")
 @click.argument("user")
@@ -119,7 +111,7 @@ def show(config_path: Path, phone_number_id: str | None, as_json: bool, user: st
 
 
 @state.command("reset")
-@_config_option
+@config_option
 @_number_option
 @click.argument("user")
 def reset(config_path: Path, phone_number_id: str | None, user: str) -> None:

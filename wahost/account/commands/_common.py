@@ -18,15 +18,6 @@ from wahost.graph import GraphClient
 
 T = TypeVar("T")
 
-config_option = click.option(
-    "--config",
-    "-c",
-    "config_path",
-    default="config/wahost.toml",
-    show_default=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The TOML configuration file.",
-)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 

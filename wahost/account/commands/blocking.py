@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from wahost.account.blocking import BlockedUser, BlockingApi, BlockResult, FailedUser
-from wahost.account.commands._common import call, config_option
+from wahost.account.commands._common import call
+from wahost.cli_options import config_option
 from wahost.graph import GraphClient
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from wahost.account.calls import CallsApi
-from wahost.account.commands._common import call, config_option, echo_json, json_option
+from wahost.account.commands._common import call, echo_json, json_option
+from wahost.cli_options import config_option
 
 
 @click.group("calls")

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from wahost.account.commands._common import call, config_option
+from wahost.account.commands._common import call
 from wahost.account.commerce import CommerceApi
+from wahost.cli_options import config_option
 
 
 @click.group("commerce")

@@ -7,8 +7,9 @@ from typing import Any
 
 import click
 
-from wahost.account.commands._common import call, config_option, echo_json, json_option
+from wahost.account.commands._common import call, echo_json, json_option
 from wahost.account.groups import GroupsApi, JoinApprovalMode
+from wahost.cli_options import config_option
 from wahost.graph import GraphClient
 
 

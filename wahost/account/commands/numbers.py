@@ -8,8 +8,9 @@ from typing import TypeVar
 
 import click
 
-from wahost.account.commands._common import call, config_option, echo_json, json_option
+from wahost.account.commands._common import call, echo_json, json_option
 from wahost.account.numbers import CodeMethod, PhoneNumber, PhoneNumbersApi
+from wahost.cli_options import config_option
 
 T = TypeVar("T")
 

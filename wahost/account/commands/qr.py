@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from wahost.account.commands._common import call, config_option, echo_json, json_option
+from wahost.account.commands._common import call, echo_json, json_option
 from wahost.account.qr import ImageFormat, QrCode, QrCodesApi
+from wahost.cli_options import config_option
 
 
 @click.group("qr")
