@@ -16,7 +16,7 @@ import msgspec
 import structlog
 
 from wahost.account.commands import COMMANDS as ACCOUNT_COMMANDS
-from wahost.cli_options import config_option
+from wahost.cli_options import config_option as config_option  # plugins import it from here
 from wahost.config import Config, ConfigError, config_to_toml, load_config
 from wahost.config.audit import Exposure, find_exposures
 from wahost.logs import configure_logging

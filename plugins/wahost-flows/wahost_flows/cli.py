@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 
 import click
 
-from wahost.cli import config_option
+from wahost.cli_options import config_option
 from wahost.config import Config, ConfigError, load_config, validate_plugin_settings
 from wahost.graph_guard import graph_path_id
 from wahost_flows.config import FlowsConfig, check

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import click
 
-from wahost.cli import config_option
+from wahost.cli_options import config_option
 from wahost.config import ConfigError, load_config
 from wahost.logs import configure_logging
 from wahost_media.api import Media, for_host

@@ -14,7 +14,7 @@ import click
 import msgspec
 
 from wahost import Wahost
-from wahost.cli import config_option
+from wahost.cli_options import config_option
 from wahost.config import ConfigError, load_config
 from wahost.logs import configure_logging
 from wahost_status.plugin import settings

@@ -15,7 +15,8 @@ from typing import Any, TypeVar
 
 import click
 
-from wahost.cli import _run, _running, config_option
+from wahost.cli import _run, _running
+from wahost.cli_options import config_option
 from wahost.errors import CircuitOpenError, GraphError, TransportError
 from wahost.graph import GraphClient
 from wahost_templates.config import TemplatesConfig
