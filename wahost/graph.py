@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import random
 import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -40,6 +39,7 @@ from wahost.graph_guard import TokenPolicy, graph_path_id, guarded_get
 from wahost.http_pool import PoolTransport
 from wahost.pacing import LocalPacer, SendPacer, Slot
 from wahost.ratelimit import CircuitBreaker
+from wahost.retry import backoff_delay
 
 if TYPE_CHECKING:
     from wahost.account import (
@@ -576,7 +576,7 @@ class GraphClient:
                 await pacer.cancel(slot)
 
     def _backoff(self, attempt: int) -> float:
-        return random.uniform(0, min(self.backoff_cap, self.backoff_base * 2 ** (attempt - 1)))
+        return backoff_delay(attempt, self.backoff_base, self.backoff_cap)
 
     async def _delay_for(
         self, error: GraphError, attempt: int, phone_number_id: str | None, recipient: str | None

@@ -48,6 +48,7 @@ import structlog
 from wahost import receipts
 from wahost.errors import TransportError, graph_unavailable
 from wahost.graph import SentMessage
+from wahost.retry import capped_delays, retry_transient
 from wahost.state.base import TRANSIENT_STORAGE_ERRORS, StateStore
 
 if TYPE_CHECKING:
@@ -215,10 +216,9 @@ class Outbox:
     async def _await_receipt(self, token: str, until: float) -> SentMessage | None:
         """The send of ``token`` once a receipt confirmed it, or ``None`` at ``until``
         (``time.time()``)."""
-        delay = RECEIPT_POLL_BASE
         waiter = self._waiters.setdefault(token, asyncio.Event())
         try:
-            while True:
+            for delay in capped_delays(RECEIPT_POLL_BASE, RECEIPT_POLL_CAP):
                 recorded = await self._read(token)
                 if recorded is not None:
                     return recorded
@@ -229,7 +229,7 @@ class Outbox:
                     waiter = self._waiters.setdefault(token, asyncio.Event())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(waiter.wait(), min(delay, remaining))
-                delay = min(RECEIPT_POLL_CAP, delay * 2)
+            raise AssertionError("unreachable: capped_delays never ends")  # pragma: no cover
         finally:
             if self._waiters.get(token) is waiter:
                 del self._waiters[token]
@@ -244,33 +244,39 @@ class Outbox:
         """Write the record of a send, retrying while the store refuses it."""
         value = _encode(sent)
         deadline = time.monotonic() + self.patience
-        delay = RECORD_RETRY_BASE
-        tries = 0
-        while True:
-            tries += 1
-            try:
-                await self.store.kv_set(namespace, token, value, ttl=self.ttl)
-            except TRANSIENT_STORAGE_ERRORS as exc:
-                if time.monotonic() + delay > deadline:
-                    log.error(
-                        "outbox could not record a sent message; it is sent again if the unit "
-                        "is handled again",
-                        send=token,
-                        wamid=sent.id,
-                        tries=tries,
-                        error=str(exc),
-                    )
-                    raise
-                log.warning(
-                    "outbox could not record a sent message, retrying",
-                    send=token,
-                    tries=tries,
-                    delay=delay,
-                    error=str(exc),
-                )
-                await asyncio.sleep(delay)
-                delay = min(RECORD_RETRY_CAP, delay * 2)
-                continue
-            if tries > 1:
-                log.info("outbox recorded a sent message after retries", send=token, tries=tries)
-            return
+
+        async def write() -> None:
+            await self.store.kv_set(namespace, token, value, ttl=self.ttl)
+
+        def out_of_patience(exc: BaseException, tries: int, delay: float) -> bool:
+            if time.monotonic() + delay <= deadline:
+                return False
+            log.error(
+                "outbox could not record a sent message; it is sent again if the unit "
+                "is handled again",
+                send=token,
+                wamid=sent.id,
+                tries=tries,
+                error=str(exc),
+            )
+            return True
+
+        def retrying(exc: BaseException, tries: int, delay: float) -> None:
+            log.warning(
+                "outbox could not record a sent message, retrying",
+                send=token,
+                tries=tries,
+                delay=delay,
+                error=str(exc),
+            )
+
+        tries = await retry_transient(
+            write,
+            errors=TRANSIENT_STORAGE_ERRORS,
+            base=RECORD_RETRY_BASE,
+            cap=RECORD_RETRY_CAP,
+            give_up=out_of_patience,
+            on_retry=retrying,
+        )
+        if tries > 1:
+            log.info("outbox recorded a sent message after retries", send=token, tries=tries)

@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import random
 import time
 import traceback
 from typing import TYPE_CHECKING, Any
@@ -42,6 +41,8 @@ from wahost.dispatch import HookFailed
 from wahost.errors import graph_unavailable
 from wahost.models import DecodeError, Event, Message, Status, WebhookError, decode_unit
 from wahost.queue.base import Lease, LeaseLost, QueueUnavailable
+from wahost.retry import backoff_delay as backoff_delay
+from wahost.retry import capped_delay, retry_transient
 from wahost.state.base import TRANSIENT_STORAGE_ERRORS, StateChanges
 from wahost.unit_stamp import traceparent
 
@@ -72,11 +73,6 @@ _STORAGE_ERRORS: tuple[type[Exception], ...] = (QueueUnavailable, *TRANSIENT_STO
 
 class _AckAbandoned(Exception):
     """The worker stopped while an ack could not commit; the lease will expire."""
-
-
-def backoff_delay(attempt: int, base: float, cap: float) -> float:
-    """Full-jitter exponential backoff: uniform in ``[0, min(cap, base * 2**(attempt-1))]``."""
-    return random.uniform(0, min(cap, base * 2 ** (attempt - 1)))
 
 
 def _only_graph_unavailable(exc: HookFailed) -> bool:
@@ -163,7 +159,7 @@ class Worker:
                     failures = 0
                 except (QueueUnavailable, OSError) as exc:
                     failures += 1
-                    delay = min(5.0, 0.1 * 2**failures)
+                    delay = capped_delay(failures + 1, 0.1, 5.0)
                     log.warning("queue unavailable, backing off", error=str(exc), delay=delay)
                     await self._sleep(delay)
                     continue
@@ -343,33 +339,38 @@ class Worker:
         :class:`LeaseLost` when it is not, :class:`_AckAbandoned` when the worker stops first.
         """
         queue, store = self.host.queue, self.host.state
-        delay = ACK_RETRY_BASE
-        tries = 0
-        while True:
-            tries += 1
-            try:
-                if shared:
-                    await queue.ack(lease, changes)
-                else:
-                    if changes is not None and not changes.is_empty():
-                        await store.apply(changes)  # idempotent: keyed by the unit
-                    await queue.ack(lease)
-            except _STORAGE_ERRORS as exc:
-                if self._stopping.is_set():
-                    raise _AckAbandoned from exc
-                log.warning(
-                    "ack could not commit, retrying",
-                    unit=lease.unit.key,
-                    tries=tries,
-                    delay=delay,
-                    error=str(exc),
-                )
-                await self._sleep(delay)  # returns at once when the worker stops
-                delay = min(ACK_RETRY_CAP, delay * 2)
-                continue
-            if tries > 1:
-                log.info("ack committed after retries", unit=lease.unit.key, tries=tries)
-            return
+
+        async def ack() -> None:
+            if shared:
+                await queue.ack(lease, changes)
+            else:
+                if changes is not None and not changes.is_empty():
+                    await store.apply(changes)  # idempotent: keyed by the unit
+                await queue.ack(lease)
+
+        def retrying(exc: BaseException, tries: int, delay: float) -> None:
+            log.warning(
+                "ack could not commit, retrying",
+                unit=lease.unit.key,
+                tries=tries,
+                delay=delay,
+                error=str(exc),
+            )
+
+        try:
+            tries = await retry_transient(
+                ack,
+                errors=_STORAGE_ERRORS,
+                base=ACK_RETRY_BASE,
+                cap=ACK_RETRY_CAP,
+                give_up=lambda _exc, _tries, _delay: self._stopping.is_set(),
+                on_retry=retrying,
+                sleep=self._sleep,  # returns at once when the worker stops
+            )
+        except _STORAGE_ERRORS as exc:
+            raise _AckAbandoned from exc
+        if tries > 1:
+            log.info("ack committed after retries", unit=lease.unit.key, tries=tries)
 
     async def _failed(self, lease: Lease, exc: Exception, *, started: float) -> None:
         """Schedule the failed unit's retry, or park it after its last attempt.
@@ -380,67 +381,68 @@ class Worker:
         """
         queue = self.host.queue
         error = _error_text(exc)
-        delay = ACK_RETRY_BASE
-        tries = 0
-        while True:
-            tries += 1
-            try:
-                if lease.attempt >= self.max_attempts:
-                    await queue.dead(lease, error=error)
-                    # The traceback once, here: each failed attempt logged one line.
-                    log.error(
-                        "unit dead",
-                        unit=lease.unit.key,
-                        attempts=lease.attempt,
-                        error=error,
-                        exc_info=_cause(exc),
-                    )
-                else:
-                    retry_in = backoff_delay(lease.attempt, self.backoff_base, self.backoff_cap)
-                    await queue.retry(lease, delay=retry_in, error=error)
-                    log.warning(
-                        "unit failed, will retry",
-                        unit=lease.unit.key,
-                        attempt=lease.attempt,
-                        delay=round(retry_in, 3),
-                        error=error,
-                    )
-                if (metrics := self.host.metrics) is not None:
-                    dead = lease.attempt >= self.max_attempts
-                    metrics.unit_failed(lease.unit.kind, time.perf_counter() - started, dead=dead)
-                return
-            except LeaseLost:
-                log.warning(
-                    "lease lost while recording a failure", unit=lease.unit.key, error=error
-                )
-                return
-            except _STORAGE_ERRORS as nested:
-                if self._stopping.is_set():
-                    log.error(
-                        "could not record a failure; the unit comes back when its lease expires",
-                        unit=lease.unit.key,
-                        error=error,
-                        store_error=str(nested),
-                    )
-                    return
-                log.warning(
-                    "could not record a failure, retrying",
-                    unit=lease.unit.key,
-                    tries=tries,
-                    delay=delay,
-                    error=error,
-                    store_error=str(nested),
-                )
-                await self._sleep(delay)
-                delay = min(ACK_RETRY_CAP, delay * 2)
-            except Exception as nested:  # the lease will expire and the unit comes back
+
+        async def record() -> None:
+            if lease.attempt >= self.max_attempts:
+                await queue.dead(lease, error=error)
+                # The traceback once, here: each failed attempt logged one line.
                 log.error(
-                    "could not record a failure",
+                    "unit dead",
                     unit=lease.unit.key,
+                    attempts=lease.attempt,
                     error=error,
-                    store_error=str(nested),
+                    exc_info=_cause(exc),
                 )
-                return
+            else:
+                retry_in = backoff_delay(lease.attempt, self.backoff_base, self.backoff_cap)
+                await queue.retry(lease, delay=retry_in, error=error)
+                log.warning(
+                    "unit failed, will retry",
+                    unit=lease.unit.key,
+                    attempt=lease.attempt,
+                    delay=round(retry_in, 3),
+                    error=error,
+                )
+            if (metrics := self.host.metrics) is not None:
+                dead = lease.attempt >= self.max_attempts
+                metrics.unit_failed(lease.unit.kind, time.perf_counter() - started, dead=dead)
+
+        def retrying(nested: BaseException, tries: int, delay: float) -> None:
+            log.warning(
+                "could not record a failure, retrying",
+                unit=lease.unit.key,
+                tries=tries,
+                delay=delay,
+                error=error,
+                store_error=str(nested),
+            )
+
+        try:
+            await retry_transient(
+                record,
+                errors=_STORAGE_ERRORS,
+                base=ACK_RETRY_BASE,
+                cap=ACK_RETRY_CAP,
+                give_up=lambda _exc, _tries, _delay: self._stopping.is_set(),
+                on_retry=retrying,
+                sleep=self._sleep,
+            )
+        except LeaseLost:
+            log.warning("lease lost while recording a failure", unit=lease.unit.key, error=error)
+        except _STORAGE_ERRORS as nested:  # the worker is stopping
+            log.error(
+                "could not record a failure; the unit comes back when its lease expires",
+                unit=lease.unit.key,
+                error=error,
+                store_error=str(nested),
+            )
+        except Exception as nested:  # the lease will expire and the unit comes back
+            log.error(
+                "could not record a failure",
+                unit=lease.unit.key,
+                error=error,
+                store_error=str(nested),
+            )
 
     async def _heartbeat(self, lease: Lease) -> None:
         # Keeps going through failed extends (a disk full for a moment): the lease must
