@@ -103,3 +103,14 @@ def test_a_core_hook_marked_deprecated_is_reported_too() -> None:
     [legacy] = [info for info in infos if info.name == "legacy"]
     assert legacy.deprecated == ["on_legacy_event: use on_event"]
     assert all(not info.deprecated for info in infos if info.name != "legacy")
+
+
+def test_an_import_path_that_moved_still_works_for_one_release_and_warns() -> None:
+    import wahost
+    import wahost.host
+
+    with pytest.warns(DeprecationWarning, match=r"wahost\.host\.Route moved to wahost\.web\.Route"):
+        from wahost.host import Route
+    assert Route is wahost.Route
+    with pytest.raises(AttributeError, match="no_such_name"):
+        wahost.host.no_such_name  # noqa: B018

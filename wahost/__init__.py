@@ -11,7 +11,7 @@ from wahost.callback_data import CallbackData
 from wahost.context import Context, Conversation
 from wahost.dialogues import AskTimeout, ConversationCancelled
 from wahost.hookspecs import hookimpl, hookspec
-from wahost.host import Route, Wahost
+from wahost.host import Wahost
 from wahost.models import (
     DecodeError,
     Event,
@@ -23,6 +23,7 @@ from wahost.models import (
 )
 from wahost.router import SKIP, HandlerSkipped, Router
 from wahost.units import Unit
+from wahost.web import Route
 
 __all__ = [
     "SKIP",

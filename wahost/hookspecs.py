@@ -54,12 +54,13 @@ if TYPE_CHECKING:
 
     from wahost.context import Context
     from wahost.graph import SendCheck, SentMessage
-    from wahost.host import Route, Wahost
+    from wahost.host import Wahost
     from wahost.models import Event, Message, Status, WebhookError
     from wahost.pacing import SendPacer
     from wahost.queue.base import QueueBackend
     from wahost.state.base import StateStore
     from wahost.units import Unit
+    from wahost.web import Route
 
 PROJECT = "wahost"
 

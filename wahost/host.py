@@ -1,12 +1,12 @@
-"""The running host: configuration, plugins, queue, state store, client, web app."""
+"""The running host: its configuration, plugins, queue, state store and client, and its life
+cycle. The web application it serves is built by :mod:`wahost.web`."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
-from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -16,6 +16,7 @@ import structlog
 from wahost.bots import BotLoadError, bot_plugins, configured_bots, import_bot
 from wahost.config import Config, ConfigError, validate_plugin_settings
 from wahost.config.introspect import marked_secret_values
+from wahost.deprecation import moved_names
 from wahost.dispatch import Dispatcher
 from wahost.logs import add_secrets
 from wahost.plugins import PluginError, PluginInfo, build_plugin_manager
@@ -28,16 +29,10 @@ if TYPE_CHECKING:
     from wahost.router import Router
     from wahost.state.base import StateStore
     from wahost.tracing import Tracing
+    from wahost.webhook import Ingress
 
-
-@dataclass
-class Route:
-    """An HTTP route a plugin adds through ``register_routes`` (a Quart view)."""
-
-    path: str
-    endpoint: Callable[..., Awaitable[Any]]
-    methods: list[str] = field(default_factory=lambda: ["GET"])
-    name: str | None = None
+#: ``wahost.host.Route`` until the next minor release (it is ``wahost.Route``).
+__getattr__ = moved_names(__name__, {"Route": "wahost.web.Route"})
 
 
 def _bot(bot: ModuleType | Router | str) -> ModuleType | Router:
@@ -275,8 +270,9 @@ class Wahost:
 
     # -- web ----------------------------------------------------------------------------
 
-    def asgi(self) -> Any:
-        """The ASGI application: the webhook ingress in front of a Quart app for the rest."""
-        from wahost.webhook import build_asgi
+    def asgi(self) -> Ingress:
+        """The ASGI application: the webhook ingress in front of a Quart app for the rest
+        (built by :func:`wahost.web.build_asgi_app`)."""
+        from wahost.web import build_asgi_app
 
-        return build_asgi(self)
+        return build_asgi_app(self)

@@ -19,7 +19,7 @@ from wahost.console.auth import CSRF_HEADER, Identity
 from wahost.console.web import Console
 
 if TYPE_CHECKING:
-    from wahost.host import Route
+    from wahost.web import Route
 
 SIMULATOR_KEY = "wahost.simulator"
 UNAVAILABLE = (

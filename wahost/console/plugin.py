@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from wahost.console.journal import Journal
     from wahost.context import Context
     from wahost.graph import SentMessage
-    from wahost.host import Route, Wahost
+    from wahost.host import Wahost
     from wahost.models import Message, Status, WebhookError
+    from wahost.web import Route
 
 log = structlog.get_logger("wahost.console")
 

@@ -17,7 +17,7 @@ from wahost.console.web import PREFIX, Console, safe_next, url
 from wahost.units import conversation_key
 
 if TYPE_CHECKING:
-    from wahost.host import Route
+    from wahost.web import Route
 
 PREVIEW_BYTES = 2000
 
@@ -226,7 +226,7 @@ async def logout(console: Console, identity: Identity) -> quart.Response:
 
 def routes(console: Console) -> list[Route]:
     """Every route of the console, each behind the guard (the login form excepted)."""
-    from wahost.host import Route
+    from wahost.web import Route
 
     def page(view: Any, kind: Any = "page") -> Any:
         async def bound(identity: Identity, **kwargs: Any) -> Any:
