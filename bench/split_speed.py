@@ -3,7 +3,7 @@
     PYTHONPATH=. python bench/split_speed.py [--calls 200000]
 
 Bodies are compact JSON, as Meta sends them: the 1-message ``inbound_text`` webhook and the
-6-update ``batch_multi_entry`` webhook from tests/fixtures/cloudapi.
+6-update ``batch_multi_entry`` webhook from wahost/testing/fixtures.
 """
 
 from __future__ import annotations
@@ -13,12 +13,10 @@ import json
 import timeit
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 
 from wahost.models import decode_unit
+from wahost.testing.harness import FIXTURES
 from wahost.units import Unit, split
-
-FIXTURES = Path(__file__).parent.parent / "tests" / "fixtures" / "cloudapi"
 
 
 def compact(name: str) -> bytes:

@@ -9,7 +9,6 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,8 +16,8 @@ import pytest
 
 from wahost.testing import TEST_PHONE_NUMBER_ID, TEST_TOKEN
 from wahost.testing.fake_graph import ERRORS, FakeGraph
+from wahost.testing.harness import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "cloudapi"
 PNID = TEST_PHONE_NUMBER_ID
 AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}
 USER = "16505551234"

@@ -25,7 +25,12 @@ from wahost.testing.payloads import (
 )
 from wahost.units import split
 
+#: This suite's own payloads (``router/...``); the rest are the Cloud API fixtures wahost ships.
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def _fixture(name: str) -> Path:
+    return FIXTURES / name if name.startswith("router/") else SHIPPED / name
 
 
 @pytest.fixture
@@ -36,7 +41,7 @@ def host(tmp_path: Path) -> Wahost:
 def update_of(host: Wahost, payload: Mapping[str, Any] | str) -> tuple[Any, Context]:
     """The decoded update of a one-update webhook (a payload or a fixture path) and its ctx."""
     if isinstance(payload, str):
-        body = json.dumps(json.loads((FIXTURES / payload).read_text())).encode()
+        body = json.dumps(json.loads(_fixture(payload).read_text())).encode()
     else:
         body = json.dumps(payload).encode()
     [unit] = split(body)
@@ -84,25 +89,25 @@ MESSAGE_FILTERS: dict[str, Filter] = {
 }
 
 EXPECTED = {
-    "cloudapi/inbound_text.json": {"text"},
-    "cloudapi/inbound_image.json": {"image", "media"},
-    "cloudapi/inbound_video.json": {"video", "media"},
-    "cloudapi/inbound_audio_voice.json": {"audio", "voice", "media"},
-    "cloudapi/inbound_audio_file.json": {"audio", "media"},
-    "cloudapi/inbound_document.json": {"document", "media"},
-    "cloudapi/inbound_sticker.json": {"sticker", "media"},
-    "cloudapi/inbound_location.json": {"location"},
-    "cloudapi/inbound_contacts.json": {"contacts"},
-    "cloudapi/inbound_reaction.json": {"reaction"},
-    "cloudapi/inbound_reaction_removed.json": {"reaction"},
-    "cloudapi/inbound_order.json": {"order"},
-    "cloudapi/inbound_system.json": {"system"},
-    "cloudapi/inbound_unsupported.json": {"unsupported"},
-    "cloudapi/inbound_request_welcome.json": {"request_welcome"},
-    "cloudapi/inbound_interactive_button_reply.json": {"reply"},
-    "cloudapi/inbound_interactive_list_reply.json": {"reply"},
-    "cloudapi/inbound_button.json": {"reply"},
-    "cloudapi/inbound_interactive_nfm_reply.json": {"flow_completed"},
+    "inbound_text.json": {"text"},
+    "inbound_image.json": {"image", "media"},
+    "inbound_video.json": {"video", "media"},
+    "inbound_audio_voice.json": {"audio", "voice", "media"},
+    "inbound_audio_file.json": {"audio", "media"},
+    "inbound_document.json": {"document", "media"},
+    "inbound_sticker.json": {"sticker", "media"},
+    "inbound_location.json": {"location"},
+    "inbound_contacts.json": {"contacts"},
+    "inbound_reaction.json": {"reaction"},
+    "inbound_reaction_removed.json": {"reaction"},
+    "inbound_order.json": {"order"},
+    "inbound_system.json": {"system"},
+    "inbound_unsupported.json": {"unsupported"},
+    "inbound_request_welcome.json": {"request_welcome"},
+    "inbound_interactive_button_reply.json": {"reply"},
+    "inbound_interactive_list_reply.json": {"reply"},
+    "inbound_button.json": {"reply"},
+    "inbound_interactive_nfm_reply.json": {"flow_completed"},
     "router/inbound_edit.json": {"edit"},
     "router/inbound_revoke.json": {"revoke"},
 }
@@ -216,7 +221,7 @@ async def test_regex_matches_the_whole_text_unless_search(host: Wahost) -> None:
     assert await matches(F.regex(re.compile(r"order \d+")), message, ctx)
     with pytest.raises(ValueError, match="flags"):
         F.regex(re.compile("x"), re.I)
-    image, ctx = update_of(host, "cloudapi/inbound_image.json")
+    image, ctx = update_of(host, "inbound_image.json")
     assert not await matches(F.regex(".*"), image, ctx)
 
 
@@ -245,7 +250,7 @@ async def test_reply_matches_an_id_or_a_prefix_before_a_colon(
 
 
 async def test_reply_takes_template_quick_reply_payloads(host: Wahost) -> None:
-    message, ctx = update_of(host, "cloudapi/inbound_button.json")
+    message, ctx = update_of(host, "inbound_button.json")
     payload = message.button.payload
     assert await check(F.reply(payload), message, ctx) == {"reply_id": payload}
     text, ctx = update_of(host, make_text("yes"))
@@ -283,7 +288,7 @@ async def test_reaction_with_emoji(host: Wahost) -> None:
     message, ctx = update_of(host, make_message("reaction", {"message_id": "m", "emoji": "👍"}))
     assert await matches(F.reaction("👍", "❤️"), message, ctx)
     assert not await matches(F.reaction("❤️"), message, ctx)
-    removed, ctx = update_of(host, "cloudapi/inbound_reaction_removed.json")
+    removed, ctx = update_of(host, "inbound_reaction_removed.json")
     assert await matches(F.reaction, removed, ctx)
     assert not await matches(F.reaction("👍"), removed, ctx)
 
@@ -354,7 +359,7 @@ async def test_tracker_decodes_the_callback_data_into_its_type(host: Wahost) -> 
 
 
 async def test_event_by_field(host: Wahost) -> None:
-    event, ctx = update_of(host, "cloudapi/flow_status_change.json")
+    event, ctx = update_of(host, "flow_status_change.json")
     assert await matches(F.event("flows"), event, ctx)
     assert await matches(F.event("account_update", "flows"), event, ctx)
     assert not await matches(F.event("account_update"), event, ctx)

@@ -30,8 +30,8 @@ from wahost.errors import (
 from wahost.graph import GraphClient
 from wahost.testing import TEST_TOKEN, make_config
 from wahost.testing.fake_graph import FakeGraph
+from wahost.testing.harness import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "cloudapi"
 USER = "16505551234"
 
 

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
 from wahost.graph import PREVIEW_CHARS, preview
-
-FIXTURES = Path(__file__).parent / "fixtures" / "cloudapi"
+from wahost.testing.harness import FIXTURES
 
 
 @pytest.mark.parametrize(

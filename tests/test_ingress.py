@@ -14,9 +14,8 @@ import pytest
 
 from wahost import hookimpl
 from wahost.testing import TEST_APP_SECRET, TEST_VERIFY_TOKEN, BotHarness, load_fixture
+from wahost.testing.harness import FIXTURES
 from wahost.webhook import SignatureChecker
-
-FIXTURES = Path(__file__).parent / "fixtures" / "cloudapi"
 
 
 class Recorder:

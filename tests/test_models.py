@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -47,9 +46,9 @@ from wahost.models import (
     decode_message,
     decode_unit,
 )
+from wahost.testing.harness import FIXTURES
 from wahost.units import Unit, split
 
-FIXTURES = Path(__file__).parent / "fixtures" / "cloudapi"
 PNID = "106540352242922"
 WABA = "102290129340398"
 SHEENA = "16505551234"
@@ -108,7 +107,12 @@ def decode_status(item: dict[str, Any]) -> Any:
 # -- every fixture ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(WEBHOOKS))
+#: The payloads collected for issue 25 (Meta's examples, pywa's, composed ones) include group
+#: chats and placeholders where these invariants differ; tests/test_models_typed.py checks them.
+COLLECTED = ("meta_", "pywa_", "composed_")
+
+
+@pytest.mark.parametrize("name", sorted(n for n in WEBHOOKS if not n.startswith(COLLECTED)))
 def test_every_fixture_decodes(name: str) -> None:
     body = json.dumps(WEBHOOKS[name]).encode()
     for unit in split(body):

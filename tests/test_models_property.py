@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -13,9 +12,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from wahost.models import MESSAGE_TYPES, DecodeError, decode_unit
+from wahost.testing.harness import FIXTURES
 from wahost.units import split
-
-FIXTURES = Path(__file__).parent / "fixtures" / "cloudapi"
 
 
 def webhook_fixtures() -> list[Any]:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -57,8 +56,8 @@ from wahost.outbound import (
     message_body,
     typing_body,
 )
+from wahost.testing.harness import FIXTURES
 
-FIXTURES = Path(__file__).parent / "fixtures" / "cloudapi"
 USER = "+16505551234"
 WAMID_REACTED = "wamid.HBgLMTY0NjcwNDM1OTUVAgASGBQzQUZCMTY0MDc2MUYwNzBDNTY5MAA="
 EN_DASH = "\u2013"  # Meta's list example writes its ranges with en dashes

@@ -19,6 +19,7 @@ from wahost.models import (
     decode_unit,
 )
 from wahost.testing import TEST_APP_SECRET, TEST_PHONE_NUMBER_ID, BotHarness
+from wahost.testing.harness import FIXTURES
 from wahost.testing.payloads import (
     DISPLAY_PHONE_NUMBER,
     USER,
@@ -32,8 +33,6 @@ from wahost.testing.payloads import (
     signed_webhook,
 )
 from wahost.units import Unit, split
-
-FIXTURES = Path(__file__).parent / "fixtures" / "cloudapi"
 
 
 def units(payload: dict[str, Any]) -> list[Unit]:

@@ -16,10 +16,9 @@ from wahost import filters as F
 from wahost.models import decode_unit
 from wahost.outbound import ReplyButton, ReplyButtons
 from wahost.testing import BotHarness, FakeGraph, make_config
+from wahost.testing.harness import FIXTURES
 from wahost.testing.payloads import make_interactive_reply, make_status, make_text
 from wahost.units import split
-
-FIXTURES = Path(__file__).parent / "fixtures"
 
 
 @pytest.fixture
@@ -147,7 +146,7 @@ async def test_statuses_and_events_go_to_the_first_matching_handler(host: Wahost
     for payload in (make_status("wamid.1", "read"), make_status("wamid.2", "delivered")):
         status, ctx = update_of(host, payload)
         await router.on_status(status, ctx)
-    event, ctx = update_of(host, "cloudapi/flow_status_change.json")
+    event, ctx = update_of(host, "flow_status_change.json")
     await router.on_event(event, ctx)
     assert calls == ["read:wamid.1", "any:delivered", "event:flows"]
 
@@ -530,5 +529,5 @@ async def test_a_value_level_webhook_error_is_not_an_event(host: Wahost) -> None
     def any_event(event: Any) -> None:
         raise AssertionError("a webhook error reached an event handler")
 
-    error, ctx = update_of(host, "cloudapi/webhook_value_errors.json")
+    error, ctx = update_of(host, "webhook_value_errors.json")
     assert await router.handle(error, ctx) is False

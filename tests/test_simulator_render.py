@@ -45,10 +45,10 @@ from wahost.simulator.flowform import (
     submit,
 )
 from wahost.simulator.render import Outgoing, render, to_json, to_text
+from wahost.testing.harness import FIXTURES
 from wahost.testing.payloads import make_message, new_wamid
 from wahost.units import split
 
-FIXTURES = Path(__file__).parent / "fixtures" / "cloudapi"
 BOOKING_FLOW = json.loads(
     (Path(__file__).parent.parent / "examples" / "restaurant_booking" / "flow.json").read_text()
 )

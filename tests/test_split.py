@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
 from wahost.models import DecodeError, Event, TextMessage, decode_unit
+from wahost.testing.harness import FIXTURES
 from wahost.units import Unit, UnitBody, conversation_key, split
 
-FIXTURES = Path(__file__).parent / "fixtures" / "cloudapi"
 PNID = "106540352242922"
 WABA = "102290129340398"
 

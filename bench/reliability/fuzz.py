@@ -10,7 +10,7 @@ an operator can feed wahost; each target's contract is that only its documented 
 * ``config``: text through ``wahost.config.parse_config`` — only ``ConfigError``.
 
 Corpora are seeded from the Cloud API fixtures (``/work/shared/fixtures/cloudapi`` when
-present, ``tests/fixtures/cloudapi``) and the TOML examples in ``docs/``. Each target runs in
+present, ``wahost/testing/fixtures``) and the TOML examples in ``docs/``. Each target runs in
 its own subprocess (atheris ends the process when done), for ``--seconds`` each:
 
     python -m bench.reliability fuzz --seconds 60
@@ -35,7 +35,7 @@ from typing import Any
 from bench.reliability import Row
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURE_DIRS = [Path("/work/shared/fixtures/cloudapi"), ROOT / "tests" / "fixtures" / "cloudapi"]
+FIXTURE_DIRS = [Path("/work/shared/fixtures/cloudapi"), ROOT / "wahost" / "testing" / "fixtures"]
 VECTORS = "flow_crypto_vectors_generated.json"
 TARGETS = ("decoder", "flows", "config")
 
