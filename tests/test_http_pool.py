@@ -342,14 +342,18 @@ async def test_a_streamed_media_download(tmp_path: Path, graph: FakeGraph) -> No
         chunks = [chunk async for chunk in response.aiter_bytes()]
         await response.aclose()
         assert b"".join(chunks) == data
-        await client.send(USER, text="after")
+        response = await client.stream(graph.media_url(media_id))
+        assert len(await response.aread()) == len(data)
+        await response.aclose()
         assert graph.connections == 1  # read to the end: reused
 
         response = await client.stream(graph.media_url(media_id))
         async for _ in response.aiter_bytes():
             break
         await response.aclose()  # not read to the end: the connection is closed
-        await client.send(USER, text="again")
+        response = await client.stream(graph.media_url(media_id))
+        await response.aread()
+        await response.aclose()
         assert graph.connections == 2
     finally:
         await client.aclose()

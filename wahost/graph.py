@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import functools
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,7 @@ from wahost.errors import (
 from wahost.graph_guard import TokenPolicy, graph_path_id, guarded_get
 from wahost.http_pool import PoolTransport
 from wahost.pacing import LocalPacer, SendPacer, Slot
+from wahost.post_pool import PostAnswer, PostPool
 from wahost.ratelimit import CircuitBreaker
 from wahost.retry import backoff_delay
 
@@ -170,15 +172,29 @@ class GraphClient:
         self._token = wa.token
         #: Where the token may go on :meth:`stream` (:mod:`wahost.graph_guard`).
         self.token_policy = TokenPolicy.from_config(config)
+        headers = {"Authorization": f"Bearer {wa.token}", "User-Agent": "wahost"}
+        timeout = httpx.Timeout(graph.timeout, connect=graph.connect_timeout)
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
-            headers={"Authorization": f"Bearer {wa.token}", "User-Agent": "wahost"},
-            timeout=httpx.Timeout(graph.timeout, connect=graph.connect_timeout),
+            headers=headers,
+            timeout=timeout,
             transport=(
                 transport
                 if transport is not None
                 else PoolTransport(max_connections=graph.max_connections)
             ),
+        )
+        #: The JSON POSTs (sends, mark-read) skip httpx (:mod:`wahost.post_pool`), unless a
+        #: transport was given (then everything goes through it) or a proxy applies to the
+        #: Graph API (httpx honours the environment's proxies; the pool does not).
+        self._posts: PostPool | None = (
+            PostPool(
+                headers={**headers, "Content-Type": "application/json"},
+                timeout=timeout,
+                max_connections=graph.max_connections,
+            )
+            if transport is None and not _proxied(self.base_url)
+            else None
         )
         self.max_retries = graph.max_retries
         self.backoff_base = graph.backoff_base
@@ -249,6 +265,8 @@ class GraphClient:
 
     async def aclose(self) -> None:
         try:
+            if self._posts is not None:
+                await self._posts.aclose()
             await self._http.aclose()
         finally:
             await self.pacer.aclose()
@@ -424,7 +442,7 @@ class GraphClient:
         resend_ambiguous: bool = True,
         headers: Mapping[str, str] | None = None,
         raw: bool = False,
-    ) -> tuple[httpx.Response, int, bool]:
+    ) -> tuple[PostAnswer | httpx.Response, int, bool]:
         """Send with pacing and retries; ``(response, attempts, ambiguous)``.
 
         Raises :class:`CircuitOpenError` without a request while the circuit is open, and the
@@ -437,6 +455,19 @@ class GraphClient:
         ambiguous = False
         retries = self.max_retries if retry else 0
         breaker = self.breaker
+        # A JSON body and nothing else: what the post pool carries.
+        posts = (
+            self._posts
+            if method == "POST"
+            and content is not None
+            and not raw
+            and headers is None
+            and data is None
+            and files is None
+            and not params
+            else None
+        )
+        response: PostAnswer | httpx.Response
         while True:
             attempts += 1
             if not breaker.allow():
@@ -453,15 +484,18 @@ class GraphClient:
                 self.stats["requests"] += 1
                 tracing = self.tracing
                 with tracing.graph_span(method, path) if tracing else _UNTRACED as span:
-                    response = await self._http.request(
-                        method,
-                        path,
-                        content=content,
-                        data=data,
-                        files=files,
-                        params=params,
-                        headers=sent_headers or None,
-                    )
+                    if posts is not None and content is not None:
+                        response = await posts.post(self._http.base_url, path, content)
+                    else:
+                        response = await self._http.request(
+                            method,
+                            path,
+                            content=content,
+                            data=data,
+                            files=files,
+                            params=params,
+                            headers=sent_headers or None,
+                        )
                     if tracing is not None:
                         tracing.graph_answered(span, response.status_code)
             except httpx.TransportError as exc:
@@ -605,6 +639,15 @@ def _outcome(exc: Exception) -> str:
     if isinstance(exc, TransportError):
         return "transport"
     return "error"
+
+
+def _proxied(url: str) -> bool:
+    """Whether the environment sets a proxy for ``url`` (as httpx's ``trust_env`` reads it)."""
+    proxies = urllib.request.getproxies_environment()
+    parsed = httpx.URL(url)
+    if parsed.scheme not in proxies and "all" not in proxies:
+        return False
+    return not urllib.request.proxy_bypass(parsed.host)
 
 
 def _transport_error(exc: httpx.TransportError) -> TransportError:
