@@ -1,0 +1,226 @@
+"""What the contract suites do not cover: the hooks, `wahost check` and the schema commands,
+NOTIFY waking a worker, a lapsed owner on another machine, and the schema's upgrade."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import wahost_postgres
+from click.testing import CliRunner
+from wahost_postgres import PostgresDatabase, PostgresQueue, PostgresStateStore
+from wahost_postgres.schema import SCHEMA_1, SCHEMA_VERSION
+
+from wahost.cli import cli_group
+from wahost.config import config_to_toml
+from wahost.host import Wahost
+from wahost.queue.base import QueueUnavailable
+from wahost.queue.owner import Owner
+from wahost.testing.contracts import LONG, lease_one, make_unit
+from wahost.testing.harness import (
+    TEST_APP_SECRET,
+    TEST_PHONE_NUMBER_ID,
+    TEST_TOKEN,
+    TEST_VERIFY_TOKEN,
+    make_config,
+)
+
+
+def pg_config(url: str, schema: str, **more: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        "queue": {"backend": "postgres", "url": url},
+        "state": {"backend": "postgres"},
+        "plugins": {"postgres": {"schema": schema, **more.pop("postgres", {})}},
+        **more,
+    }
+
+
+def config_file(tmp_path: Path, url: str, schema: str, **postgres: Any) -> Path:
+    data: dict[str, Any] = {
+        "whatsapp": {
+            "phone_number_id": TEST_PHONE_NUMBER_ID,
+            "token": TEST_TOKEN,
+            "app_secret": TEST_APP_SECRET,
+            "verify_token": TEST_VERIFY_TOKEN,
+        },
+        **pg_config(url, schema, postgres=postgres),
+    }
+    path = tmp_path / "wahost.toml"
+    path.write_text(config_to_toml(data))
+    return path
+
+
+async def test_the_hooks_provide_paired_backends(
+    pg_database: str, pg_schema: str, tmp_path: Path
+) -> None:
+    config = make_config(
+        tmp_path, pg_config(pg_database, pg_schema, postgres={"max_connections": 3})
+    )
+    async with Wahost(config, plugins=[wahost_postgres], load_entrypoints=False) as host:
+        queue, store = host.queue, host.state
+        assert isinstance(queue, PostgresQueue) and isinstance(store, PostgresStateStore)
+        assert queue.database is store.database  # one pool per process
+        assert queue.database.schema == pg_schema and queue.database.max_connections == 3
+        assert queue.shares_transaction_with(store)
+        assert queue.wakeup is host.wakeup
+        assert store.applied_ttl == config.queue.dedupe_ttl
+        await queue.enqueue([make_unit("a1")])
+        assert (await queue.stats()).ready == 1
+    assert not queue.shares_transaction_with(PostgresStateStore(pg_database, schema="other"))
+
+
+def test_check_refuses_a_bad_url_in_one_line(tmp_path: Path) -> None:
+    path = config_file(tmp_path, "postgresql://db.internal:notaport/bots", "wahost")
+    result = CliRunner().invoke(cli_group(), ["check", "--config", str(path)])
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()
+    assert str(path) in line and "queue.url" in line and "postgresql://" in line
+    assert "Traceback" not in result.output
+
+
+def test_check_names_an_unreachable_server(tmp_path: Path) -> None:
+    from wahost_postgres.testing import free_port
+
+    path = config_file(tmp_path, f"postgresql://127.0.0.1:{free_port()}/bots", "wahost")
+    result = CliRunner().invoke(cli_group(), ["check", "--config", str(path)])
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()
+    assert "[queue]/[state] path or url" in line and "Traceback" not in result.output
+
+
+def test_check_and_queue_commands_on_postgres(
+    pg_database: str, pg_schema: str, tmp_path: Path
+) -> None:
+    path = config_file(tmp_path, pg_database, pg_schema)
+    runner = CliRunner()
+    result = runner.invoke(cli_group(), ["check", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.output and pg_database not in result.output.split("[queue]")[0]
+
+    async def park() -> None:
+        queue = PostgresQueue(pg_database, schema=pg_schema, listen=False)
+        await queue.open()
+        await queue.enqueue([make_unit("a1"), make_unit("b1", "p:b")])
+        await queue.dead(await lease_one(queue), error="boom")
+        await queue.close()
+
+    asyncio.run(park())
+    result = runner.invoke(cli_group(), ["queue", "stats", "--config", str(path)])
+    assert "ready: 1" in result.output and "dead: 1" in result.output, result.output
+    result = runner.invoke(cli_group(), ["queue", "dead", "--config", str(path)])
+    assert result.output.startswith("a1\tmessage\tattempts=1\tboom"), result.output
+    result = runner.invoke(cli_group(), ["queue", "replay", "a1", "--config", str(path)])
+    assert result.exit_code == 0 and "replayed a1" in result.output
+    result = runner.invoke(cli_group(), ["queue", "stats", "--config", str(path)])
+    assert "ready: 2" in result.output and "dead: 0" in result.output, result.output
+    result = runner.invoke(cli_group(), ["postgres", "version", "--config", str(path)])
+    assert f"version {SCHEMA_VERSION}" in result.output, result.output
+
+
+async def test_notify_wakes_a_listening_queue(pg_database: str, pg_schema: str) -> None:
+    worker = PostgresQueue(pg_database, schema=pg_schema)
+    ingress = PostgresQueue(pg_database, schema=pg_schema, listen=False)
+    await worker.open()
+    await ingress.open()
+    try:
+        worker.wakeup.clear()
+        before = worker.notifications
+        assert await ingress.enqueue([make_unit("a1")]) == 1
+        await asyncio.wait_for(worker.wakeup.wait(), 10)
+        assert worker.notifications == before + 1
+        worker.wakeup.clear()
+        assert await ingress.enqueue([make_unit("a1")]) == 0  # a duplicate wakes no one
+        await asyncio.sleep(0.3)
+        assert not worker.wakeup.is_set() and worker.notifications == before + 1
+        assert [lease.unit.key for lease in await worker.lease(10, lease_seconds=LONG)] == ["a1"]
+    finally:
+        await ingress.close()
+        await worker.close()
+
+
+async def test_a_lapsed_owner_on_another_machine_is_released(
+    pg_database: str, pg_schema: str
+) -> None:
+    queue = PostgresQueue(pg_database, schema=pg_schema, owner_ttl=0.5)
+    await queue.open()
+    try:
+        await queue.enqueue([make_unit("a1")])
+        me = queue.owner
+        queue.owner = Owner("elsewhere", 4242, 1, "another-boot.1", "abc123")
+        try:
+            stale = await lease_one(queue)
+        finally:
+            queue.owner = me
+        # Alive while its record lives (it cannot be looked at from here), then released.
+        assert await queue.release_dead_owners() == 0
+        deadline = time.monotonic() + 5
+        while not (leases := await queue.lease(10, lease_seconds=LONG)):
+            assert time.monotonic() < deadline, "the lapsed owner's lease was not released"
+            await asyncio.sleep(0.05)
+        assert [(lease.unit.key, lease.attempt) for lease in leases] == [("a1", 2)]
+        assert stale.token != leases[0].token
+    finally:
+        await queue.close()
+
+
+async def test_an_older_schema_is_upgraded_in_place(
+    pg_database: str, pg_schema: str, tmp_path: Path
+) -> None:
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(SCHEMA_1.replace("{s}", pg_schema).encode())
+        conn.execute(
+            f"INSERT INTO {pg_schema}.units (key, kind, phone_number_id, user_id, conversation,"
+            " body) VALUES ('a1', 'message', 'pn1', 'u1', 'pn1:u1', '\\x7b7d')".encode()
+        )
+        conn.execute(
+            f"INSERT INTO {pg_schema}.lanes SELECT conversation, id, 0"
+            f" FROM {pg_schema}.units".encode()
+        )
+        conn.execute(f"UPDATE {pg_schema}.meta SET value = 7 WHERE name = 'done'".encode())
+    # A start that may not upgrade refuses, naming the command.
+    refusing = PostgresQueue(pg_database, schema=pg_schema, upgrade=False)
+    with pytest.raises(Exception, match="wahost postgres upgrade"):
+        await refusing.open()
+
+    path = config_file(tmp_path, pg_database, pg_schema)
+    upgrade = ["postgres", "upgrade", "--config", str(path)]
+    # In a thread: the command runs its own event loop.
+    result = await asyncio.to_thread(CliRunner().invoke, cli_group(), upgrade)
+    assert result.exit_code == 0, result.output
+    assert f"upgraded from version 1 to {SCHEMA_VERSION}" in result.output
+    result = await asyncio.to_thread(CliRunner().invoke, cli_group(), upgrade)
+    assert "nothing to do" in result.output
+
+    queue = PostgresQueue(pg_database, schema=pg_schema, upgrade=False)
+    await queue.open()
+    try:
+        assert (await queue.stats()).done == 7
+        lease = await lease_one(queue)
+        assert lease.unit.key == "a1"
+        await queue.ack(lease)
+        assert (await queue.stats()).done == 8
+    finally:
+        await queue.close()
+
+
+async def test_a_newer_schema_is_refused(pg_database: str, pg_schema: str) -> None:
+    database = PostgresDatabase(pg_database, schema=pg_schema)
+    queue = PostgresQueue(database=database)
+    await queue.open()
+    await queue.close()
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(f"UPDATE {pg_schema}.meta SET value = 99 WHERE name = 'schema'".encode())
+    with pytest.raises(Exception, match="newer than this wahost-postgres"):
+        await PostgresQueue(pg_database, schema=pg_schema).open()
+
+
+async def test_an_unreachable_server_is_queue_unavailable() -> None:
+    from wahost_postgres.testing import free_port
+
+    queue = PostgresQueue(f"postgresql://127.0.0.1:{free_port()}/x", schema="s")
+    with pytest.raises(QueueUnavailable, match=r"127\.0\.0\.1"):
+        await queue.open()

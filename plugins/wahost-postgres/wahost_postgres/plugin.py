@@ -1,0 +1,88 @@
+"""The hooks: ``[queue] backend = "postgres"``, ``[state] backend = "postgres"``, and the
+``wahost postgres`` commands."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+import msgspec
+
+from wahost import hookimpl
+from wahost.host import StartupError
+from wahost.queue.base import QueueBackend
+from wahost.state.base import StateStore
+from wahost_postgres.config import PostgresSettings
+from wahost_postgres.database import PostgresDatabase, check_url
+from wahost_postgres.queue import PostgresQueue
+from wahost_postgres.state import PostgresStateStore
+
+#: ``host.resources`` key of the databases opened by this host, by (url, schema).
+_DATABASES = "postgres:databases"
+
+
+@hookimpl
+def wahost_config_schema() -> dict[str, type[msgspec.Struct]]:
+    return {"postgres": PostgresSettings}
+
+
+def database(host: Any, url: str, section: str) -> PostgresDatabase:
+    """The host's database for ``url`` (one pool per process for the queue and the store);
+    a bad url stops the start with the file, the key and the fix."""
+    problem = check_url(url)
+    if problem is not None:
+        raise StartupError(
+            f"{host.config.source}: {section}.url: {problem}; give a libpq URL such as"
+            ' "postgresql://user:${PGPASSWORD}@host:5432/dbname"'
+        )
+    settings: PostgresSettings = host.plugin_config("postgres")
+    databases: dict[tuple[str, str], PostgresDatabase] = host.resources.setdefault(_DATABASES, {})
+    key = (url, settings.schema)
+    if key not in databases:
+        databases[key] = PostgresDatabase(
+            url,
+            schema=settings.schema,
+            min_connections=settings.min_connections,
+            max_connections=settings.max_connections,
+            connect_timeout=settings.connect_timeout,
+            pool_timeout=settings.pool_timeout,
+            statement_timeout=settings.statement_timeout,
+        )
+    return databases[key]
+
+
+@hookimpl
+def wahost_queue_backend(host: Any, config: Any) -> QueueBackend | None:
+    if config.backend != "postgres":
+        return None
+    settings: PostgresSettings = host.plugin_config("postgres")
+    queue = PostgresQueue(
+        database=database(host, config.url, "queue"),
+        dedupe_ttl=config.dedupe_ttl,
+        owner_ttl=settings.owner_ttl,
+        upgrade=settings.auto_upgrade,
+    )
+    # A notification of new work wakes this process's worker at once.
+    queue.wakeup = host.wakeup
+    return queue
+
+
+@hookimpl
+def wahost_state_store(host: Any, config: Any) -> StateStore | None:
+    if config.backend != "postgres":
+        return None
+    url = config.url or host.config.queue.url
+    return PostgresStateStore(
+        database=database(host, url, "state" if config.url else "queue"),
+        ttl=config.ttl,
+        # Markers of applied units must outlive the dedupe keys of their units.
+        applied_ttl=host.config.queue.dedupe_ttl,
+        upgrade=host.plugin_config("postgres").auto_upgrade,
+    )
+
+
+@hookimpl
+def register_commands(cli: click.Group) -> None:
+    from wahost_postgres.commands import postgres
+
+    cli.add_command(postgres)

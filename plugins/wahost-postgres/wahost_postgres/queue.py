@@ -1,0 +1,424 @@
+"""The PostgreSQL queue: units, lanes and dedupe keys in the bot's schema.
+
+Each operation is one call of a function of the schema (:mod:`wahost_postgres.schema`), one
+statement in autocommit: an enqueue returns once its transaction committed, so the ingress
+answers 200 only after the commit (and, with the server's default ``synchronous_commit = on``,
+after the WAL reached the disk). Leasing locks the lanes it takes with ``FOR UPDATE SKIP
+LOCKED``: concurrent leases never wait on each other and never share a conversation.
+
+Waking: an enqueue (and a replay, and a dead owner's release) sends ``NOTIFY`` on the channel
+``<schema>.units`` when it commits. An opened queue that leases (``listen=True``, the
+default) keeps one connection of its own listening, and sets :attr:`wakeup` on each
+notification, which the plugin points at the host's worker wake-up: a worker on another
+process or machine starts at once, and polls (``[worker] poll_interval``) only as a fallback
+for retries coming due and expired leases. The listener reconnects by itself after an outage
+and then wakes the worker once, for what arrived meanwhile.
+
+Owners: every lease names its owner (``owners``). The queue renews its owner's
+``alive_until`` every quarter of ``owner_ttl``; at open, and at most every
+:data:`OWNER_CHECK_INTERVAL` seconds while it leases, it releases the leases of owners known
+dead on this machine (:func:`wahost.queue.owner.known_dead`) or whose record lapsed. A lapse is
+trusted only once this process has reached the server for ``owner_ttl`` without a failure
+(after an outage, every record may have lapsed while the live owners could not renew them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import Sequence
+from typing import Any, cast
+
+import psycopg
+import structlog
+from psycopg import AsyncConnection
+
+from wahost.queue.base import (
+    OWNER_CHECK_INTERVAL,
+    DeadUnit,
+    Lease,
+    LeaseLost,
+    QuarantinedBody,
+    QueueBackend,
+    QueueStats,
+    QueueUnavailable,
+    log_released,
+)
+from wahost.queue.owner import known_dead
+from wahost.state.base import StateChanges, StateStore
+from wahost.unit_stamp import received_at
+from wahost.units import Unit, UnitKind
+from wahost_postgres.database import PostgresDatabase
+from wahost_postgres.state import APPLY_CHANGES, PostgresStateStore, changes_args
+
+log = structlog.get_logger("wahost.postgres")
+
+Conn = AsyncConnection[tuple[Any, ...]]
+
+#: Seconds between two purges of expired dedupe keys, and keys deleted by each.
+PURGE_INTERVAL = 60.0
+PURGE_BATCH = 5000
+#: Seconds an owner's liveness record lives without a renewal (``[plugins.postgres] owner_ttl``).
+OWNER_TTL = 5.0
+
+_UNIT = "key, kind, phone_number_id, user_id, conversation, body"
+
+
+def _unit(row: Sequence[Any]) -> Unit:
+    return Unit(
+        key=row[0],
+        kind=cast(UnitKind, row[1]),
+        phone_number_id=row[2],
+        user=row[3],
+        conversation=row[4],
+        body=bytes(row[5]),
+    )
+
+
+class PostgresQueue(QueueBackend):
+    """The durable queue on PostgreSQL; see the module docstring and the README.
+
+    Give a ``url`` (and ``schema``) or a shared :class:`PostgresDatabase`. ``listen=False``
+    opens no LISTEN connection (ingress-only processes, commands). Every failure of the server
+    is raised as :class:`QueueUnavailable`; a failed call changed nothing (each is one
+    statement).
+    """
+
+    name = "postgres"
+
+    def __init__(
+        self,
+        url: str = "",
+        *,
+        schema: str = "wahost",
+        database: PostgresDatabase | None = None,
+        dedupe_ttl: float = 8 * 86400,
+        owner_ttl: float = OWNER_TTL,
+        listen: bool = True,
+        upgrade: bool = True,
+    ) -> None:
+        super().__init__(dedupe_ttl=dedupe_ttl)
+        self.database = database or PostgresDatabase(url, schema=schema)
+        self.owner_ttl = owner_ttl
+        self.listen = listen
+        self.upgrade = upgrade
+        #: Set on every notification of new work (the plugin makes it the host's wake-up).
+        self.wakeup = asyncio.Event()
+        #: Notifications received (for tests and ``/metrics``-like curiosity).
+        self.notifications = 0
+        self._opened = False
+        self._owner_ids: dict[str, int] = {}
+        self._next_owner_check = 0.0
+        self._next_purge = 0.0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listening = asyncio.Event()
+        db = self.database
+        channel = db.channel
+        self._enqueue = db.statement(
+            "SELECT {s}.enqueue(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
+            " %s::bytea[], %s, %s)"
+        )
+        self._channel = channel
+        self._lease = db.statement(
+            f"SELECT id, {_UNIT}, attempts, expires_at FROM {{s}}.lease(%s, %s, %s, %s)"
+        )
+        self._finish = db.statement("SELECT {s}.finish(%s, %s, %s, %s, %s)")
+        self._ack_apply = db.statement(
+            "SELECT CASE WHEN {s}.finish(%s, %s, 'ack', 0, NULL)"
+            f" THEN {APPLY_CHANGES} IS NOT NULL ELSE false END"
+        )
+        self._register = db.statement(
+            "INSERT INTO {s}.owners (name, alive_until) VALUES (%s, {s}.epoch() + %s)"
+            " ON CONFLICT (name) DO UPDATE SET alive_until = excluded.alive_until RETURNING id"
+        )
+        self._renew = db.statement(
+            "UPDATE {s}.owners SET alive_until = {s}.epoch() + %s WHERE name = %s"
+        )
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    def shares_transaction_with(self, store: StateStore) -> bool:
+        """True for a PostgreSQL store on the same database and schema."""
+        return isinstance(store, PostgresStateStore) and self.database.same_as(store.database)
+
+    async def open(self) -> None:
+        if self._opened:
+            return
+        await self.database.open(QueueUnavailable, upgrade=self.upgrade)
+        self._opened = True
+        if self.listen:
+            self._tasks.append(asyncio.create_task(self._listen_forever()))
+            self._tasks.append(asyncio.create_task(self._renew_forever()))
+            # A restart after a crash: the dead predecessor's units move on at once.
+            with contextlib.suppress(QueueUnavailable):
+                await self.release_dead_owners()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._listening.wait(), 5)
+
+    async def close(self) -> None:
+        if not self._opened:
+            return
+        self._opened = False
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.database.close()
+
+    async def _listen_forever(self) -> None:
+        """Keep a LISTEN connection; set :attr:`wakeup` per notification (and once after each
+        reconnection, for what was enqueued while it was away)."""
+        failures = 0
+        while True:
+            try:
+                async with await self.database.connect() as conn:
+                    await conn.execute(f'LISTEN "{self._channel}"'.encode())
+                    self._listening.set()
+                    failures = 0
+                    self.wakeup.set()
+                    async for _ in conn.notifies():
+                        self.notifications += 1
+                        self.wakeup.set()
+            except psycopg.Error:
+                self._listening.clear()
+            failures += 1
+            # The pool's calls log the outage once; this loop only waits for the server.
+            await asyncio.sleep(min(2.0, 0.1 * 2**failures))
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.owner_ttl / 4)
+            name = str(self.owner)
+            if name in self._owner_ids:
+                with contextlib.suppress(QueueUnavailable):
+                    await self._execute(self._renew, (self.owner_ttl, name))
+
+    # -- calls ---------------------------------------------------------------------------
+
+    async def _fetch(
+        self, statement: bytes, params: Any, *, retry: bool = True
+    ) -> list[tuple[Any, ...]]:
+        async def op(conn: Conn) -> list[tuple[Any, ...]]:
+            cur = await conn.execute(statement, params)
+            return await cur.fetchall()
+
+        return await self.database.run(op, QueueUnavailable, retry=retry)
+
+    async def _execute(self, statement: bytes, params: Any = ()) -> None:
+        async def op(conn: Conn) -> None:
+            await conn.execute(statement, params)
+
+        await self.database.run(op, QueueUnavailable)
+
+    async def _value(self, statement: bytes, params: Any = (), *, retry: bool = True) -> Any:
+        rows = await self._fetch(statement, params, retry=retry)
+        return rows[0][0]
+
+    async def ping(self) -> None:
+        await self._value(b"SELECT 1")
+
+    # -- enqueue -------------------------------------------------------------------------
+
+    async def enqueue(self, units: Sequence[Unit]) -> int:
+        if not units:
+            return 0
+        params = (
+            [u.key for u in units],
+            [u.kind for u in units],
+            [u.phone_number_id for u in units],
+            [u.user for u in units],
+            [u.conversation for u in units],
+            [bytes(u.body) for u in units],
+            self.dedupe_ttl,
+            self._channel,
+        )
+        # Tried twice when the first met a dead connection: a repeat is deduplicated.
+        added = int(await self._value(self._enqueue, params))
+        if time.monotonic() >= self._next_purge:
+            self._next_purge = time.monotonic() + PURGE_INTERVAL
+            with contextlib.suppress(QueueUnavailable):
+                await self._value(
+                    self.database.statement("SELECT {s}.purge_dedupe(%s, %s)"),
+                    (PURGE_BATCH, self.dedupe_ttl),
+                )
+        return added
+
+    async def purge(self) -> int:
+        """Delete every expired dedupe key now, renewing those whose units are still stored
+        (enqueue also does it, a batch a minute); returns how many were deleted."""
+        statement = self.database.statement("SELECT {s}.purge_dedupe(NULL, %s)")
+        return int(await self._value(statement, (self.dedupe_ttl,)))
+
+    # -- leases --------------------------------------------------------------------------
+
+    async def _owner_id(self) -> int:
+        name = str(self.owner)
+        owner_id = self._owner_ids.get(name)
+        if owner_id is None:
+            owner_id = int(await self._value(self._register, (name, self.owner_ttl)))
+            self._owner_ids[name] = owner_id
+        return owner_id
+
+    async def lease(self, limit: int, *, lease_seconds: float) -> list[Lease]:
+        if limit <= 0:
+            return []
+        at = time.monotonic()
+        if at >= self._next_owner_check:
+            self._next_owner_check = at + OWNER_CHECK_INTERVAL
+            await self.release_dead_owners()
+        owner = await self._owner_id()
+        token = secrets.token_hex(8)
+        # A lease taken but unanswered (the server died after its commit) expires: not lost.
+        rows = await self._fetch(self._lease, (owner, limit, lease_seconds, token))
+        return [Lease(_unit(row[1:7]), str(row[0]), row[7], token, row[8]) for row in rows]
+
+    async def release_dead_owners(self) -> int:
+        me = str(self.owner)
+        trusted = (
+            self.database.healthy_since is not None
+            and time.monotonic() - self.database.healthy_since >= self.owner_ttl
+        )
+        rows = await self._fetch(
+            self.database.statement(
+                "SELECT id, name, alive_until < {s}.epoch() FROM {s}.owners WHERE name <> %s"
+            ),
+            (me,),
+        )
+        released: dict[str, int] = {}
+        for owner_id, name, lapsed in rows:
+            if not (known_dead(name) or (lapsed and trusted)):
+                continue
+            released[name] = int(
+                await self._value(
+                    self.database.statement("SELECT {s}.release_owner(%s, %s)"),
+                    (owner_id, self._channel),
+                )
+            )
+        log_released(released)
+        return sum(released.values())
+
+    async def _finish_lease(
+        self, lease: Lease, action: str, seconds: float = 0.0, error: str | None = None
+    ) -> None:
+        held = await self._value(
+            self._finish, (int(lease.id), lease.token, action, seconds, error), retry=False
+        )
+        if not held:
+            raise LeaseLost(lease.unit.key)
+
+    async def extend(self, lease: Lease, *, lease_seconds: float) -> None:
+        await self._finish_lease(lease, "extend", lease_seconds)
+
+    async def ack(self, lease: Lease, changes: StateChanges | None = None) -> None:
+        if changes is None:
+            await self._finish_lease(lease, "ack")
+            return
+        # The finish and the unit's changes in one statement, hence one transaction; the
+        # changes are encoded first, so a failed encoding sends nothing.
+        params = (int(lease.id), lease.token, *changes_args(changes))
+        if not await self._value(self._ack_apply, params, retry=False):
+            raise LeaseLost(lease.unit.key)
+
+    async def retry(self, lease: Lease, *, delay: float, error: str) -> None:
+        await self._finish_lease(lease, "retry", delay, error)
+
+    async def dead(self, lease: Lease, *, error: str) -> None:
+        await self._finish_lease(lease, "dead", 0.0, error)
+
+    # -- dead units, replay, quarantine --------------------------------------------------
+
+    async def list_dead(self, *, limit: int = 100) -> list[DeadUnit]:
+        rows = await self._fetch(
+            self.database.statement(
+                f"SELECT {_UNIT}, attempts, error, died_at FROM {{s}}.units"
+                " WHERE dead ORDER BY died_at, id LIMIT %s"
+            ),
+            (max(limit, 0),),
+        )
+        return [DeadUnit(_unit(r), r[6], r[7] or "", r[8]) for r in rows]
+
+    async def replay(self, key: str) -> bool:
+        statement = self.database.statement("SELECT {s}.replay(%s, %s)")
+        return int(await self._value(statement, (key, self._channel))) > 0
+
+    async def replay_all(self) -> int:
+        statement = self.database.statement("SELECT {s}.replay(NULL, %s)")
+        return int(await self._value(statement, (self._channel,)))
+
+    async def quarantine(self, body: bytes, reason: str) -> None:
+        await self._execute(
+            self.database.statement(
+                "INSERT INTO {s}.quarantine (received_at, reason, body)"
+                " VALUES ({s}.epoch(), %s, %s)"
+            ),
+            (reason, bytes(body)),
+        )
+
+    async def list_quarantine(self, *, limit: int = 100) -> list[QuarantinedBody]:
+        rows = await self._fetch(
+            self.database.statement(
+                "SELECT id, received_at, reason, body FROM {s}.quarantine ORDER BY id LIMIT %s"
+            ),
+            (max(limit, 0),),
+        )
+        return [QuarantinedBody(str(r[0]), r[1], r[2], bytes(r[3])) for r in rows]
+
+    # -- counts --------------------------------------------------------------------------
+
+    async def stats(self) -> QueueStats:
+        return await self._stats(count_keys=True)
+
+    async def depth(self) -> QueueStats:
+        """:meth:`stats` without the dedupe keys (a count of up to 8 days of keys)."""
+        return await self._stats(count_keys=False)
+
+    async def _stats(self, *, count_keys: bool) -> QueueStats:
+        keys = "(SELECT count(*) FROM {s}.dedupe WHERE expires_at > t.now)" if count_keys else "0"
+        statement = self.database.statement(
+            "WITH t AS (SELECT {s}.epoch() AS now) SELECT"
+            " count(*) FILTER (WHERE NOT dead AND token IS NULL AND available_at <= t.now),"
+            " count(*) FILTER (WHERE token IS NOT NULL),"
+            " count(*) FILTER (WHERE NOT dead AND token IS NULL AND available_at > t.now),"
+            " count(*) FILTER (WHERE dead),"
+            " (SELECT coalesce(sum(value), 0) FROM {s}.counters WHERE name = 'done'),"
+            " (SELECT count(*) FROM {s}.quarantine),"
+            f" {keys}"
+            " FROM {s}.units, t GROUP BY t.now"
+        )
+        oldest_statement = self.database.statement(
+            f"SELECT {_UNIT} FROM {{s}}.units WHERE NOT dead ORDER BY id LIMIT 1"
+        )
+
+        async def op(conn: Conn) -> tuple[Any, ...]:
+            row = await (await conn.execute(statement)).fetchone()
+            oldest = await (await conn.execute(oldest_statement)).fetchone()
+            if row is None:  # no units at all: the counts of the other tables still matter
+                row = await (
+                    await conn.execute(
+                        self.database.statement(
+                            "WITH t AS (SELECT {s}.epoch() AS now) SELECT 0, 0, 0, 0,"
+                            " (SELECT coalesce(sum(value), 0) FROM {s}.counters"
+                            " WHERE name = 'done'), (SELECT count(*) FROM {s}.quarantine),"
+                            f" {keys} FROM t"
+                        )
+                    )
+                ).fetchone()
+                assert row is not None
+            return (*row, oldest)
+
+        *counts, oldest = await self.database.run(op, QueueUnavailable)
+        ready, leased, waiting, dead, done, quarantined, dedupe_keys = (int(c) for c in counts)
+        return QueueStats(
+            ready=ready,
+            leased=leased,
+            waiting_retry=waiting,
+            dead=dead,
+            done=done,
+            quarantined=quarantined,
+            dedupe_keys=dedupe_keys,
+            oldest_received_at=None if oldest is None else received_at(_unit(oldest)),
+        )
