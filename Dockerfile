@@ -13,6 +13,7 @@ COPY plugins ./plugins
 RUN python -m venv /opt/wahost \
     && /opt/wahost/bin/pip install --no-cache-dir . \
         ./plugins/wahost-redis \
+        ./plugins/wahost-postgres \
         ./plugins/wahost-state-machine \
         ./plugins/wahost-media \
         ./plugins/wahost-flows \
