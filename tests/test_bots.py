@@ -91,7 +91,7 @@ def write(folder: Path, name: str, source: str) -> Path:
 
 
 def bodies(graph: Any) -> list[str]:
-    return [m["text"]["body"] for m in graph.sent if m["type"] == "text"]
+    return [m.text for m in graph.sent if m.text is not None]
 
 
 # -- loading: what a bot module registers ----------------------------------------------------
@@ -200,7 +200,7 @@ async def test_the_bot_answers_hi_before_the_state_machines_welcome(
         await bot.post(make_text("hello", sender="16505550002"))  # not the bot's: the welcome
         await bot.idle()
     assert order[0] == "greeter_bot.router"
-    assert [(m.to, m["text"]["body"]) for m in bot.graph.sent] == [
+    assert [(m.to, m.text) for m in bot.graph.sent] == [
         ("16505551234", "hello from the bot"),
         ("16505550002", WELCOME),
     ]
@@ -455,7 +455,7 @@ async def test_serve_runs_config_bot_modules_before_the_state_machine(tmp_path: 
             await graph.wait_for(2, timeout=15)
         finally:
             serve.stop()
-    assert [(m.to, m["text"]["body"]) for m in graph.sent] == [
+    assert [(m.to, m.text) for m in graph.sent] == [
         ("16505551234", "hello from the bot"),
         ("16505550002", WELCOME),
     ]

@@ -80,7 +80,7 @@ async def test_message_send_and_statuses_are_journaled_in_order_exactly_once(
         ]
         assert history[0].text == "hello <there>"
         assert history[1].wamid == wamid
-        assert history[1].text == fake_graph.sent[0]["text"]["body"]  # what the bot said
+        assert history[1].text == fake_graph.sent[0].text  # what the bot said
         record, lifecycle = await journal.lifecycle(wamid)
         assert record is not None and record.conversation == CONVERSATION
         assert [entry.type for entry in lifecycle] == ["sent", "delivered", "read"]

@@ -43,9 +43,9 @@ def texts(graph: FakeGraph, user: str = USER) -> list[str]:
     shown = []
     for sent in graph.messages_to(user):
         if sent["type"] == "text":
-            shown.append(sent["text"]["body"])
+            shown.append(sent.text)
         else:
-            shown.append(sent["interactive"]["body"]["text"])
+            shown.append(sent.message.interactive.body)
     return shown
 
 

@@ -122,7 +122,7 @@ class Server:
 
 
 def texts(graph: FakeGraph) -> list[str]:
-    return [sent["text"]["body"] for sent in graph.sent]
+    return [sent.text for sent in graph.sent]
 
 
 async def test_a_dialogue_survives_kill_9_between_and_within_its_steps(tmp_path: Path) -> None:

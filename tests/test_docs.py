@@ -261,10 +261,11 @@ async def test_the_readmes_bot_in_20_lines_runs(wahost_app: Any) -> None:
             assert (await bot.post(payload)).status_code == 200
             await bot.idle()
     menu, picked, echoed = bot.graph.sent
-    buttons = menu["interactive"]["action"]["buttons"]
-    assert [b["reply"]["id"] for b in buttons] == ['pick:["tea"]', 'pick:["cake"]']
-    assert picked["text"]["body"] == "One cake, coming up!"
-    assert echoed["text"]["body"] == "hello (message 1)"
+    assert menu.message.interactive is not None
+    buttons = menu.message.interactive.buttons
+    assert [b.id for b in buttons] == ['pick:["tea"]', 'pick:["cake"]']
+    assert picked.text == "One cake, coming up!"
+    assert echoed.text == "hello (message 1)"
 
 
 # -- getting started: the commands shown work ------------------------------------------------
@@ -310,7 +311,7 @@ async def test_getting_started_curl_body_is_stored_and_answered(wahost_app: Any)
         await bot.idle()
         assert (await bot.post(body)).status_code == 200  # the same wamid again: dropped
         await bot.idle()
-    assert [(m.to, m["text"]["body"]) for m in bot.graph.sent] == [("16505551234", "pong")]
+    assert [(m.to, m.text) for m in bot.graph.sent] == [("16505551234", "pong")]
 
 
 def test_getting_started_signature_command_matches_wahost() -> None:

@@ -50,7 +50,7 @@ def example() -> Iterator[Callable[[str, str], ModuleType]]:
 
 
 def texts(sent: list[Any]) -> list[str]:
-    return [m["text"]["body"] for m in sent if m["type"] == "text"]
+    return [m.text for m in sent if m.text is not None]
 
 
 # -- echo bot ---------------------------------------------------------------------------------
@@ -82,15 +82,15 @@ async def test_coffee_bot_takes_an_order(wahost_app: Any, example: Any) -> None:
             return bot.graph.sent[-1]
 
         menu = await say(make_text("Hi"))
-        buttons = menu["interactive"]["action"]["buttons"]
-        assert [b["reply"]["id"] for b in buttons] == ['drink:["tea"]', 'drink:["coffee"]']
-        tap = make_interactive_reply(buttons[1]["reply"]["id"], "Coffee")
-        assert (await say(tap))["text"]["body"] == "How many cups of coffee?"
-        assert (await say(make_text("lots")))["text"]["body"] == 'Say "hi" to see the menu.'
-        assert (await say(make_text("2")))["text"]["body"] == "2 x coffee: on its way!"
-        assert (await say(make_text("3")))["text"]["body"] == 'Say "hi" to see the menu.'
+        buttons = menu.message.interactive.buttons
+        assert [b.id for b in buttons] == ['drink:["tea"]', 'drink:["coffee"]']
+        tap = make_interactive_reply(buttons[1].id, "Coffee")
+        assert (await say(tap)).text == "How many cups of coffee?"
+        assert (await say(make_text("lots"))).text == 'Say "hi" to see the menu.'
+        assert (await say(make_text("2"))).text == "2 x coffee: on its way!"
+        assert (await say(make_text("3"))).text == 'Say "hi" to see the menu.'
         forged = make_interactive_reply('drink:[""', "Tea")  # does not decode: not a Drink
-        assert (await say(forged))["text"]["body"] == 'Say "hi" to see the menu.'
+        assert (await say(forged)).text == 'Say "hi" to see the menu.'
 
 
 def test_coming_from_pywa_shows_the_coffee_bot() -> None:
@@ -113,8 +113,9 @@ def flow_completed(token: str, **fields: Any) -> dict[str, Any]:
 
 
 def flow_token_of(sent: Any) -> str:
-    assert sent["type"] == "interactive" and sent["interactive"]["type"] == "flow"
-    return str(sent["interactive"]["action"]["parameters"]["flow_token"])
+    interactive = sent.message.interactive
+    assert interactive is not None and interactive.type == "flow"
+    return str(interactive.action["parameters"]["flow_token"])
 
 
 async def test_booking_walks_its_states_and_completes_through_the_flow(
@@ -134,7 +135,7 @@ async def test_booking_walks_its_states_and_completes_through_the_flow(
         form = bot.graph.sent[-1]
         token = flow_token_of(form)
         assert token.startswith("booking:")
-        params = form["interactive"]["action"]["parameters"]
+        params = form.message.interactive.action["parameters"]
         assert params["flow_name"] == booking.FLOW_NAME
         assert params["flow_action_payload"]["screen"] == "BOOKING"
 
@@ -146,9 +147,9 @@ async def test_booking_walks_its_states_and_completes_through_the_flow(
 
         done = flow_completed(token, date="2030-05-17", time="19:00", party_size="4", name="Ana")
         assert await say(done) == "confirm"
-        summary = bot.graph.sent[-1]["interactive"]
-        assert summary["type"] == "button"
-        assert summary["body"]["text"] == "A table for 4 on Friday 17 May at 19:00, Ana."
+        summary = bot.graph.sent[-1].message.interactive
+        assert summary.type == "button"
+        assert summary.body == "A table for 4 on Friday 17 May at 19:00, Ana."
 
         assert await say(make_interactive_reply("confirm", "Confirm")) == "start"
         state = await bot.host.state.get(USER_KEY)
@@ -278,7 +279,7 @@ async def test_signup_dialogue_asks_retries_and_stores_the_profile(
         for line in ("/signup", "Ann", "old", "42"):
             await say(make_text(line))
         [plans] = [m for m in bot.graph.sent if m["type"] == "interactive"]
-        assert plans["interactive"]["body"]["text"] == "Which plan would you like?"
+        assert plans.message.interactive.body == "Which plan would you like?"
         await say(make_interactive_reply("other:[1]", "Other"))  # not a Plan: retry
         await say(make_interactive_reply(signup.Plan(name="plus").pack(), "Plus"))
         await say(make_text("hello"))

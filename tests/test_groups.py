@@ -66,7 +66,7 @@ async def test_a_group_is_one_conversation_its_replies_go_to_the_group(
         (None, ALICE, f"{pnid}:{ALICE}", 1),
     ]
     in_group = graph.messages_to(group)
-    assert [m["text"]["body"] for m in in_group] == [
+    assert [m.text for m in in_group] == [
         f"1: hi from {ALICE} from {ALICE}",
         f"2: hi from {BOB} from {BOB}",
         f"3: hi from {CAROL} from {CAROL}",
@@ -75,7 +75,7 @@ async def test_a_group_is_one_conversation_its_replies_go_to_the_group(
     assert all("context" in m for m in in_group)  # quoted in the group
     [private] = graph.messages_to(ALICE)
     assert private["recipient_type"] == "individual"
-    assert private["text"]["body"] == f"1: psst from {ALICE}"
+    assert private.text == f"1: psst from {ALICE}"
 
 
 async def test_metas_and_pywas_group_payloads_reach_the_bot_as_the_groups(tmp_path: Path) -> None:
@@ -312,7 +312,7 @@ async def test_the_fake_graph_answers_group_sends_as_meta_does() -> None:
         ok = await send(group, "group")
         assert ok.status_code == 200
         assert ok.json()["contacts"] == [{"input": group, "wa_id": group}]
-        assert graph.messages_to(group)[0]["text"]["body"] == "hi"
+        assert graph.messages_to(group)[0].text == "hi"
         assert (await send("Y2FwaV9ncm91cDpub25l", "group")).json()["error"]["code"] == 131041
         assert (await send(lonely, "group")).json()["error"]["code"] == 131020
         assert (await send(group, "individual")).json()["error"]["code"] == 100
@@ -339,5 +339,5 @@ async def test_a_dialogue_in_a_group_hears_any_participant(tmp_path: Path) -> No
                 assert (await bot.post(webhook)).status_code == 200
                 await bot.idle()
     assert answers == [(BOB, "Friday")]
-    assert [m["text"]["body"] for m in graph.messages_to(group)] == ["Which day?", "Friday it is"]
+    assert [m.text for m in graph.messages_to(group)] == ["Which day?", "Friday it is"]
     assert {m["recipient_type"] for m in graph.sent} == {"group"}

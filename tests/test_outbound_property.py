@@ -16,6 +16,7 @@ from wahost.outbound import (
     Text,
     encode_body,
     message_body,
+    parse_message_body,
 )
 
 USER = "+16505551234"
@@ -44,23 +45,21 @@ reply_buttons = st.builds(
 
 
 def read_back(body: dict[str, Any]) -> Text | ReplyButtons:
-    """The message a request body was built from (the test's own reading of §6 shapes)."""
-    if body["type"] == "text":
-        return Text(body["text"]["body"], body["text"]["preview_url"])
-    interactive = body["interactive"]
-    assert interactive["type"] == "button"
-    header = interactive.get("header")
-    if header is not None:
-        header = header["text"] if header["type"] == "text" else Image(id=header["image"]["id"])
-    footer = interactive.get("footer")
+    """The message a request body was built from, read by wahost's own parser."""
+    message = parse_message_body(body)
+    assert message is not None
+    if message.text is not None:
+        return Text(message.text, message.content["preview_url"])
+    interactive = message.interactive
+    assert interactive is not None and interactive.type == "button"
+    header: str | Image | None = interactive.header_text
+    if interactive.header_media is not None:
+        header = Image(id=interactive.header_media.id)
     return ReplyButtons(
-        interactive["body"]["text"],
-        [
-            ReplyButton(b["reply"]["id"], b["reply"]["title"])
-            for b in interactive["action"]["buttons"]
-        ],
+        interactive.body,
+        [ReplyButton(b.id, b.title) for b in interactive.buttons],
         header=header,
-        footer=None if footer is None else footer["text"],
+        footer=interactive.footer,
     )
 
 

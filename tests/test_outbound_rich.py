@@ -502,7 +502,7 @@ async def test_a_user_who_stopped_marketing_is_not_sent_to_until_they_resume(
     assert isinstance(refused, MarketingStopped)
     assert refused.user == USER
     assert len(graph.sent) == 1  # only after the resume
-    assert graph.sent[0]["template"]["name"] == "spring_sale"
+    assert graph.sent[0].message.template.name == "spring_sale"
 
 
 async def test_a_131050_status_stops_later_marketing_sends(tmp_path: Path) -> None:

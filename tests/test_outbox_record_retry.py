@@ -79,7 +79,7 @@ async def test_a_record_refused_for_a_moment_is_retried_and_the_reply_sent_once(
                 assert store.tries == 4
                 assert (await bot.host.queue.stats()).done == 1
     assert echo.handled == {"wamid.rec.1": 1}
-    assert [m["text"]["body"] for m in graph.sent] == ["echo: hi"]
+    assert [m.text for m in graph.sent] == ["echo: hi"]
     retries = [e for e in logs if e["event"] == "outbox could not record a sent message, retrying"]
     assert len(retries) == 3
     assert retries[0]["log_level"] == "warning"

@@ -52,7 +52,7 @@ async def test_a_reply_reaches_the_user_from_the_right_number_quoting_the_messag
             await bot.idle()
     [reply] = graph.sent
     assert reply["to"] == USER
-    assert reply["text"]["body"] == "echo: hello there"
+    assert reply.text == "echo: hello there"
     assert reply["context"] == {"message_id": "wamid.in-1"}
     paths = {request.path for request in graph.requests}
     assert paths == {f"/v24.0/{TEST_PHONE_NUMBER_ID}/messages"}
@@ -82,7 +82,7 @@ async def test_a_retried_unit_does_not_send_again_what_was_sent(tmp_path: Path) 
             await bot.post(make_webhook(make_text("hi", sender=USER)))
             await bot.idle()
     assert attempts == [1, 2]
-    assert [m["text"]["body"] for m in graph.sent] == ["first", "second"]
+    assert [m.text for m in graph.sent] == ["first", "second"]
 
 
 async def test_a_graph_error_in_a_handler_retries_the_unit(tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ async def test_a_graph_error_in_a_handler_retries_the_unit(tmp_path: Path) -> No
         async with BotHarness(tmp_path, plugins=[Echo()], config=config) as bot:
             await bot.post(make_webhook(make_text("hi", sender=USER)))
             await bot.idle()
-    assert [m["text"]["body"] for m in graph.sent] == ["echo: hi"]
+    assert [m.text for m in graph.sent] == ["echo: hi"]
 
 
 # -- the outbox across a real crash --------------------------------------------------------
@@ -191,7 +191,7 @@ async def test_the_outbox_survives_kill_9_between_two_replies(tmp_path: Path) ->
         while server.poll() is None and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         assert server.returncode == -signal.SIGKILL, "the plugin should have killed the worker"
-        assert [m["text"]["body"] for m in graph.sent] == ["reply one"]
+        assert [m.text for m in graph.sent] == ["reply one"]
 
         server = await _serve(tmp_path, env, port)  # the unit's lease expires; it comes back
         try:
@@ -200,4 +200,4 @@ async def test_the_outbox_survives_kill_9_between_two_replies(tmp_path: Path) ->
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(10)
-    assert [m["text"]["body"] for m in graph.sent] == ["reply one", "reply two"]
+    assert [m.text for m in graph.sent] == ["reply one", "reply two"]

@@ -463,15 +463,14 @@ async def test_a_router_bot_end_to_end(tmp_path: Path, fake_graph: FakeGraph) ->
         assert (await bot.post(make_text("Hi"))).status_code == 200
         await bot.idle()
         [buttons] = fake_graph.sent
-        action = buttons["interactive"]["action"]["buttons"]
-        ids = [button["reply"]["id"] for button in action]
+        ids = [button.id for button in buttons.message.interactive.buttons]
         assert ids == ['pick:["tea",1]', 'pick:["cake",2]']
         await bot.post(make_interactive_reply(ids[1], "Cake"))
         await bot.post(make_text("order 12"))
         await bot.post(make_interactive_reply("pick:[1,2,3]", "Forged"))  # does not decode
         await bot.post(make_status(buttons["wamid"], "read"))
         await bot.idle()
-    assert [m["text"]["body"] for m in fake_graph.sent[1:]] == ["2 x cake"]
+    assert [m.text for m in fake_graph.sent[1:]] == ["2 x cake"]
     assert events == ["order 12", f"read {buttons['wamid']}"]
     assert unhandled.seen == ["interactive"]  # the forged payload reached on_unhandled
 
@@ -493,7 +492,7 @@ async def test_a_raising_handler_fails_the_unit_which_is_retried(
         await bot.post(make_text("hi"))
         await bot.idle()
     assert attempts == [1, 2]
-    assert [m["text"]["body"] for m in fake_graph.sent] == ["once"]
+    assert [m.text for m in fake_graph.sent] == ["once"]
 
 
 BOT_MODULE = """
@@ -519,7 +518,7 @@ async def test_an_entry_point_may_name_a_router(
         assert info is not None and info.loaded and "on_message" in info.hooks
         await bot.post(make_text("ping"))
         await bot.idle()
-    assert [m["text"]["body"] for m in fake_graph.sent] == ["pong"]
+    assert [m.text for m in fake_graph.sent] == ["pong"]
 
 
 async def test_a_value_level_webhook_error_is_not_an_event(host: Wahost) -> None:

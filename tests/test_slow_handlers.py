@@ -76,7 +76,7 @@ async def test_the_default_keeps_more_than_64_slow_handlers_in_flight(tmp_path: 
         await bot.idle()
     for user in USERS:
         assert [text for sender, text in upstream.handled if sender == user] == ["0", "1"]
-        replies = [sent["text"]["body"] for sent in graph.messages_to(user)]
+        replies = [sent.text for sent in graph.messages_to(user)]
         assert replies == ["answer to 0", "answer to 1"]
 
 

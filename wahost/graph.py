@@ -38,6 +38,8 @@ from wahost.errors import (
 )
 from wahost.graph_guard import TokenPolicy, graph_path_id, guarded_get
 from wahost.http_pool import PoolTransport
+from wahost.outbound.parse import PREVIEW_CHARS as PREVIEW_CHARS
+from wahost.outbound.parse import parse_message_body
 from wahost.pacing import LocalPacer, SendPacer, Slot
 from wahost.post_pool import PostAnswer, PostPool
 from wahost.ratelimit import CircuitBreaker
@@ -90,35 +92,10 @@ class SentMessage(msgspec.Struct, kw_only=True):
     preview: str | None = None
 
 
-PREVIEW_CHARS = 120
-
-
 def preview(body: Mapping[str, Any]) -> str:
     """A short, human preview of a send request body (what a history shows)."""
-    kind = str(body.get("type", ""))
-    obj = body.get(kind)
-    text = ""
-    if isinstance(obj, Mapping):
-        if kind == "text":
-            text = str(obj.get("body", ""))
-        elif kind == "interactive":
-            inner = obj.get("body")
-            text = str(inner.get("text", "")) if isinstance(inner, Mapping) else ""
-        elif kind == "template":
-            text = f"template {obj.get('name', '')}"
-        elif kind == "reaction":
-            text = f"reaction {obj.get('emoji', '')}".rstrip()
-        elif kind == "location":
-            text = str(obj.get("name") or f"{obj.get('latitude')}, {obj.get('longitude')}")
-        elif kind in ("image", "video", "audio", "document", "sticker"):
-            name = obj.get("caption") or obj.get("filename") or obj.get("link") or obj.get("id")
-            text = f"[{kind}] {name or ''}".rstrip()
-        elif kind == "contacts":
-            text = "[contacts]"
-    elif isinstance(obj, list) and kind == "contacts":
-        text = f"[{len(obj)} contact(s)]"
-    text = " ".join(text.split())
-    return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+    message = parse_message_body(body)
+    return "" if message is None else message.preview()
 
 
 class _SendContact(msgspec.Struct):

@@ -13,6 +13,8 @@ raises :class:`ValueError` naming the field and the limit, e.g.
 ``ReplyButtons.buttons[1].title: at most 20 characters (got 23)``. Lengths are Python ``len()``
 (code points); Meta counts "characters" and may count emoji differently (UNVERIFIED).
 
+:func:`parse_message_body` reads a body back into a typed :class:`MessageBody`.
+
 :func:`coerce` turns the short forms ``ctx.reply(...)`` accepts (``"hi"``, ``image=...``,
 ``buttons=[...]``) into messages.
 """
@@ -52,6 +54,7 @@ from wahost.outbound.interactive import (
 from wahost.outbound.marketing import MarketingTemplate
 from wahost.outbound.media import Audio, Document, Image, Media, Sticker, Video
 from wahost.outbound.messages import Location, Pin, Reaction, Text
+from wahost.outbound.parse import MessageBody, parse_message_body
 from wahost.outbound.shorthand import coerce
 from wahost.outbound.template import (
     BodyParameter,
@@ -99,6 +102,7 @@ __all__ = [
     "Media",
     "MediaCard",
     "MediaCarousel",
+    "MessageBody",
     "Name",
     "Org",
     "Outbound",
@@ -132,5 +136,6 @@ __all__ = [
     "encode_body",
     "mark_read_body",
     "message_body",
+    "parse_message_body",
     "typing_body",
 ]

@@ -21,6 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from wahost.outbound.parse import as_list as _list
+from wahost.outbound.parse import as_map as _map
+from wahost.outbound.parse import as_text as _str
+
 __all__ = [
     "FieldSpec",
     "FormError",
@@ -488,19 +492,3 @@ def nfm_reply(
 
 
 # -- reading JSON safely ----------------------------------------------------------------------
-
-
-def _map(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _str(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return str(value)
-    return None

@@ -16,9 +16,21 @@ import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote, urlparse
 
-from wahost.simulator.flowform import FormSpec, _list, _map, _str, form_for
+from wahost.outbound.parse import (
+    MEDIA_TYPES,
+    BodyInteractive,
+    BodyLocation,
+    BodyMedia,
+    BodyTemplate,
+    location_of,
+    media_of,
+    parse_message_body,
+)
+from wahost.outbound.parse import as_list as _list
+from wahost.outbound.parse import as_map as _map
+from wahost.outbound.parse import as_text as _str
+from wahost.simulator.flowform import FormSpec, form_for
 
 __all__ = [
     "KINDS",
@@ -48,7 +60,6 @@ KINDS = (
     "flow",
     "unknown",
 )
-_MEDIA = ("image", "video", "audio", "document", "sticker")
 
 #: Where the simulated user is when they answer a location request (Meta's sample place).
 LOCATION_REPLY: dict[str, Any] = {
@@ -157,41 +168,40 @@ def render(
 
 
 def _render(body: Mapping[str, Any], wamid: str, flows: Mapping[str, Any]) -> Outgoing:
-    kind = body.get("type")
+    message = parse_message_body(body)
+    if message is None:
+        return _unknown(body, wamid)
     common: dict[str, Any] = {
         "id": wamid,
-        "to": _str(body.get("to")) or "",
-        "context_id": _str(_map(body.get("context")).get("message_id")),
+        "to": message.to or "",
+        "context_id": message.context_id,
         "raw": body,
     }
-    if not isinstance(kind, str) or not isinstance(body.get(kind), Mapping | list):
-        return _unknown(body, wamid)
-    content = body[kind]
-    if kind == "text" and isinstance(content, Mapping):
-        text = content.get("body")
-        if not isinstance(text, str):
+    kind = message.type
+    if kind == "text":
+        if message.text is None:
             return _unknown(body, wamid)
-        return Outgoing(kind="text", text=text, **common)
-    if kind in _MEDIA and isinstance(content, Mapping):
-        media = _media(kind, content)
+        return Outgoing(kind="text", text=message.text, **common)
+    if message.media is not None:
+        media = _media(message.media)
         if media is None:
             return _unknown(body, wamid)
         return Outgoing(kind=kind, media=media, text=media.caption, **common)
-    if kind == "location" and isinstance(content, Mapping):
-        location = _location(content)
+    if message.location is not None:
+        location = _location(message.location)
         return Outgoing(kind="location", location=location, text=_place(location), **common)
-    if kind == "contacts" and isinstance(content, list):
-        return Outgoing(kind="contacts", text=_contacts(content), **common)
-    if kind == "reaction" and isinstance(content, Mapping):
-        emoji = content.get("emoji")
-        to = _str(content.get("message_id"))
-        if to is None or not isinstance(emoji, str | None):
+    if message.contacts is not None:
+        return Outgoing(kind="contacts", text=_contacts(message.contacts), **common)
+    if message.reaction is not None:
+        to = message.reaction.message_id
+        if to is None:
             return _unknown(body, wamid)
-        return Outgoing(kind="reaction", reaction=ReactionRef(emoji or "", to), **common)
-    if kind == "template" and isinstance(content, Mapping):
-        return _template(content, common, flows) or _unknown(body, wamid)
-    if kind == "interactive" and isinstance(content, Mapping):
-        return _interactive(content, common, flows) or _unknown(body, wamid)
+        reaction = ReactionRef(message.reaction.emoji or "", to)
+        return Outgoing(kind="reaction", reaction=reaction, **common)
+    if message.template is not None:
+        return _template(message.template, common, flows) or _unknown(body, wamid)
+    if message.interactive is not None:
+        return _interactive(message.interactive, common, flows) or _unknown(body, wamid)
     return _unknown(body, wamid)
 
 
@@ -215,32 +225,26 @@ def _unknown(body: Any, wamid: Any) -> Outgoing:
     )
 
 
-def _media(kind: str, content: Mapping[str, Any]) -> MediaRef | None:
-    media_id = _str(content.get("id"))
-    link = _str(content.get("link"))
-    name = _str(content.get("filename"))
-    if not name and link:
-        name = unquote(urlparse(link).path.rstrip("/").rsplit("/", 1)[-1]) or link
-    if not name:
-        name = media_id
+def _media(media: BodyMedia) -> MediaRef | None:
+    name = media.name
     if not name:
         return None
     return MediaRef(
-        type=kind,
+        type=media.type,
         name=name,
-        caption=_str(content.get("caption")),
-        id=media_id,
-        link=link,
-        voice=content.get("voice") is True,
+        caption=media.caption,
+        id=media.id,
+        link=media.link,
+        voice=media.voice,
     )
 
 
-def _location(content: Mapping[str, Any]) -> LocationRef:
+def _location(location: BodyLocation) -> LocationRef:
     return LocationRef(
-        latitude=_float(content.get("latitude")),
-        longitude=_float(content.get("longitude")),
-        name=_str(content.get("name")),
-        address=_str(content.get("address")),
+        latitude=location.latitude,
+        longitude=location.longitude,
+        name=location.name,
+        address=location.address,
     )
 
 
@@ -254,10 +258,9 @@ def _coordinate(value: float | None) -> str:
     return "?" if value is None else f"{value:.5f}".rstrip("0").rstrip(".")
 
 
-def _contacts(cards: list[Any]) -> str:
+def _contacts(cards: list[Mapping[str, Any]]) -> str:
     lines = []
     for card in cards:
-        card = _map(card)
         name = _map(card.get("name"))
         shown = _str(name.get("formatted_name")) or " ".join(
             w for w in (_str(name.get("first_name")), _str(name.get("last_name"))) if w
@@ -272,12 +275,12 @@ def _contacts(cards: list[Any]) -> str:
 
 
 def _template(
-    content: Mapping[str, Any], common: dict[str, Any], flows: Mapping[str, Any]
+    template: BodyTemplate, common: dict[str, Any], flows: Mapping[str, Any]
 ) -> Outgoing | None:
-    name = _str(content.get("name"))
+    name = template.name
     if not name:
         return None
-    language = _str(_map(content.get("language")).get("code")) or _str(content.get("language"))
+    language = template.language
     values: list[str] = []
     buttons: list[str] = []
     choices: list[Choice] = []
@@ -286,17 +289,16 @@ def _template(
     header: str | None = None
     form: FormSpec | None = None
     flow_token: str | None = None
-    for component in _list(content.get("components")):
-        component = _map(component)
+    for component in template.components:
         part = _str(component.get("type"))
         parameters = [_map(p) for p in _list(component.get("parameters"))]
         if part == "header":
             for parameter in parameters:
                 ptype = _str(parameter.get("type")) or ""
-                if ptype in _MEDIA and isinstance(parameter.get(ptype), Mapping):
-                    media = _media(ptype, parameter[ptype]) or media
+                if ptype in MEDIA_TYPES and isinstance(parameter.get(ptype), Mapping):
+                    media = _media(media_of(ptype, parameter[ptype])) or media
                 elif ptype == "location" and isinstance(parameter.get("location"), Mapping):
-                    location = _location(parameter["location"])
+                    location = _location(location_of(parameter["location"]))
                 elif (value := _parameter_text(parameter)) is not None:
                     header = value if header is None else f"{header} · {value}"
         elif part == "body":
@@ -370,33 +372,28 @@ def _parameter_text(parameter: Mapping[str, Any]) -> str | None:
 
 
 def _interactive(
-    content: Mapping[str, Any], common: dict[str, Any], flows: Mapping[str, Any]
+    interactive: BodyInteractive, common: dict[str, Any], flows: Mapping[str, Any]
 ) -> Outgoing | None:
-    itype = _str(content.get("type"))
-    body = _str(_map(content.get("body")).get("text"))
-    footer = _str(_map(content.get("footer")).get("text"))
-    header_obj = _map(content.get("header"))
-    htype = _str(header_obj.get("type"))
-    header = _str(header_obj.get("text")) if htype == "text" else None
-    media = None
-    if htype in _MEDIA and isinstance(header_obj.get(htype), Mapping):
-        media = _media(htype, header_obj[htype])
-    action = _map(content.get("action"))
-    frame: dict[str, Any] = {"text": body, "header": header, "footer": footer, "media": media}
+    itype = interactive.type
+    body = interactive.body
+    media = _media(interactive.header_media) if interactive.header_media is not None else None
+    action = interactive.action
+    frame: dict[str, Any] = {
+        "text": body,
+        "header": interactive.header_text,
+        "footer": interactive.footer,
+        "media": media,
+    }
     frame.update(common)
 
     choices: list[Choice] = []
     if itype == "button":
-        for button in _list(action.get("buttons")):
-            reply = _map(_map(button).get("reply"))
-            button_id, title = _str(reply.get("id")), _str(reply.get("title"))
-            if button_id is None or title is None:
-                continue
-            answer = {"id": button_id, "title": title}
+        for button in interactive.buttons:
+            answer = {"id": button.id, "title": button.title}
             choices.append(
                 Choice(
                     len(choices) + 1,
-                    title,
+                    button.title,
                     None,
                     {
                         "type": "interactive",
@@ -406,26 +403,18 @@ def _interactive(
             )
         return Outgoing(kind="interactive", choices=choices, **frame) if choices else None
     if itype == "list":
-        for section in _list(action.get("sections")):
-            section = _map(section)
-            title = _str(section.get("title"))
-            for row in _list(section.get("rows")):
-                row = _map(row)
-                row_id, row_title = _str(row.get("id")), _str(row.get("title"))
-                if row_id is None or row_title is None:
-                    continue
-                description = _str(row.get("description"))
-                answer = {"id": row_id, "title": row_title}
-                if description is not None:
-                    answer["description"] = description
-                reply = {
-                    "type": "interactive",
-                    "interactive": {"type": "list_reply", "list_reply": answer},
-                }
-                choices.append(Choice(len(choices) + 1, row_title, description, reply, title))
+        for row in interactive.rows:
+            answer = {"id": row.id, "title": row.title}
+            if row.description is not None:
+                answer["description"] = row.description
+            reply = {
+                "type": "interactive",
+                "interactive": {"type": "list_reply", "list_reply": answer},
+            }
+            choices.append(Choice(len(choices) + 1, row.title, row.description, reply, row.section))
         if not choices:
             return None
-        label = _str(action.get("button"))
+        label = interactive.list_button
         return Outgoing(kind="interactive", choices=choices, choices_label=label, **frame)
     if itype == "cta_url":
         parameters = _map(action.get("parameters"))
@@ -595,12 +584,12 @@ def to_text(o: Outgoing, *, width: int = 72) -> str:
     if o.media is not None:
         label = o.media.type + (" (voice)" if o.media.voice else "")
         shown = f"[{label}: {o.media.name}]"
-        if o.kind in _MEDIA and o.media.caption:
+        if o.kind in MEDIA_TYPES and o.media.caption:
             shown += f" {o.media.caption}"
         lines.extend(_wrap(shown, width))
     if o.location is not None and o.kind == "location":
         lines.extend(_wrap(f"[location: {_place(o.location)}]", width))
-    elif o.text and o.kind not in _MEDIA:
+    elif o.text and o.kind not in MEDIA_TYPES:
         lines.extend(_wrap(o.text, width))
     if o.footer:
         lines.extend(_wrap(o.footer, width))
@@ -640,13 +629,3 @@ def _wrap(text: str, width: int) -> list[str]:
 
 def _lines(*parts: str | None) -> str:
     return "\n".join(p for p in parts if p)
-
-
-def _float(value: Any) -> float | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    return number if number == number and abs(number) != float("inf") else None

@@ -88,7 +88,7 @@ async def until(condition: Callable[[], bool], what: str, seconds: float = 20) -
 
 
 def texts(graph: FakeGraph, user: str) -> list[str]:
-    return [sent["text"]["body"] for sent in graph.messages_to(user)]
+    return [sent.text for sent in graph.messages_to(user)]
 
 
 async def test_an_answer_continues_the_dialogue_on_the_other_worker(

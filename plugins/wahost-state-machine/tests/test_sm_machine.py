@@ -42,7 +42,7 @@ def _old_api_warns() -> Iterator[None]:
 
 
 def texts(graph: Any) -> list[str | None]:
-    return [m.text if m.type == "text" else m["interactive"]["body"]["text"] for m in graph.sent]
+    return [m.text if m.type == "text" else m.message.interactive.body for m in graph.sent]
 
 
 async def state_of(bot: Any, key: str = KEY) -> Any:

@@ -54,7 +54,7 @@ def _new_api_does_not_warn() -> Iterator[None]:
 
 
 def texts(graph: Any) -> list[str | None]:
-    return [m.text if m.type == "text" else m["interactive"]["body"]["text"] for m in graph.sent]
+    return [m.text if m.type == "text" else m.message.interactive.body for m in graph.sent]
 
 
 async def say(bot: Any, *webhooks: dict[str, Any]) -> None:

@@ -346,9 +346,8 @@ class FakeGraph(
         url, secret, statuses, delay = self._status_target
         if delay:
             await asyncio.sleep(delay)
-        group = (
-            self.groups.get(accepted.wa_id) if accepted.get("recipient_type") == "group" else None
-        )
+        message = accepted.message
+        group = self.groups.get(accepted.wa_id) if message.recipient_type == "group" else None
         payloads: list[dict[str, Any]] = []
         for status in statuses:
             # A group send gets one sent (or failed) for the group and a delivered and a read
@@ -365,7 +364,7 @@ class FakeGraph(
                         recipient_type="group" if group is not None else None,
                         participant=participant,
                         phone_number_id=accepted.phone_number_id,
-                        biz_opaque_callback_data=accepted.get("biz_opaque_callback_data"),
+                        biz_opaque_callback_data=message.biz_opaque_callback_data,
                     )
                 )
         async with httpx.AsyncClient(timeout=10) as http_client:

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 import h11
 
+from wahost.outbound.parse import MessageBody, parse_message_body
 from wahost.testing.fake_graph.catalogue import error_body
 
 _PHRASES = frozenset(status.value for status in http.HTTPStatus)
@@ -113,6 +114,14 @@ class Accepted(dict[str, Any]):
         return {key: value for key, value in self.items() if key != "wamid"}
 
     @property
+    def message(self) -> MessageBody:
+        """The body read as a message (:func:`wahost.outbound.parse_message_body`): its
+        ``text``, ``interactive.buttons``, ``template.name``, ``media.caption``..."""
+        message = parse_message_body(self)
+        assert message is not None, "the fake accepts message bodies only"
+        return message
+
+    @property
     def to(self) -> str:
         """``to`` as sent."""
         return str(self["to"])
@@ -125,8 +134,7 @@ class Accepted(dict[str, Any]):
     @property
     def text(self) -> str | None:
         """The body of a text message, else ``None``."""
-        text = self.get("text")
-        return text.get("body") if self.type == "text" and isinstance(text, dict) else None
+        return self.message.text
 
 
 @dataclass
