@@ -47,6 +47,7 @@ from wahost.queue.base import (
     log_released,
 )
 from wahost.queue.owner import known_dead
+from wahost.retry import capped_delay
 from wahost.state.base import StateChanges, StateStore
 from wahost.unit_stamp import received_at
 from wahost.units import Unit, UnitKind
@@ -187,7 +188,7 @@ class PostgresQueue(QueueBackend):
                 self._listening.clear()
             failures += 1
             # The pool's calls log the outage once; this loop only waits for the server.
-            await asyncio.sleep(min(2.0, 0.1 * 2**failures))
+            await asyncio.sleep(capped_delay(failures + 1, 0.1, 2.0))
 
     async def _renew_forever(self) -> None:
         while True:
