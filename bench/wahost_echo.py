@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from bench import echo_plugin
-from wahost.cli import _load, _logging, _loop_factory
+from wahost.commands import configure_command_logging, event_loop_factory, load_command_config
 from wahost.host import Wahost
 from wahost.server import serve
 
@@ -17,10 +17,10 @@ from wahost.server import serve
 def main() -> None:
     import asyncio
 
-    config = _load(Path(sys.argv[1]))
-    _logging(config)
+    config = load_command_config(Path(sys.argv[1]))
+    configure_command_logging(config)
     host = Wahost(config, plugins=(echo_plugin,))
-    factory = _loop_factory()
+    factory = event_loop_factory()
     with asyncio.Runner(loop_factory=factory) as runner:
         runner.run(serve(host, with_worker=config.worker.enabled))
 

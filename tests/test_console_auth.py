@@ -12,7 +12,7 @@ import pytest
 from wahost.config import ConfigError, ConsoleConfig, parse_config
 from wahost.console.auth import COOKIE, CSRF_HEADER, Auth
 from wahost.console.throttle import LoginThrottle
-from wahost.console.web import console_of
+from wahost.console.web import CONSOLE, console_of
 from wahost.testing import BotHarness
 from wahost.testing.harness import make_config
 from wahost.testing.payloads import make_text
@@ -189,7 +189,7 @@ async def test_disabled_console_has_no_routes(tmp_path: Path) -> None:
         assert (await http.post("/-/console/login", data={"token": TOKEN})).status_code == 404
         # The journal stays silent too.
         await bot.post(make_text("hi"))
-        assert "wahost.console" not in bot.host.resources
+        assert CONSOLE not in bot.host.slots
 
 
 def test_sessions_are_signed_expire_and_die_with_the_process() -> None:

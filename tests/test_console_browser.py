@@ -17,6 +17,7 @@ import pytest
 from wahost import Context, hookimpl
 from wahost.models import InteractiveMessage, TextMessage
 from wahost.outbound import ReplyButton, ReplyButtons
+from wahost.simulator import SIMULATION
 from wahost.testing import BotHarness
 from wahost.testing.harness import make_config
 from wahost.testing.payloads import make_text
@@ -259,7 +260,7 @@ async def test_every_kind_of_bubble_and_action_in_the_browser(tmp_path: Path, br
 
     sim = ScriptedSimulator()
     async with BotHarness(tmp_path, config=CONSOLE, worker=False) as bot:
-        bot.host.resources["wahost.simulator"] = sim
+        bot.host.slots[SIMULATION] = sim
         errors: list[str] = []
         page = await open_page(browser, errors)
         await log_in(page, bot.url + "/-/console/chat")

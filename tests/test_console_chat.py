@@ -15,6 +15,7 @@ from wahost import Context, hookimpl
 from wahost.console.chat import UNAVAILABLE
 from wahost.models import InteractiveMessage, TextMessage
 from wahost.outbound import ReplyButton, ReplyButtons
+from wahost.simulator import SIMULATION
 from wahost.testing import BotHarness
 from wahost.testing.harness import make_config
 
@@ -85,7 +86,7 @@ class StandInSimulator:
 async def test_chat_api_drives_the_attached_simulator(tmp_path: Path) -> None:
     sim = StandInSimulator()
     async with BotHarness(tmp_path, config=CONSOLE, worker=False) as bot:
-        bot.host.resources["wahost.simulator"] = sim
+        bot.host.slots[SIMULATION] = sim
         async with httpx.AsyncClient(base_url=bot.url, headers=BEARER) as http:
             page = await http.get("/-/console/chat")
             assert page.status_code == 200 and 'id="chat"' in page.text
@@ -118,7 +119,7 @@ async def test_chat_api_drives_the_attached_simulator(tmp_path: Path) -> None:
 async def test_chat_act_with_a_session_needs_the_csrf_token(tmp_path: Path) -> None:
     sim = StandInSimulator()
     async with BotHarness(tmp_path, config=CONSOLE, worker=False) as bot:
-        bot.host.resources["wahost.simulator"] = sim
+        bot.host.slots[SIMULATION] = sim
         async with httpx.AsyncClient(base_url=bot.url) as http:
             await http.post("/-/console/login", data={"token": TOKEN})
             page = await http.get("/-/console/chat")

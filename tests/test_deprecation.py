@@ -114,3 +114,13 @@ def test_an_import_path_that_moved_still_works_for_one_release_and_warns() -> No
     assert Route is wahost.Route
     with pytest.raises(AttributeError, match="no_such_name"):
         wahost.host.no_such_name  # noqa: B018
+
+
+def test_the_cli_helpers_plugins_imported_privately_still_work_and_warn() -> None:
+    import wahost.cli
+    import wahost.commands
+
+    with pytest.warns(DeprecationWarning, match=r"wahost\.cli\._run moved to wahost\.commands"):
+        assert wahost.cli._run is wahost.commands.run_command  # type: ignore[attr-defined]
+    with pytest.warns(DeprecationWarning, match="host_for_command"):
+        from wahost.cli import _running  # type: ignore[attr-defined]  # noqa: F401

@@ -237,6 +237,8 @@ async def test_regex_matches_the_whole_text_unless_search(host: Wahost) -> None:
         (F.reply("pick"), "pickle", False),
         (F.reply("a", "b"), "b", True),
         (F.reply, "whatever", True),
+        (F.reply("pick", exact=True), "pick", True),
+        (F.reply("pick", exact=True), 'pick:["tea",1]', False),
     ],
 )
 async def test_reply_matches_an_id_or_a_prefix_before_a_colon(
@@ -247,6 +249,17 @@ async def test_reply_matches_an_id_or_a_prefix_before_a_colon(
         result = await check(flt, message, ctx)
         assert (result == {"reply_id": reply_id}) is expected
         assert bool(result) is expected
+
+
+async def test_message_type_matches_the_types_named_at_run_time(host: Wahost) -> None:
+    image, ctx = update_of(host, "cloudapi/inbound_image.json")
+    text, _ = update_of(host, "cloudapi/inbound_text.json")
+    either = F.message_type("location", "image")
+    assert await matches(either, image, ctx) and not await matches(either, text, ctx)
+    assert repr(either) == "F.message_type('image', 'location')"
+    assert repr(F.reply("a", exact=True)) == "F.reply('a', exact=True)"
+    with pytest.raises(TypeError, match="message type names"):
+        F.message_type()
 
 
 async def test_reply_takes_template_quick_reply_payloads(host: Wahost) -> None:

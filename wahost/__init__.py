@@ -22,6 +22,7 @@ from wahost.models import (
     WebhookError,
 )
 from wahost.router import SKIP, HandlerSkipped, Router
+from wahost.slots import SlotKey, Slots
 from wahost.units import Unit
 from wahost.web import Route
 
@@ -38,6 +39,8 @@ __all__ = [
     "Message",
     "Route",
     "Router",
+    "SlotKey",
+    "Slots",
     "Status",
     "StatusKind",
     "Unit",

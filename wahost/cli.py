@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
-import asyncio
-import errno
 import importlib
 import json
 import re
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 import msgspec
-import structlog
 
 from wahost.account.commands import COMMANDS as ACCOUNT_COMMANDS
 from wahost.cli_options import config_option as config_option  # plugins import it from here
-from wahost.config import Config, ConfigError, config_to_toml, load_config
-from wahost.config.audit import Exposure, find_exposures
+from wahost.commands import (
+    bot_modules as bot_modules,  # public here before wahost.commands existed
+)
+from wahost.commands import (
+    command_host,
+    exposures,
+    host_for_command,
+    load_command_config,
+    run_command,
+)
+from wahost.config import ConfigError, config_to_toml
+from wahost.deprecation import moved_names
 from wahost.logs import configure_logging
 from wahost.meta_setup import webhook_group
 from wahost.plugins import PluginError, build_plugin_manager
@@ -27,12 +34,19 @@ from wahost.startup_log import log_start
 
 T = TypeVar("T")
 
-
-def _load(path: Path, *, require_secrets: bool = True) -> Config:
-    try:
-        return load_config(path, require_secrets=require_secrets)
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from None
+#: The helpers' old private names until the next minor release (a plugin's command imported
+#: them from here): :mod:`wahost.commands` has them.
+__getattr__ = moved_names(
+    __name__,
+    {
+        "_load": "wahost.commands.load_command_config",
+        "_run": "wahost.commands.run_command",
+        "_running": "wahost.commands.host_for_command",
+        "_logging": "wahost.commands.configure_command_logging",
+        "_loop_factory": "wahost.commands.event_loop_factory",
+        "_host": "wahost.commands.command_host",
+    },
+)
 
 
 bot_option = click.option(
@@ -50,117 +64,6 @@ reload_option = click.option(
     help="For development: restart when a .py file of the bot's folders or the "
     "configuration changes.",
 )
-
-
-def bot_modules(specs: tuple[str, ...], option: str = "--bot") -> list[Any]:
-    """Import the ``--bot`` modules (resolved against the current directory); a module that
-    cannot be used stops the command with one line naming it and the option."""
-    from wahost.bots import BotLoadError, bot_plugins, import_bot
-
-    modules = []
-    for spec in specs:
-        try:
-            module = import_bot(spec, Path.cwd())
-            bot_plugins(module)
-        except BotLoadError as exc:
-            raise click.ClickException(f"{option} {spec}: {exc}") from None
-        modules.append(module)
-    return modules
-
-
-def _host(
-    config: Config,
-    *,
-    plugins: tuple[object, ...] = (),
-    bots: list[Any] | None = None,
-    graph_transport: Any = None,
-) -> Any:
-    from wahost.host import StartupError, Wahost
-
-    try:
-        return Wahost(config, plugins=plugins, bots=bots or (), graph_transport=graph_transport)
-    except (ConfigError, PluginError, StartupError) as exc:
-        raise click.ClickException(str(exc)) from None
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """uvloop's event loop where it is installed (with uvicorn[standard]; not on Windows)."""
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
-
-
-#: Errors of the machine, not of wahost, that stop a command: one line says it all.
-_ENVIRONMENT_ERRNOS = {
-    errno.EACCES,
-    errno.EPERM,
-    errno.EROFS,
-    errno.ENOENT,
-    errno.EISDIR,
-    errno.ENOTDIR,
-    errno.ENOSPC,
-    errno.EADDRINUSE,
-    errno.EADDRNOTAVAIL,
-}
-
-
-def _run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
-    from wahost.host import StartupError
-    from wahost.queue.base import QueueUnavailable
-    from wahost.state.base import StoreUnavailable
-
-    try:
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            return runner.run(factory())
-    except (StartupError, PluginError, ConfigError) as exc:
-        raise click.ClickException(str(exc)) from None
-    except (QueueUnavailable, StoreUnavailable) as exc:
-        raise click.ClickException(
-            f"the store cannot be used: {_one_line(exc)} (check [queue]/[state] path or url: "
-            "the file's directory must be writable by this user, the server reachable)"
-        ) from None
-    except OSError as exc:
-        if exc.errno not in _ENVIRONMENT_ERRNOS:
-            raise
-        raise click.ClickException(_one_line(exc)) from None
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _logging(config: Config) -> None:
-    configure_logging(
-        level=config.logging.level, format=config.logging.format, secrets=config.secrets()
-    )
-
-
-def _exposures(config: Config, host: Any) -> list[Exposure]:
-    """What of the configuration's secrets and the database others may read (a line each)."""
-    schemas: dict[str, Any] = {}
-    for mapping in host.dispatch.collect("wahost_config_schema"):
-        schemas.update(mapping)
-    return find_exposures(config, schemas)
-
-
-def _running(
-    config_path: Path, bot_specs: tuple[str, ...] = (), *, warn_exposures: bool = False
-) -> tuple[Config, Any]:
-    """The configuration and host for a command that runs the host, with logging set up; with
-    ``warn_exposures`` (the long-running serve and worker), a warning logged for each secret
-    or database file others may read — one-shot commands (send, profile, templates...) print
-    their results and leave that to ``wahost check``."""
-    config = _load(config_path)
-    bots = bot_modules(bot_specs)
-    _logging(config)
-    host = _host(config, bots=bots)
-    if warn_exposures:
-        log = structlog.get_logger("wahost")
-        for exposure in _exposures(config, host):
-            log.warning(str(exposure))
-    return config, host
 
 
 class _Root(click.Group):
@@ -205,14 +108,14 @@ def check(config_path: Path) -> None:
     """Validate the configuration and print it resolved, secrets redacted; warn about
     secrets written in plain text and files others may read (secret files, this file, the
     database)."""
-    config = _load(config_path)
-    host = _host(config, graph_transport=_no_graph_transport())
+    config = load_command_config(config_path)
+    host = command_host(config, graph_transport=_no_graph_transport())
     _dry_start(host)
     click.echo(f"# {config_path}: valid")
     broken = [info for info in host.plugins if info.error]
     for info in broken:
         click.echo(f"# warning: plugin {info.name} not loaded: {info.error}")
-    for exposure in _exposures(config, host):
+    for exposure in exposures(config, host):
         click.echo(f"# warning: {exposure}")
     click.echo(config_to_toml(config.redacted(also=host.plugin_secrets)), nl=False)
 
@@ -239,7 +142,7 @@ def _dry_start(host: Any) -> None:
     # check prints its verdict and the configuration on stdout: the start-up's log lines
     # (and a failing plugin's traceback) would only bury the one line that says what is wrong.
     configure_logging(level="critical", format="console")
-    _run(start_and_stop)
+    run_command(start_and_stop)
 
 
 def _reloading(
@@ -279,7 +182,7 @@ def serve(
         extra += ["--port", str(port)] if port is not None else []
         _reloading("serve", config_path, bot_specs, extra)
         return
-    config, host = _running(config_path, bot_specs, warn_exposures=True)
+    config, host = host_for_command(config_path, bot_specs, warn_exposures=True)
     server = host.config.server
     if bind_host is not None or port is not None:
         # The command line wins over the file, as in every server: the platform gives --port.
@@ -290,7 +193,7 @@ def serve(
         )
         host.config.server = server
     log_start(host, serving=True)
-    _run(lambda: serve_host(host, with_worker=config.worker.enabled))
+    run_command(lambda: serve_host(host, with_worker=config.worker.enabled))
 
 
 @cli.command()
@@ -304,9 +207,9 @@ def worker(config_path: Path, bot_specs: tuple[str, ...], reload: bool) -> None:
     if reload:
         _reloading("worker", config_path, bot_specs)
         return
-    _, host = _running(config_path, bot_specs, warn_exposures=True)
+    _, host = host_for_command(config_path, bot_specs, warn_exposures=True)
     log_start(host, serving=False)
-    _run(lambda: run_worker(host))
+    run_command(lambda: run_worker(host))
 
 
 cli.add_command(simulate)
@@ -334,7 +237,7 @@ def plugins(config_path: Path | None, as_json: bool, bot_specs: tuple[str, ...])
     options: dict[str, Any] = {}
     bots: list[Any] = []
     if config_path is not None:
-        config = _load(config_path, require_secrets=False)
+        config = load_command_config(config_path, require_secrets=False)
         options = {
             "enabled": config.plugins.enabled,
             "disabled": config.plugins.disabled,
@@ -400,7 +303,7 @@ def _send(
 ) -> None:
     """Send ``message``; with ``upload``, first upload the local file and send
     ``upload(media_id)``."""
-    _, host = _running(config_path)
+    _, host = host_for_command(config_path)
 
     async def run() -> Any:
         async with host:
@@ -410,7 +313,7 @@ def _send(
             return await host.send(to, outbound)
 
     try:
-        sent = _run(run)
+        sent = run_command(run)
     except (ValueError, TypeError) as exc:
         raise click.ClickException(str(exc)) from None
     except Exception as exc:  # a Graph error: print it, not a traceback
@@ -568,14 +471,14 @@ def queue() -> None:
 
 def _with_queue(config_path: Path, action: Callable[[Any], Awaitable[T]]) -> T:
     # The store is all these commands read: the Graph API's secrets need not be set.
-    config = _load(config_path, require_secrets=False)
-    host = _host(config)
+    config = load_command_config(config_path, require_secrets=False)
+    host = command_host(config)
 
     async def run() -> T:
         async with host:
             return await action(host.queue)
 
-    return _run(run)
+    return run_command(run)
 
 
 @queue.command("stats")
@@ -631,8 +534,8 @@ def queue_downgrade(config_path: Path) -> None:
     from wahost.queue.sqlite import SQLiteQueue
 
     try:
-        config = _load(config_path, require_secrets=False)
-        queue = _host(config).make_queue()  # not opened: opening upgrades it
+        config = load_command_config(config_path, require_secrets=False)
+        queue = command_host(config).make_queue()  # not opened: opening upgrades it
     except StartupError as exc:
         raise click.ClickException(str(exc)) from None
     if not isinstance(queue, SQLiteQueue):
@@ -640,7 +543,7 @@ def queue_downgrade(config_path: Path) -> None:
             f"the {queue.name!r} queue has no schema to downgrade (only SQLite's changed)"
         )
     try:
-        found = _run(queue.downgrade)
+        found = run_command(queue.downgrade)
     except QueueUnavailable as exc:
         raise click.ClickException(str(exc)) from None
     if found >= 2:

@@ -21,6 +21,7 @@ from wahost import local_media, marketing
 from wahost.errors import GraphError
 from wahost.groups import Chat, chat_of
 from wahost.router import HandlerSkipped
+from wahost.slots import LegacyView, Slots
 from wahost.state.base import ConversationState, KVWrite, StateChanges, now
 from wahost.units import Unit, conversation_key
 
@@ -119,9 +120,9 @@ class Context:
         self.sends = 0
         #: The decoded update (message, status, error or event) being handled.
         self.update: Any = None
-        #: Values plugins share while handling this unit (e.g. the path of downloaded media),
-        #: keyed by a name that starts with the plugin's name.
-        self.extras: dict[str, Any] = {}
+        #: What plugins share while handling this unit (the path of downloaded media, the
+        #: recognised command), each in a typed slot its plugin owns (:mod:`wahost.slots`).
+        self.slots = Slots()
         #: The router handler being run (set by :class:`wahost.Router`), or ``None``.
         self.running: Running | None = None
         #: The dialogue this context runs (``ctx.ask``), or ``None``: its sends go through the
@@ -133,6 +134,12 @@ class Context:
         self.log = structlog.get_logger("wahost.unit").bind(
             unit=unit.key, kind=unit.kind, conversation=unit.conversation
         )
+
+    @property
+    def extras(self) -> LegacyView:
+        """**Deprecated** (removed in the next minor release): use :attr:`slots`. A dict view
+        of the slots by their keys' names, warning at each use."""
+        return self.slots.legacy_view("ctx.extras")
 
     def skip(self) -> NoReturn:
         """Pass the update on: inside a :class:`wahost.Router`'s handler, the router tries its

@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import structlog
 
@@ -20,6 +20,7 @@ from wahost.deprecation import moved_names
 from wahost.dispatch import Dispatcher
 from wahost.logs import add_secrets
 from wahost.plugins import PluginError, PluginInfo, build_plugin_manager
+from wahost.slots import LegacyView, Slots
 
 if TYPE_CHECKING:
     from wahost.graph import GraphClient, SentMessage
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     from wahost.state.base import StateStore
     from wahost.tracing import Tracing
     from wahost.webhook import Ingress
+
+T = TypeVar("T")
 
 #: ``wahost.host.Route`` until the next minor release (it is ``wahost.Route``).
 __getattr__ = moved_names(__name__, {"Route": "wahost.web.Route"})
@@ -113,8 +116,9 @@ class Wahost:
         #: The reply outbox of ``ctx.send`` (set up by :meth:`start`).
         self.outbox: Outbox | None = None
         self._graph_transport = graph_transport
-        #: Shared objects of plugins and backends for this host (e.g. one SQLite engine).
-        self.resources: dict[str, Any] = {}
+        #: What plugins and backends share for this host (one SQLite engine, a registry), each
+        #: in a typed slot its plugin owns (:mod:`wahost.slots`).
+        self.slots = Slots()
         self._wakeup: asyncio.Event | None = None
         self.started = False
         #: This host's Prometheus metrics when ``[metrics] enabled`` (:mod:`wahost.metrics`).
@@ -153,9 +157,33 @@ class Wahost:
             raise RuntimeError("the host is not started")
         return self._state
 
-    def plugin_config(self, name: str) -> Any:
-        """The validated settings struct of ``[plugins.<name>]``."""
-        return self._plugin_settings[name]
+    @overload
+    def plugin_config(self, name: str) -> Any: ...
+    @overload
+    def plugin_config(self, name: str, schema: type[T]) -> T: ...
+    def plugin_config(self, name: str, schema: type[Any] | None = None) -> Any:
+        """The validated settings of ``[plugins.<name>]``: an instance of the struct the
+        plugin's ``wahost_config_schema`` gives for ``name``. With ``schema`` (that struct),
+        typed as such for mypy and checked: a plugin that asks for another plugin's section
+        with the wrong struct learns it at once."""
+        try:
+            settings = self._plugin_settings[name]
+        except KeyError:
+            raise KeyError(
+                f"no plugin gives a config schema for [plugins.{name}] "
+                "(wahost_config_schema), or it is not loaded"
+            ) from None
+        if schema is not None and not isinstance(settings, schema):
+            raise TypeError(
+                f"[plugins.{name}] is a {type(settings).__qualname__}, not a {schema.__qualname__}"
+            )
+        return settings
+
+    @property
+    def resources(self) -> LegacyView:
+        """**Deprecated** (removed in the next minor release): use :attr:`slots`. A dict view
+        of the slots by their keys' names, warning at each use."""
+        return self.slots.legacy_view("host.resources")
 
     def plugin(self, name: str) -> PluginInfo | None:
         return next((info for info in self.plugins if info.name == name), None)

@@ -157,9 +157,9 @@ def webhook_group() -> None:
 def subscribe_command(config_path: Path, url: str, level: Level) -> None:
     """Subscribe the app to the WABA and point this number's webhooks at URL, with the
     configured verify token. Meta verifies URL at once: `wahost serve` must answer there."""
-    from wahost.cli import _load, _run, _running
+    from wahost.commands import host_for_command, load_command_config, run_command
 
-    config = _load(config_path)
+    config = load_command_config(config_path)
     for warning in check_callback_url(url, config):
         click.echo(f"warning: {warning}", err=True)
     if level == "waba" and not config.whatsapp.waba_id:
@@ -167,14 +167,14 @@ def subscribe_command(config_path: Path, url: str, level: Level) -> None:
             f"{config.source}: whatsapp.waba_id: required for --level waba (WhatsApp Manager "
             "> Account tools > Phone numbers shows it); or use --level phone"
         )
-    _, host = _running(config_path)
+    _, host = host_for_command(config_path)
 
     async def run() -> Subscription:
         async with host:
             await subscribe(host.client, config, url, level)
             return await status(host.client, config)
 
-    found = _graph(lambda: _run(run))
+    found = _graph(lambda: run_command(run))
     for line in describe(found):
         click.echo(line)
 
@@ -184,15 +184,15 @@ def subscribe_command(config_path: Path, url: str, level: Level) -> None:
 def status_command(config_path: Path) -> None:
     """Show where Meta sends this number's webhooks: the URL at each level and which one
     applies, and whether the app is subscribed to the WABA."""
-    from wahost.cli import _run, _running
+    from wahost.commands import host_for_command, run_command
 
-    config, host = _running(config_path)
+    config, host = host_for_command(config_path)
 
     async def run() -> Subscription:
         async with host:
             return await status(host.client, config)
 
-    for line in describe(_graph(lambda: _run(run))):
+    for line in describe(_graph(lambda: run_command(run))):
         click.echo(line)
 
 

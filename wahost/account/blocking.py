@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from wahost.account import _checks
+from wahost.account import validation
 from wahost.graph import GraphClient
 
 __all__ = ["BLOCK_MAX", "BlockResult", "BlockedPage", "BlockedUser", "BlockingApi", "FailedUser"]
@@ -92,7 +92,7 @@ class BlockingApi:
 
     async def blocked(self, *, limit: int = 100, after: str | None = None) -> BlockedPage:
         """One page of the blocked users."""
-        params: dict[str, Any] = {"limit": _checks.page_limit(limit, "limit", BLOCK_MAX)}
+        params: dict[str, Any] = {"limit": validation.page_limit(limit, "limit", BLOCK_MAX)}
         if after:
             params["after"] = after
         answer = await self.client.request(
@@ -109,7 +109,7 @@ class BlockingApi:
         return BlockedPage(users=users, after=cursors.get("after") if paging.get("next") else None)
 
     async def _change(self, method: str, users: Sequence[str], done_key: str) -> BlockResult:
-        wanted = _checks.ids(users, "users", BLOCK_MAX)
+        wanted = validation.ids(users, "users", BLOCK_MAX)
         answer = await self.client.request(
             method,
             f"/{self.phone_number_id}/block_users",

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from wahost.account import _checks
+from wahost.account import validation
 from wahost.graph import GraphClient
 
 __all__ = [
@@ -166,10 +166,10 @@ class GroupsApi:
         (``group_create``), whose ``request_id`` is this one."""
         body: dict[str, Any] = {
             "messaging_product": "whatsapp",
-            "subject": _checks.text(subject, "subject", SUBJECT_MAX),
+            "subject": validation.text(subject, "subject", SUBJECT_MAX),
         }
         if description is not None:
-            body["description"] = _checks.text(
+            body["description"] = validation.text(
                 description, "description", DESCRIPTION_MAX, allow_empty=True
             )
         if join_approval_mode not in ("auto_approve", "approval_required"):
@@ -197,7 +197,7 @@ class GroupsApi:
         self, *, limit: int = 25, after: str | None = None, before: str | None = None
     ) -> GroupPage:
         """One page of the number's groups (``limit`` 1 to 1024)."""
-        params: dict[str, Any] = {"limit": _checks.page_limit(limit, "limit", LIST_LIMIT_MAX)}
+        params: dict[str, Any] = {"limit": validation.page_limit(limit, "limit", LIST_LIMIT_MAX)}
         if after:
             params["after"] = after
         if before:
@@ -251,7 +251,7 @@ class GroupsApi:
     async def _join_requests(
         self, method: str, group_id: str, join_request_ids: Sequence[str], outcome: str
     ) -> JoinRequestsResult:
-        wanted = _checks.ids(join_request_ids, "join_request_ids", 1024)
+        wanted = validation.ids(join_request_ids, "join_request_ids", 1024)
         answer = await self.client.request(
             method,
             f"/{_group(group_id)}/join_requests",
@@ -269,7 +269,7 @@ class GroupsApi:
     async def remove_participants(self, group_id: str, users: Sequence[str]) -> str | None:
         """Remove members (phone numbers or wa_ids, at most 8); they cannot come back by the
         invite link. The outcome comes as ``group_participants_remove``."""
-        wanted = _checks.ids(users, "users", PARTICIPANTS_MAX)
+        wanted = validation.ids(users, "users", PARTICIPANTS_MAX)
         answer = await self.client.request(
             "DELETE",
             f"/{_group(group_id)}/participants",
@@ -284,9 +284,9 @@ class GroupsApi:
         """Change the subject and/or the description (``""`` clears the description)."""
         body: dict[str, Any] = {"messaging_product": "whatsapp"}
         if subject is not None:
-            body["subject"] = _checks.text(subject, "subject", SUBJECT_MAX)
+            body["subject"] = validation.text(subject, "subject", SUBJECT_MAX)
         if description is not None:
-            body["description"] = _checks.text(
+            body["description"] = validation.text(
                 description, "description", DESCRIPTION_MAX, allow_empty=True
             )
         if len(body) == 1:
@@ -301,7 +301,7 @@ class GroupsApi:
         its curl sample says ``file``: UNVERIFIED, §12.6)."""
         if len(jpeg) > PICTURE_MAX_BYTES:
             raise ValueError(f"picture: at most 5 MB (got {len(jpeg)} bytes)")
-        size = _checks.jpeg_size(jpeg)
+        size = validation.jpeg_size(jpeg)
         if size is None:
             raise ValueError("picture: must be a JPEG (Meta takes no other format)")
         width, height = size

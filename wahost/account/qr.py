@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from wahost.account import _checks
+from wahost.account import validation
 from wahost.graph import GraphClient
 
 __all__ = ["PREFILLED_MAX", "QrCode", "QrCodesApi"]
@@ -72,7 +72,7 @@ class QrCodesApi:
         """A new code whose chat opens with ``prefilled_message``; its image URL in
         ``image_format``."""
         body = {
-            "prefilled_message": _checks.text(
+            "prefilled_message": validation.text(
                 prefilled_message, "prefilled_message", PREFILLED_MAX
             ),
             "generate_qr_image": _format(image_format),
@@ -106,7 +106,7 @@ class QrCodesApi:
         """Change the code's prefilled message (the code and link stay the same)."""
         body = {
             "code": _code(code),
-            "prefilled_message": _checks.text(
+            "prefilled_message": validation.text(
                 prefilled_message, "prefilled_message", PREFILLED_MAX
             ),
         }

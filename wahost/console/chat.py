@@ -1,9 +1,10 @@
 """The chat page: the simulator in the browser.
 
-The page talks to the simulator attached to the host (``host.resources["wahost.simulator"]``,
-set by ``wahost simulate --web``) through three calls: the users, a long poll of the thread's
-items, and an action (a text, a choice, a form, a reaction), plus a fourth that stages a group
-chat (its participants then write into it, one at a time). Against a real Meta account
+The page talks to the simulator attached to the host (the slot
+:data:`wahost.simulator.SIMULATION`, set by ``wahost simulate --web``) through three calls:
+the users, a long poll of the thread's items, and an action (a text, a choice, a form, a
+reaction), plus a fourth that stages a group chat (its participants then write into it, one
+at a time). Against a real Meta account
 there is no simulator: the page says so and the API answers 404.
 """
 
@@ -17,11 +18,12 @@ import quart
 
 from wahost.console.auth import CSRF_HEADER, Identity
 from wahost.console.web import Console
+from wahost.simulator import SIMULATION
 
 if TYPE_CHECKING:
+    from wahost.simulator.session import Simulation
     from wahost.web import Route
 
-SIMULATOR_KEY = "wahost.simulator"
 UNAVAILABLE = (
     "no simulator is attached to this host: the chat is available under `wahost simulate --web`"
 )
@@ -29,8 +31,8 @@ UNAVAILABLE = (
 MAX_WAIT = 25.0
 
 
-def simulator(console: Console) -> Any:
-    return console.host.resources.get(SIMULATOR_KEY)
+def simulator(console: Console) -> Simulation | None:
+    return console.host.slots.get(SIMULATION)
 
 
 def _unavailable(console: Console) -> quart.Response:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import msgspec
 
+from wahost.slots import SlotKey
 from wahost.units import conversation_key
 
 if TYPE_CHECKING:
@@ -76,9 +77,9 @@ class SentRecord(msgspec.Struct, kw_only=True):
 
 _encode = msgspec.json.encode
 
-#: ``ctx.extras`` keys: when this unit's message was received, and whether that is pinned.
-_RECEIVED = "wahost.console.received"
-_PINNED = "wahost.console.pinned"
+#: Slots of ``ctx.slots``: when this unit's message was received, and whether that is pinned.
+_RECEIVED: SlotKey[float] = SlotKey("wahost.console.received")
+_PINNED: SlotKey[bool] = SlotKey("wahost.console.pinned")
 
 
 def _stamp(at: float) -> str:
@@ -138,7 +139,7 @@ class Journal:
             pinned = await self.host.state.kv_get(NAMESPACE, f"u/{unit.key}")
             if pinned is not None:
                 at = float(pinned)
-        ctx.extras[_RECEIVED] = at
+        ctx.slots[_RECEIVED] = at
         text = preview(message)
         entry = Entry(
             kind="in",
@@ -189,10 +190,10 @@ class Journal:
     async def sent(self, sent: SentMessage, ctx: Context | None) -> None:
         """A message Meta accepted: written at once (see the module docstring)."""
         store = self.host.state
-        if ctx is not None and _RECEIVED in ctx.extras and not ctx.extras.get(_PINNED):
-            received = str(ctx.extras[_RECEIVED]).encode()
+        if ctx is not None and _RECEIVED in ctx.slots and not ctx.slots.get(_PINNED):
+            received = str(ctx.slots[_RECEIVED]).encode()
             await store.kv_set(NAMESPACE, f"u/{ctx.unit.key}", received, ttl=self.ttl)
-            ctx.extras[_PINNED] = True
+            ctx.slots[_PINNED] = True
         # The user's id as Meta resolved it: the key inbound messages of the user have.
         user = sent.wa_id or sent.to
         conversation = conversation_key(sent.phone_number_id, user)

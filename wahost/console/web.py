@@ -29,12 +29,12 @@ from wahost.console.auth import COOKIE, CSRF_FIELD, CSRF_HEADER, Auth, Claim, Id
 from wahost.console.journal import Journal
 from wahost.console.sampler import RateSampler
 from wahost.console.throttle import LoginThrottle, Refusal
+from wahost.slots import SlotKey
 
 if TYPE_CHECKING:
     from wahost.host import Wahost
 
 PREFIX = "/-/console"
-RESOURCE_KEY = "wahost.console"
 
 log = structlog.get_logger("wahost.console")
 
@@ -77,7 +77,7 @@ def safe_next(value: str | None) -> str:
 
 
 class Console:
-    """The console of one host (``host.resources["wahost.console"]``)."""
+    """The console of one host (in the slot :data:`CONSOLE` of ``host.slots``)."""
 
     def __init__(self, host: Wahost) -> None:
         config = host.config.console
@@ -262,10 +262,10 @@ class Console:
         return self.secure(response)
 
 
+#: The host's console.
+CONSOLE: SlotKey[Console] = SlotKey("wahost.console")
+
+
 def console_of(host: Wahost) -> Console:
     """The host's console, created on first use."""
-    console = host.resources.get(RESOURCE_KEY)
-    if console is None:
-        console = host.resources[RESOURCE_KEY] = Console(host)
-    assert isinstance(console, Console)
-    return console
+    return host.slots.setdefault(CONSOLE, lambda: Console(host))

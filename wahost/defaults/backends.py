@@ -12,24 +12,35 @@ from typing import TYPE_CHECKING, Any
 
 from wahost.hookspecs import hookimpl
 from wahost.queue.base import QueueBackend
+from wahost.slots import SlotKey
 from wahost.state.base import StateStore
 
 if TYPE_CHECKING:
+    from wahost.host import Wahost
     from wahost.pacing import SendPacer
+    from wahost.sqlite_db import SQLiteDatabase
     from wahost.state.memory import MemoryStateStore
 
 
-def _sqlite_database(host: Any, path: str) -> Any:
+#: This host's SQLite databases by resolved path: a queue and a state store on one file share
+#: one engine.
+SQLITE_DATABASES: SlotKey[dict[str, SQLiteDatabase]] = SlotKey("wahost.sqlite_databases")
+#: This host's memory state store, shared by the memory queue.
+MEMORY_STATE: SlotKey[MemoryStateStore] = SlotKey("wahost.memory_state")
+
+
+def _sqlite_database(host: Wahost, path: str) -> SQLiteDatabase:
     from wahost.sqlite_db import SQLiteDatabase
 
-    key = f"sqlite:{Path(path).resolve()}"
-    database = host.resources.get(key)
+    databases = host.slots.setdefault(SQLITE_DATABASES, dict)
+    key = str(Path(path).resolve())
+    database = databases.get(key)
     if database is None:
         queue = host.config.queue
         database = SQLiteDatabase(
             path, synchronous=queue.synchronous, busy_timeout=queue.busy_timeout
         )
-        host.resources[key] = database
+        databases[key] = database
     return database
 
 
@@ -62,15 +73,11 @@ def wahost_state_store(host: Any, config: Any) -> StateStore | None:
     return None
 
 
-def _memory_store(host: Any) -> MemoryStateStore:
+def _memory_store(host: Wahost) -> MemoryStateStore:
     """One memory store per host, shared by the memory queue (atomic ack + state)."""
     from wahost.state.memory import MemoryStateStore
 
-    store: MemoryStateStore | None = host.resources.get("memory:state")
-    if store is None:
-        store = MemoryStateStore(ttl=host.config.state.ttl)
-        host.resources["memory:state"] = store
-    return store
+    return host.slots.setdefault(MEMORY_STATE, lambda: MemoryStateStore(ttl=host.config.state.ttl))
 
 
 @hookimpl(trylast=True)

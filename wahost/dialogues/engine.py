@@ -249,7 +249,7 @@ class Dialogues:
         run_ctx.state = Conversation(ctx.state.key, journal.start_state)
         run = DialogueRun(journal, run_ctx, ctx, offer=offer)
         run_ctx.dialogue = run
-        run_ctx.extras = ctx.extras
+        run_ctx.slots = ctx.slots
         run_ctx.log = ctx.log.bind(dialogue=journal.id, handler=journal.handler)
         hook = f"on_{handler.kind}"
         try:

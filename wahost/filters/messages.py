@@ -39,6 +39,15 @@ class _Type(Filter):
         return f"F.{self.name}"
 
 
+def message_type(*types: str) -> Filter:
+    """A message whose ``type`` is one of ``types``, Meta's names (``"image"``, ``"location"``,
+    ``"interactive"``...): for a type named at run time, as a configuration gives it;
+    ``F.image`` is ``F.message_type("image")``."""
+    if not types or not all(isinstance(t, str) and t for t in types):
+        raise TypeError("F.message_type() takes one or more message type names")
+    return _Type(f"message_type({', '.join(map(repr, sorted(set(types))))})", *types)
+
+
 class _Voice(Filter):
     kinds = MESSAGES
 
@@ -312,19 +321,21 @@ def reply_id(message: Any) -> str | None:
 class _Reply(Filter):
     """``F.reply``: any reply-button or list-row answer (and template quick-reply buttons);
     ``F.reply("yes", "pick")``: an id equal to one of these or starting with one of them
-    followed by ``:`` (the prefix of a :class:`~wahost.CallbackData`). Gives ``reply_id``."""
+    followed by ``:`` (the prefix of a :class:`~wahost.CallbackData`); with ``exact=True``,
+    only an id equal to one of them. Gives ``reply_id``."""
 
     kinds = MESSAGES
     provides = frozenset({"reply_id"})
 
-    def __init__(self, ids: tuple[str, ...] = ()) -> None:
+    def __init__(self, ids: tuple[str, ...] = (), exact: bool = False) -> None:
         self.ids = frozenset(ids)
-        self.prefixes = tuple(f"{i}:" for i in ids)
+        self.exact = exact
+        self.prefixes = () if exact else tuple(f"{i}:" for i in ids)
 
-    def __call__(self, *ids: str) -> Filter:
+    def __call__(self, *ids: str, exact: bool = False) -> Filter:
         if not ids or not all(isinstance(i, str) and i for i in ids):
             raise TypeError("F.reply() takes one or more ids or id prefixes")
-        return _Reply(ids)
+        return _Reply(ids, exact)
 
     def check(self, update: Any, ctx: Context) -> FilterResult:
         found = reply_id(update)
@@ -335,7 +346,10 @@ class _Reply(Filter):
         return {"reply_id": found}
 
     def __repr__(self) -> str:
-        return f"F.reply({', '.join(map(repr, sorted(self.ids)))})" if self.ids else "F.reply"
+        if not self.ids:
+            return "F.reply"
+        exact = ", exact=True" if self.exact else ""
+        return f"F.reply({', '.join(map(repr, sorted(self.ids)))}{exact})"
 
 
 reply: Final = _Reply()

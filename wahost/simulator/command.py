@@ -129,7 +129,7 @@ def simulate(
     bot's replies are shown with their buttons, lists and forms, and answered with the status
     webhooks Meta would send (sent, delivered, read).
     """
-    from wahost.cli import bot_modules
+    from wahost.commands import bot_modules
     from wahost.simulator.session import DEFAULT_USER, Simulation, load_flows
     from wahost.simulator.terminal import TerminalChat
 
@@ -175,10 +175,10 @@ def simulate(
             else:
                 await TerminalChat(sim).run()
 
-    from wahost.cli import _run
+    from wahost.commands import run_command
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: the runner stopped the bot
-        _run(main)
+        run_command(main)
 
 
 def _group_spec(spec: str) -> tuple[str, list[str]]:

@@ -38,11 +38,12 @@ import structlog
 from wahost.config import Config
 from wahost.hookspecs import hookimpl
 from wahost.host import Wahost
-from wahost.server import run_http
+from wahost.server import listening_socket, run_http
+from wahost.simulator import SIMULATION
 from wahost.simulator.flowform import FormError, form_for, nfm_reply, submit
 from wahost.simulator.render import Outgoing, render, to_json
 from wahost.testing.fake_graph import Accepted, FakeGraph
-from wahost.testing.harness import _free_socket, sign
+from wahost.testing.harness import sign
 from wahost.testing.payloads import make_message, make_status, new_wamid
 from wahost.worker import Worker
 
@@ -51,8 +52,6 @@ log = structlog.get_logger("wahost.simulator")
 #: The simulated user when none is chosen (Meta's documentation uses this number).
 DEFAULT_USER = "16505551234"
 DEFAULT_NAME = "Simulated user"
-#: The key of the running simulation in ``host.resources`` (the console's chat finds it there).
-RESOURCE = "wahost.simulator"
 
 _STATUS_ORDER = {"sending": 0, "sent": 1, "delivered": 2, "read": 3, "failed": 4}
 #: Meta's limit of participants in a group (reference/cloudapi.md §12.1).
@@ -204,10 +203,10 @@ class Simulation:
             bots=self._bots,
             load_entrypoints=self._load_entrypoints,
         )
-        host.resources[RESOURCE] = self
+        host.slots[SIMULATION] = self
         await host.start()
         self.host = host
-        sock = _free_socket(config.server.host) if self._port == 0 else None
+        sock = listening_socket(config.server.host) if self._port == 0 else None
         port = sock.getsockname()[1] if sock is not None else self._port
         self.url = f"http://{config.server.host}:{port}"
         self._sock = sock

@@ -15,7 +15,6 @@ import asyncio
 import hashlib
 import hmac
 import json
-import socket
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -25,7 +24,7 @@ import httpx
 
 from wahost.config import Config, config_to_toml, parse_config
 from wahost.host import Wahost
-from wahost.server import run_http
+from wahost.server import listening_socket, run_http
 from wahost.worker import Worker
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -71,17 +70,6 @@ def make_config(tmp_path: Path, overrides: Mapping[str, Mapping[str, Any]] | Non
     return parse_config(config_to_toml(data), source="<test>", base_dir=tmp_path)
 
 
-def _free_socket(host: str = "127.0.0.1") -> socket.socket:
-    # proto=IPPROTO_TCP: asyncio sets TCP_NODELAY only on accepted sockets whose proto says
-    # TCP; with proto 0 every answer waited ~40 ms for the client's delayed ACK (Nagle).
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
-    sock.listen(1024)
-    sock.set_inheritable(True)
-    return sock
-
-
 class BotHarness:
     """Runs a host with its worker and HTTP server on loopback for the length of a test."""
 
@@ -119,7 +107,7 @@ class BotHarness:
 
     async def __aenter__(self) -> BotHarness:
         await self.host.start()
-        sock = _free_socket()
+        sock = listening_socket()
         self.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         self._sock = sock
         self._tasks.append(

@@ -23,7 +23,7 @@ from pathlib import Path
 import wahost_flows
 from cryptography.hazmat.primitives import serialization
 from wahost_flows import FlowResponse, FlowRouter, encrypt_request
-from wahost_flows.endpoint import RESOURCE
+from wahost_flows.endpoint import ENDPOINTS
 from wahost_flows.keys import generate_private_key, write_private_key
 
 from wahost.logs import configure_logging
@@ -69,7 +69,7 @@ async def measure(requests: int, engine: str) -> tuple[list[float], list[float]]
             assert harness.http is not None
             url = harness.url + "/flows"
             timings = []
-            endpoint = harness.host.resources[RESOURCE]["/flows"]
+            endpoint = harness.host.slots[ENDPOINTS]["/flows"]
             handled = []
             for raw, headers in bodies:
                 started = time.perf_counter()

@@ -10,7 +10,7 @@ import pytest
 import wahost_flows
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from wahost_flows.endpoint import RESOURCE
+from wahost_flows.endpoint import ENDPOINTS
 from wahost_flows.keys import (
     PrivateKeyError,
     encode_private_key,
@@ -177,7 +177,7 @@ async def test_passphrase_from_env_and_from_file(
     }
     host = _host(tmp_path, flows)
     async with host:
-        assert sorted(host.resources[RESOURCE]) == ["/flows", "/flows2"]
+        assert sorted(host.slots[ENDPOINTS]) == ["/flows", "/flows2"]
     assert PASSPHRASE in host.config.secrets()  # so the log redactor masks it
 
 
@@ -237,14 +237,14 @@ async def test_private_key_text_from_the_environment(
     monkeypatch.setenv("FLOWS_PRIVATE_KEY", vectors["private_key_pem_pkcs8_unencrypted"])
     host = _host(tmp_path, {"endpoints": [{"private_key": "${FLOWS_PRIVATE_KEY}"}]})
     async with host:
-        assert list(host.resources[RESOURCE]) == ["/flows"]
+        assert list(host.slots[ENDPOINTS]) == ["/flows"]
 
 
 async def test_no_endpoint_configured_idles(tmp_path: Path) -> None:
     config = make_config(tmp_path)
     host = Wahost(config, plugins=[wahost_flows], load_entrypoints=False)
     async with host:
-        assert host.resources[RESOURCE] == {}
+        assert host.slots[ENDPOINTS] == {}
 
 
 @pytest.mark.parametrize(

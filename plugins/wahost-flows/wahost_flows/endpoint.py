@@ -33,7 +33,9 @@ import structlog
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from wahost.config import Config, ConfigError
+from wahost.deprecation import moved_names
 from wahost.dispatch import HookFailed
+from wahost.slots import SlotKey
 from wahost.webhook import SignatureChecker
 from wahost_flows.config import EndpointConfig, FlowsConfig
 from wahost_flows.crypto import DecryptedRequest, FlowDecryptionError, decrypt_request
@@ -285,8 +287,7 @@ def make_view(host: Wahost, name: str) -> Callable[[], Awaitable[Any]]:
     import quart
 
     async def view() -> quart.Response:
-        endpoints: dict[str, FlowEndpoint] = host.resources.get(RESOURCE, {})
-        endpoint = endpoints.get(name)
+        endpoint = host.slots.get(ENDPOINTS, {}).get(name)
         if endpoint is None:
             return quart.Response(b"not ready", status=503, content_type=_TEXT)
         request = quart.request
@@ -299,5 +300,8 @@ def make_view(host: Wahost, name: str) -> Callable[[], Awaitable[Any]]:
     return view
 
 
-#: Where the started endpoints live: ``host.resources[RESOURCE]`` is ``{name: FlowEndpoint}``.
-RESOURCE = "wahost_flows.endpoints"
+#: The slot of ``host.slots`` holding the started endpoints: ``{name: FlowEndpoint}``.
+ENDPOINTS: SlotKey[dict[str, FlowEndpoint]] = SlotKey("wahost_flows.endpoints")
+
+#: ``RESOURCE`` until the next minor release.
+__getattr__ = moved_names(__name__, {"RESOURCE": "wahost_flows.endpoint.ENDPOINTS"})

@@ -11,8 +11,9 @@ import structlog
 
 from wahost import Route, hookimpl
 from wahost.config import ConfigError
+from wahost.web import reserved_paths
 from wahost_flows.config import FlowsConfig, check
-from wahost_flows.endpoint import RESOURCE, load_endpoints, make_view
+from wahost_flows.endpoint import ENDPOINTS, load_endpoints, make_view
 
 if TYPE_CHECKING:
     from wahost.host import Wahost
@@ -21,9 +22,9 @@ log = structlog.get_logger("wahost_flows")
 
 
 def _settings(host: Wahost) -> FlowsConfig:
-    settings: FlowsConfig = host.plugin_config("flows")
+    settings = host.plugin_config("flows", FlowsConfig)
     check(settings, host.config.source)
-    reserved = {host.config.server.webhook_path, "/healthz", "/readyz"}
+    reserved = reserved_paths(host)
     for index, endpoint in enumerate(settings.endpoints):
         if endpoint.path in reserved:
             raise ConfigError(
@@ -45,7 +46,7 @@ async def wahost_startup(host: Wahost) -> None:
     passphrase stops the host with the file and the configuration key named."""
     settings = _settings(host)
     endpoints = load_endpoints(host.config, settings)
-    host.resources[RESOURCE] = {endpoint.name: endpoint for endpoint in endpoints}
+    host.slots[ENDPOINTS] = {endpoint.name: endpoint for endpoint in endpoints}
     if endpoints:
         log.info(
             "flows endpoints ready",
@@ -57,7 +58,7 @@ async def wahost_startup(host: Wahost) -> None:
 
 @hookimpl
 async def wahost_shutdown(host: Wahost) -> None:
-    host.resources.pop(RESOURCE, None)
+    host.slots.pop(ENDPOINTS)
 
 
 @hookimpl

@@ -38,7 +38,7 @@ class Seen:
                 "path": path,
                 "data": path.read_bytes() if path is not None else None,
                 "attempt": ctx.attempt,
-                "skipped": ctx.extras.get("media.skipped"),
+                "skipped": ctx.slots.get(wahost_media.inbound.MEDIA_SKIPPED),
             }
         )
         return True

@@ -67,7 +67,7 @@ async def wahost_startup(host: Wahost) -> None:
     import asyncio
     from pathlib import Path
 
-    settings: MediaConfig = host.plugin_config("media")
+    settings = host.plugin_config("media", MediaConfig)
     if settings.auto_download:
         # Fail at start-up, not on the first image, when the directory cannot be created.
         await asyncio.to_thread(Path(settings.dir).mkdir, parents=True, exist_ok=True)
@@ -76,7 +76,7 @@ async def wahost_startup(host: Wahost) -> None:
 @hookimpl
 async def before_message(host: Wahost, message: Message, ctx: Context) -> None:
     # Middleware: the handlers of on_message find the downloaded file's path.
-    await fetch_inbound(host, message, ctx, host.plugin_config("media"))
+    await fetch_inbound(host, message, ctx, host.plugin_config("media", MediaConfig))
 
 
 @hookimpl

@@ -24,6 +24,7 @@ import structlog
 
 from wahost.errors import GraphError
 from wahost.graph_guard import TokenHostError, graph_path_id
+from wahost.slots import SlotKey
 from wahost_media.cache import UploadCache
 from wahost_media.config import MediaConfig
 from wahost_media.download import Downloaded, stream_to_file
@@ -51,7 +52,7 @@ log = structlog.get_logger("wahost_media")
 #: HTTP statuses of a download that mean "this URL no longer works" (Meta's URLs last
 #: 5 minutes): the URL is fetched again once (reference/cloudapi.md §8).
 REFRESH_STATUSES = frozenset({401, 403, 404})
-_RESOURCE = "wahost-media"
+_MEDIA: SlotKey[Media] = SlotKey("wahost-media")
 
 
 class MediaInfo(msgspec.Struct, frozen=True, kw_only=True):
@@ -124,7 +125,7 @@ class Media:
     def settings(self) -> MediaConfig:
         """``[plugins.media]``, or the defaults when the plugin's hooks are not loaded."""
         try:
-            settings: MediaConfig = self.host.plugin_config("media")
+            settings = self.host.plugin_config("media", MediaConfig)
         except KeyError:
             return MediaConfig()
         return settings
@@ -381,7 +382,4 @@ class Media:
 
 def for_host(host: Wahost) -> Media:
     """The :class:`Media` of ``host`` (one per host)."""
-    media: Media | None = host.resources.get(_RESOURCE)
-    if media is None:
-        media = host.resources[_RESOURCE] = Media(host)
-    return media
+    return host.slots.setdefault(_MEDIA, lambda: Media(host))

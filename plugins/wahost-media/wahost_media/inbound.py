@@ -2,11 +2,11 @@
 
 With ``[plugins.media] auto_download = ["image", ...]``, the ``before_message`` implementation
 of this plugin downloads the media of those message types into ``dir`` and puts the path in
-``ctx.extras["media.path"]`` (read it with :func:`local_path`) before any ``on_message``
-implementation runs. Files are named by the SHA-256 of their content, so a redelivered message
-finds its file and downloads nothing. A failed download raises: the core retries the unit.
-Media over ``max_bytes`` is not downloaded; that is logged and
-``ctx.extras["media.skipped"]`` says ``"too_large"``.
+the slot :data:`MEDIA_PATH` of ``ctx.slots`` (read it with :func:`local_path`) before any
+``on_message`` implementation runs. Files are named by the SHA-256 of their content, so a
+redelivered message finds its file and downloads nothing. A failed download raises: the core
+retries the unit. Media over ``max_bytes`` is not downloaded; that is logged and the slot
+:data:`MEDIA_SKIPPED` says ``"too_large"``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wahost.deprecation import moved_names
+from wahost.slots import SlotKey
 from wahost_media.api import for_host
 from wahost_media.download import content_name, digest_of
 from wahost_media.errors import MediaError, MediaTooLargeError
@@ -23,11 +25,22 @@ if TYPE_CHECKING:
     from wahost import Context, Message, Wahost
     from wahost_media.config import MediaConfig
 
-__all__ = ["PATH_KEY", "SKIPPED_KEY", "fetch_inbound", "local_path", "media_object"]
+__all__ = ["MEDIA_PATH", "MEDIA_SKIPPED", "fetch_inbound", "local_path", "media_object"]
 
-#: ``ctx.extras`` keys this plugin sets.
-PATH_KEY = "media.path"
-SKIPPED_KEY = "media.skipped"
+#: The slot of ``ctx.slots`` holding the path of the message's downloaded media.
+MEDIA_PATH: SlotKey[Path] = SlotKey("media.path")
+#: The slot of ``ctx.slots`` saying why the message's media was not downloaded
+#: (``"too_large"``).
+MEDIA_SKIPPED: SlotKey[str] = SlotKey("media.skipped")
+
+#: ``PATH_KEY`` and ``SKIPPED_KEY`` until the next minor release.
+__getattr__ = moved_names(
+    __name__,
+    {
+        "PATH_KEY": "wahost_media.inbound.MEDIA_PATH",
+        "SKIPPED_KEY": "wahost_media.inbound.MEDIA_SKIPPED",
+    },
+)
 
 _MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
 
@@ -35,8 +48,7 @@ _MEDIA_TYPES = frozenset({"image", "audio", "video", "document", "sticker"})
 def local_path(ctx: Context) -> Path | None:
     """The path of the downloaded media of the message being handled, or ``None`` (not a
     media message, its type not in ``auto_download``, or over ``max_bytes``)."""
-    path = ctx.extras.get(PATH_KEY)
-    return path if isinstance(path, Path) else None
+    return ctx.slots.get(MEDIA_PATH)
 
 
 def media_object(message: Message) -> Any:
@@ -71,7 +83,7 @@ async def fetch_inbound(
     existing = await asyncio.to_thread(_existing, directory, obj.sha256, obj.mime_type)
     if existing is not None:
         ctx.log.debug("inbound media already downloaded", path=str(existing))
-        ctx.extras[PATH_KEY] = existing
+        ctx.slots[MEDIA_PATH] = existing
         return existing
     try:
         downloaded = await for_host(host).fetch(
@@ -91,7 +103,7 @@ async def fetch_inbound(
             size=exc.size,
             max_bytes=exc.limit,
         )
-        ctx.extras[SKIPPED_KEY] = "too_large"
+        ctx.slots[MEDIA_SKIPPED] = "too_large"
         return None
     ctx.log.info(
         "inbound media downloaded",
@@ -100,5 +112,5 @@ async def fetch_inbound(
         path=str(downloaded.path),
         size=downloaded.size,
     )
-    ctx.extras[PATH_KEY] = downloaded.path
+    ctx.slots[MEDIA_PATH] = downloaded.path
     return downloaded.path

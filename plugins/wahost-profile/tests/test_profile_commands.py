@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import wahost_profile
 from structlog.testing import capture_logs
-from wahost_profile import EXTRAS_KEY, Command, command_of, parse_command, startup_task
+from wahost_profile import COMMAND, Command, command_of, parse_command, startup_task
 
 from wahost import Context, Message, hookimpl
 from wahost.testing import TEST_PHONE_NUMBER_ID, FakeGraph, make_text
@@ -29,7 +29,7 @@ class Spy:
     @hookimpl
     async def on_message(self, message: Message, ctx: Context) -> bool:
         body = getattr(getattr(message, "text", None), "body", "")
-        self.seen.append((body, command_of(ctx), ctx.extras.get(EXTRAS_KEY)))
+        self.seen.append((body, command_of(ctx), ctx.slots.get(COMMAND)))
         return True
 
 
@@ -193,7 +193,7 @@ async def test_no_push_without_apply_on_start_or_when_a_tool_opts_out(
         config={"plugins": {"profile": {"apply_on_start": True, "prompts": ["x"]}}},
         worker=False,
     )
-    harness.host.resources[wahost_profile.NO_APPLY_ON_START] = True
+    harness.host.slots[wahost_profile.NO_APPLY_ON_START] = True
     async with harness as bot:
         assert startup_task(bot.host) is None
     assert fake_graph.requests == []

@@ -8,7 +8,7 @@ and business profile, declared in ``[plugins.profile]``.
 * ``apply_on_start = true`` pushes in the background when the host starts; a failure is
   logged and the host keeps running.
 * ``/command`` texts: :func:`command_of` gives the :class:`Command` of the message being
-  handled (also in ``ctx.extras["profile.command"]``).
+  handled (also in the slot :data:`COMMAND` of ``ctx.slots``).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from wahost import hookimpl
-from wahost_profile.commands import EXTRAS_KEY, Command, command_of, parse_command, recognise
+from wahost import SlotKey, hookimpl
+from wahost.deprecation import moved_names
+from wahost_profile.commands import COMMAND, Command, command_of, parse_command, recognise
 from wahost_profile.config import CommandSpec, ProfileConfig, SettingError
 from wahost_profile.sync import Change, plan, push, read_live
 
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from wahost import Context, Message, Wahost
 
 __all__ = [
-    "EXTRAS_KEY",
+    "COMMAND",
     "NO_APPLY_ON_START",
     "Change",
     "Command",
@@ -49,10 +50,13 @@ __all__ = [
 
 log = structlog.get_logger("wahost_profile")
 
-#: Set ``host.resources[NO_APPLY_ON_START] = True`` before starting a host to skip the push
-#: of ``apply_on_start`` (a tool that starts a host for another purpose).
-NO_APPLY_ON_START = "profile.no_apply_on_start"
-_TASK = "profile.apply_task"
+#: Set ``host.slots[NO_APPLY_ON_START] = True`` before starting a host to skip the push of
+#: ``apply_on_start`` (a tool that starts a host for another purpose).
+NO_APPLY_ON_START: SlotKey[bool] = SlotKey("profile.no_apply_on_start")
+_APPLY_TASK: SlotKey[asyncio.Task[list[Change] | None]] = SlotKey("profile.apply_task")
+
+#: ``EXTRAS_KEY`` until the next minor release: the slot is :data:`COMMAND`.
+__getattr__ = moved_names(__name__, {"EXTRAS_KEY": "wahost_profile.commands.COMMAND"})
 
 
 @hookimpl
@@ -69,13 +73,13 @@ def register_commands(cli: click.Group) -> None:
 
 @hookimpl
 async def wahost_startup(host: Wahost) -> None:
-    config: ProfileConfig = host.plugin_config("profile")
-    if not config.apply_on_start or host.resources.get(NO_APPLY_ON_START):
+    config = host.plugin_config("profile", ProfileConfig)
+    if not config.apply_on_start or host.slots.get(NO_APPLY_ON_START):
         return
     # In the background: start-up does not wait for the Graph API (and its retries), and a
     # failure cannot stop the host.
     task = asyncio.create_task(_apply(host, config), name="wahost-profile apply_on_start")
-    host.resources[_TASK] = task
+    host.slots[_APPLY_TASK] = task
 
 
 async def _apply(host: Wahost, config: ProfileConfig) -> list[Change] | None:
@@ -106,13 +110,12 @@ async def _apply(host: Wahost, config: ProfileConfig) -> list[Change] | None:
 def startup_task(host: Wahost) -> asyncio.Task[list[Change] | None] | None:
     """The background push of ``apply_on_start`` (its result: the changes made, or ``None``
     when it failed), or ``None`` when there is none."""
-    task: asyncio.Task[list[Change] | None] | None = host.resources.get(_TASK)
-    return task
+    return host.slots.get(_APPLY_TASK)
 
 
 @hookimpl
 async def wahost_shutdown(host: Wahost) -> None:
-    task = host.resources.pop(_TASK, None)
+    task = host.slots.pop(_APPLY_TASK)
     if task is not None and not task.done():
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -124,5 +127,5 @@ def before_message(host: Wahost, message: Message, ctx: Context) -> None:
     # Middleware: every on_message implementation (the state machine's too) finds the command.
     command = recognise(host, message)
     if command is not None:
-        ctx.extras[EXTRAS_KEY] = command
+        ctx.slots[COMMAND] = command
         ctx.log.debug("command recognised", command=command.name)

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 import click
 
 from wahost.account.uploads import upload_file
-from wahost.cli import _run, _running
 from wahost.cli_options import config_option
+from wahost.commands import host_for_command, run_command
 from wahost.errors import CircuitOpenError, GraphError, TransportError
 from wahost.graph import GraphClient
 from wahost_profile.config import ProfileConfig
@@ -40,7 +40,7 @@ def _graph(
     phone_number_id: str | None,
     action: Callable[[GraphClient, str, ProfileConfig], Awaitable[T]],
 ) -> T:
-    config, host = _running(config_path)
+    config, host = host_for_command(config_path)
     try:
         settings: ProfileConfig = host.plugin_config("profile")
     except KeyError:
@@ -57,7 +57,7 @@ def _graph(
             await client.aclose()
 
     try:
-        return _run(run)
+        return run_command(run)
     except (GraphError, TransportError, CircuitOpenError) as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
 

@@ -3,11 +3,11 @@ sends shared by every process when the queue is on Redis."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from wahost import hookimpl
+from wahost import SlotKey, hookimpl
 from wahost.pacing import SendPacer
 from wahost.queue.base import QueueBackend
 from wahost.state.base import StateStore
@@ -16,8 +16,11 @@ from wahost_redis.pacing import RedisPacer
 from wahost_redis.queue import RedisQueue
 from wahost_redis.state import RedisStateStore
 
-#: ``host.resources`` key of the queue, so the store can pair with it.
-_QUEUE = "redis:queue"
+if TYPE_CHECKING:
+    from wahost import Wahost
+
+#: The host's Redis queue, so the store can pair with it.
+_QUEUE: SlotKey[RedisQueue] = SlotKey("redis:queue")
 
 
 @hookimpl
@@ -26,10 +29,10 @@ def wahost_config_schema() -> dict[str, type[msgspec.Struct]]:
 
 
 @hookimpl
-def wahost_queue_backend(host: Any, config: Any) -> QueueBackend | None:
+def wahost_queue_backend(host: Wahost, config: Any) -> QueueBackend | None:
     if config.backend != "redis":
         return None
-    settings: RedisSettings = host.plugin_config("redis")
+    settings = host.plugin_config("redis", RedisSettings)
     queue = RedisQueue(
         config.url,
         prefix=settings.prefix,
@@ -39,16 +42,16 @@ def wahost_queue_backend(host: Any, config: Any) -> QueueBackend | None:
         max_connections=settings.max_connections,
         owner_ttl=settings.owner_ttl,
     )
-    host.resources[_QUEUE] = queue
+    host.slots[_QUEUE] = queue
     return queue
 
 
 @hookimpl
-def wahost_state_store(host: Any, config: Any) -> StateStore | None:
+def wahost_state_store(host: Wahost, config: Any) -> StateStore | None:
     if config.backend != "redis":
         return None
-    settings: RedisSettings = host.plugin_config("redis")
-    queue: RedisQueue | None = host.resources.get(_QUEUE)
+    settings = host.plugin_config("redis", RedisSettings)
+    queue = host.slots.get(_QUEUE)
     url = config.url or (queue is not None and host.config.queue.url) or ""
     store = RedisStateStore(
         url,
@@ -67,12 +70,12 @@ def wahost_state_store(host: Any, config: Any) -> StateStore | None:
 
 
 @hookimpl
-def wahost_rate_limiter(host: Any, config: Any) -> SendPacer | None:
+def wahost_rate_limiter(host: Wahost, config: Any) -> SendPacer | None:
     """On Redis several processes send from one number: Meta's caps are shared through it."""
     queue = host.config.queue
     if queue.backend != "redis":
         return None
-    settings: RedisSettings = host.plugin_config("redis")
+    settings = host.plugin_config("redis", RedisSettings)
     return RedisPacer(
         queue.url,
         rate=config.messages_per_second,

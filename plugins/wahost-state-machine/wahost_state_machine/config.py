@@ -10,14 +10,13 @@ names a state, one trigger per transition, regular expressions compile), raising
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 from msgspec import Meta
 
 from wahost import filters as F
 from wahost.config import ConfigError
-from wahost.filters.base import MESSAGES
 from wahost.outbound import ListMessage, Outbound, ReplyButton, ReplyButtons, Row, Section, Text
 from wahost_state_machine.machine import Handler, StateMachine, Transition, handler_plan
 
@@ -138,40 +137,6 @@ def config_key(*parts: str | int) -> str:
     return key
 
 
-class _ReplyIs(F.Filter):
-    """A reply-button, list-row or template quick-reply answer whose id is exactly one of
-    ``ids`` (``F.reply`` also takes ``<id>:...``, the form of typed button data; a menu's ids
-    are plain)."""
-
-    kinds = MESSAGES
-    provides = frozenset({"reply_id"})
-
-    def __init__(self, ids: list[str]) -> None:
-        self.ids = frozenset(ids)
-
-    def check(self, update: Any, ctx: Any) -> F.FilterResult:
-        found = F.reply_id(update)
-        return {"reply_id": found} if found in self.ids else None
-
-    def __repr__(self) -> str:
-        return f"reply id in {sorted(self.ids)!r}"
-
-
-class _TypeIs(F.Filter):
-    """A message whose ``type`` is one of ``types`` (any type name, as the config gives it)."""
-
-    kinds = MESSAGES
-
-    def __init__(self, types: list[str]) -> None:
-        self.types = frozenset(types)
-
-    def check(self, update: Any, ctx: Any) -> bool:
-        return getattr(update, "type", None) in self.types
-
-    def __repr__(self) -> str:
-        return f"type in {sorted(self.types)!r}"
-
-
 def _goto(target: str) -> Handler:
     def goto() -> str:
         return target
@@ -245,7 +210,7 @@ class _MenuBuilder:
             choices.append((row.id, row.title, self.target(row.to, *where, field, index, "to")))
         add = machine.states[name].transitions.append
         for reply_id, _, to in choices:
-            add(_transition(_ReplyIs([reply_id]), to))
+            add(_transition(F.reply(reply_id, exact=True), to))
         for index, transition in enumerate(state.transitions):
             check = self.trigger(transition, (*where, "transitions", index))
             to = self.target(transition.to, *where, "transitions", index, "to")
@@ -284,10 +249,10 @@ class _MenuBuilder:
         if not values or not all(values):
             raise self.fail("must not be empty", *where, kind)
         if kind == "id":
-            return _ReplyIs(values)
+            return F.reply(*values, exact=True)
         if kind == "text":
             return F.text(*values, ignore_case=transition.ignore_case)
-        return _TypeIs(values)
+        return F.message_type(*values)
 
     def prompt(self, state: MenuStateConfig, where: tuple[str, str]) -> Outbound | None:
         rows = state.rows or [row for section in state.sections for row in section.rows]

@@ -35,6 +35,7 @@ import structlog
 from wahost import SKIP, HandlerSkipped
 from wahost.filters import Filter
 from wahost.models import Message
+from wahost.slots import SlotKey
 from wahost.state.base import now
 from wahost_state_machine.machine import (
     STEP,
@@ -57,10 +58,11 @@ __all__ = ["BOOKKEEPING", "Step", "current_step", "goto", "prepare", "run", "tim
 #: (the last transition) and when the machine last handled one of its messages (Unix time).
 BOOKKEEPING = "_sm"
 
-#: Where the current :class:`Step` is kept in ``ctx.extras``.
-STEP_KEY = "wahost_state_machine.step"
-#: Where the :class:`Prepared` message is kept in ``ctx.extras``.
-PREPARED_KEY = "wahost_state_machine.prepared"
+#: The slot of ``ctx.slots`` holding the current :class:`Step` (read it with
+#: :func:`current_step`).
+CURRENT_STEP: SlotKey[Step] = SlotKey("wahost_state_machine.step")
+#: The slot of ``ctx.slots`` holding the :class:`Prepared` message.
+PREPARED_MESSAGE: SlotKey[Prepared] = SlotKey("wahost_state_machine.prepared")
 
 Report = Callable[[BaseException], Awaitable[None]]
 
@@ -96,8 +98,7 @@ def current_step(ctx: Context) -> Step | None:
     """The machine's :class:`Step` for the message being handled: set before any plugin
     handles it (so router handlers see it too) when a machine serves the conversation;
     ``None`` otherwise."""
-    step = ctx.extras.get(STEP_KEY)
-    return step if isinstance(step, Step) else None
+    return ctx.slots.get(CURRENT_STEP)
 
 
 def timed_out(ctx: Context) -> str | None:
@@ -150,15 +151,15 @@ def prepare(machine: StateMachine, ctx: Context, message: Any) -> Prepared:
     conversation idle past its state's ``timeout`` is moved to ``timeout_to`` — or else the
     activity recorded; both are committed with the unit's ack, whoever handles the
     message."""
-    found = ctx.extras.get(PREPARED_KEY)
-    if isinstance(found, Prepared) and found.machine is machine:
+    found = ctx.slots.get(PREPARED_MESSAGE)
+    if found is not None and found.machine is machine:
         return found
     conversation = ctx.state
     previous, active_at = stored_state(machine, conversation)
     step = Step(machine=machine.name, state=previous or machine.initial, previous=previous)
     prepared = Prepared(machine, step, now(), _snapshot(conversation))
-    ctx.extras[STEP_KEY] = step
-    ctx.extras[PREPARED_KEY] = prepared
+    ctx.slots[CURRENT_STEP] = step
+    ctx.slots[PREPARED_MESSAGE] = prepared
     kind = message.type if isinstance(message, Message) else None
     if previous is not None and kind is not None and kind not in PASSIVE_TYPES:
         state = machine.states[previous]

@@ -12,7 +12,7 @@ from wahost import hookimpl
 from wahost_state_machine import hookspecs
 from wahost_state_machine.config import StateMachineConfig
 from wahost_state_machine.engine import current_step, prepare, run
-from wahost_state_machine.registry import RESOURCE, Registry, build_registry, registry_of
+from wahost_state_machine.registry import REGISTRY, Registry, build_registry, registry_of
 
 if TYPE_CHECKING:
     import click
@@ -39,7 +39,7 @@ def wahost_config_schema() -> dict[str, type[msgspec.Struct]]:
 def wahost_startup(host: Wahost) -> None:
     """Build and check every machine: a mistake stops the host here, not at a message. Log
     each use of the deprecated API with what to write instead."""
-    registry = host.resources[RESOURCE] = build_registry(host)
+    registry = host.slots[REGISTRY] = build_registry(host)
     log_deprecations(host, registry)
 
 
@@ -104,7 +104,7 @@ async def on_invalid_state(host: Wahost, state: str, ctx: Context) -> Any:
         reply = definition.invalid_reply if definition is not None else None
         reply = reply if reply is not None else machine.invalid_reply
     if reply is None:
-        reply = host.plugin_config("state_machine").invalid_reply
+        reply = host.plugin_config("state_machine", StateMachineConfig).invalid_reply
     if reply is None:
         return None
     await ctx.reply(reply)

@@ -19,16 +19,14 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from wahost.config import ConfigError
+from wahost.slots import SlotKey
 from wahost_state_machine.config import StateMachineConfig, build_menu, config_key
 from wahost_state_machine.machine import MachineDefinitionError, StateMachine
 
 if TYPE_CHECKING:
     from wahost import Wahost
 
-__all__ = ["RESOURCE", "Registry", "build_registry", "load_machines", "registry_of"]
-
-#: The key of the registry in ``host.resources``.
-RESOURCE = "wahost_state_machine"
+__all__ = ["REGISTRY", "Registry", "build_registry", "load_machines", "registry_of"]
 
 
 class Registry:
@@ -114,9 +112,16 @@ def load_machines(path: str) -> list[StateMachine]:
         raise ValueError(str(exc)) from None
 
 
+#: The slot of ``host.slots`` holding the host's :class:`Registry` (read it with
+#: :func:`registry_of`).
+REGISTRY: SlotKey[Registry] = SlotKey("wahost_state_machine")
+#: The old name of :data:`REGISTRY` (``host.resources[RESOURCE]``, deprecated).
+RESOURCE = REGISTRY
+
+
 def build_registry(host: Wahost) -> Registry:
     """Collect and check the host's machines (at start-up: mistakes stop the host)."""
-    settings: StateMachineConfig = host.plugin_config("state_machine")
+    settings = host.plugin_config("state_machine", StateMachineConfig)
     source = host.config.source
     machines: list[StateMachine] = []
     paths = [("machine", settings.machine)] if settings.machine else []
@@ -135,7 +140,4 @@ def build_registry(host: Wahost) -> Registry:
 
 def registry_of(host: Wahost) -> Registry:
     """The host's registry (built at start-up; built here if the host skipped that)."""
-    registry = host.resources.get(RESOURCE)
-    if not isinstance(registry, Registry):
-        registry = host.resources[RESOURCE] = build_registry(host)
-    return registry
+    return host.slots.setdefault(REGISTRY, lambda: build_registry(host))

@@ -35,7 +35,7 @@ class Spy:
 
     @hookimpl
     async def on_status(self, ctx: Context) -> None:
-        self.extras.append(ctx.extras.get(wahost_status.EXTRAS_KEY))
+        self.extras.append(ctx.slots.get(wahost_status.STATUS_UPDATE))
 
 
 def wamid_of(name: str) -> str:

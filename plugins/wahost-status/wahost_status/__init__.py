@@ -7,9 +7,10 @@ Other plugins get typed statuses (:class:`StatusUpdate`) with typed trackers, an
 ``wahost status stats`` and ``GET /-/status/<wamid>``. See the README.
 """
 
+from wahost.deprecation import moved_names
 from wahost_status.model import ConversationInfo, PricingInfo, StatusUpdate, parse
 from wahost_status.plugin import (
-    EXTRAS_KEY,
+    STATUS_UPDATE,
     on_message_sent,
     on_status,
     register_commands,
@@ -23,7 +24,7 @@ from wahost_status.store import load_record
 from wahost_status.trackers import decode_tracker, tracker
 
 __all__ = [
-    "EXTRAS_KEY",
+    "STATUS_UPDATE",
     "ConversationInfo",
     "MessageRecord",
     "PricingInfo",
@@ -43,3 +44,6 @@ __all__ = [
     "wahost_add_hookspecs",
     "wahost_config_schema",
 ]
+
+#: ``EXTRAS_KEY`` until the next minor release.
+__getattr__ = moved_names(__name__, {"EXTRAS_KEY": "wahost_status.plugin.STATUS_UPDATE"})

@@ -11,11 +11,12 @@ import msgspec
 import pluggy
 import structlog
 
-from wahost import Context, Route, Status, Wahost, hookimpl
+from wahost import Context, Route, SlotKey, Status, Wahost, hookimpl
+from wahost.deprecation import moved_names
 from wahost_status import hookspecs
 from wahost_status.api import routes
 from wahost_status.config import StatusConfig
-from wahost_status.model import parse
+from wahost_status.model import StatusUpdate, parse
 from wahost_status.record import SendInfo
 from wahost_status.store import load_record, plan_send, plan_status
 
@@ -26,18 +27,19 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger("wahost_status")
 
-#: The key of ``ctx.extras`` holding the typed :class:`~wahost_status.StatusUpdate`.
-EXTRAS_KEY = "wahost_status.status"
+#: The slot of ``ctx.slots`` holding the typed :class:`~wahost_status.StatusUpdate`.
+STATUS_UPDATE: SlotKey[StatusUpdate] = SlotKey("wahost_status.status")
+
+#: ``EXTRAS_KEY`` until the next minor release.
+__getattr__ = moved_names(__name__, {"EXTRAS_KEY": "wahost_status.plugin.STATUS_UPDATE"})
 
 
 def settings(host: Wahost) -> StatusConfig:
     """``[plugins.status]`` of ``host`` (the defaults when the plugin is not loaded there)."""
     try:
-        config = host.plugin_config("status")
+        return host.plugin_config("status", StatusConfig)
     except KeyError:
         return StatusConfig()
-    assert isinstance(config, StatusConfig)
-    return config
 
 
 @hookimpl
@@ -89,7 +91,7 @@ async def on_message_sent(host: Wahost, sent: SentMessage, ctx: Context | None) 
 @hookimpl(tryfirst=True)
 async def on_status(host: Wahost, status: Status, ctx: Context) -> None:
     update = parse(status)
-    ctx.extras[EXTRAS_KEY] = update
+    ctx.slots[STATUS_UPDATE] = update
     if not update.wamid:
         return
     record = await load_record(ctx.kv_get, update.wamid)

@@ -59,7 +59,7 @@ buttons = [{ type = "quick_reply", text = "Seguir" }]
 @pytest.fixture(autouse=True)
 def _no_logging_setup(monkeypatch: pytest.MonkeyPatch) -> None:
     # The command would configure the process's logging for the test runner's streams.
-    monkeypatch.setattr("wahost.cli._logging", lambda config: None)
+    monkeypatch.setattr("wahost.commands.configure_command_logging", lambda config: None)
 
 
 def write_config(tmp_path: Path, graph: FakeGraph, waba: str = WABA) -> Path:

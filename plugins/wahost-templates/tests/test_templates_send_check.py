@@ -58,7 +58,7 @@ POSITIONAL = {
 
 @pytest.fixture(autouse=True)
 def _no_logging_setup(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("wahost.cli._logging", lambda config: None)
+    monkeypatch.setattr("wahost.commands.configure_command_logging", lambda config: None)
 
 
 async def pull(tmp_path: Path, graph: FakeGraph) -> Path:

@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 import click
 
-from wahost.cli import _run, _running
 from wahost.cli_options import config_option
+from wahost.commands import host_for_command, run_command
 from wahost.errors import CircuitOpenError, GraphError, TransportError
 from wahost.graph import GraphClient
 from wahost_templates.config import TemplatesConfig
@@ -41,7 +41,7 @@ class _Target:
 
 
 def _graph(config_path: Path, action: Callable[[_Target], Awaitable[T]]) -> T:
-    config, host = _running(config_path)
+    config, host = host_for_command(config_path)
     try:
         settings: TemplatesConfig = host.plugin_config("templates")
     except KeyError:
@@ -64,7 +64,7 @@ def _graph(config_path: Path, action: Callable[[_Target], Awaitable[T]]) -> T:
             await client.aclose()
 
     try:
-        return _run(run)
+        return run_command(run)
     except (GraphError, TransportError, CircuitOpenError) as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc}") from None
     except (ValueError, LookupError, TimeoutError) as exc:

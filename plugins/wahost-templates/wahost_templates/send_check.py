@@ -37,6 +37,8 @@ from wahost.outbound import (
     TemplateHeader,
     Video,
 )
+from wahost.slots import SlotKey
+from wahost_templates.config import TemplatesConfig
 from wahost_templates.files import SNAPSHOT, read_snapshot
 from wahost_templates.rules import parameters
 
@@ -224,17 +226,17 @@ def _check_button(
         )
 
 
-_CATALOG = "templates.catalog"
+#: The host's catalog of pulled templates, made on the first :func:`checked`.
+_CATALOG: SlotKey[TemplateCatalog] = SlotKey("templates.catalog")
 
 
 def checked(host: Wahost, template: Template) -> Template:
     """``template`` unchanged when it fits its last pulled definition (in the folder of
     ``[plugins.templates] dir``); else :class:`TemplateSendError`."""
-    catalog: TemplateCatalog | None = host.resources.get(_CATALOG)
-    if catalog is None:
-        directory = host.plugin_config("templates").directory(host.config.base_dir)
-        catalog = TemplateCatalog(directory)
-        host.resources[_CATALOG] = catalog
+    settings = host.plugin_config("templates", TemplatesConfig)
+    catalog = host.slots.setdefault(
+        _CATALOG, lambda: TemplateCatalog(settings.directory(host.config.base_dir))
+    )
     catalog.check(template)
     return template
 
@@ -244,7 +246,7 @@ def send_check(host: Wahost) -> SendCheck | None:
     :class:`MarketingTemplate`) is checked against the last pull's snapshot, when one exists;
     without one (templates made in WhatsApp Manager, never pulled) sends are not checked.
     ``None`` when ``[plugins.templates] check_sends`` is false."""
-    settings = host.plugin_config("templates")
+    settings = host.plugin_config("templates", TemplatesConfig)
     if not settings.check_sends:
         return None
     catalog = TemplateCatalog(settings.directory(host.config.base_dir))

@@ -23,10 +23,10 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 
 def call(config_path: Path, action: Callable[[GraphClient], Awaitable[T]]) -> T:
     """Run ``action`` with a Graph API client of the configuration at ``config_path``."""
-    from wahost.cli import _load
+    from wahost.commands import load_command_config
     from wahost.errors import GraphError
 
-    config = _load(config_path)
+    config = load_command_config(config_path)
 
     async def run() -> T:
         client = GraphClient(config)

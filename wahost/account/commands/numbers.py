@@ -22,9 +22,9 @@ def numbers_group() -> None:
 
 
 def _numbers(config_path: Path, action: Callable[[PhoneNumbersApi], Awaitable[T]]) -> T:
-    from wahost.cli import _load
+    from wahost.commands import load_command_config
 
-    waba_id = _load(config_path).whatsapp.waba_id or None
+    waba_id = load_command_config(config_path).whatsapp.waba_id or None
     return call(config_path, lambda c: action(PhoneNumbersApi(c, waba_id)))
 
 

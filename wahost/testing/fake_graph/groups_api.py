@@ -21,7 +21,7 @@ import secrets
 import time
 from typing import Any
 
-from wahost.account._checks import jpeg_size
+from wahost.account.validation import jpeg_size
 from wahost.testing.fake_graph.catalogue import ERRORS, error_body
 from wahost.testing.fake_graph.checks import _invalid
 from wahost.testing.fake_graph.wire import (
