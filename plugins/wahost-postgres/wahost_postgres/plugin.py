@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import msgspec
 
-from wahost import hookimpl
+from wahost import SlotKey, hookimpl
 from wahost.host import StartupError
 from wahost.queue.base import QueueBackend
 from wahost.state.base import StateStore
@@ -17,8 +17,11 @@ from wahost_postgres.database import PostgresDatabase, check_url
 from wahost_postgres.queue import PostgresQueue
 from wahost_postgres.state import PostgresStateStore
 
-#: ``host.resources`` key of the databases opened by this host, by (url, schema).
-_DATABASES = "postgres:databases"
+if TYPE_CHECKING:
+    from wahost import Wahost
+
+#: The databases opened by this host, by (url, schema).
+_DATABASES: SlotKey[dict[tuple[str, str], PostgresDatabase]] = SlotKey("postgres:databases")
 
 
 @hookimpl
@@ -26,7 +29,7 @@ def wahost_config_schema() -> dict[str, type[msgspec.Struct]]:
     return {"postgres": PostgresSettings}
 
 
-def database(host: Any, url: str, section: str) -> PostgresDatabase:
+def database(host: Wahost, url: str, section: str) -> PostgresDatabase:
     """The host's database for ``url`` (one pool per process for the queue and the store);
     a bad url stops the start with the file, the key and the fix."""
     problem = check_url(url)
@@ -35,8 +38,8 @@ def database(host: Any, url: str, section: str) -> PostgresDatabase:
             f"{host.config.source}: {section}.url: {problem}; give a libpq URL such as"
             ' "postgresql://user:${PGPASSWORD}@host:5432/dbname"'
         )
-    settings: PostgresSettings = host.plugin_config("postgres")
-    databases: dict[tuple[str, str], PostgresDatabase] = host.resources.setdefault(_DATABASES, {})
+    settings = host.plugin_config("postgres", PostgresSettings)
+    databases = host.slots.setdefault(_DATABASES, dict)
     key = (url, settings.schema)
     if key not in databases:
         databases[key] = PostgresDatabase(
@@ -52,10 +55,10 @@ def database(host: Any, url: str, section: str) -> PostgresDatabase:
 
 
 @hookimpl
-def wahost_queue_backend(host: Any, config: Any) -> QueueBackend | None:
+def wahost_queue_backend(host: Wahost, config: Any) -> QueueBackend | None:
     if config.backend != "postgres":
         return None
-    settings: PostgresSettings = host.plugin_config("postgres")
+    settings = host.plugin_config("postgres", PostgresSettings)
     queue = PostgresQueue(
         database=database(host, config.url, "queue"),
         dedupe_ttl=config.dedupe_ttl,
@@ -68,7 +71,7 @@ def wahost_queue_backend(host: Any, config: Any) -> QueueBackend | None:
 
 
 @hookimpl
-def wahost_state_store(host: Any, config: Any) -> StateStore | None:
+def wahost_state_store(host: Wahost, config: Any) -> StateStore | None:
     if config.backend != "postgres":
         return None
     url = config.url or host.config.queue.url
@@ -77,7 +80,7 @@ def wahost_state_store(host: Any, config: Any) -> StateStore | None:
         ttl=config.ttl,
         # Markers of applied units must outlive the dedupe keys of their units.
         applied_ttl=host.config.queue.dedupe_ttl,
-        upgrade=host.plugin_config("postgres").auto_upgrade,
+        upgrade=host.plugin_config("postgres", PostgresSettings).auto_upgrade,
     )
 
 
