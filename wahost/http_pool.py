@@ -2,8 +2,8 @@
 
 httpx's default transport goes through ``httpcore.AsyncConnectionPool``, which on every
 request walks all its connections and polls each idle socket (``has_expired()`` →
-``is_socket_readable()``): O(connections) syscalls a request, 38.6 % of the bot's CPU in the
-end-to-end echo benchmark with ``[graph] max_connections = 100``. :class:`PoolTransport` keeps
+``is_socket_readable()``): O(connections) syscalls a request, a large share of a busy bot's
+CPU (docs/performance.md#the-graph-apis-connection-pool). :class:`PoolTransport` keeps
 per origin a LIFO stack of idle ``httpcore.AsyncHTTPConnection`` objects and checks only the
 one it pops (expired, or closed by the server while idle: closed, and the next one is taken).
 
@@ -22,12 +22,7 @@ one it pops (expired, or closed by the server while idle: closed, and the next o
   cannot have reached Meta from one that may have.
 * TLS uses ``httpx.create_ssl_context()`` (certifi, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``),
   as ``httpx.AsyncClient`` does by default; HTTP/1.1 only. Environment proxies are mounted by
-  ``httpx.AsyncClient`` itself, on its own transports, as before.
-
-Measured with ``python -m bench.http_pool`` (5,000 sends through :class:`wahost.graph.
-GraphClient`, concurrency 64, ``max_connections`` 100, the fake Graph API in another process,
-bot-side ``time.process_time()``, median of 5 alternating rounds on 2 shared CPUs): httpx's
-default pool 2.19 ms CPU a send, this transport 0.68 ms (0.31x; 0.27x to 0.31x over runs).
+  ``httpx.AsyncClient`` itself, on its own transports.
 """
 
 from __future__ import annotations

@@ -12,9 +12,8 @@ never waits.
 
 Reads (:meth:`read`) are grouped the same way on a second connection and thread, in a read
 transaction: WAL lets them run while the writer writes, and they never take the write lock, so
-they keep working while another process writes. Grouping matters more than parallel readers:
-measured with 64 concurrent reads, one grouping reader thread beat a pool of reader threads
-(one transaction per read) about ninefold.
+they keep working while another process writes. One grouping reader beats a pool of reader
+threads, each read in a transaction of its own (docs/performance.md#one-grouping-reader).
 
 Durability: the file is in WAL mode. With ``synchronous="normal"`` (the default) a committed
 transaction survives a crash of the process (``kill -9``) but not necessarily a power loss or an
@@ -44,8 +43,8 @@ group); ``wahost check`` warns when a database file is readable by group or othe
 A disk full is sticky: after ``SQLITE_FULL`` the database stays not writable until the file
 system has :data:`FREE_SPACE_MARGIN` bytes free again and a probe commits. Without that, a
 checkpoint that lets the WAL restart makes commits fit again in the WAL file's old space for a
-moment (measured on an 8 MB tmpfs: 11 webhooks), and readiness would flap while the disk is
-still full.
+moment, and readiness would flap while the disk is still full
+(docs/performance.md#a-disk-full-is-sticky).
 """
 
 from __future__ import annotations
@@ -70,10 +69,8 @@ Synchronous = Literal["normal", "full", "off"]
 MAX_GROUP = 512
 #: Seconds the writer waits for more operations to join a group, only while the previous
 #: group had more than one operation (so under concurrent load, never for a lone or sequential
-#: writer). Measured with ``bench/ingress.py``-style load, unpinned, 4 interleaved rounds: the
-#: writer's CPU per webhook fell from 26-28 to 20-22 us (about 8 operations per commit instead
-#: of 2), p99 from 16-22 to 13-16 ms, requests/s +3 % (median). At 1 ms the event loop sat idle
-#: while every request in flight waited for the sleeping writer: fewer requests/s.
+#: writer): fuller groups cost the writer less a webhook, and a longer wait idles the event
+#: loop behind the sleeping writer (docs/performance.md#write-linger).
 WRITE_LINGER = 0.0005
 
 #: The names the writer, reader and checkpointer threads carry in the OS (``top -H``).
@@ -83,16 +80,8 @@ CHECKPOINTER_THREAD = "wahost-ckpt"
 
 #: Least seconds between two background checkpoints of the WAL (one runs only after commits).
 #: Small and frequent beats large and rare: each checkpoint ends with an fsync of the database
-#: file, and on ext4 that flush stalls the writer's own WAL writes for as long as it takes.
-#: Measured with ``bench/ingress.py`` load at saturation (64 connections, 1 KB webhooks, ext4,
-#: about 18-20k webhooks/s, interleaved runs), the p99:
-#:
-#: * server pinned to one CPU, 100k users: 6.4-6.5 ms at 0.01 s, 7.7-8.3 ms at 0.02 s,
-#:   17-20 ms at 0.05 s, 29-32 ms at 0.25 s;
-#: * unpinned (wrk's two threads beside the server), 10k users: 8.6-8.9 ms at 0.01 s,
-#:   14-27 ms at 0.02 s; on tmpfs 7.8-8.7 ms, so the rest of the tail is the disk's.
-#:
-#: Throughput was within 1-3 % from 0.01 to 0.25 s; checkpointing back to back cost 15 %.
+#: file, and on ext4 that flush stalls the writer's own WAL writes for as long as it takes
+#: (docs/performance.md#checkpoint-interval).
 CHECKPOINT_INTERVAL = 0.01
 #: WAL pages after which the writer checkpoints by itself (if the background one falls behind).
 WRITER_CHECKPOINT_PAGES = 10_000

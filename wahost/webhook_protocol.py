@@ -1,16 +1,16 @@
 """The webhook's POST without ASGI: uvicorn's httptools protocol, with Meta's POSTs answered in
 the protocol itself.
 
-Profiling the ingress at its peak showed the event loop spending most of a webhook's time in
-the ASGI request/response cycle (a scope, a task, receive and send coroutines, message dicts),
-not in wahost's work. :class:`WebhookProtocol` keeps uvicorn for everything a server must get
-right (keep-alive and its timeout, pipelining, malformed requests, graceful shutdown) and for
-every other request (the verification GET, ``/healthz``, ``/readyz``, plugins' routes, the
-console), which still go through :class:`~wahost.webhook.Ingress` as ASGI. Only a ``POST`` to
-the webhook path, arriving while no other response on its connection is pending, is handled
-here: headers and body are collected from the parser's callbacks, then
-:meth:`Ingress.accept` checks, splits and enqueues exactly as the ASGI path does, and the
-answer is written straight to the transport when the units are durable.
+The ASGI request/response cycle (a scope, a task, receive and send coroutines, message dicts)
+costs the event loop more of a webhook's time than wahost's own work does
+(docs/performance.md#the-webhook-fast-path). :class:`WebhookProtocol` keeps uvicorn for
+everything a server must get right (keep-alive and its timeout, pipelining, malformed requests,
+graceful shutdown) and for every other request (the verification GET, ``/healthz``, ``/readyz``,
+plugins' routes, the console), which still go through :class:`~wahost.webhook.Ingress` as ASGI.
+Only a ``POST`` to the webhook path, arriving while no other response on its connection is
+pending, is handled here: headers and body are collected from the parser's callbacks, then
+:meth:`Ingress.accept` checks, splits and enqueues exactly as the ASGI path does, and the answer
+is written straight to the transport when the units are durable.
 
 It relies on the internals of uvicorn's ``HttpToolsProtocol`` (its per-request ``cycle``, the
 ``pipeline`` and ``on_response_complete``). :func:`protocol_class` checks that those are there

@@ -107,8 +107,8 @@ QUEUE_SCHEMA = (
     _UNITS_TABLE.format(name="IF NOT EXISTS wq_units"),
     *_UNITS_INDEXES,
     # Replay by key. Only dead units are indexed by key: an index of every unit's key, random
-    # as wamids are, cost each enqueue a leaf page of its own (15-25 % of the writer's CPU a
-    # unit with 60k-100k units queued); wq_dedupe already finds a key, and its unit_id the unit.
+    # as wamids are, costs each enqueue a leaf page of its own; wq_dedupe already finds a key,
+    # and its unit_id the unit (docs/performance.md#dead-units-keys-only-schema-2).
     "CREATE INDEX IF NOT EXISTS wq_units_dead_key ON wq_units (key) WHERE dead = 1",
     """CREATE TABLE IF NOT EXISTS wq_lanes (
         conversation TEXT PRIMARY KEY,
@@ -459,8 +459,7 @@ class SQLiteQueue(QueueBackend):
                 # unit is still stored (dead, or waiting) past the expiry. Duplicates within
                 # this batch find the claim of their first copy. A duplicate is rare (Meta
                 # resends what it did not see answered): its row is inserted and deleted, so
-                # the usual path needs no index of units' keys. It costs the writer about half
-                # a new unit (36 against 5-7 us when the key index answered it; measured).
+                # the usual path needs no index of units' keys (docs/performance.md#duplicates).
                 claimed = conn.execute(
                     "INSERT INTO wq_dedupe (key, expires_at, unit_id) VALUES (?, ?, ?)"
                     " ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at,"
