@@ -97,7 +97,7 @@ async def test_ping_is_answered_with_pong(wahost_app):
         response = await bot.post(make_text("ping"))  # signed, as Meta sends it
         assert response.status_code == 200
         await bot.idle()  # until the worker has handled every stored update
-    assert [sent["text"]["body"] for sent in bot.graph.sent] == ["pong"]
+    assert [sent.text for sent in bot.graph.sent] == ["pong"]
 
 
 async def test_other_messages_are_left_to_other_plugins(wahost_app):
@@ -232,7 +232,7 @@ async def test_ping_is_answered_with_pong(wahost_app):
         response = await bot.post(make_text("ping"))  # signed, as Meta sends it
         assert response.status_code == 200
         await bot.idle()  # until the worker has handled every stored update
-    assert [sent["text"]["body"] for sent in bot.graph.sent] == ["pong"]
+    assert [sent.text for sent in bot.graph.sent] == ["pong"]
 
 
 async def test_a_tap_on_a_button_is_decoded(wahost_app):
@@ -240,7 +240,7 @@ async def test_a_tap_on_a_button_is_decoded(wahost_app):
     async with wahost_app(bots=[$module]) as bot:
         await bot.post(make_interactive_reply(tea, "Tea"))
         await bot.idle()
-    assert [sent["text"]["body"] for sent in bot.graph.sent] == ["One tea coming up!"]
+    assert [sent.text for sent in bot.graph.sent] == ["One tea coming up!"]
 
 
 def test_the_configuration_runs_this_bot():

@@ -93,10 +93,11 @@ class Recorded:
 
 class Accepted(dict[str, Any]):
     """A message the fake accepted: this dict is the JSON body as sent plus a ``"wamid"`` key,
-    the wamid it was given (``graph.sent[0]["text"]["body"]``, ``graph.sent[0]["wamid"]``).
+    the wamid it was given (``graph.sent[0]["to"]``, ``graph.sent[0]["wamid"]``).
 
     Attributes: ``wamid``, ``phone_number_id`` (sent from), ``wa_id`` (``to`` without ``+``),
-    ``at`` (monotonic time) and :attr:`body` (the JSON body exactly as sent).
+    ``at`` (monotonic time), :attr:`body` (the JSON body exactly as sent) and :attr:`message`
+    (the body read: ``graph.sent[0].message.interactive.buttons``).
     """
 
     def __init__(
