@@ -19,7 +19,8 @@ RUN python -m venv /opt/wahost \
         ./plugins/wahost-flows \
         ./plugins/wahost-profile \
         ./plugins/wahost-status \
-        ./plugins/wahost-templates
+        ./plugins/wahost-templates \
+        ./plugins/wahost-console
 
 FROM python:3.12-slim
 # var/ is where [queue] path = "var/wahost.db" lands: a volume mounted there starts owned by

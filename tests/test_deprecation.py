@@ -3,6 +3,7 @@ that still implements it."""
 
 from __future__ import annotations
 
+import sys
 import types
 from pathlib import Path
 
@@ -124,3 +125,41 @@ def test_the_cli_helpers_plugins_imported_privately_still_work_and_warn() -> Non
         assert wahost.cli._run is wahost.commands.run_command  # type: ignore[attr-defined]
     with pytest.warns(DeprecationWarning, match="host_for_command"):
         from wahost.cli import _running  # type: ignore[attr-defined]  # noqa: F401
+
+
+# -- a module that moved: wahost.console is the wahost-console plugin --------------------------
+
+
+def _forget_old_console(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Import ``wahost.console`` afresh in this test (its warning fires at the first import)."""
+    for name in list(sys.modules):
+        if name == "wahost.console" or name.startswith("wahost.console."):
+            monkeypatch.delitem(sys.modules, name)
+
+
+def test_the_old_console_import_path_warns_and_is_the_plugin(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    plugin = pytest.importorskip("wahost_console")
+    _forget_old_console(monkeypatch)
+    with pytest.warns(DeprecationWarning, match="import wahost_console instead") as caught:
+        from wahost.console.journal import NAMESPACE, Journal
+    [moved] = [w for w in caught if "wahost_console" in str(w.message)]
+    assert moved.filename == __file__  # the line that imports it, not importlib's
+    assert Journal is plugin.journal.Journal and NAMESPACE == "wahost.console"
+    import wahost.console
+
+    assert wahost.console.web is plugin.web
+    assert sys.modules["wahost.console.plugin"] is plugin.plugin
+
+
+def test_the_old_console_import_path_without_the_plugin_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _forget_old_console(monkeypatch)
+    monkeypatch.setitem(sys.modules, "wahost_console", None)  # not installed
+    with (
+        pytest.warns(DeprecationWarning),
+        pytest.raises(ModuleNotFoundError, match="pip install wahost-console"),
+    ):
+        import wahost.console  # noqa: F401

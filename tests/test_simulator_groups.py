@@ -1,6 +1,6 @@
 """The simulator stages group chats (issue 25): participants write into one group through the
 signed webhook path, the bot's replies to the group appear in it with Meta's group statuses, in
-the engine, the terminal chat and the console's chat API."""
+the engine and the terminal chat (the console's chat API: wahost-console's tests)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from wahost import Context, Router
@@ -26,7 +25,6 @@ from wahost.testing.harness import make_config
 
 ALICE = "16505551234"
 BOB = "16505550002"
-TOKEN = "console-token-0123456789"
 
 
 def group_bot(statuses: list[tuple[str, str]]) -> Router:
@@ -131,40 +129,6 @@ async def test_the_terminal_stages_a_group_and_writes_as_its_participants(
     assert f"group #2: me too (+{BOB})" in screen
     assert f"private #1: just us (+{BOB})" in screen
     assert [m["to"] for m in sim.graph.sent] == [group, group, BOB]
-
-
-async def test_the_console_chat_stages_a_group(tmp_path: Path) -> None:
-    config = make_config(tmp_path, {"console": {"enabled": True, "token": TOKEN}})
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    async with (
-        Simulation(config, bots=[group_bot([])], load_entrypoints=False) as sim,
-        httpx.AsyncClient(base_url=sim.url, headers=headers, timeout=30) as http,
-    ):
-        made = await http.post(
-            "/-/console/api/chat/groups", json={"subject": "Club", "participants": [ALICE, BOB]}
-        )
-        assert made.status_code == 200, made.text
-        group = made.json()
-        assert (group["subject"], group["participants"]) == ("Club", [ALICE, BOB])
-        listed = (await http.get("/-/console/api/chat/users")).json()
-        assert listed["groups"] == [group]
-        act = {"user": BOB, "group": group["id"], "action": {"text": "hey"}}
-        assert (await http.post("/-/console/api/chat/act", json=act)).status_code == 200
-        await sim.wait_for_bot(group["id"], 1)
-        items = (
-            await http.get("/-/console/api/chat/items", params={"user": group["id"], "after": 0})
-        ).json()["items"]
-        assert [(i["from"], i["author"], i["text"]) for i in items] == [
-            ("user", BOB, "hey"),
-            ("bot", None, f"group #1: hey (+{BOB})"),
-        ]
-        refused = await http.post(
-            "/-/console/api/chat/act",
-            json={"user": BOB, "group": group["id"], "action": {"react": ["x", "👍"]}},
-        )
-        assert refused.status_code == 400
-        too_many = {"subject": "Big", "participants": [f"1650555{n:04d}" for n in range(9)]}
-        assert (await http.post("/-/console/api/chat/groups", json=too_many)).status_code == 400
 
 
 GROUP_BOT = """

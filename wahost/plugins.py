@@ -28,13 +28,11 @@ from wahost.router import Router
 
 ENTRY_POINT_GROUP = "wahost"
 
-#: Modules registered in every host, ``trylast`` so any plugin can replace them. The console
-#: does nothing unless ``[console] enabled = true``.
+#: Modules registered in every host, ``trylast`` so any plugin can replace them.
 BUILTIN_PLUGINS = (
     "wahost.defaults.backends",
     "wahost.defaults.fallbacks",
     "wahost.marketing",
-    "wahost.console.plugin",
 )
 
 

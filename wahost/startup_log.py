@@ -1,6 +1,6 @@
 """What ``wahost serve`` and ``wahost worker`` say when they start: the plugins loaded and
 those that failed (with the fix), whether anything handles messages, what placeholder secrets
-mean, and where the console is. Never a secret's value."""
+mean, and where the console is (when its plugin is loaded). Never a secret's value."""
 
 from __future__ import annotations
 
@@ -15,6 +15,17 @@ if TYPE_CHECKING:
 _TOKEN_PREFIX = "EAA"
 
 CONSOLE_PATH = "/-/console"
+#: The plugin that serves ``[console]`` (``pip install wahost-console``).
+CONSOLE_MODULE = "wahost_console"
+CONSOLE_INSTALL = "pip install wahost-console"
+
+
+def console_loaded(host: Wahost) -> bool:
+    """Whether the console plugin is loaded in ``host``: the core only configures the console
+    (``[console]``), the plugin serves it."""
+    return any(
+        info.loaded and info.module.partition(":")[0] == CONSOLE_MODULE for info in host.plugins
+    )
 
 
 def plugin_fix(name: str, module: str) -> str:
@@ -72,10 +83,18 @@ def log_start(host: Wahost, *, serving: bool, log: Any = None) -> None:
         server = host.config.server
         address = "127.0.0.1" if server.host in ("0.0.0.0", "::", "") else server.host
         base = f"http://{address}:{server.port}"
-        if host.config.console.enabled:
+        loaded = console_loaded(host)
+        if host.config.console.enabled and loaded:
             log.info("console", url=f"{base}{CONSOLE_PATH}")
-        else:
+        elif host.config.console.enabled:
+            log.warning(
+                "console is enabled but its plugin is not loaded: /-/console is not served",
+                fix=f"{CONSOLE_INSTALL} (or take wahost-console out of [plugins] disabled)",
+            )
+        elif loaded:
             log.info("console is off", fix="[console] enabled = true, with a token")
+        else:
+            log.info("console is off", fix=f"{CONSOLE_INSTALL}, then [console] enabled = true")
 
 
 def index_text(host: Wahost) -> str:
@@ -87,7 +106,12 @@ def index_text(host: Wahost) -> str:
     except PackageNotFoundError:  # run from a checkout that is not installed
         release = "(not installed)"
     config = host.config
-    console = CONSOLE_PATH if config.console.enabled else "off ([console] enabled = true)"
+    if not console_loaded(host):
+        console = f"not loaded ({CONSOLE_INSTALL})"
+    elif config.console.enabled:
+        console = CONSOLE_PATH
+    else:
+        console = "off ([console] enabled = true)"
     plugins = [info.name for info in host.plugins if info.loaded and not info.builtin]
     return (
         f"wahost {release} is running.\n"

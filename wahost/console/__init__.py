@@ -1,6 +1,40 @@
-"""The web console at ``/-/console``: queue, dead units, quarantine, conversations, message
-statuses, plugins, and the simulator's chat in a browser.
+"""Deprecated: the web console moved to the ``wahost-console`` plugin (package
+``wahost_console``); this name goes away in the next minor release.
 
-Off unless ``[console] enabled = true``, and then never without a token or a username and
-password. Registered in every host as the built-in plugin :mod:`wahost.console.plugin`.
+``import wahost.console`` and its submodules (``wahost.console.journal``, ``.web``, ``.auth``,
+...) still work, with a :class:`DeprecationWarning`: they are ``wahost_console``'s own modules
+under their old names, so objects and ``isinstance`` checks are the same.
 """
+
+from __future__ import annotations
+
+import importlib
+import sys
+import warnings
+
+MESSAGE = (
+    "wahost.console moved to the wahost-console plugin: import wahost_console instead "
+    "(pip install wahost-console)"
+)
+#: The modules of ``wahost_console`` that were importable as ``wahost.console.<name>``.
+SUBMODULES = ("auth", "chat", "journal", "plugin", "sampler", "throttle", "views", "web")
+
+
+# stacklevel 2 names the importing line: warnings skips importlib's own frames.
+warnings.warn(MESSAGE, DeprecationWarning, stacklevel=2)
+
+try:
+    importlib.import_module("wahost_console")
+except ModuleNotFoundError as exc:
+    if exc.name != "wahost_console":
+        raise
+    raise ModuleNotFoundError(
+        "wahost.console moved to the wahost-console plugin, which is not installed: "
+        "pip install wahost-console",
+        name=__name__,
+    ) from None
+
+for _name in SUBMODULES:
+    _module = importlib.import_module(f"wahost_console.{_name}")
+    sys.modules[f"{__name__}.{_name}"] = _module
+    globals()[_name] = _module

@@ -15,6 +15,7 @@ import msgspec
 
 from wahost.config import Config, ConfigError, load_config
 from wahost.logs import configure_logging
+from wahost.startup_log import CONSOLE_INSTALL, console_loaded
 
 
 class _Placeholders(Mapping[str, str]):
@@ -167,6 +168,11 @@ def simulate(
                 except ValueError as exc:
                     raise click.BadParameter(str(exc), param_hint="--group") from None
             if web:
+                assert sim.host is not None
+                if not console_loaded(sim.host):
+                    raise click.ClickException(
+                        f"--web: the console's plugin is not loaded: {CONSOLE_INSTALL}"
+                    )
                 click.echo(f"# console: {sim.url}/-/console/chat", err=True)
                 if token is not None:
                     click.echo(f"# console token (this run only): {token}", err=True)

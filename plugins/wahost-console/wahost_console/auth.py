@@ -9,7 +9,7 @@ cannot make a browser send a bearer token), but a basic-auth POST from another o
 refused, since browsers replay basic credentials on their own.
 
 Checking a secret yields a :class:`Claim` (how it was presented, which account it names,
-whether it is right) so that the caller can throttle guessing (:mod:`wahost.console.throttle`)
+whether it is right) so that the caller can throttle guessing (:mod:`wahost_console.throttle`)
 before the answer counts.
 """
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from wahost.config import ConsoleConfig
-from wahost.console.throttle import Account
+from wahost_console.throttle import Account
 
 COOKIE = "wahost_console"
 CSRF_FIELD = "csrf_token"

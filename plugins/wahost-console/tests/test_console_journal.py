@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import wahost_console
+from wahost_console.journal import NAMESPACE, Journal, preview
+from wahost_console.web import console_of
 
 from wahost import hookimpl
-from wahost.console.journal import NAMESPACE, Journal, preview
-from wahost.console.web import console_of
 from wahost.testing import BotHarness, FakeGraph
 from wahost.testing.harness import TEST_PHONE_NUMBER_ID
 from wahost.testing.payloads import USER, make_message, make_status, make_text
@@ -56,7 +57,9 @@ async def test_message_send_and_statuses_are_journaled_in_order_exactly_once(
     tmp_path: Path, fake_graph: FakeGraph
 ) -> None:
     replier = FlakyReplier()
-    async with BotHarness(tmp_path, plugins=[replier], config=CONSOLE, graph=fake_graph) as bot:
+    async with BotHarness(
+        tmp_path, plugins=[wahost_console, replier], config=CONSOLE, graph=fake_graph
+    ) as bot:
         assert (await bot.post(make_text("hello <there>"))).status_code == 200
         await bot.idle()
         assert replier.attempts == 2  # retried once; the reply was sent once (the outbox)
@@ -121,7 +124,9 @@ async def test_failed_status_error_and_state_are_shown(
             ctx.state.set("asking_name", {"step": 2, "note": "<script>x</script>"})
             return True
 
-    async with BotHarness(tmp_path, plugins=[Stateful()], config=CONSOLE, graph=fake_graph) as bot:
+    async with BotHarness(
+        tmp_path, plugins=[wahost_console, Stateful()], config=CONSOLE, graph=fake_graph
+    ) as bot:
         await bot.post(make_text("hi"))
         await bot.post(make_status("wamid.out-1", "failed", errors=131049))
         await bot.idle()
@@ -151,7 +156,7 @@ async def test_journal_never_claims_a_message_and_history_can_be_off(tmp_path: P
             return True
 
     config = {"console": {"enabled": True, "token": TOKEN, "history": False}}
-    async with BotHarness(tmp_path, plugins=[Handler()], config=config) as bot:
+    async with BotHarness(tmp_path, plugins=[wahost_console, Handler()], config=config) as bot:
         await bot.post(make_text("one"))
         await bot.idle()
         assert len(seen) == 1
@@ -162,7 +167,7 @@ async def test_journal_never_claims_a_message_and_history_can_be_off(tmp_path: P
 
 async def test_dead_unit_listed_then_replayed_and_gone(tmp_path: Path) -> None:
     config = {**CONSOLE, "worker": {"max_attempts": 1}}
-    async with BotHarness(tmp_path, plugins=[AlwaysFails()], config=config) as bot:
+    async with BotHarness(tmp_path, plugins=[wahost_console, AlwaysFails()], config=config) as bot:
         await bot.post(make_text("doomed"))
         await bot.idle()
         http = bot.http
@@ -194,7 +199,7 @@ async def test_dead_unit_listed_then_replayed_and_gone(tmp_path: Path) -> None:
             healed.append(message.id)
             return True
 
-    async with BotHarness(tmp_path, plugins=[Healed()], config=config) as bot:
+    async with BotHarness(tmp_path, plugins=[wahost_console, Healed()], config=config) as bot:
         http = bot.http
         assert http is not None
         assert len(await bot.host.queue.list_dead()) == 1
@@ -208,7 +213,7 @@ async def test_dead_unit_listed_then_replayed_and_gone(tmp_path: Path) -> None:
 
 
 async def test_quarantine_preview_is_escaped(tmp_path: Path) -> None:
-    async with BotHarness(tmp_path, config=CONSOLE) as bot:
+    async with BotHarness(tmp_path, plugins=[wahost_console], config=CONSOLE) as bot:
         body = b'{"object": "whatsapp_business_account", "entry": "<img src=x onerror=alert(1)>"}'
         assert (await bot.post(body)).status_code == 200
         http = bot.http
@@ -221,7 +226,7 @@ async def test_quarantine_preview_is_escaped(tmp_path: Path) -> None:
 
 async def test_overview_counts_and_rate(tmp_path: Path) -> None:
     config = {**CONSOLE, "console": {**CONSOLE["console"], "sample_interval": 0.05}}
-    async with BotHarness(tmp_path, config=config) as bot:
+    async with BotHarness(tmp_path, plugins=[wahost_console], config=config) as bot:
         for n in range(3):
             await bot.post(make_text(f"m{n}"))
         await bot.idle()
@@ -242,7 +247,7 @@ async def test_overview_counts_and_rate(tmp_path: Path) -> None:
 
 
 async def test_plugins_page_lists_hooks_and_failures(tmp_path: Path) -> None:
-    async with BotHarness(tmp_path, plugins=[AlwaysFails()], config=CONSOLE) as bot:
+    async with BotHarness(tmp_path, plugins=[wahost_console, AlwaysFails()], config=CONSOLE) as bot:
         bot.host.plugins.append(
             type(bot.host.plugins[0])(name="wahost-broken", loaded=False, error="ImportError: x")
         )
@@ -250,7 +255,7 @@ async def test_plugins_page_lists_hooks_and_failures(tmp_path: Path) -> None:
         assert http is not None
         page = await http.get(bot.url + "/-/console/plugins", headers=BEARER)
         assert "always_fails" in page.text and "on_message" in page.text
-        assert "wahost.console.plugin" in page.text
+        assert "wahost_console" in page.text and "wahost.defaults.backends" in page.text
         assert "wahost-broken" in page.text and "ImportError: x" in page.text
 
 
@@ -271,7 +276,9 @@ def test_preview_of_messages() -> None:
 
 
 async def test_send_outside_a_unit_is_journaled(tmp_path: Path, fake_graph: FakeGraph) -> None:
-    async with BotHarness(tmp_path, config=CONSOLE, graph=fake_graph) as bot:
+    async with BotHarness(
+        tmp_path, plugins=[wahost_console], config=CONSOLE, graph=fake_graph
+    ) as bot:
         sent = await bot.host.send(USER, text="a reminder")
         history = await Journal(bot.host).history(CONVERSATION)
         assert [(entry.kind, entry.wamid) for entry in history] == [("out", sent.id)]
@@ -281,7 +288,7 @@ async def test_webhook_errors_are_journaled_and_shown(tmp_path: Path) -> None:
     from wahost.testing.harness import load_fixture
 
     name = "webhook_value_errors.json"
-    async with BotHarness(tmp_path, config=CONSOLE) as bot:
+    async with BotHarness(tmp_path, plugins=[wahost_console], config=CONSOLE) as bot:
         assert (await bot.post(load_fixture(name))).status_code == 200
         await bot.idle()
         others = await Journal(bot.host).others()

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 import quart
 
-from wahost.console import chat
-from wahost.console.auth import COOKIE, Identity
-from wahost.console.journal import Entry, SentRecord
-from wahost.console.sampler import sparkline
-from wahost.console.throttle import Refusal
-from wahost.console.web import PREFIX, Console, safe_next, url
 from wahost.units import conversation_key
+from wahost_console import chat
+from wahost_console.auth import COOKIE, Identity
+from wahost_console.journal import Entry, SentRecord
+from wahost_console.sampler import sparkline
+from wahost_console.throttle import Refusal
+from wahost_console.web import PREFIX, Console, safe_next, url
 
 if TYPE_CHECKING:
     from wahost.web import Route

@@ -1,4 +1,4 @@
-"""The console as a built-in plugin: its routes, its rate sampler and the journal's hooks.
+"""The console plugin: its routes, its rate sampler and the journal's hooks.
 
 Every hook does nothing unless ``[console] enabled = true``. The journal's hooks never claim
 a message (``on_message`` returns ``None`` and runs first, so it sees every message whoever
@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING
 import structlog
 
 from wahost.config import ConsoleConfig
-from wahost.console.web import console_of
 from wahost.hookspecs import hookimpl
+from wahost_console.web import console_of
 
 if TYPE_CHECKING:
-    from wahost.console.journal import Journal
     from wahost.context import Context
     from wahost.graph import SentMessage
     from wahost.host import Wahost
     from wahost.models import Message, Status, WebhookError
     from wahost.web import Route
+    from wahost_console.journal import Journal
 
 log = structlog.get_logger("wahost.console")
 
@@ -59,7 +59,7 @@ def register_routes(host: Wahost) -> list[Route] | None:
     """The console's pages and API, only when enabled (else ``/-/console`` is a 404)."""
     if not _enabled(host):
         return None
-    from wahost.console.views import routes
+    from wahost_console.views import routes
 
     return routes(console_of(host))
 

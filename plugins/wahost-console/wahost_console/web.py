@@ -25,10 +25,10 @@ import jinja2
 import quart
 import structlog
 
-from wahost.console.auth import COOKIE, CSRF_FIELD, CSRF_HEADER, Auth, Claim, Identity
-from wahost.console.journal import Journal
-from wahost.console.sampler import RateSampler
-from wahost.console.throttle import LoginThrottle, Refusal
+from wahost_console.auth import COOKIE, CSRF_FIELD, CSRF_HEADER, Auth, Claim, Identity
+from wahost_console.journal import Journal
+from wahost_console.sampler import RateSampler
+from wahost_console.throttle import LoginThrottle, Refusal
 from wahost.slots import SlotKey
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ class Console:
         self.journal: Journal | None = Journal(host) if config.history else None
         self.sampler: RateSampler | None = None
         self.env = jinja2.Environment(
-            loader=jinja2.PackageLoader("wahost.console", "templates"),
+            loader=jinja2.PackageLoader("wahost_console", "templates"),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
             trim_blocks=True,
@@ -255,7 +255,7 @@ class Console:
             return None
         suffix = "." + name.rpartition(".")[2]
         try:
-            data = resources.files("wahost.console").joinpath("static", name).read_bytes()
+            data = resources.files("wahost_console").joinpath("static", name).read_bytes()
         except OSError:
             return None
         response = quart.Response(data, mimetype=self._TYPES[suffix])

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 import quart
 
-from wahost.console.auth import CSRF_HEADER, Identity
-from wahost.console.web import Console
 from wahost.simulator import SIMULATION
+from wahost_console.auth import CSRF_HEADER, Identity
+from wahost_console.web import Console
 
 if TYPE_CHECKING:
     from wahost.simulator.session import Simulation

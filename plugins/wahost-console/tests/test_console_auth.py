@@ -8,11 +8,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+import wahost_console
 
 from wahost.config import ConfigError, ConsoleConfig, parse_config
-from wahost.console.auth import COOKIE, CSRF_HEADER, Auth
-from wahost.console.throttle import LoginThrottle
-from wahost.console.web import CONSOLE, console_of
+from wahost_console.auth import COOKIE, CSRF_HEADER, Auth
+from wahost_console.throttle import LoginThrottle
+from wahost_console.web import CONSOLE, console_of
 from wahost.testing import BotHarness
 from wahost.testing.harness import make_config
 from wahost.testing.payloads import make_text
@@ -52,7 +53,7 @@ POSTS = [
 
 async def test_no_credentials_redirects_pages_and_refuses_the_rest(tmp_path: Path) -> None:
     async with (
-        BotHarness(tmp_path, config=ENABLED, worker=False) as bot,
+        BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot,
         httpx.AsyncClient(base_url=bot.url) as http,
     ):
         for path in PAGES:
@@ -80,7 +81,7 @@ async def test_no_credentials_redirects_pages_and_refuses_the_rest(tmp_path: Pat
 
 async def test_wrong_credentials_are_refused(tmp_path: Path) -> None:
     async with (
-        BotHarness(tmp_path, config=ENABLED, worker=False) as bot,
+        BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot,
         httpx.AsyncClient(base_url=bot.url) as http,
     ):
         for header in (
@@ -99,7 +100,7 @@ async def test_wrong_credentials_are_refused(tmp_path: Path) -> None:
 
 async def test_bearer_and_basic_open_every_page(tmp_path: Path) -> None:
     async with (
-        BotHarness(tmp_path, config=ENABLED, worker=False) as bot,
+        BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot,
         httpx.AsyncClient(base_url=bot.url) as http,
     ):
         for headers in (BEARER, BASIC):
@@ -129,7 +130,7 @@ async def test_bearer_and_basic_open_every_page(tmp_path: Path) -> None:
 
 async def test_login_form_sets_a_session_cookie_and_posts_need_csrf(tmp_path: Path) -> None:
     async with (
-        BotHarness(tmp_path, config=ENABLED, worker=False) as bot,
+        BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot,
         httpx.AsyncClient(base_url=bot.url) as http,
     ):
         refused = await http.post("/-/console/login", data={"token": "wrong"})
@@ -181,7 +182,7 @@ async def test_login_form_sets_a_session_cookie_and_posts_need_csrf(tmp_path: Pa
 
 async def test_disabled_console_has_no_routes(tmp_path: Path) -> None:
     async with (
-        BotHarness(tmp_path, worker=False) as bot,
+        BotHarness(tmp_path, plugins=[wahost_console], worker=False) as bot,
         httpx.AsyncClient(base_url=bot.url) as http,
     ):
         for path in [*PAGES, *API, "/-/console/login"]:
@@ -260,7 +261,7 @@ def assert_secured(response: httpx.Response, what: str) -> None:
 
 async def test_options_is_never_answered_without_credentials(tmp_path: Path) -> None:
     async with (
-        BotHarness(tmp_path, config=ENABLED, worker=False) as bot,
+        BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot,
         httpx.AsyncClient(base_url=bot.url) as http,
     ):
         paths = [*PAGES, *API, *POSTS, "/-/console/login", "/-/console/login/console.css"]
@@ -276,7 +277,7 @@ async def test_every_answer_under_the_console_carries_its_security_headers(
     tmp_path: Path,
 ) -> None:
     async with (
-        BotHarness(tmp_path, config=ENABLED, worker=False) as bot,
+        BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot,
         httpx.AsyncClient(base_url=bot.url) as http,
     ):
         for method, path in [
@@ -295,7 +296,7 @@ async def test_every_answer_under_the_console_carries_its_security_headers(
 
 async def test_odd_bytes_in_a_static_file_name_are_a_404(tmp_path: Path) -> None:
     async with (
-        BotHarness(tmp_path, config=ENABLED, worker=False) as bot,
+        BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot,
         httpx.AsyncClient(base_url=bot.url) as http,
     ):
         for name in [
@@ -319,7 +320,7 @@ async def test_a_basic_auth_post_from_a_page_of_another_origin_needs_the_token(
     tmp_path: Path,
 ) -> None:
     async with (
-        BotHarness(tmp_path, config=ENABLED, worker=False) as bot,
+        BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot,
         httpx.AsyncClient(base_url=bot.url) as http,
     ):
         page = await http.get("/-/console/dead", headers=BASIC)

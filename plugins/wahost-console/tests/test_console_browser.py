@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import wahost_console
 
 from wahost import Context, hookimpl
 from wahost.models import InteractiveMessage, TextMessage
@@ -111,7 +112,7 @@ async def test_log_in_and_replay_a_dead_unit(tmp_path: Path, browser: Any) -> No
 
     plugin = FailsUntilFixed()
     config = {**CONSOLE, "worker": {"max_attempts": 1}}
-    async with BotHarness(tmp_path, plugins=[plugin], config=config) as bot:
+    async with BotHarness(tmp_path, plugins=[wahost_console, plugin], config=config) as bot:
         await bot.post(make_text("please work"))
         await bot.idle()
         (dead,) = await bot.host.queue.list_dead()
@@ -172,7 +173,9 @@ async def test_chat_in_the_browser(tmp_path: Path, browser: Any) -> None:
     from wahost.simulator.session import Simulation
 
     config = make_config(tmp_path, CONSOLE)
-    async with Simulation(config, plugins=[MenuBot()], load_entrypoints=False) as sim:
+    async with Simulation(
+        config, plugins=[wahost_console, MenuBot()], load_entrypoints=False
+    ) as sim:
         errors: list[str] = []
         page = await open_page(browser, errors)
         await log_in(page, sim.url + "/-/console/chat")
@@ -259,7 +262,7 @@ async def test_every_kind_of_bubble_and_action_in_the_browser(tmp_path: Path, br
     from playwright.async_api import expect
 
     sim = ScriptedSimulator()
-    async with BotHarness(tmp_path, config=CONSOLE, worker=False) as bot:
+    async with BotHarness(tmp_path, plugins=[wahost_console], config=CONSOLE, worker=False) as bot:
         bot.host.slots[SIMULATION] = sim
         errors: list[str] = []
         page = await open_page(browser, errors)

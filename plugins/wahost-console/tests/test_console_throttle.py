@@ -14,16 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import wahost_console
 from structlog.testing import capture_logs
-
-from wahost.console.throttle import (
+from wahost_console.throttle import (
     ADDRESS_DRAIN,
     ADDRESS_LIMIT,
     LOG_EVERY,
     LoginThrottle,
     address_key,
 )
-from wahost.console.web import console_of
+from wahost_console.web import console_of
+
 from wahost.testing import BotHarness
 
 TOKEN = "console-token-0123456789"
@@ -53,7 +54,7 @@ def refusals(logs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
 async def test_basic_auth_guessing_is_throttled_and_logged_and_other_addresses_get_in(
     tmp_path: Path,
 ) -> None:
-    async with BotHarness(tmp_path, config=ENABLED, worker=False) as bot:
+    async with BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot:
         with capture_logs() as logs:
             async with client_from(bot, "127.0.0.2") as guesser:
                 for n in range(ADDRESS_LIMIT):
@@ -101,7 +102,7 @@ async def test_basic_auth_guessing_is_throttled_and_logged_and_other_addresses_g
 
 async def test_bad_form_logins_from_one_address_never_keep_another_out(tmp_path: Path) -> None:
     async with (
-        BotHarness(tmp_path, config=ENABLED, worker=False) as bot,
+        BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot,
         client_from(bot, "127.0.0.2") as attacker,
         client_from(bot, "127.0.0.3") as operator,
     ):
@@ -117,7 +118,7 @@ async def test_bad_form_logins_from_one_address_never_keep_another_out(tmp_path:
 async def test_an_account_under_attack_refuses_addresses_that_failed_but_never_fresh_ones(
     tmp_path: Path,
 ) -> None:
-    async with BotHarness(tmp_path, config=ENABLED, worker=False) as bot:
+    async with BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot:
         console = console_of(bot.host)
         console.throttle = LoginThrottle(account_limit=5)
         # Five addresses guess the password once each: the user name is now under attack.
@@ -140,7 +141,7 @@ async def test_an_account_under_attack_refuses_addresses_that_failed_but_never_f
 
 async def test_the_address_is_the_one_a_trusted_proxy_forwards(tmp_path: Path) -> None:
     # uvicorn trusts X-Forwarded-For from loopback (FORWARDED_ALLOW_IPS) and from nothing else.
-    async with BotHarness(tmp_path, config=ENABLED, worker=False) as bot:
+    async with BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot:
         with capture_logs() as logs:
             async with client_from(bot, "127.0.0.1") as proxy:
                 first = {"X-Forwarded-For": "203.0.113.7"}

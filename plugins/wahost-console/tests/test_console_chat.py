@@ -10,12 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import wahost_console
+from wahost_console.chat import UNAVAILABLE
 
-from wahost import Context, hookimpl
-from wahost.console.chat import UNAVAILABLE
+from wahost import Context, Router, hookimpl
+from wahost import filters as F
 from wahost.models import InteractiveMessage, TextMessage
 from wahost.outbound import ReplyButton, ReplyButtons
 from wahost.simulator import SIMULATION
+from wahost.simulator.session import Simulation
 from wahost.testing import BotHarness
 from wahost.testing.harness import make_config
 
@@ -85,7 +88,7 @@ class StandInSimulator:
 
 async def test_chat_api_drives_the_attached_simulator(tmp_path: Path) -> None:
     sim = StandInSimulator()
-    async with BotHarness(tmp_path, config=CONSOLE, worker=False) as bot:
+    async with BotHarness(tmp_path, plugins=[wahost_console], config=CONSOLE, worker=False) as bot:
         bot.host.slots[SIMULATION] = sim
         async with httpx.AsyncClient(base_url=bot.url, headers=BEARER) as http:
             page = await http.get("/-/console/chat")
@@ -118,7 +121,7 @@ async def test_chat_api_drives_the_attached_simulator(tmp_path: Path) -> None:
 
 async def test_chat_act_with_a_session_needs_the_csrf_token(tmp_path: Path) -> None:
     sim = StandInSimulator()
-    async with BotHarness(tmp_path, config=CONSOLE, worker=False) as bot:
+    async with BotHarness(tmp_path, plugins=[wahost_console], config=CONSOLE, worker=False) as bot:
         bot.host.slots[SIMULATION] = sim
         async with httpx.AsyncClient(base_url=bot.url) as http:
             await http.post("/-/console/login", data={"token": TOKEN})
@@ -134,7 +137,7 @@ async def test_chat_act_with_a_session_needs_the_csrf_token(tmp_path: Path) -> N
 
 async def test_without_a_simulator_the_chat_explains_where_it_is(tmp_path: Path) -> None:
     async with (
-        BotHarness(tmp_path, config=CONSOLE, worker=False) as bot,
+        BotHarness(tmp_path, plugins=[wahost_console], config=CONSOLE, worker=False) as bot,
         httpx.AsyncClient(base_url=bot.url, headers=BEARER) as http,
     ):
         page = await http.get("/-/console/chat")
@@ -186,11 +189,9 @@ async def _wait_for(
 
 
 async def test_chat_api_against_the_real_simulator(tmp_path: Path) -> None:
-    from wahost.simulator.session import Simulation
-
     config = make_config(tmp_path, CONSOLE)
     async with (
-        Simulation(config, plugins=[MenuBot()], load_entrypoints=False) as sim,
+        Simulation(config, plugins=[wahost_console, MenuBot()], load_entrypoints=False) as sim,
         httpx.AsyncClient(base_url=sim.url, headers=BEARER, timeout=30) as http,
     ):
         sent = await http.post("/-/console/api/chat/act", json={"action": {"text": "menu"}})
@@ -207,3 +208,57 @@ async def test_chat_api_against_the_real_simulator(tmp_path: Path) -> None:
         # The journal saw the same conversation.
         listing = await http.get("/-/console/conversations")
         assert sim.default_user in listing.text
+
+
+ALICE = "16505551234"
+BOB = "16505550002"
+
+
+def group_bot() -> Router:
+    """Counts each conversation's messages; answers in the chat it was asked in."""
+    router = Router()
+
+    @router.message(F.text)
+    async def count(message: Any, ctx: Context) -> None:
+        n = int(ctx.state.get("n", 0)) + 1
+        ctx.state.update(n=n)
+        where = "group" if ctx.is_group else "private"
+        await ctx.reply(f"{where} #{n}: {message.text.body} (+{ctx.sender})")
+
+    return router
+
+
+async def test_the_console_chat_stages_a_group(tmp_path: Path) -> None:
+    config = make_config(tmp_path, {"console": {"enabled": True, "token": TOKEN}})
+    headers = BEARER
+    async with (
+        Simulation(
+            config, plugins=[wahost_console], bots=[group_bot()], load_entrypoints=False
+        ) as sim,
+        httpx.AsyncClient(base_url=sim.url, headers=headers, timeout=30) as http,
+    ):
+        made = await http.post(
+            "/-/console/api/chat/groups", json={"subject": "Club", "participants": [ALICE, BOB]}
+        )
+        assert made.status_code == 200, made.text
+        group = made.json()
+        assert (group["subject"], group["participants"]) == ("Club", [ALICE, BOB])
+        listed = (await http.get("/-/console/api/chat/users")).json()
+        assert listed["groups"] == [group]
+        act = {"user": BOB, "group": group["id"], "action": {"text": "hey"}}
+        assert (await http.post("/-/console/api/chat/act", json=act)).status_code == 200
+        await sim.wait_for_bot(group["id"], 1)
+        items = (
+            await http.get("/-/console/api/chat/items", params={"user": group["id"], "after": 0})
+        ).json()["items"]
+        assert [(i["from"], i["author"], i["text"]) for i in items] == [
+            ("user", BOB, "hey"),
+            ("bot", None, f"group #1: hey (+{BOB})"),
+        ]
+        refused = await http.post(
+            "/-/console/api/chat/act",
+            json={"user": BOB, "group": group["id"], "action": {"react": ["x", "👍"]}},
+        )
+        assert refused.status_code == 400
+        too_many = {"subject": "Big", "participants": [f"1650555{n:04d}" for n in range(9)]}
+        assert (await http.post("/-/console/api/chat/groups", json=too_many)).status_code == 400
