@@ -139,3 +139,24 @@ async def test_the_chat_page_without_a_simulator_shows_the_command_as_code(tmp_p
     notice = page.text[start : page.text.index("</p>", start)]
     assert "<code>wahost simulate --web</code>" in notice
     assert "`" not in notice  # Markdown's backticks are not HTML
+
+
+# -- 1 and 7. start-up and GET / say where the console is ----------------------------------------
+
+
+async def test_start_up_and_the_index_say_where_the_console_is(tmp_path: Path) -> None:
+    from structlog.testing import capture_logs
+
+    from wahost.startup_log import index_text, log_start
+
+    config = {"console": {"enabled": True, "token": CONSOLE_TOKEN}}
+    async with BotHarness(tmp_path, plugins=[wahost_console], config=config, worker=False) as bot:
+        assert bot.http is not None
+        index = (await bot.http.get(bot.url + "/")).text
+        with capture_logs() as logs:
+            log_start(bot.host, serving=True)
+        port = bot.host.config.server.port
+    [console] = [entry for entry in logs if entry["event"] == "console"]
+    assert console["url"] == f"http://127.0.0.1:{port}/-/console"
+    assert "console: /-/console" in index and index == index_text(bot.host)
+    assert CONSOLE_TOKEN not in index and CONSOLE_TOKEN not in str(logs)
