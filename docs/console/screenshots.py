@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import wahost_console
 from playwright.async_api import async_playwright
 
 from wahost import Context, hookimpl
@@ -63,7 +64,8 @@ async def main() -> None:
     config = make_config(
         tmp, {"console": {"enabled": True, "token": TOKEN}, "worker": {"max_attempts": 1}}
     )
-    async with Simulation(config, plugins=[CoffeeBot()], load_entrypoints=False) as sim:
+    plugins = [wahost_console, CoffeeBot()]
+    async with Simulation(config, plugins=plugins, load_entrypoints=False) as sim:
         assert sim.host is not None
         for user, text in (("4479460001", "hello"), ("33612345678", "menu"), (None, "hi")):
             await sim.send_text(user, text)
