@@ -142,7 +142,8 @@ def test_the_old_console_import_path_warns_and_is_the_plugin(
 ) -> None:
     plugin = pytest.importorskip("wahost_console")
     _forget_old_console(monkeypatch)
-    with pytest.warns(DeprecationWarning, match="import wahost_console instead") as caught:
+    moved_to = r"wahost\.console moved to wahost_console"
+    with pytest.warns(DeprecationWarning, match=moved_to) as caught:
         from wahost.console.journal import NAMESPACE, Journal
     [moved] = [w for w in caught if "wahost_console" in str(w.message)]
     assert moved.filename == __file__  # the line that imports it, not importlib's

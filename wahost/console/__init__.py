@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import importlib
 import sys
-import warnings
+
+from wahost.deprecation import warn_deprecated
 
 MESSAGE = (
-    "wahost.console moved to the wahost-console plugin: import wahost_console instead "
-    "(pip install wahost-console)"
+    "wahost.console moved to wahost_console (the wahost-console plugin): import it from there "
+    "(the old path is removed in the next minor release)"
 )
 #: The modules of ``wahost_console`` that were importable as ``wahost.console.<name>``.
 SUBMODULES = ("auth", "chat", "journal", "plugin", "sampler", "throttle", "views", "web")
 
-
-# stacklevel 2 names the importing line: warnings skips importlib's own frames.
-warnings.warn(MESSAGE, DeprecationWarning, stacklevel=2)
+# The importing line: warnings skips importlib's own frames when it counts.
+warn_deprecated(MESSAGE, stacklevel=3)
 
 try:
     importlib.import_module("wahost_console")
