@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 import wahost_console
-
-from wahost.config import ConfigError, ConsoleConfig, parse_config
 from wahost_console.auth import COOKIE, CSRF_HEADER, Auth
 from wahost_console.throttle import LoginThrottle
 from wahost_console.web import CONSOLE, console_of
+
+from wahost.config import ConfigError, ConsoleConfig, parse_config
 from wahost.testing import BotHarness
 from wahost.testing.harness import make_config
 from wahost.testing.payloads import make_text

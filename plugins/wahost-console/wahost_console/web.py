@@ -25,11 +25,11 @@ import jinja2
 import quart
 import structlog
 
+from wahost.slots import SlotKey
 from wahost_console.auth import COOKIE, CSRF_FIELD, CSRF_HEADER, Auth, Claim, Identity
 from wahost_console.journal import Journal
 from wahost_console.sampler import RateSampler
 from wahost_console.throttle import LoginThrottle, Refusal
-from wahost.slots import SlotKey
 
 if TYPE_CHECKING:
     from wahost.host import Wahost
