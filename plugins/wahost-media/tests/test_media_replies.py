@@ -91,7 +91,7 @@ async def test_same_content_is_uploaded_once_and_survives_a_restart(
         await bot.idle()
         cached = await bot.host.state.kv_scan(NAMESPACE)
     assert uploads(fake_graph) == 1
-    ids = {sent["image"]["id"] for sent in fake_graph.sent}
+    ids = {sent.message.media.id for sent in fake_graph.sent}
     assert len(fake_graph.sent) == 3 and len(ids) == 1
     assert any(key.startswith(f"content:{TEST_PHONE_NUMBER_ID}:image/png:") for key, _ in cached)
 
@@ -135,7 +135,7 @@ async def test_a_cached_id_meta_refuses_is_forgotten_and_the_retry_uploads_again
         await bot.post(make_message("text", {"body": "a"}))
         await bot.idle()
     [sent] = fake_graph.sent
-    assert sent["image"]["id"] != stale
+    assert sent.message.media.id != stale
     assert uploads(fake_graph) == 2
 
 

@@ -38,11 +38,10 @@ def shown(sent: Any) -> tuple[str, Any]:
     """What the user saw: ``("text", body)``, ``("buttons", [ids])`` or ``("list", [ids])``."""
     if sent.type == "text":
         return "text", sent.text
-    interactive = sent["interactive"]
-    if interactive["type"] == "button":
-        return "buttons", [b["reply"]["id"] for b in interactive["action"]["buttons"]]
-    rows = [row["id"] for s in interactive["action"]["sections"] for row in s["rows"]]
-    return "list", rows
+    interactive = sent.message.interactive
+    if interactive.type == "button":
+        return "buttons", [b.id for b in interactive.buttons]
+    return "list", [row.id for row in interactive.rows]
 
 
 async def test_the_example_menu_bot_end_to_end(wahost_app) -> None:
