@@ -143,23 +143,28 @@ class _Connection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.close()
 
+    def _timed_out(self) -> None:
+        self._fail(httpx.ReadTimeout("no answer within the read timeout"))
+
     async def exchange(self, request: bytes, timeout: float | None) -> PostAnswer:  # noqa: ASYNC109
         assert self.transport is not None
-        self._waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._waiter = loop.create_future()
         self._headers, self._body, self._size = [], [], 0
         self._received = self._headers_done = False
+        # A timer handle, not ``asyncio.timeout``: this runs for every send, and the context
+        # manager's task bookkeeping cost more than the rest of the exchange.
+        timer = loop.call_later(timeout, self._timed_out) if timeout is not None else None
         try:
             self.transport.write(request)
-            async with asyncio.timeout(timeout):
-                answer = await self._waiter
-        except TimeoutError:
-            self.close()
-            raise httpx.ReadTimeout("no answer within the read timeout") from None
+            answer = await self._waiter
         except BaseException:
             self.close()  # cancelled or failed mid-exchange: the connection's state is unknown
             raise
         finally:
             self._waiter = None
+            if timer is not None:
+                timer.cancel()
         if not self._keep_alive:
             self.close()
         return answer

@@ -13,7 +13,7 @@ from __future__ import annotations
 import abc
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -146,6 +146,16 @@ class StateStore(abc.ABC):
         self, namespace: str, prefix: str = "", *, limit: int = 1000
     ) -> list[tuple[str, bytes]]:
         """Keys of a namespace starting with ``prefix``, sorted by key, with their values."""
+
+    async def kv_write(self, writes: Sequence[KVWrite]) -> None:
+        """Apply several key writes (``value=None`` deletes) in order. A backend that can
+        should apply them in one transaction (one round trip); the default writes them one by
+        one."""
+        for write in writes:
+            if write.value is None:
+                await self.kv_delete(write.namespace, write.key)
+            else:
+                await self.kv_set(write.namespace, write.key, write.value, ttl=write.ttl)
 
     async def kv_count(self, namespace: str, *, limit: int = 10_000) -> int:
         """How many live keys the namespace holds, counted up to ``limit`` (for metrics).

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
 
 from wahost.sqlite_db import SQLiteDatabase, Synchronous
-from wahost.state.base import ConversationState, StateChanges, StateStore, now
+from wahost.state.base import ConversationState, KVWrite, StateChanges, StateStore, now
 
 STATE_SCHEMA = (
     """CREATE TABLE IF NOT EXISTS ws_conversations (
@@ -236,6 +236,13 @@ class SQLiteStateStore(StateStore):
         self, namespace: str, key: str, value: bytes, *, ttl: float | None = None
     ) -> None:
         await self._write(lambda c, at: _write_kv(c, namespace, key, value, ttl, at))
+
+    async def kv_write(self, writes: Sequence[KVWrite]) -> None:
+        def op(conn: sqlite3.Connection, at: float) -> None:
+            for write in writes:
+                _write_kv(conn, write.namespace, write.key, write.value, write.ttl, at)
+
+        await self._write(op)
 
     async def kv_add(
         self, namespace: str, key: str, value: bytes, *, ttl: float | None = None

@@ -544,6 +544,23 @@ class StateStoreContract:
         assert await store.kv_get("ns", "k") is None
         assert await store.kv_get("other", "k") == b"other"
 
+    async def test_kv_write_applies_sets_and_deletes_in_order(self, store: StateStore) -> None:
+        await store.kv_set("ns", "gone", b"old")
+        await store.kv_write(
+            [
+                KVWrite("ns", "a", b"1"),
+                KVWrite("ns", "b", b"2", ttl=SHORT),
+                KVWrite("ns", "gone", None),
+                KVWrite("ns", "a", b"again"),  # a later write of a key wins
+            ]
+        )
+        assert await store.kv_get("ns", "a") == b"again"
+        assert await store.kv_get("ns", "b") == b"2"
+        assert await store.kv_get("ns", "gone") is None
+        await asyncio.sleep(SHORT + 0.1)
+        assert await store.kv_get("ns", "b") is None
+        await store.kv_write([])
+
     async def test_kv_ttl(self, store: StateStore) -> None:
         await store.kv_set("ns", "short", b"v", ttl=SHORT)
         await store.kv_set("ns", "kept", b"v", ttl=SHORT)

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import WatchError
 
-from wahost.state.base import ConversationState, StateChanges, StateStore, now
+from wahost.state.base import ConversationState, KVWrite, StateChanges, StateStore, now
 from wahost_redis import lua_state
 from wahost_redis.connection import (
     DEFAULT_URL,
@@ -232,6 +232,24 @@ class RedisStateStore(StateStore):
     ) -> None:
         args: list[Arg] = [self.prefix, escape_namespace(namespace), key, bytes(value)]
         await self._call(self._kv_set(keys=[], args=[*args, ms(ttl or 0), "0"]))
+
+    async def kv_write(self, writes: Sequence[KVWrite]) -> None:
+        if not writes:
+            return
+        # One MULTI/EXEC: one round trip, and no other client sees half of the writes.
+        pipe = self.client.pipeline(transaction=True)
+        for write in writes:
+            deleting = write.value is None
+            args: list[Arg] = [
+                self.prefix,
+                escape_namespace(write.namespace),
+                write.key,
+                b"" if write.value is None else bytes(write.value),
+                0 if deleting else ms(write.ttl or 0),
+                "1" if deleting else "0",
+            ]
+            await self._kv_set(keys=[], args=args, client=pipe)
+        await self._call(pipe.execute())
 
     async def kv_add(
         self, namespace: str, key: str, value: bytes, *, ttl: float | None = None

@@ -81,9 +81,9 @@ async def on_message_sent(host: Wahost, sent: SentMessage, ctx: Context | None) 
         ambiguous=sent.ambiguous,
     )
     try:
-        for write in plan_send(sent.id, send, at=now, retention=settings(host).retention):
-            assert write.value is not None
-            await host.state.kv_set(write.namespace, write.key, write.value, ttl=write.ttl)
+        await host.state.kv_write(
+            plan_send(sent.id, send, at=now, retention=settings(host).retention)
+        )
     except Exception as exc:
         log.error("could not record a sent message", wamid=sent.id, error=str(exc))
 
