@@ -300,6 +300,7 @@ def run_wahost(
     label: str | None = None,
     fast_path: bool = True,
     extra_config: str = "",
+    every_plugin: bool = False,
 ) -> tuple[Result, int]:
     port = _free_port()
     db = db or workdir / f"wahost-{engine}-{worker}-{fast_path}.db"
@@ -315,7 +316,10 @@ def run_wahost(
         )
         + extra_config
     )
-    env = {**os.environ, "WAHOST_PLUGINS": "none"}
+    # ``every_plugin``: as users run it, with every installed plugin enabled; otherwise none.
+    env = {k: v for k, v in os.environ.items() if k != "WAHOST_PLUGINS"}
+    if not every_plugin:
+        env["WAHOST_PLUGINS"] = "none"
     process = subprocess.Popen(
         [*PIN_SERVER, sys.executable, "-m", "wahost.cli", "serve", "--config", str(config)],
         env=env,
@@ -378,6 +382,22 @@ def main() -> None:
     )
     ceiling = run_ceiling(bodies, args.seconds, args.connections)
     results = [(ceiling, None)]
+    # The default process first: `wahost serve` as users run it (uvicorn, the worker on, every
+    # installed first-party plugin), the figure the README leads with.
+    results.append(
+        run_wahost(
+            bodies,
+            args.seconds,
+            args.connections,
+            worker=True,
+            engine="uvicorn",
+            workdir=workdir,
+            db=workdir / "wahost-default.db",
+            label="wahost serve (default: worker on, every plugin)",
+            every_plugin=True,
+            extra_config="\n[metrics]\nenabled = true\n" if args.metrics else "",
+        )
+    )
     for engine in engines:
         for worker in (False, True):
             results.append(

@@ -206,3 +206,28 @@ def test_collect_gathers_non_none_results() -> None:
 
     d = dispatcher(One("one"), Nothing("nothing"))
     assert d.collect("wahost_config_schema") == [{"one": dict}]
+
+
+async def test_implementations_are_listed_once_and_again_after_a_registration() -> None:
+    calls: list[str] = []
+
+    class A(Named):
+        @hookimpl
+        async def on_status(self) -> None:
+            calls.append("a")
+
+    class B(Named):
+        @hookimpl
+        async def on_status(self) -> None:
+            calls.append("b")
+
+    d = dispatcher(A("a"))
+    first = d.implementations("on_status")
+    assert d.implementations("on_status") is first  # kept between units
+    d.pm.register(B("b"), name="b")
+    await d.broadcast("on_status", status=None, ctx=None)
+    assert calls == ["b", "a"]  # the registration is seen at the next call
+    d.pm.unregister(name="b")
+    calls.clear()
+    await d.broadcast("on_status", status=None, ctx=None)
+    assert calls == ["a"]

@@ -287,3 +287,27 @@ async def test_builtin_backends_on_one_store_commit_state_with_the_ack(tmp_path:
         config = {"queue": {"backend": backend}, "state": {"backend": backend}}
         async with BotHarness(tmp_path / backend, plugins=[], config=config) as bot:
             assert bot.host.queue.shares_transaction_with(bot.host.state), backend
+
+
+async def test_a_handler_slower_than_its_lease_keeps_it_and_runs_once(tmp_path: Path) -> None:
+    """The heartbeat extends the lease of a unit handled for longer than the lease: the unit is
+    not handed out again meanwhile (which would run the handler a second time) and its ack is
+    accepted."""
+    calls: collections.Counter[str] = collections.Counter()
+
+    class Slow:
+        __name__ = "slow"
+
+        @hookimpl
+        async def on_message(self, message: Any) -> bool:
+            calls[message.id] += 1
+            await asyncio.sleep(2.0)  # four lease lengths
+            return True
+
+    config = {"worker": {"lease_seconds": 0.5, "poll_interval": 0.05}}
+    async with BotHarness(tmp_path, plugins=[Slow()], config=config) as bot:
+        assert (await bot.post(text_webhook(("111", "wamid.slow", "hi")))).status_code == 200
+        await bot.idle(timeout=10)
+        stats = await bot.host.queue.stats()
+    assert (stats.done, stats.ready, stats.leased, stats.waiting_retry) == (1, 0, 0, 0)
+    assert calls == {"wamid.slow": 1}

@@ -131,9 +131,22 @@ class Context:
         #: ``(to, message, arguments, result)`` of each send of this unit, in order: a
         #: dialogue that starts later in the handler journals the handler's sends from here.
         self.sent: list[tuple[str, Any, dict[str, Any], SentMessage]] = []
-        self.log = structlog.get_logger("wahost.unit").bind(
-            unit=unit.key, kind=unit.kind, conversation=unit.conversation
-        )
+        self._log: structlog.stdlib.BoundLogger | None = None
+
+    @property
+    def log(self) -> structlog.stdlib.BoundLogger:
+        """A structlog logger bound to the unit (its key, kind and conversation)."""
+        # Bound on first use: most units log nothing, and binding costs every unit.
+        if self._log is None:
+            unit = self.unit
+            self._log = structlog.get_logger("wahost.unit").bind(
+                unit=unit.key, kind=unit.kind, conversation=unit.conversation
+            )
+        return self._log
+
+    @log.setter
+    def log(self, logger: structlog.stdlib.BoundLogger) -> None:
+        self._log = logger
 
     @property
     def extras(self) -> LegacyView:

@@ -64,13 +64,24 @@ class Dispatcher:
         self.context = dict(context or {})
         self.timeout = timeout
         self.log = structlog.get_logger("wahost.dispatch")
+        self._implementations: dict[str, tuple[int, list[pluggy.HookImpl]]] = {}
 
     def implementations(self, hook: str) -> list[pluggy.HookImpl]:
         """The implementations of ``hook`` in the order pluggy would call them."""
+        # Kept per hook while nothing is registered or unregistered (wahost's plugin manager
+        # counts changes: :class:`wahost.plugins.PluginManager`); listed anew otherwise.
+        generation = getattr(self.pm, "generation", None)
+        if generation is not None:
+            cached = self._implementations.get(hook)
+            if cached is not None and cached[0] == generation:
+                return cached[1]
         caller = getattr(self.pm.hook, hook)
         impls = caller.get_hookimpls()
         # pluggy keeps them in reverse call order, wrappers last; wahost hooks have no wrappers.
-        return [impl for impl in reversed(impls) if not (impl.hookwrapper or impl.wrapper)]
+        found = [impl for impl in reversed(impls) if not (impl.hookwrapper or impl.wrapper)]
+        if generation is not None:
+            self._implementations[hook] = (generation, found)
+        return found
 
     def mode(self, hook: str) -> Mode:
         return MODES.get(hook, "broadcast")

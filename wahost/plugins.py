@@ -15,6 +15,7 @@ import importlib
 import importlib.metadata
 import os
 import traceback
+import types
 from collections.abc import Iterable, Sequence
 from types import ModuleType
 from typing import Any
@@ -108,6 +109,26 @@ def _one_line(exc: BaseException) -> str:
     return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
 
 
+class PluginManager(pluggy.PluginManager):
+    """pluggy's manager, counting changes to what is registered, so that the dispatcher can
+    keep each hook's implementations between units instead of listing them for every call."""
+
+    #: Bumped by every register, unregister and new hook specification.
+    generation = 0
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        self.generation += 1
+        return super().register(plugin, name)
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any:
+        self.generation += 1
+        return super().unregister(plugin, name)
+
+    def add_hookspecs(self, module_or_class: types.ModuleType | type) -> None:
+        self.generation += 1
+        super().add_hookspecs(module_or_class)
+
+
 def build_plugin_manager(
     *,
     plugins: Iterable[object] = (),
@@ -137,7 +158,7 @@ def build_plugin_manager(
     """
     if env is None:
         env = os.environ.get("WAHOST_PLUGINS")
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
+    pm = PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     infos: list[PluginInfo] = []
 
