@@ -10,6 +10,7 @@ from wahost import filters
 from wahost.callback_data import CallbackData
 from wahost.context import Context, Conversation
 from wahost.dialogues import AskTimeout, ConversationCancelled
+from wahost.errors import WahostError
 from wahost.hookspecs import hookimpl, hookspec
 from wahost.host import Wahost
 from wahost.models import (
@@ -46,6 +47,7 @@ __all__ = [
     "Unit",
     "UnknownMessage",
     "Wahost",
+    "WahostError",
     "WebhookError",
     "filters",
     "hookimpl",

@@ -35,6 +35,7 @@ from pathlib import Path
 from types import ModuleType
 
 from wahost.config import Config, ConfigError
+from wahost.errors import BotLoadError as BotLoadError
 from wahost.hookspecs import PROJECT
 from wahost.router import Router
 
@@ -54,11 +55,6 @@ FIX = (
     "write a module name importable from {folder} (e.g. mybot for {folder}/mybot.py) "
     "or the path of a .py file"
 )
-
-
-class BotLoadError(Exception):
-    """A bot module cannot be used. ``str(exc)`` is one line: what is wrong and the fix,
-    without the name it was given under (the caller adds ``--bot x`` or the config key)."""
 
 
 @dataclass(frozen=True)

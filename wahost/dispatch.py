@@ -19,23 +19,11 @@ import msgspec
 import pluggy
 import structlog
 
+from wahost.errors import HookFailed as HookFailed
 from wahost.hookspecs import MODES, Mode
 
 if TYPE_CHECKING:
     from wahost.units import Unit
-
-
-class HookFailed(Exception):
-    """One or more implementations of a hook raised while handling a unit.
-
-    The worker retries the unit. ``errors`` lists ``(plugin name, exception)``.
-    """
-
-    def __init__(self, hook: str, errors: list[tuple[str, BaseException]]) -> None:
-        self.hook = hook
-        self.errors = errors
-        names = ", ".join(f"{plugin}: {type(exc).__name__}: {exc}" for plugin, exc in errors)
-        super().__init__(f"{hook} failed in {names}")
 
 
 class FirstResult(msgspec.Struct):

@@ -1,6 +1,12 @@
-"""Graph API errors, typed by the families a sender must treat differently.
+"""Every public exception of wahost, under one base: :class:`WahostError`.
 
-Meta's error body (reference/cloudapi.md §6)::
+``except WahostError`` catches whatever wahost raises on purpose — a configuration it refuses,
+a plugin that cannot load, a store that cannot commit, a Graph API error — and nothing else.
+The modules that raise them import them from here; their old homes (``wahost.config``,
+``wahost.queue.base``, ``wahost.dispatch``, ...) still export them.
+
+The Graph API's errors are typed by the families a sender must treat differently. Meta's error
+body (reference/cloudapi.md §6)::
 
     {"error": {"message": "(#130429) Rate limit hit", "type": "OAuthException", "code": 130429,
                "error_data": {"messaging_product": "whatsapp", "details": "..."},
@@ -8,6 +14,9 @@ Meta's error body (reference/cloudapi.md §6)::
 
 Logic keys off ``code`` (and ``details``), never the HTTP status: Meta's pages disagree on the
 status of the throttling codes (§7). Which codes are retried follows the table in §7.
+
+``HandlerSkipped`` (``ctx.skip()``) and the dialogue's suspension are signals, not errors:
+they stay with the router and the dialogues.
 """
 
 from __future__ import annotations
@@ -17,7 +26,150 @@ from typing import Any, ClassVar
 import msgspec
 
 
-class GraphError(Exception):
+class WahostError(Exception):
+    """The base of every exception wahost raises on purpose."""
+
+
+# -- configuration, plugins and start-up ----------------------------------------------------
+
+
+class ConfigError(WahostError):
+    """The configuration is invalid: ``str(err)`` is ``"<source>: <key>: <reason>"``.
+
+    ``source`` is the file, ``key`` the dotted key path (``whatsapp.token``; empty for an error
+    about the whole file) and ``reason`` what is wrong. TOML syntax errors leave ``key`` empty
+    and set ``line`` and ``column`` instead.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        key: str,
+        reason: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+    ) -> None:
+        super().__init__(source, key, reason)
+        self.source = source
+        self.key = key
+        self.reason = reason
+        self.line = line
+        self.column = column
+
+    def __str__(self) -> str:
+        if self.key:
+            return f"{self.source}: {self.key}: {self.reason}"
+        if self.line is not None:
+            return f"{self.source}: line {self.line}, column {self.column}: {self.reason}"
+        return f"{self.source}: {self.reason}"
+
+
+class PluginError(WahostError):
+    """A plugin cannot be used; raised at start-up (always for unknown hooks, for import
+    errors only in strict mode)."""
+
+
+class BotLoadError(WahostError):
+    """A bot module cannot be used. ``str(exc)`` is one line: what is wrong and the fix,
+    without the name it was given under (the caller adds ``--bot x`` or the config key)."""
+
+
+class StartupError(WahostError):
+    """The host cannot start (no backend for the configured name, a plugin's start-up failed)."""
+
+
+class TracingUnavailable(WahostError):
+    """``[tracing] enabled`` but the OpenTelemetry packages are not installed."""
+
+
+class ScaffoldError(WahostError, ValueError):
+    """The name or the target directory cannot be used."""
+
+
+# -- ingress, storage and dispatch ----------------------------------------------------------
+
+
+class DecodeError(WahostError, ValueError):
+    """A webhook body or a stored unit that cannot be decoded.
+
+    Raised by :func:`wahost.units.split` for a body that is not a webhook envelope (invalid
+    JSON, wrong types in the envelope's structure, ``object`` missing) and by
+    :func:`wahost.models.decode_unit` for an item that does not match its model. These are the
+    only exceptions either function raises.
+    """
+
+
+class QueueUnavailable(WahostError):
+    """The queue could not durably store or change units (disk full, locked, server down)."""
+
+
+class StoreUnavailable(WahostError):
+    """The state store could not read or write now (server down, timeout, disk full).
+
+    Backends raise it or a subclass of it, so that callers that can wait for the store to come
+    back (the worker's ack, the reply outbox) recognise the failure whatever the backend.
+    """
+
+
+class LeaseLost(WahostError):
+    """The lease expired and the unit was handed to another worker; this result is dropped."""
+
+
+class HookFailed(WahostError):
+    """One or more implementations of a hook raised while handling a unit.
+
+    The worker retries the unit. ``errors`` lists ``(plugin name, exception)``.
+    """
+
+    def __init__(self, hook: str, errors: list[tuple[str, BaseException]]) -> None:
+        self.hook = hook
+        self.errors = errors
+        names = ", ".join(f"{plugin}: {type(exc).__name__}: {exc}" for plugin, exc in errors)
+        super().__init__(f"{hook} failed in {names}")
+
+
+# -- dialogues ------------------------------------------------------------------------------
+
+
+class AskTimeout(WahostError):
+    """Raised by ``await ctx.ask(...)`` (or ``ask_choice``, ``wait_status``) when its
+    ``timeout`` is up before an answer came — also when the process that asked has died since.
+
+    Catch it to go on (ask again, say goodbye); left uncaught it ends the dialogue.
+    """
+
+    def __init__(self, step: int, timeout: float | None = None) -> None:
+        #: The number of the ask that timed out (0 for a dialogue's first).
+        self.step = step
+        self.timeout = timeout
+        after = f" after {timeout:g} s" if timeout is not None else ""
+        super().__init__(f"no answer to step {step} of the dialogue{after}")
+
+
+class ConversationCancelled(WahostError):
+    """Raised by a waiting ``ask`` when the user sent the cancel command (``[dialogues]
+    cancel_command``, ``/cancel`` by default).
+
+    Catch it to answer ("Cancelled."); left uncaught it ends the dialogue.
+    """
+
+    def __init__(self, step: int) -> None:
+        #: The number of the ask that was waiting.
+        self.step = step
+        super().__init__(f"the user cancelled the dialogue at step {step}")
+
+
+class DialogueDiverged(WahostError):
+    """A replay of a dialogue did not do what its journal recorded (another send, another ask,
+    a handler whose filters no longer match its first message): its code changed, or does
+    something that is not the same on every run. The dialogue ends; nothing is sent."""
+
+
+# -- the Graph API ---------------------------------------------------------------------------
+
+
+class GraphError(WahostError):
     """An error answer of the Graph API.
 
     ``code`` is Meta's error code (``None`` when the body was not a Graph error, e.g. a proxy's
@@ -131,7 +283,7 @@ _BY_CODE: dict[int, type[GraphError]] = {
 }
 
 
-class TransportError(Exception):
+class TransportError(WahostError):
     """The Graph API could not be reached or did not answer.
 
     ``ambiguous`` is true when the request may have reached Meta before the failure (a read
@@ -145,7 +297,7 @@ class TransportError(Exception):
         super().__init__(message)
 
 
-class CircuitOpenError(Exception):
+class CircuitOpenError(WahostError):
     """Sending is paused after repeated server errors: the request was not made.
 
     Inside a unit, a send waits for the Graph API instead (``[worker] outage_patience``), and a
@@ -159,6 +311,39 @@ class CircuitOpenError(Exception):
     def __init__(self, message: str, *, retry_in: float = 0.0) -> None:
         self.retry_in = retry_in
         super().__init__(message)
+
+
+class TokenHostError(WahostError):
+    """The access token was about to go to a URL outside :class:`wahost.graph_guard.TokenPolicy`:
+    refused, no request made. ``origin`` is the refused ``(scheme, host, port)`` (never the
+    whole URL: its query may hold a signature); ``entry`` is what to add to
+    ``[graph] token_hosts`` to allow it."""
+
+    def __init__(self, message: str, *, origin: tuple[str, str, int], entry: str) -> None:
+        super().__init__(message)
+        self.origin = origin
+        self.host = origin[1]
+        self.entry = entry
+
+
+class InvalidGraphIdError(WahostError, ValueError):
+    """An id that cannot be put in a Graph API path (a ``/``, ``?``, ``#``, ``%``, ``..``,
+    whitespace or another character no Graph id has)."""
+
+
+class MarketingStopped(WahostError):
+    """The user asked to receive no marketing messages; nothing was sent."""
+
+    def __init__(self, user: str) -> None:
+        super().__init__(
+            f"{user} stopped marketing messages (user_preferences or error 131050): "
+            "not sent; a 'resume' from the user allows them again"
+        )
+        self.user = user
+
+
+class MediaPluginMissing(WahostError, RuntimeError):
+    """A local file was given to send, and wahost-media, which uploads it, is not installed."""
 
 
 def graph_unavailable(exc: BaseException) -> bool:
@@ -229,3 +414,15 @@ def error_from_response(status: int, body: bytes, headers: Any = None) -> GraphE
         error_type=error.type,
         retry_after=retry_after,
     )
+
+
+# -- the simulator --------------------------------------------------------------------------
+
+
+class FormError(WahostError, ValueError):
+    """A field's value is missing or wrong: ``field`` names it, ``reason`` says why."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason

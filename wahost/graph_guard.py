@@ -27,6 +27,9 @@ from typing import TYPE_CHECKING
 
 import httpx
 
+from wahost.errors import InvalidGraphIdError as InvalidGraphIdError
+from wahost.errors import TokenHostError as TokenHostError
+
 if TYPE_CHECKING:
     from wahost.config import Config
 
@@ -60,31 +63,6 @@ _KEY = "[graph] token_hosts"
 Origin = tuple[str, str, int]
 
 
-class TokenHostError(Exception):
-    """The access token was about to go to a URL outside :class:`TokenPolicy`: refused, no
-    request made. ``origin`` is the refused ``scheme://host:port`` (never the whole URL: its
-    query may hold a signature); ``entry`` is what to add to ``[graph] token_hosts`` to
-    allow it."""
-
-    def __init__(self, origin: Origin, *, source: str, graph_origin: str) -> None:
-        scheme, host, _ = origin
-        self.origin = origin
-        self.host = host
-        self.entry = _entry_for(origin)
-        why = "plain http" if scheme != "https" else "not a Meta host"
-        super().__init__(
-            f"refused to send the access token to {_origin_text(origin)} ({why}): only the "
-            f"Graph API ({graph_origin}) and Meta's media hosts over https "
-            f"({', '.join(sorted(META_MEDIA_HOSTS))}) get it. If this host should, add "
-            f'"{self.entry}" to {_KEY} in {source}'
-        )
-
-
-class InvalidGraphIdError(ValueError):
-    """An id that cannot be put in a Graph API path (a ``/``, ``?``, ``#``, ``%``, ``..``,
-    whitespace or another character no Graph id has)."""
-
-
 def _origin_text(origin: Origin) -> str:
     scheme, host, port = origin
     shown = f"[{host}]" if ":" in host else host
@@ -95,6 +73,21 @@ def _origin_text(origin: Origin) -> str:
 def _entry_for(origin: Origin) -> str:
     scheme, host, port = origin
     return host if (scheme, port) == ("https", 443) else _origin_text(origin)
+
+
+def _refusal(origin: Origin, *, source: str, graph_origin: str) -> TokenHostError:
+    """The error for the token about to go to ``origin``: why, and the entry that allows it."""
+    scheme, _, _ = origin
+    entry = _entry_for(origin)
+    why = "plain http" if scheme != "https" else "not a Meta host"
+    return TokenHostError(
+        f"refused to send the access token to {_origin_text(origin)} ({why}): only the "
+        f"Graph API ({graph_origin}) and Meta's media hosts over https "
+        f"({', '.join(sorted(META_MEDIA_HOSTS))}) get it. If this host should, add "
+        f'"{entry}" to {_KEY} in {source}',
+        origin=origin,
+        entry=entry,
+    )
 
 
 def origin_of(url: httpx.URL | str) -> Origin | None:
@@ -164,9 +157,7 @@ class TokenPolicy:
         if origin is None:
             parsed = url if isinstance(url, httpx.URL) else httpx.URL(url)
             origin = (parsed.scheme.lower() or "?", (parsed.host or "?").lower(), parsed.port or 0)
-        raise TokenHostError(
-            origin, source=self.source, graph_origin=_origin_text(self.graph_origin)
-        )
+        raise _refusal(origin, source=self.source, graph_origin=_origin_text(self.graph_origin))
 
 
 async def guarded_get(

@@ -18,6 +18,7 @@ from wahost.config import Config, ConfigError, validate_plugin_settings
 from wahost.config.introspect import marked_secret_values
 from wahost.deprecation import moved_names
 from wahost.dispatch import Dispatcher
+from wahost.errors import StartupError as StartupError
 from wahost.logs import add_secrets
 from wahost.plugins import PluginError, PluginInfo, build_plugin_manager
 from wahost.slots import LegacyView, Slots
@@ -48,10 +49,6 @@ def _bot(bot: ModuleType | Router | str) -> ModuleType | Router:
     except BotLoadError as exc:
         raise PluginError(f"bot {bot!r}: {exc}") from None
     return module
-
-
-class StartupError(Exception):
-    """The host cannot start (no backend for the configured name, a plugin's start-up failed)."""
 
 
 class Wahost:

@@ -15,6 +15,8 @@ import importlib
 import os
 from typing import TYPE_CHECKING, Any
 
+from wahost.errors import MediaPluginMissing as MediaPluginMissing
+
 if TYPE_CHECKING:
     from wahost.host import Wahost
 
@@ -23,10 +25,6 @@ __all__ = ["MEDIA_KEYWORDS", "MediaPluginMissing", "is_local", "resolve"]
 MEDIA_KEYWORDS = ("image", "video", "audio", "document", "sticker")
 #: The keywords that go with a media keyword, handed to the upload's message.
 _OPTIONS = ("caption", "filename", "voice")
-
-
-class MediaPluginMissing(RuntimeError):
-    """A local file was given to send, and wahost-media, which uploads it, is not installed."""
 
 
 def is_local(value: object) -> bool:

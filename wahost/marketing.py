@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from wahost.errors import MarketingStopped as MarketingStopped
 from wahost.hookspecs import hookimpl
 from wahost.models.coexistence import UserPreferencesUpdate
 
@@ -35,17 +36,6 @@ __all__ = [
 NAMESPACE = "wahost.marketing.stopped"
 #: Meta's error code of a marketing send to a user who stopped them (reference §7).
 STOPPED_CODE = 131050
-
-
-class MarketingStopped(Exception):
-    """The user asked to receive no marketing messages; nothing was sent."""
-
-    def __init__(self, user: str) -> None:
-        super().__init__(
-            f"{user} stopped marketing messages (user_preferences or error 131050): "
-            "not sent; a 'resume' from the user allows them again"
-        )
-        self.user = user
 
 
 def stopped_key(phone_number_id: str, user: str) -> str:

@@ -25,6 +25,7 @@ import pluggy
 
 from wahost import hookspecs
 from wahost.bots import BotLoadError, bot_plugins
+from wahost.errors import PluginError as PluginError
 from wahost.router import Router
 
 ENTRY_POINT_GROUP = "wahost"
@@ -35,11 +36,6 @@ BUILTIN_PLUGINS = (
     "wahost.defaults.fallbacks",
     "wahost.marketing",
 )
-
-
-class PluginError(Exception):
-    """A plugin cannot be used; raised at start-up (always for unknown hooks, for import
-    errors only in strict mode)."""
 
 
 class PluginInfo(msgspec.Struct, kw_only=True):

@@ -18,14 +18,12 @@ import sys
 from pathlib import Path
 from string import Template
 
+from wahost.errors import ScaffoldError as ScaffoldError
+
 __all__ = ["ScaffoldError", "bot_files", "plugin_files", "scaffold", "scaffold_bot"]
 
 #: A distribution name wahost accepts: lower-case words joined by ``-`` or ``_``.
 NAME = re.compile(r"[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*")
-
-
-class ScaffoldError(ValueError):
-    """The name or the target directory cannot be used."""
 
 
 PYPROJECT = Template("""\

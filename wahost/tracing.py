@@ -18,15 +18,13 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from wahost.errors import TracingUnavailable as TracingUnavailable
+
 if TYPE_CHECKING:
     from wahost.config.schema import TracingConfig
 
 #: What the missing extra's error says.
 INSTALL_HINT = "pip install 'wahost[otel]'"
-
-
-class TracingUnavailable(Exception):
-    """``[tracing] enabled`` but the OpenTelemetry packages are not installed."""
 
 
 class Tracing:

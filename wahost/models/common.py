@@ -9,16 +9,7 @@ from typing import Any, Self
 
 import msgspec
 
-
-class DecodeError(ValueError):
-    """A webhook body or a stored unit that cannot be decoded.
-
-    Raised by :func:`wahost.units.split` for a body that is not a webhook envelope (invalid
-    JSON, wrong types in the envelope's structure, ``object`` missing) and by
-    :func:`wahost.models.decode_unit` for an item that does not match its model. These are the
-    only exceptions either function raises.
-    """
-
+from wahost.errors import DecodeError as DecodeError
 
 #: The ``raw_json`` of a model built by hand rather than decoded. msgspec omits a default
 #: ``Raw`` only when it is this very object, so always use this one.

@@ -32,6 +32,8 @@ from collections.abc import Mapping, Sequence
 import msgspec
 import structlog
 
+from wahost.errors import LeaseLost as LeaseLost
+from wahost.errors import QueueUnavailable as QueueUnavailable
 from wahost.queue.owner import Owner
 from wahost.state.base import StateChanges, StateStore
 from wahost.units import Unit
@@ -52,14 +54,6 @@ def log_released(released: Mapping[str, int]) -> None:
             log.warning("leases of a dead worker released", owner=owner, units=units)
         else:
             log.debug("record of a dead worker forgotten", owner=owner)
-
-
-class QueueUnavailable(Exception):
-    """The queue could not durably store or change units (disk full, locked, server down)."""
-
-
-class LeaseLost(Exception):
-    """The lease expired and the unit was handed to another worker; this result is dropped."""
 
 
 class Lease(msgspec.Struct):

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from wahost.errors import FormError as FormError
 from wahost.outbound.parse import as_list as _list
 from wahost.outbound.parse import as_map as _map
 from wahost.outbound.parse import as_text as _str
@@ -126,15 +127,6 @@ class FormResult:
     screen: str | None = None
     data: dict[str, Any] | None = None
     message: str | None = None
-
-
-class FormError(ValueError):
-    """A field's value is missing or wrong: ``field`` names it, ``reason`` says why."""
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
 
 
 # -- reading Flow JSON ----------------------------------------------------------------------

@@ -18,14 +18,7 @@ from typing import Any
 
 import msgspec
 
-
-class StoreUnavailable(Exception):
-    """The state store could not read or write now (server down, timeout, disk full).
-
-    Backends raise it or a subclass of it, so that callers that can wait for the store to come
-    back (the worker's ack, the reply outbox) recognise the failure whatever the backend.
-    """
-
+from wahost.errors import StoreUnavailable as StoreUnavailable
 
 #: What a store or queue raises when it cannot commit *now* — worth retrying while a lease is
 #: held: the backends' own errors, a socket's, and SQLite's (locked, disk full, I/O error).

@@ -24,6 +24,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from wahost.errors import WahostError
+
 __all__ = [
     "DecryptedRequest",
     "FlowDecryptionError",
@@ -41,7 +43,7 @@ _TAG_BYTES = 16
 _AES_KEY_SIZES = (16, 24, 32)
 
 
-class FlowDecryptionError(Exception):
+class FlowDecryptionError(WahostError):
     """The request cannot be decrypted; ``reason`` says which step failed (no key material)."""
 
     def __init__(self, reason: str) -> None:

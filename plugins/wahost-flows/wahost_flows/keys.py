@@ -22,6 +22,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
+from wahost.errors import WahostError
+
 __all__ = [
     "KDF_ITERATIONS",
     "KEY_SIZE",
@@ -46,7 +48,7 @@ _OID_HMAC_SHA256 = "1.2.840.113549.2.9"
 _OID_AES256_CBC = "2.16.840.1.101.3.4.1.42"
 
 
-class PrivateKeyError(ValueError):
+class PrivateKeyError(WahostError, ValueError):
     """A private key cannot be loaded. ``reason`` says why (never the key or passphrase);
     ``passphrase_problem`` is true when the passphrase (missing, wrong, superfluous) is the
     cause rather than the file."""

@@ -38,7 +38,7 @@ import msgspec
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from wahost.errors import GraphError
+from wahost.errors import GraphError, WahostError
 
 if TYPE_CHECKING:
     from wahost.host import Wahost
@@ -67,7 +67,7 @@ _BLOCK = 16
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024 + 64
 
 
-class FlowMediaError(Exception):
+class FlowMediaError(WahostError):
     """A Flows media file failed a check; ``check`` names which."""
 
     check: ClassVar[str] = "media"

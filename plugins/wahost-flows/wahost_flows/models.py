@@ -17,6 +17,8 @@ from typing import Any
 
 import msgspec
 
+from wahost.errors import WahostError
+
 __all__ = [
     "BACK",
     "DATA_EXCHANGE",
@@ -37,7 +39,7 @@ PING = "ping"
 SUCCESS = "SUCCESS"
 
 
-class FlowRequestError(ValueError):
+class FlowRequestError(WahostError, ValueError):
     """The decrypted plaintext is not a Flows request (not JSON, or fields of wrong types)."""
 
 
@@ -188,7 +190,7 @@ class FlowResponse:
         return f"FlowResponse({self.screen!r}, {self.data!r})"
 
 
-class FlowTokenExpired(Exception):
+class FlowTokenExpired(WahostError):
     """The flow token is no longer valid: the endpoint answers HTTP 427 and WhatsApp disables
     the Flow's button. ``error_msg`` is the optional text sent in the body.
 

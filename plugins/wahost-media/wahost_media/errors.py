@@ -6,6 +6,8 @@ these are the failures this plugin detects itself.
 
 from __future__ import annotations
 
+from wahost.errors import WahostError
+
 __all__ = [
     "ChecksumMismatchError",
     "FlowsNotInstalledError",
@@ -15,7 +17,7 @@ __all__ = [
 ]
 
 
-class MediaError(Exception):
+class MediaError(WahostError):
     """Base class of wahost-media's own errors."""
 
 

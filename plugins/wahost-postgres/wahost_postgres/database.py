@@ -28,6 +28,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from wahost.errors import WahostError
 from wahost_postgres import schema as ddl
 
 T = TypeVar("T")
@@ -66,7 +67,7 @@ def check_url(url: str) -> str | None:
     return None
 
 
-class SchemaTooNew(Exception):
+class SchemaTooNew(WahostError):
     """The database holds a schema of a later release than this one."""
 
 

@@ -11,6 +11,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
+from wahost.errors import WahostError
 from wahost_profile.limits import Problem, automation_problems, profile_problems
 
 __all__ = ["AUTOMATION_FIELDS", "PROFILE_FIELDS", "CommandSpec", "ProfileConfig", "SettingError"]
@@ -30,7 +31,7 @@ class CommandSpec(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     command_description: str
 
 
-class SettingError(ValueError):
+class SettingError(WahostError, ValueError):
     """A value of ``[plugins.profile]`` breaks a limit.
 
     ``key`` is relative to the table (``commands[3].command_name``), ``reason`` says why.

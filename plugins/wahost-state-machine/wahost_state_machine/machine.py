@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from wahost import hookimpl
+from wahost.errors import WahostError
 from wahost.filters import Filter
 from wahost.injection import ArgumentPlan, plan
 from wahost.outbound import Outbound
@@ -71,7 +72,7 @@ H = TypeVar("H", bound=Callable[..., Any])
 DEPRECATED = "deprecated state machine API"
 
 
-class StateMachineError(Exception):
+class StateMachineError(WahostError):
     """Base of the state machine's errors."""
 
 

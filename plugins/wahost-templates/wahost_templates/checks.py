@@ -10,6 +10,8 @@ import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from wahost.errors import WahostError
+
 __all__ = ["Checker", "Problem", "TemplateError", "has_emoji", "parameters"]
 
 _VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -29,7 +31,7 @@ class Problem(NamedTuple):
         return f"{self.key}: {self.reason}"
 
 
-class TemplateError(ValueError):
+class TemplateError(WahostError, ValueError):
     """A template breaks Meta's rules; ``problems`` lists each, the message names the first."""
 
     def __init__(self, problems: Sequence[Problem], *, where: str = "") -> None:

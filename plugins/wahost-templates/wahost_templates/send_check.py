@@ -25,6 +25,7 @@ import difflib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wahost.errors import WahostError
 from wahost.outbound import (
     Document,
     Image,
@@ -60,7 +61,7 @@ _SUB_TYPES = {
 }
 
 
-class TemplateSendError(ValueError):
+class TemplateSendError(WahostError, ValueError):
     """A template send does not fit the template's last pulled definition. ``key`` is the
     field of the send (``components[1].parameters[0].parameter_name``)."""
 
