@@ -252,8 +252,8 @@ async def test_reply_matches_an_id_or_a_prefix_before_a_colon(
 
 
 async def test_message_type_matches_the_types_named_at_run_time(host: Wahost) -> None:
-    image, ctx = update_of(host, "cloudapi/inbound_image.json")
-    text, _ = update_of(host, "cloudapi/inbound_text.json")
+    image, ctx = update_of(host, "inbound_image.json")
+    text, _ = update_of(host, "inbound_text.json")
     either = F.message_type("location", "image")
     assert await matches(either, image, ctx) and not await matches(either, text, ctx)
     assert repr(either) == "F.message_type('image', 'location')"
