@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from wahost_postgres.testing import (
     Cluster,
+    Recorded,
     find_binaries,
     scratch_database,
     server_answers,
@@ -54,12 +55,20 @@ def pg_schema() -> str:
 
 
 @pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
+def cluster() -> Iterator[Cluster]:
     """A throwaway cluster of this test's own, started (to stop and start again)."""
     if find_binaries() is None:
         _unavailable("the PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    own = Cluster(tmp_path / "pg")
-    own.start()
-    yield own
-    if own.running():
-        own.stop("immediate")
+    own = Cluster()
+    try:
+        own.start()
+        yield own
+    finally:
+        own.remove()
+
+
+@pytest.fixture
+def recorded(tmp_path: Path) -> Iterator[Recorded]:
+    runs = Recorded(tmp_path / "run")
+    yield runs
+    runs.stop()

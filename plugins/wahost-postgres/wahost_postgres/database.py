@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
@@ -34,6 +35,11 @@ from wahost_postgres import schema as ddl
 T = TypeVar("T")
 
 log = structlog.get_logger("wahost.postgres")
+
+# The pool logs a warning per failed connection attempt (a dozen a second during an outage);
+# this module logs the outage once. Left alone when the application set a level of its own.
+if logging.getLogger("psycopg.pool").level == logging.NOTSET:
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
 #: Advisory lock key (with the schema's name) taken while a schema is created or upgraded, so
 #: that processes starting together do it once.
@@ -150,7 +156,9 @@ class PostgresDatabase:
                 min_size=self.min_connections,
                 max_size=self.max_connections,
                 timeout=self.pool_timeout,
-                reconnect_timeout=0,  # never give up: an outage may last
+                # No background retries with growing pauses: each call that needs a connection
+                # tries one, so the first call after an outage finds the server at once.
+                reconnect_timeout=0,
                 open=False,
                 name=f"wahost-{self.schema}",
             )

@@ -15,8 +15,9 @@ for retries coming due and expired leases. The listener reconnects by itself aft
 and then wakes the worker once, for what arrived meanwhile.
 
 Owners: every lease names its owner (``owners``). The queue renews its owner's
-``alive_until`` every quarter of ``owner_ttl``; at open, and at most every
-:data:`OWNER_CHECK_INTERVAL` seconds while it leases, it releases the leases of owners known
+``alive_until`` every quarter of ``owner_ttl``; at open, and every
+:data:`OWNER_CHECK_INTERVAL` seconds (while it leases, and in the background while idle), it
+releases the leases of owners known
 dead on this machine (:func:`wahost.queue.owner.known_dead`) or whose record lapsed. A lapse is
 trusted only once this process has reached the server for ``owner_ttl`` without a failure
 (after an outage, every record may have lapsed while the live owners could not renew them).
@@ -191,12 +192,17 @@ class PostgresQueue(QueueBackend):
             await asyncio.sleep(capped_delay(failures + 1, 0.1, 2.0))
 
     async def _renew_forever(self) -> None:
+        """Renew this owner's record, and look for dead owners: an idle worker leases only
+        when woken, and a dead worker's release (which notifies) is what wakes it."""
         while True:
-            await asyncio.sleep(self.owner_ttl / 4)
+            await asyncio.sleep(min(self.owner_ttl / 4, OWNER_CHECK_INTERVAL))
             name = str(self.owner)
-            if name in self._owner_ids:
-                with contextlib.suppress(QueueUnavailable):
+            with contextlib.suppress(QueueUnavailable):
+                if name in self._owner_ids:
                     await self._execute(self._renew, (self.owner_ttl, name))
+                if time.monotonic() >= self._next_owner_check:
+                    self._next_owner_check = time.monotonic() + OWNER_CHECK_INTERVAL
+                    await self.release_dead_owners()
 
     # -- calls ---------------------------------------------------------------------------
 
