@@ -74,27 +74,27 @@ async def test_serve_and_two_workers_keep_each_conversation_in_order(
 async def test_a_killed_workers_leases_are_handed_on_before_they_expire(
     pg_database: str, pg_schema: str, recorded: Recorded, tmp_path: Path
 ) -> None:
-    """The leases last 10 minutes: only the dead owner's release can hand them on."""
+    """The leases last 10 minutes: only the dead owner's release can hand them on. The victim
+    sleeps a minute on each unit, so it still holds the units it started when it is killed."""
     port = free_port()
-    path = config(tmp_path, pg_database, pg_schema, port, lease_seconds=600.0)
-    await start(recorded, path, port, workers=2, delay=0.2)
-    victim, survivor = recorded.processes[1], recorded.processes[2]
+    path = config(tmp_path, pg_database, pg_schema, port, lease_seconds=600.0, concurrency=16)
+    recorded.spawn("serve", path)
+    victim = recorded.spawn("worker", path, delay=60.0)
+    await recorded.wait(lambda: len(recorded.read("ready")) == 2, 60, "the processes")
+    await wait_for_port(port)
     url = f"http://127.0.0.1:{port}/webhook"
     acked, _ = await post_in_order(url, USERS, 1, deadline=time.monotonic() + 60)
     assert len(acked) == len(USERS)
-
-    def victim_busy() -> bool:
-        return any(r["pid"] == victim.pid for r in recorded.read())
-
-    await recorded.wait(victim_busy, 30, "the victim to handle a unit")
-    os.kill(victim.pid, signal.SIGKILL)  # mid-load: it holds the units it was sleeping on
+    await recorded.wait(lambda: len(recorded.read("started")) == len(USERS), 30, "the victim")
+    survivor = recorded.spawn("worker", path, delay=0.01)
+    await recorded.wait(lambda: len(recorded.read("ready")) == 3, 60, "the survivor")
+    os.kill(victim.pid, signal.SIGKILL)  # it holds every unit, none handled
     victim.wait()
     await recorded.wait(lambda: len(recorded.handled_keys()) == len(USERS), 60, "every unit")
 
     handled = recorded.read()
     assert survivor.poll() is None
-    reclaimed = [r for r in handled if r["pid"] == survivor.pid and r["attempt"] > 1]
-    assert reclaimed, "the survivor handled none of the victim's units again"
+    assert [(r["pid"], r["attempt"]) for r in handled] == [(survivor.pid, 2)] * len(USERS)
     recorded.check_order(1)
     assert await seen(pg_database, pg_schema, USERS) == {user: [0] for user in USERS}
     logs = "".join(p.read_text() for p in recorded.directory.glob("*.log"))

@@ -185,6 +185,7 @@ def wahost_startup(host):
 @hookimpl
 async def on_message(message, ctx):
     start = time.time()
+    _write({"event": "started", "wamid": message.id, "pid": os.getpid()})
     await asyncio.sleep(float(os.environ.get("RECORD_DELAY", "0")))
     seq = int(message.text.body)
     ctx.state.update(seen=ctx.state.get("seen", []) + [seq])
