@@ -49,3 +49,22 @@ def test_simulate_web_without_the_console_plugin_is_one_line(tmp_path: Path) -> 
     assert result.exit_code == 1, result.output
     [line] = [line for line in result.output.splitlines() if not line.startswith("#")]
     assert line == "Error: --web: the console's plugin is not loaded: pip install wahost-console"
+
+
+def test_check_warns_when_the_console_is_enabled_without_its_plugin(tmp_path: Path) -> None:
+    config = tmp_path / "wahost.toml"
+    config.write_text(
+        f'[whatsapp]\nphone_number_id = "106540352242922"\ntoken = "t"\n'
+        f'app_secret = "{TEST_APP_SECRET}"\nverify_token = "v"\n\n'
+        f'[queue]\npath = "{tmp_path / "wahost.db"}"\n\n'
+        '[console]\nenabled = true\ntoken = "console-token-0123456789"\n'
+    )
+    args = ["check", "--config", str(config)]
+    result = CliRunner().invoke(cli_group(), args, env={"WAHOST_PLUGINS": "none"})
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert [line for line in lines if line.startswith("# warning: console.")] == [
+        "# warning: console.enabled: the console's plugin is not loaded, /-/console would not "
+        "be served: pip install wahost-console"
+    ]
+    assert "console-token-0123456789" not in result.output

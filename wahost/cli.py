@@ -30,7 +30,7 @@ from wahost.logs import configure_logging
 from wahost.meta_setup import webhook_group
 from wahost.plugins import PluginError, build_plugin_manager
 from wahost.simulator.command import simulate
-from wahost.startup_log import log_start
+from wahost.startup_log import CONSOLE_INSTALL, console_loaded, log_start
 
 T = TypeVar("T")
 
@@ -115,6 +115,11 @@ def check(config_path: Path) -> None:
     broken = [info for info in host.plugins if info.error]
     for info in broken:
         click.echo(f"# warning: plugin {info.name} not loaded: {info.error}")
+    if config.console.enabled and not console_loaded(host):
+        click.echo(
+            "# warning: console.enabled: the console's plugin is not loaded, /-/console would "
+            f"not be served: {CONSOLE_INSTALL}"
+        )
     for exposure in exposures(config, host):
         click.echo(f"# warning: {exposure}")
     click.echo(config_to_toml(config.redacted(also=host.plugin_secrets)), nl=False)
