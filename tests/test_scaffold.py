@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -56,12 +57,46 @@ def test_generated_python_parses_and_implements_on_message() -> None:
 
 
 def test_the_generated_tests_pass_against_this_checkout(tmp_path: Path) -> None:
-    # The quick check (no install): the entry-point test needs the installed distribution.
+    """The quick version of the fresh-venv test below: the generated plugin is built and
+    installed (``--no-deps``, into a directory of its own) with this interpreter's setuptools,
+    and all its tests pass, the entry-point one included, with wahost from this checkout."""
     target = scaffold("wahost-quick", tmp_path)
+    site = tmp_path / "site"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(target)])
+    installed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--target",
+            str(site),
+            str(target),
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    # The tests must import the installed plugin, not the source folder next to them.
+    shutil.rmtree(target / "wahost_quick")
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(site)])
+    listed = subprocess.run(
+        [sys.executable, "-m", "wahost.cli", "plugins", "--json"],
+        cwd=target,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "wahost-quick" in listed.stdout, listed.stdout + listed.stderr
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-k", "not entry_point"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         cwd=target,
         env=env,
         capture_output=True,
@@ -69,7 +104,7 @@ def test_the_generated_tests_pass_against_this_checkout(tmp_path: Path) -> None:
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "2 passed" in done.stdout
+    assert "3 passed" in done.stdout
 
 
 def test_wahost_new_writes_a_bot_whose_tests_pass_without_packaging(tmp_path: Path) -> None:
@@ -134,13 +169,15 @@ def test_an_existing_directory_is_never_overwritten(tmp_path: Path) -> None:
     assert [p.name for p in (tmp_path / "wahost-greeter").iterdir()] == ["keep.txt"]
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_the_scaffold_installs_into_a_fresh_venv_and_its_tests_pass(tmp_path: Path) -> None:
     """The promise to plugin authors, end to end: a virtual environment *without* the system's
     site-packages gets wahost (this checkout) and the generated plugin with ``pip install -e``
     — dependencies come from the package index — and the plugin's own pytest run, with wahost's
     pytest plugin found through its ``pytest11`` entry point, passes. About 40 s with a warm pip
-    cache."""
+    cache, so it is marked ``slow`` (``python -m pytest -m slow``); the quick version above
+    installs the plugin alone."""
     target = scaffold("wahost-greeter", tmp_path)
     venv = tmp_path / "venv"
     env = {
