@@ -30,7 +30,7 @@ import click
 from wahost.cli_options import config_option
 from wahost.config import Config, ConfigError, load_config, validate_plugin_settings
 from wahost.graph_guard import graph_path_id
-from wahost_flows.config import FlowsConfig, check
+from wahost_flows.config import FlowsConfig, check_settings
 from wahost_flows.endpoint import FlowEndpoint, load_endpoints
 from wahost_flows.flowjson import Problem, validate_text
 from wahost_flows.keys import (
@@ -90,7 +90,7 @@ def _endpoints(config_path: Path, names: tuple[str, ...]) -> tuple[Config, list[
         config = load_config(config_path)
         settings = validate_plugin_settings(config, {"flows": FlowsConfig}, unknown="ignore")
         flows_config: FlowsConfig = settings["flows"]
-        check(flows_config, config.source)
+        check_settings(flows_config, config.source)
         endpoints = load_endpoints(config, flows_config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
@@ -209,7 +209,7 @@ def _settings(config_path: Path) -> tuple[Config, FlowsConfig]:
         config = load_config(config_path)
         settings = validate_plugin_settings(config, {"flows": FlowsConfig}, unknown="ignore")
         flows_config: FlowsConfig = settings["flows"]
-        check(flows_config, config.source)
+        check_settings(flows_config, config.source)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     return config, flows_config

@@ -26,8 +26,9 @@ import msgspec
 from msgspec import Meta
 
 from wahost.config import ConfigError
+from wahost.deprecation import moved_names
 
-__all__ = ["DeclaredFlow", "EndpointConfig", "FlowsConfig", "check"]
+__all__ = ["DeclaredFlow", "EndpointConfig", "FlowsConfig", "check_settings"]
 
 #: Meta's Flow categories (reference/cloudapi.md §16).
 CATEGORIES = (
@@ -163,7 +164,7 @@ class FlowsConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     ] = 8.0
 
 
-def check(config: FlowsConfig, source: str) -> None:
+def check_settings(config: FlowsConfig, source: str) -> None:
     """The rules msgspec cannot express; raises :class:`ConfigError` naming the exact key
     (``plugins.flows.endpoints[1].path``), which a struct's ``__post_init__`` could not."""
     paths: set[str] = set()
@@ -203,3 +204,7 @@ def check(config: FlowsConfig, source: str) -> None:
                 )
         if flow.endpoint_uri is not None and not flow.endpoint_uri.startswith("https://"):
             raise ConfigError(source, f"{key}.endpoint_uri", "must be an https:// URL")
+
+
+#: ``check`` until the next minor release.
+__getattr__ = moved_names(__name__, {"check": "wahost_flows.config.check_settings"})

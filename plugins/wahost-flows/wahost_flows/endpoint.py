@@ -234,7 +234,7 @@ def _read_key(config: Config, endpoint: EndpointConfig, key: str) -> tuple[bytes
     """The PEM bytes of an endpoint's key and where they came from."""
     if endpoint.private_key is not None:
         return endpoint.private_key.encode("utf-8"), f"key text of {key}.private_key"
-    assert endpoint.key_file is not None  # check() requires one of the two
+    assert endpoint.key_file is not None  # check_settings() requires one of the two
     path = Path(endpoint.key_file)
     if not path.is_absolute():
         path = config.base_dir / path

@@ -12,7 +12,7 @@ import structlog
 from wahost import Route, hookimpl
 from wahost.config import ConfigError
 from wahost.web import reserved_paths
-from wahost_flows.config import FlowsConfig, check
+from wahost_flows.config import FlowsConfig, check_settings
 from wahost_flows.endpoint import ENDPOINTS, load_endpoints, make_view
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ log = structlog.get_logger("wahost_flows")
 
 def _settings(host: Wahost) -> FlowsConfig:
     settings = host.plugin_config("flows", FlowsConfig)
-    check(settings, host.config.source)
+    check_settings(settings, host.config.source)
     reserved = reserved_paths(host)
     for index, endpoint in enumerate(settings.endpoints):
         if endpoint.path in reserved:

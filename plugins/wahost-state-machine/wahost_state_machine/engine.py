@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from wahost import SKIP, HandlerSkipped
+from wahost.deprecation import moved_names
 from wahost.filters import Filter
 from wahost.models import Message
 from wahost.slots import SlotKey
@@ -51,7 +52,15 @@ if TYPE_CHECKING:
     from wahost import Context, Wahost
     from wahost.context import Conversation
 
-__all__ = ["BOOKKEEPING", "Step", "current_step", "goto", "prepare", "run", "timed_out"]
+__all__ = [
+    "BOOKKEEPING",
+    "Step",
+    "current_step",
+    "goto",
+    "handle_in_machine",
+    "prepare",
+    "timed_out",
+]
 
 #: The reserved key of ``ctx.state.data``: ``{"machine": name, "entered_at": seconds,
 #: "active_at": seconds}`` — the machine the conversation is in, when it entered its state
@@ -196,7 +205,7 @@ async def matches(check: Filter | None, message: Any, ctx: Context) -> dict[str,
     return {} if result is True else dict(result)
 
 
-async def run(
+async def handle_in_machine(
     machine: StateMachine, host: Wahost, ctx: Context, message: Any, report: Report
 ) -> bool | None:
     """Handle ``message`` in ``machine``; ``True`` when the machine took it, ``None`` when it
@@ -364,3 +373,7 @@ class _Runner:
         if target is not None:
             await enter(self.machine, ctx, target)
         return True
+
+
+#: ``run`` until the next minor release.
+__getattr__ = moved_names(__name__, {"run": "wahost_state_machine.engine.handle_in_machine"})

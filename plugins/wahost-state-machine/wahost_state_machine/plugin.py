@@ -11,7 +11,7 @@ import pluggy
 from wahost import hookimpl
 from wahost_state_machine import hookspecs
 from wahost_state_machine.config import StateMachineConfig
-from wahost_state_machine.engine import current_step, prepare, run
+from wahost_state_machine.engine import current_step, handle_in_machine, prepare
 from wahost_state_machine.registry import REGISTRY, Registry, build_registry, registry_of
 
 if TYPE_CHECKING:
@@ -89,7 +89,7 @@ async def on_message(host: Wahost, message: Message, ctx: Context) -> bool | Non
     async def report(exc: BaseException) -> None:
         await host.dispatch.report(_plugin_name(host), "on_message", exc, ctx.unit)
 
-    return await run(machine, host, ctx, message, report)
+    return await handle_in_machine(machine, host, ctx, message, report)
 
 
 @hookimpl(trylast=True)

@@ -9,7 +9,7 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from wahost_status import MessageRecord, parse
-from wahost_status.record import Transition, apply
+from wahost_status.record import Transition, apply_status
 from wahost_status.store import plan_status
 
 from wahost import Status, StatusKind
@@ -34,7 +34,7 @@ def fold(statuses: list[Status]) -> tuple[MessageRecord | None, list[Transition]
     record: MessageRecord | None = None
     transitions = []
     for item in statuses:
-        transition = apply(record, parse(item))
+        transition = apply_status(record, parse(item))
         transitions.append(transition)
         record = transition.after
     return record, transitions
@@ -71,7 +71,7 @@ def test_read_without_delivered_implies_it_and_a_late_delivered_only_refines_its
     assert record is not None
     delivered = record.steps["delivered"]
     assert delivered.implied and delivered.at == at(T0 + 60)
-    late = apply(record, parse(status("delivered", T0 + 5)))
+    late = apply_status(record, parse(status("delivered", T0 + 5)))
     assert not late.forward and late.new_steps == ()
     assert late.after.status is StatusKind.READ
     assert late.after.steps["delivered"].at == at(T0 + 5)
@@ -80,7 +80,7 @@ def test_read_without_delivered_implies_it_and_a_late_delivered_only_refines_its
 
 def test_duplicate_changes_nothing() -> None:
     record, _ = fold([status("sent", T0), status("delivered", T0 + 5)])
-    again = apply(record, parse(status("delivered", T0 + 5)))
+    again = apply_status(record, parse(status("delivered", T0 + 5)))
     assert not again.changed and not again.forward and again.new_steps == ()
 
 

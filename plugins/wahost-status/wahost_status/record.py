@@ -26,6 +26,7 @@ from datetime import datetime
 
 import msgspec
 
+from wahost.deprecation import moved_names
 from wahost.errors import GraphError
 from wahost.models import StatusKind
 from wahost.models.common import Error
@@ -33,7 +34,7 @@ from wahost.models.statuses import Conversation, Pricing
 from wahost_status.model import ConversationInfo, PricingInfo, StatusUpdate, graph_error
 from wahost_status.trackers import decode_tracker
 
-__all__ = ["MessageRecord", "SendInfo", "Step", "Transition", "apply"]
+__all__ = ["MessageRecord", "SendInfo", "Step", "Transition", "apply_status"]
 
 #: Steps that move the status, in order; ``failed`` is terminal.
 PROGRESS = (StatusKind.SENT, StatusKind.DELIVERED, StatusKind.READ, StatusKind.PLAYED)
@@ -201,7 +202,7 @@ def _first(*values: str | None) -> str | None:
     return min(present) if present else None
 
 
-def apply(record: MessageRecord | None, update: StatusUpdate) -> Transition:
+def apply_status(record: MessageRecord | None, update: StatusUpdate) -> Transition:
     """The record after ``update``: commutative, associative and idempotent over statuses."""
     before = record or MessageRecord(wamid=update.wamid)
     raw = update.raw
@@ -232,3 +233,7 @@ def apply(record: MessageRecord | None, update: StatusUpdate) -> Transition:
         forward=after.status != before.status and after.status is not StatusKind.UNKNOWN,
         priced=before.raw_pricing is None and after.raw_pricing is not None,
     )
+
+
+#: ``apply`` until the next minor release.
+__getattr__ = moved_names(__name__, {"apply": "wahost_status.record.apply_status"})

@@ -29,7 +29,7 @@ import msgspec
 
 from wahost.state.base import KVWrite
 from wahost_status.model import StatusUpdate, is_billable
-from wahost_status.record import MessageRecord, SendInfo, Transition, apply
+from wahost_status.record import MessageRecord, SendInfo, Transition, apply_status
 
 __all__ = [
     "NAMESPACE",
@@ -110,7 +110,7 @@ def plan_status(
 ) -> tuple[Transition, list[KVWrite]]:
     """Apply ``update`` to ``record``; the writes to commit with the status's unit (none for
     a duplicate). ``at`` is the time events are filed under."""
-    transition = apply(record.stored() if record is not None else None, update)
+    transition = apply_status(record.stored() if record is not None else None, update)
     if not transition.changed:
         return transition, []
     after = transition.after

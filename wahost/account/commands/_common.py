@@ -21,7 +21,7 @@ T = TypeVar("T")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 
 
-def call(config_path: Path, action: Callable[[GraphClient], Awaitable[T]]) -> T:
+def with_graph_client(config_path: Path, action: Callable[[GraphClient], Awaitable[T]]) -> T:
     """Run ``action`` with a Graph API client of the configuration at ``config_path``."""
     from wahost.commands import load_command_config
     from wahost.errors import GraphError

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from wahost.account.blocking import BlockedUser, BlockingApi, BlockResult, FailedUser
-from wahost.account.commands._common import call
+from wahost.account.commands._common import with_graph_client
 from wahost.cli_options import config_option
 from wahost.graph import GraphClient
 
@@ -27,7 +27,7 @@ def _block_command(block: bool) -> click.Command:
             api = BlockingApi(client)
             return (api.block if block else api.unblock)(list(users))
 
-        result = call(config_path, act)
+        result = with_graph_client(config_path, act)
         click.echo(f"{verb}ed: {', '.join(_who(u) for u in result.done) or '-'}")
         for failed in result.failed:
             reason = "; ".join(str(e.get("message", e)) for e in failed.errors)
@@ -53,7 +53,9 @@ unblock_command = _block_command(False)
 @click.option("--after", default=None, help="The cursor printed by the previous page.")
 def blocked_command(config_path: Path, limit: int, after: str | None) -> None:
     """List the blocked users, one page."""
-    page = call(config_path, lambda c: BlockingApi(c).blocked(limit=limit, after=after))
+    page = with_graph_client(
+        config_path, lambda c: BlockingApi(c).blocked(limit=limit, after=after)
+    )
     for user in page.users:
         click.echo(user)
     if page.after:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from wahost.account.calls import CallsApi
-from wahost.account.commands._common import call, echo_json, json_option
+from wahost.account.commands._common import echo_json, json_option, with_graph_client
 from wahost.cli_options import config_option
 
 
@@ -22,7 +22,7 @@ def calls_group() -> None:
 @click.argument("user")
 def calls_permission(config_path: Path, as_json: bool, user: str) -> None:
     """Show whether the business may call USER (a phone number or a BSUID) and its limits."""
-    permission = call(config_path, lambda c: CallsApi(c).permission(user))
+    permission = with_graph_client(config_path, lambda c: CallsApi(c).permission(user))
     if as_json:
         echo_json(permission)
         return
@@ -41,5 +41,5 @@ def calls_permission(config_path: Path, as_json: bool, user: str) -> None:
 @click.argument("call_id")
 def calls_terminate(config_path: Path, call_id: str) -> None:
     """End a call in progress."""
-    call(config_path, lambda c: CallsApi(c).terminate(call_id))
+    with_graph_client(config_path, lambda c: CallsApi(c).terminate(call_id))
     click.echo(f"terminated {call_id}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from wahost.account.commands._common import call
+from wahost.account.commands._common import with_graph_client
 from wahost.account.commerce import CommerceApi
 from wahost.cli_options import config_option
 
@@ -20,7 +20,7 @@ def commerce_group() -> None:
 @config_option
 def commerce_show(config_path: Path) -> None:
     """Show whether the cart is on and the catalog visible."""
-    settings = call(config_path, lambda c: CommerceApi(c).get())
+    settings = with_graph_client(config_path, lambda c: CommerceApi(c).get())
     click.echo(f"cart: {'on' if settings.is_cart_enabled else 'off'}")
     click.echo(f"catalog: {'visible' if settings.is_catalog_visible else 'hidden'}")
 
@@ -33,5 +33,7 @@ def commerce_set(config_path: Path, cart: bool | None, catalog: bool | None) -> 
     """Turn the cart on or off, show or hide the catalog."""
     if cart is None and catalog is None:
         raise click.UsageError("give --cart/--no-cart or --catalog/--no-catalog")
-    call(config_path, lambda c: CommerceApi(c).set(cart_enabled=cart, catalog_visible=catalog))
+    with_graph_client(
+        config_path, lambda c: CommerceApi(c).set(cart_enabled=cart, catalog_visible=catalog)
+    )
     click.echo("updated")

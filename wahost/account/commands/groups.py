@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from wahost.account.commands._common import call, echo_json, json_option
+from wahost.account.commands._common import echo_json, json_option, with_graph_client
 from wahost.account.groups import GroupsApi, JoinApprovalMode
 from wahost.cli_options import config_option
 from wahost.graph import GraphClient
@@ -26,7 +26,7 @@ def groups_group() -> None:
 def groups_create(config_path: Path, subject: str, description: str | None, approval: bool) -> None:
     """Create a group; its id and invite link come in the group_lifecycle_update webhook."""
     mode: JoinApprovalMode = "approval_required" if approval else "auto_approve"
-    request_id = call(
+    request_id = with_graph_client(
         config_path,
         lambda c: GroupsApi(c).create(subject, description=description, join_approval_mode=mode),
     )
@@ -40,7 +40,7 @@ def groups_create(config_path: Path, subject: str, description: str | None, appr
 @click.option("--after", default=None, help="The cursor printed by the previous page.")
 def groups_list(config_path: Path, as_json: bool, limit: int, after: str | None) -> None:
     """List the number's groups, one page."""
-    page = call(config_path, lambda c: GroupsApi(c).list(limit=limit, after=after))
+    page = with_graph_client(config_path, lambda c: GroupsApi(c).list(limit=limit, after=after))
     if as_json:
         echo_json(page)
         return
@@ -56,7 +56,7 @@ def groups_list(config_path: Path, as_json: bool, limit: int, after: str | None)
 @click.argument("group_id")
 def groups_show(config_path: Path, as_json: bool, group_id: str) -> None:
     """Show a group: subject, description, participants, approval mode."""
-    info = call(config_path, lambda c: GroupsApi(c).get(group_id))
+    info = with_graph_client(config_path, lambda c: GroupsApi(c).get(group_id))
     if as_json:
         echo_json(info)
         return
@@ -74,7 +74,7 @@ def groups_show(config_path: Path, as_json: bool, group_id: str) -> None:
 @click.confirmation_option(prompt="Delete the group and remove everyone from it?")
 def groups_delete(config_path: Path, group_id: str) -> None:
     """Delete a group (everyone is removed, the business too)."""
-    call(config_path, lambda c: GroupsApi(c).delete(group_id))
+    with_graph_client(config_path, lambda c: GroupsApi(c).delete(group_id))
     click.echo(f"deleted {group_id}")
 
 
@@ -85,7 +85,7 @@ def groups_delete(config_path: Path, group_id: str) -> None:
 def groups_invite_link(config_path: Path, group_id: str, reset: bool) -> None:
     """Print the group's invite link (--reset: revoke it and print the new one)."""
     api = GroupsApi.reset_invite_link if reset else GroupsApi.invite_link
-    click.echo(call(config_path, lambda c: api(GroupsApi(c), group_id)))
+    click.echo(with_graph_client(config_path, lambda c: api(GroupsApi(c), group_id)))
 
 
 @groups_group.command("requests")
@@ -93,7 +93,7 @@ def groups_invite_link(config_path: Path, group_id: str, reset: bool) -> None:
 @click.argument("group_id")
 def groups_requests(config_path: Path, group_id: str) -> None:
     """List the pending join requests of a group."""
-    page = call(config_path, lambda c: GroupsApi(c).join_requests(group_id))
+    page = with_graph_client(config_path, lambda c: GroupsApi(c).join_requests(group_id))
     for request in page.requests:
         click.echo(f"{request.join_request_id}  {request.wa_id or request.user_id or ''}")
     if not page.requests:
@@ -112,7 +112,7 @@ def _answer_requests(approve: bool) -> click.Command:
             method = api.approve if approve else api.reject
             return method(group_id, list(join_request_ids))
 
-        result = call(config_path, act)
+        result = with_graph_client(config_path, act)
         click.echo(f"{verb}d: {', '.join(result.done) or '-'}")
         for failed in result.failed:
             reason = "; ".join(str(e.get("message", e)) for e in failed.errors)
@@ -134,7 +134,9 @@ groups_group.add_command(_answer_requests(False))
 @click.argument("users", nargs=-1, required=True)
 def groups_remove(config_path: Path, group_id: str, users: tuple[str, ...]) -> None:
     """Remove participants (at most 8); they cannot rejoin by the invite link."""
-    call(config_path, lambda c: GroupsApi(c).remove_participants(group_id, list(users)))
+    with_graph_client(
+        config_path, lambda c: GroupsApi(c).remove_participants(group_id, list(users))
+    )
     click.echo(f"removing {', '.join(users)} (group_participants_remove confirms)")
 
 
@@ -169,5 +171,5 @@ def groups_set(
         if subject is not None or description is not None:
             await api.update(group_id, subject=subject, description=description)
 
-    call(config_path, act)
+    with_graph_client(config_path, act)
     click.echo(f"updated {group_id} (group_settings_update confirms)")

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 import click
 
-from wahost.account.commands._common import call, echo_json, json_option
+from wahost.account.commands._common import echo_json, json_option, with_graph_client
 from wahost.account.numbers import CodeMethod, PhoneNumber, PhoneNumbersApi
 from wahost.cli_options import config_option
 
@@ -25,7 +25,7 @@ def _numbers(config_path: Path, action: Callable[[PhoneNumbersApi], Awaitable[T]
     from wahost.commands import load_command_config
 
     waba_id = load_command_config(config_path).whatsapp.waba_id or None
-    return call(config_path, lambda c: action(PhoneNumbersApi(c, waba_id)))
+    return with_graph_client(config_path, lambda c: action(PhoneNumbersApi(c, waba_id)))
 
 
 number_option = click.option(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from wahost.account.commands._common import call, echo_json, json_option
+from wahost.account.commands._common import echo_json, json_option, with_graph_client
 from wahost.account.qr import ImageFormat, QrCode, QrCodesApi
 from wahost.cli_options import config_option
 
@@ -39,7 +39,7 @@ def _echo_qr(qr: QrCode) -> None:
 def qr_create(config_path: Path, prefilled_message: str, image_format: ImageFormat) -> None:
     """Create a code whose chat opens with PREFILLED_MESSAGE (at most 140 characters)."""
     _echo_qr(
-        call(
+        with_graph_client(
             config_path,
             lambda c: QrCodesApi(c).create(prefilled_message, image_format=image_format),
         )
@@ -51,7 +51,7 @@ def qr_create(config_path: Path, prefilled_message: str, image_format: ImageForm
 @json_option
 def qr_list(config_path: Path, as_json: bool) -> None:
     """List the number's codes."""
-    codes = call(config_path, lambda c: QrCodesApi(c).list())
+    codes = with_graph_client(config_path, lambda c: QrCodesApi(c).list())
     if as_json:
         echo_json(codes)
         return
@@ -66,7 +66,7 @@ def qr_list(config_path: Path, as_json: bool) -> None:
 @click.argument("code")
 def qr_show(config_path: Path, code: str) -> None:
     """Show one code."""
-    _echo_qr(call(config_path, lambda c: QrCodesApi(c).get(code)))
+    _echo_qr(with_graph_client(config_path, lambda c: QrCodesApi(c).get(code)))
 
 
 @qr_group.command("image")
@@ -75,7 +75,9 @@ def qr_show(config_path: Path, code: str) -> None:
 @format_option
 def qr_image(config_path: Path, code: str, image_format: ImageFormat) -> None:
     """Print the URL of the code's image."""
-    click.echo(call(config_path, lambda c: QrCodesApi(c).image_url(code, image_format)))
+    click.echo(
+        with_graph_client(config_path, lambda c: QrCodesApi(c).image_url(code, image_format))
+    )
 
 
 @qr_group.command("update")
@@ -84,7 +86,9 @@ def qr_image(config_path: Path, code: str, image_format: ImageFormat) -> None:
 @click.argument("prefilled_message")
 def qr_update(config_path: Path, code: str, prefilled_message: str) -> None:
     """Change a code's prefilled message (the link stays the same)."""
-    _echo_qr(call(config_path, lambda c: QrCodesApi(c).update(code, prefilled_message)))
+    _echo_qr(
+        with_graph_client(config_path, lambda c: QrCodesApi(c).update(code, prefilled_message))
+    )
 
 
 @qr_group.command("delete")
@@ -92,5 +96,5 @@ def qr_update(config_path: Path, code: str, prefilled_message: str) -> None:
 @click.argument("code")
 def qr_delete(config_path: Path, code: str) -> None:
     """Delete a code; its link and image stop working."""
-    call(config_path, lambda c: QrCodesApi(c).delete(code))
+    with_graph_client(config_path, lambda c: QrCodesApi(c).delete(code))
     click.echo(f"deleted {code}")
