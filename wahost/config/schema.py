@@ -413,7 +413,8 @@ class LoggingConfig(_Table):
 
 
 class ConsoleConfig(_Table):
-    """``[console]``: the web console at ``/-/console`` (queue, dead units, conversations)."""
+    """``[console]``: the web console at ``/-/console`` (queue, dead units, conversations),
+    served by the ``wahost-console`` plugin."""
 
     enabled: Annotated[
         bool,
@@ -585,9 +586,13 @@ class Config(_Table):
     logging: Annotated[LoggingConfig, Meta(description="Logging.")] = msgspec.field(
         default_factory=LoggingConfig
     )
-    console: Annotated[ConsoleConfig, Meta(description="The web console.")] = msgspec.field(
-        default_factory=ConsoleConfig
-    )
+    console: Annotated[
+        ConsoleConfig,
+        Meta(
+            description="The web console, served by the wahost-console plugin "
+            "(plugins/wahost-console)."
+        ),
+    ] = msgspec.field(default_factory=ConsoleConfig)
     metrics: Annotated[MetricsConfig, Meta(description="Prometheus metrics.")] = msgspec.field(
         default_factory=MetricsConfig
     )
