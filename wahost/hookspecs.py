@@ -35,10 +35,16 @@ through :func:`on_plugin_error`; it never stops the host.
 
 The arguments every runtime hook may take:
 
-* ``host`` — the running :class:`wahost.Wahost` (config, queue, state store, client, plugins).
+* ``host`` — the running :class:`wahost.Wahost` (config, queue, state store, client, plugins;
+  ``host.plugin_config(name, Schema)``, the plugin's typed settings; ``host.slots``, what
+  plugins share for the host's life).
 * ``ctx`` — the :class:`wahost.Context` of the unit being handled: ``ctx.reply(...)``,
   ``ctx.send(...)``, ``ctx.state`` (the conversation's state, committed with the unit's ack),
-  ``ctx.client``, ``ctx.log`` (a structlog logger bound to the unit), ``ctx.unit``.
+  ``ctx.client``, ``ctx.log`` (a structlog logger bound to the unit), ``ctx.unit``,
+  ``ctx.slots`` (what plugins share about this unit).
+
+What plugins share goes in typed slots (:class:`wahost.SlotKey`), each owned by the plugin that
+made its key: ``host.slots[KEY]`` / ``ctx.slots[KEY]``, checked by mypy on both sides.
 """
 
 from __future__ import annotations
@@ -113,8 +119,9 @@ def wahost_config_schema() -> Mapping[str, type[msgspec.Struct]] | None:
     **Returns:** a mapping from table name to a msgspec ``Struct`` type, e.g.
     ``{"state_machine": StateMachineConfig}`` for ``[plugins.state_machine]``. The table is
     validated against the struct at start-up (an error names the file, key and reason) and the
-    decoded struct is available as ``host.plugin_config("state_machine")``. A table that no
-    plugin declares is an error, so a typo cannot pass silently.
+    decoded struct is available as ``host.plugin_config("state_machine", StateMachineConfig)``
+    (typed as the struct). A table that no plugin declares is an error, so a typo cannot pass
+    silently.
     """
 
 
