@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from wahost.router import Router
     from wahost.state.base import StateStore
     from wahost.tracing import Tracing
-    from wahost.webhook import Ingress
 
 T = TypeVar("T")
 
@@ -295,7 +294,7 @@ class Wahost:
 
     # -- web ----------------------------------------------------------------------------
 
-    def asgi(self) -> Ingress:
+    def asgi(self) -> Any:
         """The ASGI application: the webhook ingress in front of a Quart app for the rest
         (built by :func:`wahost.web.build_asgi_app`)."""
         from wahost.web import build_asgi_app

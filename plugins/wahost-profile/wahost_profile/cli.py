@@ -42,7 +42,7 @@ def _graph(
 ) -> T:
     config, host = host_for_command(config_path)
     try:
-        settings: ProfileConfig = host.plugin_config("profile")
+        settings = host.plugin_config("profile", ProfileConfig)
     except KeyError:
         raise click.ClickException(
             f"{config_path}: the wahost-profile plugin is not enabled ([plugins] enabled)"

@@ -43,7 +43,7 @@ class _Target:
 def _graph(config_path: Path, action: Callable[[_Target], Awaitable[T]]) -> T:
     config, host = host_for_command(config_path)
     try:
-        settings: TemplatesConfig = host.plugin_config("templates")
+        settings = host.plugin_config("templates", TemplatesConfig)
     except KeyError:
         raise click.ClickException(
             f"{config_path}: the wahost-templates plugin is not enabled ([plugins] enabled)"
