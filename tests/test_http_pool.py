@@ -265,6 +265,15 @@ async def test_tls_with_the_ssl_context_given(tmp_path: Path) -> None:
                 await client.get(server.url)
 
 
+async def test_plain_http_loads_no_ca_bundle(graph: FakeGraph) -> None:
+    # The SSL context (certifi's roots) is made on the first https connection only.
+    pool = PoolTransport()
+    async with http(pool) as client:
+        response = await client.post(f"{graph.url}/v24.0/1/messages", json=send_body())
+        assert response.status_code == 200
+    assert pool._ssl_context is None
+
+
 # -- errors: the classes httpx's own transport raises -----------------------------------
 
 TRANSPORTS = [

@@ -21,7 +21,9 @@ one it pops (expired, or closed by the server while idle: closed, and the next o
   specific class wins), so :func:`wahost.graph._transport_error` can tell a request that
   cannot have reached Meta from one that may have.
 * TLS uses ``httpx.create_ssl_context()`` (certifi, or ``SSL_CERT_FILE`` / ``SSL_CERT_DIR``),
-  as ``httpx.AsyncClient`` does by default; HTTP/1.1 only. Environment proxies are mounted by
+  as ``httpx.AsyncClient`` does by default, made on the first ``https`` connection (loading the
+  CA bundle takes tens of milliseconds, which a client that only speaks plain HTTP to a
+  loopback fake need not pay); HTTP/1.1 only. Environment proxies are mounted by
   ``httpx.AsyncClient`` itself, on its own transports.
 """
 
@@ -134,7 +136,7 @@ class PoolTransport(httpx.AsyncBaseTransport):
             raise ValueError("max_connections: at least 1")
         self.max_connections = max_connections
         self.keepalive_expiry = keepalive_expiry
-        self._ssl_context = ssl_context if ssl_context is not None else httpx.create_ssl_context()
+        self._ssl_context = ssl_context
         self._backend = network_backend if network_backend is not None else httpcore.AnyIOBackend()
         self._slots = _Slots(max_connections)
         #: Per origin, idle connections with the monotonic time they became idle; the newest
@@ -239,6 +241,8 @@ class PoolTransport(httpx.AsyncBaseTransport):
         if self.connections >= self.max_connections:
             await self._evict_one()
         scheme, host, port = key
+        if scheme == b"https" and self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context()
         connection = httpcore.AsyncHTTPConnection(
             origin=httpcore.Origin(scheme, host, port),
             ssl_context=self._ssl_context,

@@ -25,6 +25,7 @@ import httpx
 from wahost.config import Config, config_to_toml, parse_config
 from wahost.host import Wahost
 from wahost.server import listening_socket, run_http
+from wahost.testing.loopback import loopback_client
 from wahost.worker import Worker
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -126,7 +127,7 @@ class BotHarness:
         )
         if self.worker is not None:
             self._tasks.append(asyncio.create_task(self.worker.run()))
-        self.http = httpx.AsyncClient(timeout=10)
+        self.http = loopback_client(timeout=10)
         await self._wait_listening()
         return self
 

@@ -43,6 +43,7 @@ from wahost.testing.fake_graph.wire import (
     _wa_id,
 )
 from wahost.testing.harness import TEST_APP_SECRET, TEST_TOKEN
+from wahost.testing.loopback import loopback_client
 
 
 @dataclass
@@ -367,7 +368,7 @@ class FakeGraph(
                         biz_opaque_callback_data=message.biz_opaque_callback_data,
                     )
                 )
-        async with httpx.AsyncClient(timeout=10) as http_client:
+        async with loopback_client(timeout=10) as http_client:
             for payload in payloads:
                 body, headers = signed_webhook(payload, secret)
                 # Meta retries until it gets a 200; so does the fake, briefly.
