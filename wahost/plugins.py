@@ -79,10 +79,13 @@ def _entry_points() -> dict[str, list[tuple[importlib.metadata.EntryPoint, str, 
     found: dict[str, list[tuple[importlib.metadata.EntryPoint, str, str]]] = {}
     seen: set[tuple[str, str, str]] = set()
     for dist in importlib.metadata.distributions():
+        ours = [ep for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP]
+        if not ours:
+            continue
+        # Only now its METADATA: parsing it for every installed distribution, each time a
+        # host starts, was most of the time a test's host took to load its plugins.
         dist_name = dist.metadata["Name"] or "?"
-        for ep in dist.entry_points:
-            if ep.group != ENTRY_POINT_GROUP:
-                continue
+        for ep in ours:
             ident = (ep.name, dist_name.lower(), ep.value)
             if ident in seen:
                 continue

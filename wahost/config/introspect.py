@@ -4,6 +4,7 @@ the ``file: key: reason`` form.
 
 from __future__ import annotations
 
+import functools
 import re
 import types
 from typing import Annotated, Any, Union, get_args, get_origin, get_type_hints
@@ -20,16 +21,19 @@ def _metas(hint: Any) -> list[Meta]:
     return []
 
 
-def _fields_with(struct: type[msgspec.Struct], flag: str) -> list[str]:
+# A struct's annotations do not change; resolving them (get_type_hints) on every configuration
+# parsed and every redaction was a good part of what a test's host took to start.
+@functools.lru_cache(maxsize=1024)
+def _fields_with(struct: type[msgspec.Struct], flag: str) -> tuple[str, ...]:
     hints = get_type_hints(struct, include_extras=True)
-    return [
+    return tuple(
         field.name
         for field in msgspec.structs.fields(struct)
         if any((meta.extra or {}).get(flag) for meta in _metas(hints[field.name]))
-    ]
+    )
 
 
-def _secret_fields(struct: type[msgspec.Struct]) -> list[str]:
+def _secret_fields(struct: type[msgspec.Struct]) -> tuple[str, ...]:
     return _fields_with(struct, "secret")
 
 
@@ -57,7 +61,7 @@ def marked_secret_values(settings: Any) -> list[str]:
     return found
 
 
-def _internal_fields(struct: type[msgspec.Struct]) -> list[str]:
+def _internal_fields(struct: type[msgspec.Struct]) -> tuple[str, ...]:
     return _fields_with(struct, "internal")
 
 
