@@ -4,7 +4,9 @@ own virtual environment, never imported by wahost).
 
 Environment: ``PYWA_BENCH_SECRET`` (app secret; signatures are validated, pywa's default
 ``validate_updates=True``), ``PYWA_BENCH_GRAPH`` (the fake Graph API's URL; empty: no sends),
-``PYWA_BENCH_ECHO`` (``1``: every text is answered with the same text, else a no-op handler).
+``PYWA_BENCH_ECHO`` (``1``: every text is answered with the same text, else a no-op handler),
+``PYWA_BENCH_TOKEN`` (the token the fake expects), ``PYWA_BENCH_SLOW`` (seconds: every text
+waits that long, as for an upstream, then is answered ``done``; ``bench.slow_handlers --pywa``).
 
 pywa has no setting for the Graph API's base URL (``pywa/api.py`` hard-codes
 ``https://graph.facebook.com/v{api_version}`` on its httpx client): after constructing the
@@ -14,6 +16,7 @@ pywa's logic.
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from fastapi import FastAPI
@@ -26,7 +29,7 @@ API_VERSION = "24.0"
 app = FastAPI()
 wa = WhatsApp(
     phone_id="106540352242922",
-    token="bench-token-0123456789",
+    token=os.environ.get("PYWA_BENCH_TOKEN", "bench-token-0123456789"),
     server=app,
     webhook_endpoint="/webhook",
     verify_token="bench-verify",
@@ -45,11 +48,15 @@ if graph:
     wa._api._session.base_url = f"{graph}/v{API_VERSION}"  # type: ignore[union-attr]
 
 ECHO = os.environ.get("PYWA_BENCH_ECHO") == "1"
+SLOW = float(os.environ.get("PYWA_BENCH_SLOW") or 0)
 
 
 @wa.on_message
 async def echo(client: WhatsApp, message: types.Message) -> None:
-    if ECHO and message.text is not None:
+    if SLOW and message.text is not None:
+        await asyncio.sleep(SLOW)
+        await message.reply_text("done")
+    elif ECHO and message.text is not None:
         await message.reply_text(message.text)
 
 

@@ -1,6 +1,7 @@
 """Slow handlers against Meta's cap: a bot whose handler awaits a 1 s upstream, many users at once.
 
     python -m bench.slow_handlers [--users 3000] [--mps 80] [--handler 1.0] [--concurrency N]
+                                  [--batch 50] [--pywa]
 
 A real ``wahost serve`` process (SQLite, the defaults, the installed plugins) runs a bot whose
 only handler sleeps ``--handler`` seconds (an LLM, a database) and replies. The fake Graph API
@@ -12,12 +13,18 @@ sets ``[worker] concurrency``; without it the default (derived from the cap) is 
 Printed: the replies per second from the first to the last, against the cap; the time from a
 user's webhook to the reply's arrival at the fake Graph API (p50, p99, max); the server's peak
 RSS; the most handlers in flight at once; the messages the fake throttled.
+
+``--pywa`` runs the same bot on pywa (``bench/pywa_app.py`` with ``PYWA_BENCH_SLOW``, pywa from
+the benchmark's own virtual environment, see ``python -m bench``) after wahost, with one message
+a webhook for both (pywa handles only the first message of a webhook). pywa has no send cap:
+what it sends beyond Meta's is refused (130429) and that reply is lost.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -29,6 +36,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.e2e import Connection
 from wahost.testing import TEST_APP_SECRET, TEST_PHONE_NUMBER_ID, TEST_TOKEN
 from wahost.testing.fake_graph import FakeGraph
 from wahost.testing.payloads import make_text, make_webhook, signed_webhook
@@ -78,8 +86,9 @@ modules = ["bench_slow_bot"]
 
 #: Users per webhook (Meta batches up to 1000 updates; 50 is a busy number's usual).
 BATCH = 50
-#: Webhooks posted at once (Meta's delivery is concurrent too).
+#: Webhooks posted at once (Meta's delivery is concurrent too): 8 of 50 messages, or 64 of one.
 POSTERS = 8
+POSTERS_SINGLE = 64
 
 
 def user(n: int) -> str:
@@ -103,27 +112,62 @@ def quantile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def post_all(url: str, users: int, posted: dict[str, float]) -> None:
-    """Every user's message, in webhooks of :data:`BATCH`, :data:`POSTERS` at a time; each
-    user's time is when its webhook was posted (``time.monotonic()``)."""
-    batches = [list(range(first, min(first + BATCH, users))) for first in range(0, users, BATCH)]
-    queue: asyncio.Queue[list[int]] = asyncio.Queue()
-    for batch in batches:
-        queue.put_nowait(batch)
+async def post_all(port: int, users: int, posted: dict[str, float], batch: int = BATCH) -> None:
+    """Every user's message, in webhooks of ``batch``, :data:`POSTERS` at a time
+    (:data:`POSTERS_SINGLE` for one message a webhook); each user's time is when its webhook
+    was posted (``time.monotonic()``). The bodies are built and signed before the first POST,
+    and sent over plain keep-alive connections: the load generator shares its process with
+    the fake Graph API and must not be what limits the rate."""
+    webhooks: asyncio.Queue[tuple[list[str], bytes, str]] = asyncio.Queue()
+    for first in range(0, users, batch):
+        numbers = range(first, min(first + batch, users))
+        payload = make_webhook(*(make_text(f"question {n}", sender=user(n)) for n in numbers))
+        for entry in payload["entry"]:
+            for change in entry["changes"]:
+                # Meta's 2026 contacts carry a business-scoped user id, which pywa 4.x
+                # requires (reference/cloudapi.md §13).
+                for contact in change["value"].get("contacts", []):
+                    contact["user_id"] = f"US.{contact['wa_id']}"
+        body, headers = signed_webhook(payload, TEST_APP_SECRET)
+        webhooks.put_nowait(([user(n) for n in numbers], body, headers["X-Hub-Signature-256"]))
 
-    async def poster(http: httpx.AsyncClient) -> None:
-        while not queue.empty():
-            batch = queue.get_nowait()
-            texts = [make_text(f"question {n}", sender=user(n)) for n in batch]
-            body, headers = signed_webhook(make_webhook(*texts), TEST_APP_SECRET)
-            at = time.monotonic()
-            response = await http.post(url, content=body, headers=headers)
-            response.raise_for_status()
-            for n in batch:
-                posted[user(n)] = at
+    async def poster() -> None:
+        connection = Connection(port)
+        try:
+            while not webhooks.empty():
+                senders, body, signature = webhooks.get_nowait()
+                at = time.monotonic()
+                status = await connection.post("/webhook", body, signature)
+                if status != 200:
+                    raise RuntimeError(f"webhook answered {status}")
+                for sender in senders:
+                    posted[sender] = at
+        finally:
+            connection.close()
 
-    async with httpx.AsyncClient(timeout=60) as http:
-        await asyncio.gather(*(poster(http) for _ in range(POSTERS)))
+    posters = POSTERS if batch > 1 else POSTERS_SINGLE
+    await asyncio.gather(*(poster() for _ in range(posters)))
+
+
+def start_pywa(workdir: Path, port: int, graph: str, handler: float) -> subprocess.Popen[bytes]:
+    from bench.__main__ import venv_python
+
+    env = {
+        **os.environ,
+        "PYWA_BENCH_SECRET": TEST_APP_SECRET,
+        "PYWA_BENCH_GRAPH": graph,
+        "PYWA_BENCH_TOKEN": TEST_TOKEN,
+        "PYWA_BENCH_SLOW": str(handler),
+    }
+    command = ["-m", "uvicorn", "bench.pywa_app:app", "--port", str(port)]
+    with open(workdir / "pywa.log", "ab") as log:
+        return subprocess.Popen(
+            [venv_python(), *command, "--log-level", "warning", "--no-access-log"],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=env,
+            stdout=log,
+            stderr=log,
+        )
 
 
 def start_server(workdir: Path, peak_file: Path, handler: float) -> subprocess.Popen[bytes]:
@@ -143,7 +187,15 @@ def start_server(workdir: Path, peak_file: Path, handler: float) -> subprocess.P
         )
 
 
-async def run(users: int, mps: float, handler: float, concurrency: int | None) -> None:
+async def run(
+    users: int,
+    mps: float,
+    handler: float,
+    concurrency: int | None,
+    *,
+    batch: int = BATCH,
+    pywa: bool = False,
+) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="wahost-bench-slow-"))
     (workdir / "bench_slow_bot.py").write_text(textwrap.dedent(BOT))
     peak_file = workdir / "peak"
@@ -162,8 +214,11 @@ async def run(users: int, mps: float, handler: float, concurrency: int | None) -
                 worker=worker,
             )
         )
-        server = start_server(workdir, peak_file, handler)
-        url = f"http://127.0.0.1:{port}/webhook"
+        server = (
+            start_pywa(workdir, port, graph.url, handler)
+            if pywa
+            else start_server(workdir, peak_file, handler)
+        )
         posted: dict[str, float] = {}
         peak_rss = 0
         try:
@@ -177,31 +232,60 @@ async def run(users: int, mps: float, handler: float, concurrency: int | None) -
                             raise SystemExit((workdir / "serve.log").read_text()[-3000:]) from None
                         await asyncio.sleep(0.05)
             idle_rss = rss_kib(server.pid)
-            posting = asyncio.create_task(post_all(url, users, posted))
+            posting = asyncio.create_task(post_all(port, users, posted, batch))
             deadline = time.monotonic() + users / mps * 3 + handler + 60
+            last, settled = -1, time.monotonic()
             while len(graph.sent) < users:
                 if time.monotonic() > deadline:
+                    if pywa:
+                        break  # report what arrived
                     raise SystemExit(f"{len(graph.sent)} of {users} replies in time")
+                if len(graph.sent) + graph.throttled != last:
+                    last, settled = len(graph.sent) + graph.throttled, time.monotonic()
+                elif pywa and posting.done() and time.monotonic() - settled > handler + 5:
+                    break  # pywa does not send again what Meta refused: no more will come
                 peak_rss = max(peak_rss, rss_kib(server.pid))
                 await asyncio.sleep(0.1)
-            await posting
+            if not posting.done():
+                posting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await posting
         finally:
             server.terminate()
-            server.wait(30)
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:  # pywa waits for its background tasks
+                server.kill()
+                server.wait()
     replies = sorted(graph.sent, key=lambda sent: sent.at)
+    setting = "derived (default)" if concurrency is None else str(concurrency)
+    name = "pywa" if pywa else "wahost"
+    print(
+        f"{name}: {users} users at once, {batch} a webhook; handler {handler:g} s; "
+        f"cap {mps:g}/s; concurrency {setting if not pywa else 'unbounded'}"
+    )
+    if not replies:
+        log = workdir / ("pywa.log" if pywa else "serve.log")
+        print(f"replies: none arrived (the server's log: {log})")
+        return
     seconds = replies[-1].at - replies[0].at
     rate = (len(replies) - 1) / seconds if seconds > 0 else float("nan")
     latencies = sorted(sent.at - posted[sent.wa_id] for sent in replies)
     peak = int(peak_file.read_text()) if peak_file.exists() else 0
-    setting = "derived (default)" if concurrency is None else str(concurrency)
-    print(f"{users} users at once; handler {handler:g} s; cap {mps:g}/s; concurrency {setting}")
-    print(f"replies: {rate:.1f}/s = {rate / mps * 100:.1f} % of the cap ({seconds:.1f} s)")
+    print(
+        f"replies: {len(replies)} of {users}, {rate:.1f}/s = {rate / mps * 100:.1f} % of the cap "
+        f"({seconds:.1f} s)"
+    )
     print(
         f"webhook to reply: p50 {quantile(latencies, 0.5):.2f} s, "
         f"p99 {quantile(latencies, 0.99):.2f} s, max {latencies[-1]:.2f} s"
     )
     print(f"server RSS: {idle_rss / 1024:.0f} MiB idle, {peak_rss / 1024:.0f} MiB peak")
-    print(f"handlers in flight at most: {peak}; throttled by the fake (130429): {graph.throttled}")
+    in_flight = "-" if pywa else str(peak)
+    print(
+        f"handlers in flight at most: {in_flight}; throttled by the fake (130429): "
+        f"{graph.throttled}"
+    )
 
 
 def main() -> None:
@@ -210,8 +294,14 @@ def main() -> None:
     parser.add_argument("--mps", type=float, default=80.0, help="[graph] messages_per_second")
     parser.add_argument("--handler", type=float, default=1.0, help="seconds a handler waits")
     parser.add_argument("--concurrency", type=int, default=None, help="[worker] concurrency")
+    parser.add_argument("--batch", type=int, default=None, help=f"messages a webhook ({BATCH})")
+    parser.add_argument("--pywa", action="store_true", help="then the same bot on pywa")
     args = parser.parse_args()
-    asyncio.run(run(args.users, args.mps, args.handler, args.concurrency))
+    batch = args.batch or (1 if args.pywa else BATCH)
+    asyncio.run(run(args.users, args.mps, args.handler, args.concurrency, batch=batch))
+    if args.pywa:
+        print()
+        asyncio.run(run(args.users, args.mps, args.handler, None, batch=batch, pywa=True))
 
 
 if __name__ == "__main__":
