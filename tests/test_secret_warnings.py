@@ -65,7 +65,13 @@ def write_secret_file(directory: Path, file_mode: int) -> None:
 
 def check(path: Path) -> list[str]:
     """The warnings of ``wahost check`` (which must pass) on ``path``."""
-    env = {"WHATSAPP_TOKEN": TEST_TOKEN, "VERIFY_TOKEN": VERIFY_TOKEN, "WAHOST_PLUGINS": "none"}
+    # The console's plugin only: the configurations here enable the console, and without its
+    # plugin `wahost check` would (rightly) warn that it is not loaded.
+    env = {
+        "WHATSAPP_TOKEN": TEST_TOKEN,
+        "VERIFY_TOKEN": VERIFY_TOKEN,
+        "WAHOST_PLUGINS": "wahost-console",
+    }
     result = CliRunner().invoke(cli_group(), ["check", "--config", str(path)], env=env)
     assert result.exit_code == 0, result.output
     for secret in (TEST_TOKEN, TEST_APP_SECRET, VERIFY_TOKEN, CONSOLE_PASSWORD, REDIS_PASSWORD):
