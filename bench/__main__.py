@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import e2e, ingress
+from bench import e2e, ingress, unit_cost
 from wahost.queue.sqlite import SQLiteQueue
 from wahost.units import Unit, split
 
@@ -248,10 +248,23 @@ def main() -> None:
         f"{rounds} round(s) of the three servers in turn (the shared machine's load drifts: "
         "interleaving spreads it over all three)"
     )
-    runs: list[tuple[ingress.Result, ingress.Result, ingress.Result]] = []
+    runs: list[tuple[ingress.Result, ingress.Result, ingress.Result, ingress.Result]] = []
     stored = 0
     for n in range(rounds):
         ceiling = ingress.run_ceiling(bodies, seconds, 64)
+        # The default process: `wahost serve` as users run it, the worker on, every installed
+        # first-party plugin (no bot: each unit goes to the default on_unhandled).
+        default, _ = ingress.run_wahost(
+            bodies,
+            seconds,
+            64,
+            worker=True,
+            engine="uvicorn",
+            workdir=workdir,
+            db=workdir / f"ingress-default-{n}.db",
+            label="wahost serve (default: worker on, every plugin)",
+            every_plugin=True,
+        )
         db = workdir / f"ingress-{n}.db"
         wahost_ing, stored = ingress.run_wahost(
             bodies,
@@ -264,23 +277,29 @@ def main() -> None:
             label="wahost (uvicorn, SQLite durable, ingress only)",
         )
         pywa_ing = run_pywa_ingress(python, bodies, seconds, 64)
-        runs.append((ceiling, wahost_ing, pywa_ing))
+        runs.append((ceiling, default, wahost_ing, pywa_ing))
         if rounds > 1:
             out(
-                f"  round {n + 1}: ceiling {ceiling.rps:.0f}, wahost {wahost_ing.rps:.0f}, "
-                f"pywa {pywa_ing.rps:.0f} req/s; "
-                f"wahost / ceiling {wahost_ing.rps / ceiling.rps:.0%}, "
-                f"wahost / pywa {wahost_ing.rps / pywa_ing.rps:.2f}x"
+                f"  round {n + 1}: ceiling {ceiling.rps:.0f}, default {default.rps:.0f}, "
+                f"ingress only {wahost_ing.rps:.0f}, pywa {pywa_ing.rps:.0f} req/s; "
+                f"default / ceiling {default.rps / ceiling.rps:.0%}, "
+                f"ingress only / ceiling {wahost_ing.rps / ceiling.rps:.0%}, "
+                f"default / pywa {default.rps / pywa_ing.rps:.2f}x"
             )
     header = f"{'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'non-200':>8}"
     out(f"{'server (median of the rounds)':<48} {header}")
-    medians = [ingress.median_result([run[i] for run in runs]) for i in range(3)]
+    medians = [ingress.median_result([run[i] for run in runs]) for i in range(4)]
     for r in medians:
         out(f"{r.name:<48} {r.rps:>8.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f} {r.non_200:>8}")
-    ceiling, wahost_ing, pywa_ing = medians
+    ceiling, default, wahost_ing, pywa_ing = medians
     out(
-        f"wahost / ceiling = {wahost_ing.rps / ceiling.rps:.0%} (goal >= 50%); "
-        f"wahost / pywa = {wahost_ing.rps / pywa_ing.rps:.2f}x (goal >= 3x); "
+        f"default process / ceiling = {default.rps / ceiling.rps:.0%} (goal >= 50%), "
+        f"p99 {default.p99_ms:.1f} ms (goal < 25 ms); "
+        f"default / pywa = {default.rps / pywa_ing.rps:.2f}x"
+    )
+    out(
+        f"ingress only / ceiling = {wahost_ing.rps / ceiling.rps:.0%}; "
+        f"ingress only / pywa = {wahost_ing.rps / pywa_ing.rps:.2f}x (goal >= 3x); "
         f"wahost stored {stored} distinct units of {runs[-1][1].requests} requests in its "
         "last round"
     )
@@ -288,6 +307,18 @@ def main() -> None:
     for r in medians:
         if r.cpu_us:
             out(f"  {r.name:<46} {ingress.format_cpu(r.cpu_us)}")
+
+    # 1b. what an echo unit costs
+    out(
+        "\n1b. Unit cost: CPU of the server process an echo unit (webhook, handler, reply "
+        "through the outbox, ack; every plugin) against the ceiling's a webhook"
+    )
+    cost_n = 2000 if quick else 5000
+    ceiling_cpu = unit_cost.ceiling_cost(cost_n)
+    echo_cpu, per_thread = unit_cost.echo_cost(workdir, cost_n, None)
+    out(f"ceiling {ceiling_cpu * 1e6:.0f} µs a webhook; echo {echo_cpu * 1e6:.0f} µs a unit")
+    out(f"  echo, per thread: {ingress.format_cpu(per_thread)}")
+    out(f"echo / ceiling = {echo_cpu / ceiling_cpu:.1f}x (goal <= 6x)")
 
     # 2. + 3. end to end and batches
     out(f"\n2. End to end: echo bot, {e2e_n} messages from 1,000 users, 64 connections")

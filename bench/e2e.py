@@ -457,7 +457,8 @@ def wahost_config(workdir: Path, port: int, db: Path, graph: str, worker: bool =
 
 def start_wahost_echo(workdir: Path, port: int, db: Path, graph: str) -> subprocess.Popen[bytes]:
     config = wahost_config(workdir, port, db, graph)
-    env = {**os.environ, "WAHOST_PLUGINS": "none"}
+    # Every installed first-party plugin, as users run it, with the echo plugin.
+    env = {k: v for k, v in os.environ.items() if k != "WAHOST_PLUGINS"}
     process = subprocess.Popen(
         [*pinned(1), sys.executable, "-m", "bench.wahost_echo", str(config)], cwd=ROOT, env=env
     )
