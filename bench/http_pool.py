@@ -1,12 +1,15 @@
-"""Bot-side CPU a send: httpx's default connection pool vs :class:`wahost.http_pool.PoolTransport`.
+"""Bot-side CPU a send: httpx's default pool, :class:`wahost.http_pool.PoolTransport` under
+httpx, and :class:`wahost.post_pool.PostPool` (what :class:`~wahost.graph.GraphClient` sends
+with by default).
 
     python -m bench.http_pool [-n 5000] [-c 64] [--rounds 3]
 
 Sends ``n`` text messages through :class:`wahost.graph.GraphClient` at concurrency ``c`` to the
 fake Graph API running in its own process (:mod:`bench.fake_graph_proc`, so its CPU is not
-counted), once with ``httpx.AsyncHTTPTransport`` (httpx's default pool, ``[graph]
-max_connections`` = 100 as GraphClient configured it) and once with the default
-``PoolTransport``, alternating for ``rounds`` rounds in this one process. CPU is
+counted): with ``httpx.AsyncHTTPTransport`` (httpx's default pool, ``[graph]
+max_connections`` = 100 as GraphClient configured it), with ``PoolTransport`` given as the
+transport (every request through httpx), and with no transport given (sends over the post
+pool), alternating for ``rounds`` rounds in this one process. CPU is
 ``time.process_time()`` of this process around the sends (after a warm-up that opens the
 connections); prints the median per variant and the ratio. Figures, not a test.
 """
@@ -27,6 +30,7 @@ import httpx
 
 from bench.fake_graph_proc import TOKEN
 from wahost.graph import GraphClient
+from wahost.http_pool import PoolTransport
 from wahost.testing import make_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,7 +47,8 @@ def default_pool() -> httpx.AsyncBaseTransport:
 
 VARIANTS: dict[str, Callable[[], httpx.AsyncBaseTransport | None]] = {
     "httpx default pool": default_pool,
-    "wahost PoolTransport": lambda: None,  # GraphClient's default
+    "httpx + PoolTransport": lambda: PoolTransport(max_connections=MAX_CONNECTIONS),
+    "PostPool (default)": lambda: None,  # GraphClient's default: sends skip httpx
 }
 
 
@@ -103,8 +108,12 @@ async def measure(url: str, workdir: Path, n: int, concurrency: int, rounds: int
         medians[name] = statistics.median(cpu for cpu, _ in runs) / n
         rate = statistics.median(n / wall for _, wall in runs)
         print(f"  {name:22} {medians[name] * 1e6:7.1f} µs CPU/send  {rate:7.0f} sends/s")
-    old, new = medians.values()
-    print(f"  ratio new/old: {new / old:.2f} ({old / new:.1f}x less CPU a send)")
+    first = next(iter(medians))
+    for name, median in medians.items():
+        if name != first:
+            print(f"  {name} / {first}: {median / medians[first]:.2f}")
+    *_, pooled, default = medians.values()
+    print(f"  PostPool / PoolTransport: {default / pooled:.2f} ({pooled / default:.1f}x less CPU)")
 
 
 def main(n: int, concurrency: int, rounds: int) -> None:
