@@ -113,17 +113,19 @@ class Outbox:
         recorded (or confirmed by a receipt) is not made again. Arguments as
         :meth:`GraphClient.send`."""
         token = self.token(unit_key, n)
-        recorded = await self._read(token)
+        if self.ambiguous == "resend":
+            recorded, pending = await self._read(token), None
+        else:  # both records in one read: this runs before every send
+            found = await self.store.kv_get_many([(NAMESPACE, token), (PENDING, token)])
+            recorded, pending = (None if v is None else _decoder.decode(v) for v in found)
         if recorded is not None:
             return recorded, False
-        if self.ambiguous != "resend":
-            pending = await self._read(token, PENDING)
-            if pending is not None:  # an earlier handling's send may have reached Meta
-                if self.ambiguous == "never":
-                    return pending, False
-                confirmed = await self._await_receipt(token, pending.sent_at + self.confirm_wait)
-                if confirmed is not None:
-                    return confirmed, False
+        if pending is not None:  # an earlier handling's send may have reached Meta
+            if self.ambiguous == "never":
+                return pending, False
+            confirmed = await self._await_receipt(token, pending.sent_at + self.confirm_wait)
+            if confirmed is not None:
+                return confirmed, False
         resend = self.ambiguous == "resend"
         outage_deadline: float | None = None
         unavailable = 0

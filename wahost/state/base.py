@@ -140,6 +140,12 @@ class StateStore(abc.ABC):
     ) -> list[tuple[str, bytes]]:
         """Keys of a namespace starting with ``prefix``, sorted by key, with their values."""
 
+    async def kv_get_many(self, keys: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        """The values of several ``(namespace, key)`` pairs, in order (``None`` where absent).
+        A backend that can should read them in one round trip; the default reads them one by
+        one."""
+        return [await self.kv_get(namespace, key) for namespace, key in keys]
+
     async def kv_write(self, writes: Sequence[KVWrite]) -> None:
         """Apply several key writes (``value=None`` deletes) in order. A backend that can
         should apply them in one transaction (one round trip); the default writes them one by

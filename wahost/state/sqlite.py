@@ -237,6 +237,22 @@ class SQLiteStateStore(StateStore):
     ) -> None:
         await self._write(lambda c, at: _write_kv(c, namespace, key, value, ttl, at))
 
+    async def kv_get_many(self, keys: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        at = now()
+
+        def op(conn: sqlite3.Connection) -> list[bytes | None]:
+            values: list[bytes | None] = []
+            for namespace, key in keys:
+                row = conn.execute(
+                    "SELECT value FROM ws_kv WHERE namespace = ? AND key = ?"
+                    " AND (expires_at IS NULL OR expires_at > ?)",
+                    (namespace, key, at),
+                ).fetchone()
+                values.append(None if row is None else bytes(row[0]))
+            return values
+
+        return await self.database.read(op)
+
     async def kv_write(self, writes: Sequence[KVWrite]) -> None:
         def op(conn: sqlite3.Connection, at: float) -> None:
             for write in writes:

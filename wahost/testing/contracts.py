@@ -544,6 +544,15 @@ class StateStoreContract:
         assert await store.kv_get("ns", "k") is None
         assert await store.kv_get("other", "k") == b"other"
 
+    async def test_kv_get_many_reads_each_pair_in_order(self, store: StateStore) -> None:
+        await store.kv_set("ns", "a", b"1")
+        await store.kv_set("other", "a", b"other")
+        await store.kv_set("ns", "short", b"v", ttl=SHORT)
+        assert await store.kv_get_many([]) == []
+        await asyncio.sleep(SHORT + 0.1)
+        pairs = [("other", "a"), ("ns", "missing"), ("ns", "a"), ("ns", "short")]
+        assert await store.kv_get_many(pairs) == [b"other", None, b"1", None]
+
     async def test_kv_write_applies_sets_and_deletes_in_order(self, store: StateStore) -> None:
         await store.kv_set("ns", "gone", b"old")
         await store.kv_write(

@@ -233,6 +233,12 @@ class RedisStateStore(StateStore):
         args: list[Arg] = [self.prefix, escape_namespace(namespace), key, bytes(value)]
         await self._call(self._kv_set(keys=[], args=[*args, ms(ttl or 0), "0"]))
 
+    async def kv_get_many(self, keys: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        if not keys:
+            return []
+        values = await self._call(self.client.mget([self._kv_key(ns, key) for ns, key in keys]))
+        return cast(list[bytes | None], values)
+
     async def kv_write(self, writes: Sequence[KVWrite]) -> None:
         if not writes:
             return
