@@ -40,7 +40,7 @@ async def on_message(message, ctx):
     return True
 '''
 
-RATE = 20
+RATE = 40
 USERS = [f"1650557{n:04d}" for n in range(120)]
 WORKERS = 3
 
