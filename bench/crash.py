@@ -352,13 +352,16 @@ async def _killer(
 
 def _wait_ready(url: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
+    # One client for all the polls: each new one loads the CA bundle (~25 ms of CPU, taken
+    # from the server that is starting on the same cores).
+    with httpx.Client(timeout=1) as http:
+        while time.monotonic() < deadline:
+            try:
+                if http.get(url + "/healthz").status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
     raise TimeoutError("server did not start")
 
 
