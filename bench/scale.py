@@ -177,10 +177,19 @@ def _ceilings(first: Run, last: Run) -> str:
 
     best = ceiling(last.workers, rest) / ceiling(first.workers, rest)
     elsewhere = ceiling(last.workers, redis) / ceiling(first.workers, redis)
+    # Scaling efficiency: the workers' CPU a unit with one worker over the same with more (1.0:
+    # adding workers costs nothing per unit; lower: each unit costs more, e.g. contention).
+    worker_last = last.cpu["workers"] / last.units
+    efficiency = worker / worker_last if worker_last else float("nan")
+    reached = (last.rate / first.rate) / best if best else float("nan")
     return (
         f"CPU per unit: workers {worker * 1000:.2f} ms, Redis {redis * 1000:.2f} ms, "
         f"the rest {(rest - redis) * 1000:.2f} ms; on {cores} idle cores that allows "
-        f"{best:.2f}x at best, {elsewhere:.2f}x with the Graph API elsewhere (as Meta is)"
+        f"{best:.2f}x at best, {elsewhere:.2f}x with the Graph API elsewhere (as Meta is)\n"
+        f"bound for {last.workers} workers = {best:.2f}x (W={worker * 1000:.2f} ms, "
+        f"O={rest * 1000:.2f} ms a unit); reached {last.rate / first.rate:.2f}x = "
+        f"{reached:.0%} of the bound (goal >= 90%); scaling efficiency (worker CPU a unit, "
+        f"{first.workers} / {last.workers} workers) = {efficiency:.2f} (goal >= 0.9)"
     )
 
 
