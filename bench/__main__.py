@@ -245,8 +245,8 @@ def main() -> None:
     rounds = max(1, args.rounds)
     out(
         f"\n1. Ingress: signed {size}-byte webhooks -> 200, wrk 64 connections, {seconds} s each, "
-        f"{rounds} round(s) of the three servers in turn (the shared machine's load drifts: "
-        "interleaving spreads it over all three)"
+        f"{rounds} round(s) of the four servers in turn (the shared machine's load drifts: "
+        "interleaving spreads it over all four)"
     )
     runs: list[tuple[ingress.Result, ingress.Result, ingress.Result, ingress.Result]] = []
     stored = 0
