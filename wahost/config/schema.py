@@ -296,7 +296,13 @@ class GraphConfig(_Table):
         float, Meta(gt=0, description="Seconds to wait for a connection to the Graph API.")
     ] = 5.0
     max_connections: Annotated[
-        int, Meta(ge=1, description="Connections kept open to the Graph API at most.")
+        int,
+        Meta(
+            ge=1,
+            description="Connections kept open to the Graph API at most, and requests in "
+            "flight at most: for sends and mark-reads, and again for other calls (media, "
+            "uploads, the account plane), which have a pool of their own.",
+        ),
     ] = 100
     max_retries: Annotated[
         int,
