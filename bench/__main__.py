@@ -300,7 +300,7 @@ def main() -> None:
     out(
         f"ingress only / ceiling = {wahost_ing.rps / ceiling.rps:.0%}; "
         f"ingress only / pywa = {wahost_ing.rps / pywa_ing.rps:.2f}x (goal >= 3x); "
-        f"wahost stored {stored} distinct units of {runs[-1][1].requests} requests in its "
+        f"wahost stored {stored} distinct units of {runs[-1][2].requests} requests in its "
         "last round"
     )
     out("CPU a request, per thread of the server process (median of the rounds):")
