@@ -14,7 +14,7 @@ from wahost import Context, Router
 from wahost.models.messages import TextMessage
 from wahost.testing import BotHarness, FakeGraph
 from wahost.testing.payloads import make_text, make_webhook
-from wahost.worker import MIN_CONCURRENCY, Worker, default_concurrency
+from wahost.worker import MAX_CONCURRENCY, MIN_CONCURRENCY, Worker, default_concurrency
 
 USERS = [f"1650558{n:04d}" for n in range(150)]
 
@@ -84,6 +84,7 @@ async def test_the_concurrency_follows_the_cap_unless_set(tmp_path: Path) -> Non
     assert default_concurrency(80) == 160
     assert default_concurrency(1000) == 2000
     assert default_concurrency(20) == MIN_CONCURRENCY
+    assert default_concurrency(100_000) == MAX_CONCURRENCY  # a lifted cap leases no backlog whole
     upgraded = BotHarness(tmp_path, config={"graph": {"messages_per_second": 1000}})
     assert upgraded.worker is not None and upgraded.worker.concurrency == 2000
     fixed = BotHarness(tmp_path, config={"worker": {"concurrency": 8}})

@@ -60,11 +60,15 @@ _INFO = logging.getLogger("wahost.worker")
 ASSUMED_UNIT_SECONDS = 2.0
 #: The least concurrency derived, for bots whose number has a low cap.
 MIN_CONCURRENCY = 64
+#: The most concurrency derived: enough for Meta's highest standard cap (1,000/s). A cap set
+#: far above it (a benchmark's, or a test's) would otherwise lease whole backlogs at once.
+MAX_CONCURRENCY = 2000
 
 
 def default_concurrency(messages_per_second: float) -> int:
     """``[worker] concurrency`` when it is unset (see :data:`ASSUMED_UNIT_SECONDS`)."""
-    return max(MIN_CONCURRENCY, math.ceil(messages_per_second * ASSUMED_UNIT_SECONDS))
+    derived = math.ceil(messages_per_second * ASSUMED_UNIT_SECONDS)
+    return min(MAX_CONCURRENCY, max(MIN_CONCURRENCY, derived))
 
 
 #: First and longest pause between two tries of an ack that could not commit.

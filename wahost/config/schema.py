@@ -241,7 +241,8 @@ class WorkerConfig(_Table):
         Annotated[int, Meta(ge=1)] | None,
         Meta(
             description="Units handled at once (one at a time per conversation). Unset: twice "
-            "graph.messages_per_second, at least 64 (160 at Meta's default 80/s), so that "
+            "graph.messages_per_second, at least 64 and at most 2000 (160 at Meta's default "
+            "80/s, 2000 at 1,000/s), so that "
             "handlers that take up to about 2 s, waiting on an upstream included, still send "
             "at the cap; set it for slower handlers or to bound a bot's load on its upstream.",
         ),
