@@ -251,3 +251,20 @@ async def test_the_metrics_scrape_reads_the_counts_without_walking_the_keyspace(
         assert (await queue.stats()).dedupe_keys == 2  # the operator's command still counts
     assert 'wahost_queue_units{state="ready"} 2.0' in text
     assert after.get("calls", 0) == before.get("calls", 0)
+
+
+def test_loading_the_plugin_does_not_import_the_redis_client() -> None:
+    """Every installed plugin is loaded at start: a process on SQLite must not carry the Redis
+    client (about 9 MiB of its idle memory); it is imported when a backend on Redis is chosen."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, wahost_redis\n"
+        "from wahost.plugins import build_plugin_manager\n"
+        "build_plugin_manager(plugins=[wahost_redis], load_entrypoints=False)\n"
+        "assert 'redis' not in sys.modules, 'imported at load'\n"
+        "wahost_redis.RedisQueue\n"
+        "assert 'redis' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

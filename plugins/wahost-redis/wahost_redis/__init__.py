@@ -10,17 +10,41 @@ See the README for the design.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from wahost_redis.config import RedisSettings
-from wahost_redis.connection import StoreUnavailable
-from wahost_redis.pacing import RedisPacer
 from wahost_redis.plugin import (
     wahost_config_schema,
     wahost_queue_backend,
     wahost_rate_limiter,
     wahost_state_store,
 )
-from wahost_redis.queue import RedisQueue
-from wahost_redis.state import RedisStateStore
+
+if TYPE_CHECKING:
+    from wahost_redis.connection import StoreUnavailable
+    from wahost_redis.pacing import RedisPacer
+    from wahost_redis.queue import RedisQueue
+    from wahost_redis.state import RedisStateStore
+
+#: Names imported on first use (they import the Redis client): the plugin is loaded in every
+#: process, most of which run on SQLite.
+_LAZY = {
+    "RedisPacer": "wahost_redis.pacing",
+    "RedisQueue": "wahost_redis.queue",
+    "RedisStateStore": "wahost_redis.state",
+    "StoreUnavailable": "wahost_redis.connection",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wahost_redis' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "RedisPacer",

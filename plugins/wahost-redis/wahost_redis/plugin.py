@@ -12,12 +12,12 @@ from wahost.pacing import SendPacer
 from wahost.queue.base import QueueBackend
 from wahost.state.base import StateStore
 from wahost_redis.config import RedisSettings
-from wahost_redis.pacing import RedisPacer
-from wahost_redis.queue import RedisQueue
-from wahost_redis.state import RedisStateStore
 
+# The Redis client is imported only when a backend on Redis is chosen: every installed plugin
+# is loaded at start, and a process on SQLite need not carry the client's memory.
 if TYPE_CHECKING:
     from wahost import Wahost
+    from wahost_redis.queue import RedisQueue
 
 #: The host's Redis queue, so the store can pair with it.
 _QUEUE: SlotKey[RedisQueue] = SlotKey("redis:queue")
@@ -32,6 +32,8 @@ def wahost_config_schema() -> dict[str, type[msgspec.Struct]]:
 def wahost_queue_backend(host: Wahost, config: Any) -> QueueBackend | None:
     if config.backend != "redis":
         return None
+    from wahost_redis.queue import RedisQueue
+
     settings = host.plugin_config("redis", RedisSettings)
     queue = RedisQueue(
         config.url,
@@ -50,6 +52,8 @@ def wahost_queue_backend(host: Wahost, config: Any) -> QueueBackend | None:
 def wahost_state_store(host: Wahost, config: Any) -> StateStore | None:
     if config.backend != "redis":
         return None
+    from wahost_redis.state import RedisStateStore
+
     settings = host.plugin_config("redis", RedisSettings)
     queue = host.slots.get(_QUEUE)
     url = config.url or (queue is not None and host.config.queue.url) or ""
@@ -75,6 +79,8 @@ def wahost_rate_limiter(host: Wahost, config: Any) -> SendPacer | None:
     queue = host.config.queue
     if queue.backend != "redis":
         return None
+    from wahost_redis.pacing import RedisPacer
+
     settings = host.plugin_config("redis", RedisSettings)
     return RedisPacer(
         queue.url,
