@@ -207,7 +207,7 @@ async def test_an_older_schema_is_upgraded_in_place(
         await queue.close()
 
 
-async def test_a_newer_schema_is_refused(pg_database: str, pg_schema: str) -> None:
+async def test_a_newer_schema_is_refused(pg_database: str, pg_schema: str, tmp_path: Path) -> None:
     database = PostgresDatabase(pg_database, schema=pg_schema)
     queue = PostgresQueue(database=database)
     await queue.open()
@@ -216,6 +216,13 @@ async def test_a_newer_schema_is_refused(pg_database: str, pg_schema: str) -> No
         conn.execute(f"UPDATE {pg_schema}.meta SET value = 99 WHERE name = 'schema'".encode())
     with pytest.raises(Exception, match="newer than this wahost-postgres"):
         await PostgresQueue(pg_database, schema=pg_schema).open()
+    # `wahost check` (as `serve` would) stops with that line alone.
+    path = config_file(tmp_path, pg_database, pg_schema)
+    check = ["check", "--config", str(path)]
+    result = await asyncio.to_thread(CliRunner().invoke, cli_group(), check)
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()
+    assert "newer than this wahost-postgres" in line and "Traceback" not in result.output
 
 
 async def test_an_unreachable_server_is_queue_unavailable() -> None:

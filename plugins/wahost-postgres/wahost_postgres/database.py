@@ -29,7 +29,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from wahost.errors import WahostError
+from wahost.errors import StartupError
 from wahost_postgres import schema as ddl
 
 T = TypeVar("T")
@@ -73,8 +73,9 @@ def check_url(url: str) -> str | None:
     return None
 
 
-class SchemaTooNew(WahostError):
-    """The database holds a schema of a later release than this one."""
+class SchemaTooNew(StartupError):
+    """The schema's version is not this release's (newer, or older without ``auto_upgrade``):
+    a start stops with this one line."""
 
 
 class PostgresDatabase:

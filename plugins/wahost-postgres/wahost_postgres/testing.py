@@ -101,7 +101,7 @@ class Cluster:
     root it runs as the ``postgres`` user, which owns the directory (a test's ``tmp_path`` is
     private to root). :meth:`remove` stops it and deletes the directory."""
 
-    def __init__(self, *, binaries: Path | None = None) -> None:
+    def __init__(self, *, binaries: Path | None = None, fsync: bool = False) -> None:
         found = binaries or find_binaries()
         if found is None:
             raise FileNotFoundError("initdb is not installed (apt-get install postgresql)")
@@ -109,6 +109,8 @@ class Cluster:
         self.directory = Path(tempfile.mkdtemp(prefix="wahost-pg-"))
         self.data = self.directory / "data"
         self.port = free_port()
+        #: Tests need no crash safety of the disk; a benchmark of durability does.
+        self.fsync = fsync
         self._as: list[str] = []
         if os.geteuid() == 0:
             self._as = ["runuser", "-u", "postgres", "--"]
@@ -134,7 +136,7 @@ class Cluster:
             self.init()
         options = (
             f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1"
-            " -c fsync=off -c max_connections=100"
+            f" -c fsync={'on' if self.fsync else 'off'} -c max_connections=100"
         )
         self._run(
             str(self.binaries / "pg_ctl"), "-D", str(self.data), "-l",
@@ -150,6 +152,19 @@ class Cluster:
     def stop(self, mode: str = "fast") -> None:
         """Stop it (``immediate``: as a crash would, no checkpoint)."""
         self._run(str(self.binaries / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def pids(self) -> list[int]:
+        """The server's processes: the postmaster and its children (for CPU accounting)."""
+        try:
+            main = int((self.data / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return []
+        found = [main]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == main:
+                    found.append(int(stat.parent.name))
+        return found
 
     def running(self) -> bool:
         return (self.data / "postmaster.pid").exists()
