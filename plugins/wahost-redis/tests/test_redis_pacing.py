@@ -160,3 +160,29 @@ async def test_slots_and_spacing_are_shared_between_pacers(redis_url: str) -> No
     finally:
         await pacer.aclose()
         await other.aclose()
+
+
+async def test_under_the_cap_a_process_s_sends_ask_for_slots_at_once(redis_url: str) -> None:
+    """Concurrent sends of one process ask Redis for their slots together while the cap has
+    room (one at a time only once they must wait), and every one of them gets a slot."""
+    pacer = RedisPacer(redis_url, rate=1000, interval=0.0, hold=5.0)
+    asking = most = 0
+    script = pacer._acquire
+
+    async def counted(**arguments: object) -> object:
+        nonlocal asking, most
+        asking += 1
+        most = max(most, asking)
+        try:
+            await asyncio.sleep(0.01)  # a round trip that takes a while
+            return await script(**arguments)
+        finally:
+            asking -= 1
+
+    pacer._acquire = counted  # type: ignore[assignment]
+    try:
+        slots = await asyncio.gather(*(pacer.acquire("pn-burst") for _ in range(20)))
+        assert len({slot.token for slot in slots}) == 20
+        assert most == 20  # none queued behind another's question
+    finally:
+        await pacer.aclose()

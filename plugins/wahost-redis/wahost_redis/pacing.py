@@ -19,9 +19,10 @@ Layout (``P`` is the prefix):
 
 Every key expires by itself, so a dead process leaves nothing behind for long.
 
-Waiting: the sends of one process wait for a number's slot one after another (a local lock),
-so only one of them asks Redis at a time; it sleeps until the first slot frees, or polls every
-``period / 20`` while every slot is a request in flight.
+Waiting: a send asks Redis at once unless another send of its process already waits for the
+number; once the cap is reached, the sends of one process wait one after another (a local
+lock), so only one of them asks Redis at a time; it sleeps until the first slot frees, or polls
+every ``period / 20`` while every slot is a request in flight.
 """
 
 from __future__ import annotations
@@ -181,6 +182,12 @@ class RedisPacer(SendPacer):
             turn = self._turns[phone_number_id] = asyncio.Lock()
         began = time.monotonic()
         waited = False
+        if not turn.locked():
+            # Nobody of this process waits: ask at once. Under the cap every concurrent send
+            # gets its slot in one round trip, instead of queueing for its turn to ask.
+            wait_ms = int(await self._call(self._acquire(keys=keys, args=args)))
+            if wait_ms == 0:
+                return Slot(phone_number_id, token=token)
         async with turn:
             while True:
                 wait_ms = int(await self._call(self._acquire(keys=keys, args=args)))
