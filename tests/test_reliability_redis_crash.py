@@ -41,7 +41,7 @@ def test_kill_9_on_redis_loses_nothing_and_repeats_only_at_kills(
         kill=kill,
         workdir=tmp_path,
         seed=5,
-        messages=480,
+        messages=240,
         kills=3,
         clients=6,
         concurrency=8,

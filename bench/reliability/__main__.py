@@ -84,7 +84,7 @@ def _redis_crash(kill: Kill) -> Callable[[bool], list[Row]]:
     """The crash run on Redis (queue and state), killing the server or redis-server."""
 
     def scenario(quick: bool) -> list[Row]:
-        messages, kills = (480, 3) if quick else (10_000, 50)
+        messages, kills = (240, 3) if quick else (10_000, 50)
         try:
             outcome = run_crash_redis(
                 kill=kill,
