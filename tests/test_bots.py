@@ -45,6 +45,7 @@ from wahost.testing import (
     make_text,
     signed_webhook,
 )
+from wahost.testing.loopback import loopback_client
 
 GREETER = """
 from wahost import Router, filters as F
@@ -416,7 +417,7 @@ class Process:
 async def _listening(process: Process, port: int, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     handshake = {"hub.mode": "subscribe", "hub.verify_token": VERIFY_TOKEN, "hub.challenge": "42"}
-    async with httpx.AsyncClient() as http:
+    async with loopback_client() as http:
         while time.monotonic() < deadline:
             if process.process.poll() is not None:
                 break
@@ -432,7 +433,7 @@ async def _listening(process: Process, port: int, timeout: float = 30.0) -> None
 
 async def _post(port: int, text: str, sender: str = "16505551234") -> int:
     body, headers = signed_webhook(make_text(text, sender=sender))
-    async with httpx.AsyncClient() as http:
+    async with loopback_client() as http:
         response = await http.post(
             f"http://127.0.0.1:{port}/webhook", content=body, headers=headers
         )

@@ -17,6 +17,7 @@ import httpx
 
 from wahost.testing import TEST_APP_SECRET, TEST_PHONE_NUMBER_ID, TEST_TOKEN
 from wahost.testing.fake_graph import FakeGraph
+from wahost.testing.loopback import loopback_client
 from wahost.testing.payloads import make_text, signed_webhook
 
 USER = "16505551234"
@@ -86,7 +87,7 @@ class Server:
             stdout=log,
             stderr=log,
         )
-        async with httpx.AsyncClient() as http:
+        async with loopback_client() as http:
             for _ in range(300):
                 try:
                     if (await http.get(f"http://127.0.0.1:{self.port}/healthz")).status_code == 200:
@@ -97,7 +98,7 @@ class Server:
 
     async def post(self, text: str) -> None:
         body, headers = signed_webhook(make_text(text, sender=USER), TEST_APP_SECRET)
-        async with httpx.AsyncClient() as http:
+        async with loopback_client() as http:
             response = await http.post(
                 f"http://127.0.0.1:{self.port}/webhook", content=body, headers=headers
             )

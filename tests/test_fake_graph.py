@@ -17,6 +17,7 @@ import pytest
 from wahost.testing import TEST_PHONE_NUMBER_ID, TEST_TOKEN
 from wahost.testing.fake_graph import ERRORS, FakeGraph
 from wahost.testing.harness import FIXTURES
+from wahost.testing.loopback import loopback_client
 
 PNID = TEST_PHONE_NUMBER_ID
 AUTH = {"Authorization": f"Bearer {TEST_TOKEN}"}
@@ -47,7 +48,7 @@ async def graph() -> AsyncIterator[FakeGraph]:
 
 @pytest.fixture
 async def http(graph: FakeGraph) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=graph.url + "/v24.0", headers=AUTH, timeout=5) as c:
+    async with loopback_client(base_url=graph.url + "/v24.0", headers=AUTH, timeout=5) as c:
         yield c
 
 
@@ -166,7 +167,7 @@ async def test_without_the_right_bearer_token_every_path_answers_190(
     graph: FakeGraph, authorization: str | None
 ) -> None:
     headers = {} if authorization is None else {"Authorization": authorization}
-    async with httpx.AsyncClient(base_url=graph.url, headers=headers) as client:
+    async with loopback_client(base_url=graph.url, headers=headers) as client:
         for method, path in [("POST", f"/v24.0/{PNID}/messages"), ("GET", "/v24.0/123")]:
             response = await client.request(method, path, json=text())
             assert response.status_code == 401
@@ -216,7 +217,7 @@ async def test_requests_are_recorded_with_query_headers_and_body(
 
 
 async def test_other_versions_are_answered_and_unknown_paths_get_404(graph: FakeGraph) -> None:
-    async with httpx.AsyncClient(base_url=graph.url, headers=AUTH) as client:
+    async with loopback_client(base_url=graph.url, headers=AUTH) as client:
         ok = await client.post(f"/v23.0/{PNID}/messages", json=text())
         assert ok.status_code == 200
         for method, path in [
@@ -349,9 +350,9 @@ async def test_failures_apply_in_order_n_times_and_only_to_matching_paths(
 
 async def test_unauthorized_requests_do_not_use_up_failures(graph: FakeGraph) -> None:
     graph.fail_next(code=131000)
-    async with httpx.AsyncClient(base_url=graph.url + "/v24.0") as anonymous:
+    async with loopback_client(base_url=graph.url + "/v24.0") as anonymous:
         assert (await anonymous.post(f"/{PNID}/messages", json=text())).status_code == 401
-    async with httpx.AsyncClient(base_url=graph.url + "/v24.0", headers=AUTH) as client:
+    async with loopback_client(base_url=graph.url + "/v24.0", headers=AUTH) as client:
         assert (await client.post(f"/{PNID}/messages", json=text())).status_code == 500
 
 
@@ -413,11 +414,11 @@ async def test_accept_then_error(graph: FakeGraph, http: httpx.AsyncClient) -> N
 
 async def test_delay_next_answers_normally_but_late(graph: FakeGraph) -> None:
     graph.delay_next(1, 0.5)
-    async with httpx.AsyncClient(base_url=graph.url + "/v24.0", headers=AUTH, timeout=0.1) as c:
+    async with loopback_client(base_url=graph.url + "/v24.0", headers=AUTH, timeout=0.1) as c:
         with pytest.raises(httpx.ReadTimeout):  # the client gives up; the message went out
             await c.post(f"/{PNID}/messages", json=text(body="slow"))
         assert [sent.text for sent in graph.sent] == ["slow"]
-    async with httpx.AsyncClient(base_url=graph.url + "/v24.0", headers=AUTH) as c:
+    async with loopback_client(base_url=graph.url + "/v24.0", headers=AUTH) as c:
         graph.delay_next(1, 0.2)
         started = time.monotonic()
         response = await c.post(f"/{PNID}/messages", json=text())
@@ -436,7 +437,7 @@ async def test_no_rate_enforcement_by_default(graph: FakeGraph, http: httpx.Asyn
 async def test_messages_per_second_answers_130429() -> None:
     async with (
         FakeGraph(messages_per_second=3) as graph,
-        httpx.AsyncClient(base_url=graph.url + "/v24.0", headers=AUTH) as http,
+        loopback_client(base_url=graph.url + "/v24.0", headers=AUTH) as http,
     ):
         codes = []
         for i in range(5):
@@ -456,7 +457,7 @@ async def test_messages_per_second_answers_130429() -> None:
 async def test_pair_interval_answers_131056_per_recipient() -> None:
     async with (
         FakeGraph(pair_interval=0.5) as graph,
-        httpx.AsyncClient(base_url=graph.url + "/v24.0", headers=AUTH) as http,
+        loopback_client(base_url=graph.url + "/v24.0", headers=AUTH) as http,
     ):
         assert (await http.post(f"/{PNID}/messages", json=text())).status_code == 200
         second = await http.post(f"/{PNID}/messages", json=text(to="+" + USER))
@@ -471,7 +472,7 @@ async def test_pair_interval_answers_131056_per_recipient() -> None:
 async def test_pair_burst_allows_a_burst() -> None:
     async with (
         FakeGraph(pair_interval=10, pair_burst=3) as graph,
-        httpx.AsyncClient(base_url=graph.url + "/v24.0", headers=AUTH) as http,
+        loopback_client(base_url=graph.url + "/v24.0", headers=AUTH) as http,
     ):
         statuses = [
             (await http.post(f"/{PNID}/messages", json=text())).status_code for _ in range(4)
@@ -505,7 +506,7 @@ async def test_media_round_trip(graph: FakeGraph, http: httpx.AsyncClient) -> No
     download = await http.get(info["url"])
     assert download.status_code == 200
     assert (download.content, download.headers["content-type"]) == (data, "image/jpeg")
-    async with httpx.AsyncClient() as anonymous:
+    async with loopback_client() as anonymous:
         assert (await anonymous.get(info["url"])).status_code == 401
 
     deleted = await http.delete(f"/{media_id}")
@@ -529,7 +530,7 @@ async def test_seeded_media_downloads(graph: FakeGraph, http: httpx.AsyncClient)
 async def test_media_urls_expire() -> None:
     async with (
         FakeGraph(media_url_ttl=-1) as graph,
-        httpx.AsyncClient(headers=AUTH) as http,
+        loopback_client(headers=AUTH) as http,
     ):
         media_id = graph.add_media(b"x", "image/png")
         assert (await http.get(graph.media_url(media_id))).status_code == 404
@@ -636,7 +637,7 @@ async def test_wait_for_times_out_with_what_it_saw(
 async def test_stopping_with_a_request_in_flight_does_not_hang() -> None:
     async with FakeGraph() as graph:
         graph.fail_next(delay=30)
-        client = httpx.AsyncClient(base_url=graph.url + "/v24.0", headers=AUTH)
+        client = loopback_client(base_url=graph.url + "/v24.0", headers=AUTH)
         pending = asyncio.create_task(client.post(f"/{PNID}/messages", json=text()))
         while not graph.requests:
             await asyncio.sleep(0.01)

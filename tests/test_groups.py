@@ -14,6 +14,7 @@ from wahost import Context, Router
 from wahost import filters as F
 from wahost.outbound import Pin, ReplyButton, ReplyButtons, Text, message_body
 from wahost.testing import TEST_TOKEN, BotHarness, FakeGraph
+from wahost.testing.loopback import loopback_client
 from wahost.testing.payloads import make_message, make_webhook
 
 ALICE = "16505551234"
@@ -306,7 +307,7 @@ async def test_the_fake_graph_answers_group_sends_as_meta_does() -> None:
                 "type": kind,
                 kind: objects[kind],
             }
-            async with httpx.AsyncClient() as client:
+            async with loopback_client() as client:
                 return await client.post(url, json=body, headers=headers)
 
         ok = await send(group, "group")

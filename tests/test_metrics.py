@@ -23,6 +23,7 @@ from wahost import Context, hookimpl
 from wahost.config import ConfigError
 from wahost.testing import TEST_APP_SECRET, TEST_TOKEN, BotHarness, make_config
 from wahost.testing.fake_graph import FakeGraph
+from wahost.testing.loopback import loopback_client
 from wahost.testing.payloads import make_text, make_webhook, signed_webhook
 
 USER = "16505551234"
@@ -59,7 +60,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 
 async def scrape(url: str, token: str | None = SCRAPE_TOKEN) -> httpx.Response:
     headers = {"authorization": f"Bearer {token}"} if token else {}
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with loopback_client(timeout=10) as http:
         return await http.get(url, headers=headers)
 
 
@@ -267,7 +268,7 @@ def _start(command: str, config: Path, env: dict[str, str], log: Path) -> subpro
 
 
 async def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    async with httpx.AsyncClient() as http:
+    async with loopback_client() as http:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             assert process.poll() is None, log.read_text()
@@ -324,7 +325,7 @@ async def test_a_serve_and_a_worker_process_are_counted_together_in_multiprocess
             body, headers = signed_webhook(
                 make_webhook(make_text("hello", sender=USER, wamid="wamid.mp-1"))
             )
-            async with httpx.AsyncClient() as http:
+            async with loopback_client() as http:
                 answer = await http.post(
                     f"http://127.0.0.1:{port}/webhook", content=body, headers=headers
                 )

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import wahost_media
 
@@ -38,6 +37,7 @@ from wahost.outbound import (
 from wahost.simulator.render import render
 from wahost.testing import TEST_PHONE_NUMBER_ID, TEST_TOKEN, BotHarness
 from wahost.testing.fake_graph import FakeGraph
+from wahost.testing.loopback import loopback_client
 from wahost.testing.payloads import make_status, make_text, make_webhook
 
 USER = "16505551234"
@@ -390,7 +390,7 @@ async def test_the_fake_refuses_what_meta_refuses(
         "interactive": interactive,
     }
     headers = {"Authorization": f"Bearer {TEST_TOKEN}"}
-    async with FakeGraph(token=TEST_TOKEN) as graph, httpx.AsyncClient(headers=headers) as http:
+    async with FakeGraph(token=TEST_TOKEN) as graph, loopback_client(headers=headers) as http:
         answer = await http.post(f"{graph.url}/v24.0/{TEST_PHONE_NUMBER_ID}/messages", json=body)
     assert answer.status_code == 400
     assert answer.json()["error"]["code"] == 100

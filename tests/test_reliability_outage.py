@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -18,6 +17,7 @@ from bench.reliability.graph_outage import Replier, run_duplicate_replies, run_g
 from wahost import hookimpl
 from wahost.errors import ServerError
 from wahost.testing import BotHarness, FakeGraph, make_text
+from wahost.testing.loopback import loopback_client
 
 
 async def test_replies_wait_out_an_outage_and_go_out_once(tmp_path: Path) -> None:
@@ -143,7 +143,7 @@ async def test_readyz_stays_ready_while_the_graph_circuit_is_open(tmp_path: Path
                 with pytest.raises(ServerError):
                     await client.send("16505551234", "hi")
             assert client.breaker.is_open
-            async with httpx.AsyncClient() as http:
+            async with loopback_client() as http:
                 ready = await http.get(bot.url + "/readyz")
                 graph_health = await http.get(bot.url + "/healthz/graph")
     assert ready.status_code == 200
@@ -155,7 +155,7 @@ async def test_graph_health_is_200_while_sending_works(tmp_path: Path) -> None:
     async with (
         FakeGraph() as graph,
         BotHarness(tmp_path, graph=graph) as bot,
-        httpx.AsyncClient() as http,
+        loopback_client() as http,
     ):
         answer = await http.get(bot.url + "/healthz/graph")
     assert answer.status_code == 200

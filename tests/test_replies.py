@@ -18,6 +18,7 @@ import httpx
 from wahost import Context, hookimpl
 from wahost.testing import TEST_APP_SECRET, TEST_PHONE_NUMBER_ID, TEST_TOKEN, BotHarness
 from wahost.testing.fake_graph import FakeGraph
+from wahost.testing.loopback import loopback_client
 from wahost.testing.payloads import make_text, make_webhook, signed_webhook
 
 USER = "16505551234"
@@ -142,7 +143,7 @@ async def _serve(workdir: Path, env: dict[str, str], port: int) -> subprocess.Po
         stdout=log,
         stderr=log,
     )
-    async with httpx.AsyncClient() as http:
+    async with loopback_client() as http:
         for _ in range(300):
             try:
                 if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
@@ -182,7 +183,7 @@ async def test_the_outbox_survives_kill_9_between_two_replies(tmp_path: Path) ->
         }
         server = await _serve(tmp_path, env, port)
         body, headers = signed_webhook(make_webhook(make_text("hi", sender=USER)))
-        async with httpx.AsyncClient() as http:
+        async with loopback_client() as http:
             response = await http.post(
                 f"http://127.0.0.1:{port}/webhook", content=body, headers=headers
             )

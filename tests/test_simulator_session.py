@@ -175,9 +175,7 @@ async def test_a_flow_opens_as_a_form_and_completes_the_booking(
     import wahost_state_machine.plugin as state_machine
 
     flow = json.loads((EXAMPLES / "restaurant_booking" / "flow.json").read_text())
-    config = make_config(
-        tmp_path, {"plugins": {"state_machine": {"machine": "booking_bot:sm"}}}
-    )
+    config = make_config(tmp_path, {"plugins": {"state_machine": {"machine": "booking_bot:sm"}}})
     async with Simulation(
         config, plugins=[state_machine], load_entrypoints=False, flows={"table_booking": flow}
     ) as sim:

@@ -16,6 +16,7 @@ from wahost_console.web import CONSOLE, console_of
 from wahost.config import ConfigError, ConsoleConfig, parse_config
 from wahost.testing import BotHarness
 from wahost.testing.harness import make_config
+from wahost.testing.loopback import loopback_client
 from wahost.testing.payloads import make_text
 
 TOKEN = "console-token-0123456789"
@@ -54,7 +55,7 @@ POSTS = [
 async def test_no_credentials_redirects_pages_and_refuses_the_rest(tmp_path: Path) -> None:
     async with (
         BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot,
-        httpx.AsyncClient(base_url=bot.url) as http,
+        loopback_client(base_url=bot.url) as http,
     ):
         for path in PAGES:
             response = await http.get(path)
@@ -82,7 +83,7 @@ async def test_no_credentials_redirects_pages_and_refuses_the_rest(tmp_path: Pat
 async def test_wrong_credentials_are_refused(tmp_path: Path) -> None:
     async with (
         BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot,
-        httpx.AsyncClient(base_url=bot.url) as http,
+        loopback_client(base_url=bot.url) as http,
     ):
         for header in (
             "Bearer nope",
@@ -101,7 +102,7 @@ async def test_wrong_credentials_are_refused(tmp_path: Path) -> None:
 async def test_bearer_and_basic_open_every_page(tmp_path: Path) -> None:
     async with (
         BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot,
-        httpx.AsyncClient(base_url=bot.url) as http,
+        loopback_client(base_url=bot.url) as http,
     ):
         for headers in (BEARER, BASIC):
             for path in PAGES:
@@ -131,7 +132,7 @@ async def test_bearer_and_basic_open_every_page(tmp_path: Path) -> None:
 async def test_login_form_sets_a_session_cookie_and_posts_need_csrf(tmp_path: Path) -> None:
     async with (
         BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot,
-        httpx.AsyncClient(base_url=bot.url) as http,
+        loopback_client(base_url=bot.url) as http,
     ):
         refused = await http.post("/-/console/login", data={"token": "wrong"})
         assert refused.status_code == 401 and "Wrong token" in refused.text
@@ -183,7 +184,7 @@ async def test_login_form_sets_a_session_cookie_and_posts_need_csrf(tmp_path: Pa
 async def test_disabled_console_has_no_routes(tmp_path: Path) -> None:
     async with (
         BotHarness(tmp_path, plugins=[wahost_console], worker=False) as bot,
-        httpx.AsyncClient(base_url=bot.url) as http,
+        loopback_client(base_url=bot.url) as http,
     ):
         for path in [*PAGES, *API, "/-/console/login"]:
             assert (await http.get(path, headers=BEARER)).status_code == 404, path
@@ -262,7 +263,7 @@ def assert_secured(response: httpx.Response, what: str) -> None:
 async def test_options_is_never_answered_without_credentials(tmp_path: Path) -> None:
     async with (
         BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot,
-        httpx.AsyncClient(base_url=bot.url) as http,
+        loopback_client(base_url=bot.url) as http,
     ):
         paths = [*PAGES, *API, *POSTS, "/-/console/login", "/-/console/login/console.css"]
         for path in paths:
@@ -278,7 +279,7 @@ async def test_every_answer_under_the_console_carries_its_security_headers(
 ) -> None:
     async with (
         BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot,
-        httpx.AsyncClient(base_url=bot.url) as http,
+        loopback_client(base_url=bot.url) as http,
     ):
         for method, path in [
             ("GET", "/-/console/nope"),
@@ -297,7 +298,7 @@ async def test_every_answer_under_the_console_carries_its_security_headers(
 async def test_odd_bytes_in_a_static_file_name_are_a_404(tmp_path: Path) -> None:
     async with (
         BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot,
-        httpx.AsyncClient(base_url=bot.url) as http,
+        loopback_client(base_url=bot.url) as http,
     ):
         for name in [
             "console%00.css",
@@ -321,7 +322,7 @@ async def test_a_basic_auth_post_from_a_page_of_another_origin_needs_the_token(
 ) -> None:
     async with (
         BotHarness(tmp_path, plugins=[wahost_console], config=ENABLED, worker=False) as bot,
-        httpx.AsyncClient(base_url=bot.url) as http,
+        loopback_client(base_url=bot.url) as http,
     ):
         page = await http.get("/-/console/dead", headers=BASIC)
         token = page.text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]

@@ -21,6 +21,7 @@ from wahost.simulator import SIMULATION
 from wahost.simulator.session import Simulation
 from wahost.testing import BotHarness
 from wahost.testing.harness import make_config
+from wahost.testing.loopback import loopback_client
 
 TOKEN = "console-token-0123456789"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -90,7 +91,7 @@ async def test_chat_api_drives_the_attached_simulator(tmp_path: Path) -> None:
     sim = StandInSimulator()
     async with BotHarness(tmp_path, plugins=[wahost_console], config=CONSOLE, worker=False) as bot:
         bot.host.slots[SIMULATION] = sim
-        async with httpx.AsyncClient(base_url=bot.url, headers=BEARER) as http:
+        async with loopback_client(base_url=bot.url, headers=BEARER) as http:
             page = await http.get("/-/console/chat")
             assert page.status_code == 200 and 'id="chat"' in page.text
             assert (await http.get("/-/console/static/chat.js")).status_code == 200
@@ -123,7 +124,7 @@ async def test_chat_act_with_a_session_needs_the_csrf_token(tmp_path: Path) -> N
     sim = StandInSimulator()
     async with BotHarness(tmp_path, plugins=[wahost_console], config=CONSOLE, worker=False) as bot:
         bot.host.slots[SIMULATION] = sim
-        async with httpx.AsyncClient(base_url=bot.url) as http:
+        async with loopback_client(base_url=bot.url) as http:
             await http.post("/-/console/login", data={"token": TOKEN})
             page = await http.get("/-/console/chat")
             token = page.text.split('name="csrf-token" content="', 1)[1].split('"', 1)[0]
@@ -138,7 +139,7 @@ async def test_chat_act_with_a_session_needs_the_csrf_token(tmp_path: Path) -> N
 async def test_without_a_simulator_the_chat_explains_where_it_is(tmp_path: Path) -> None:
     async with (
         BotHarness(tmp_path, plugins=[wahost_console], config=CONSOLE, worker=False) as bot,
-        httpx.AsyncClient(base_url=bot.url, headers=BEARER) as http,
+        loopback_client(base_url=bot.url, headers=BEARER) as http,
     ):
         page = await http.get("/-/console/chat")
         assert page.status_code == 200
@@ -192,7 +193,7 @@ async def test_chat_api_against_the_real_simulator(tmp_path: Path) -> None:
     config = make_config(tmp_path, CONSOLE)
     async with (
         Simulation(config, plugins=[wahost_console, MenuBot()], load_entrypoints=False) as sim,
-        httpx.AsyncClient(base_url=sim.url, headers=BEARER, timeout=30) as http,
+        loopback_client(base_url=sim.url, headers=BEARER, timeout=30) as http,
     ):
         sent = await http.post("/-/console/api/chat/act", json={"action": {"text": "menu"}})
         assert sent.status_code == 200, sent.text
@@ -235,7 +236,7 @@ async def test_the_console_chat_stages_a_group(tmp_path: Path) -> None:
         Simulation(
             config, plugins=[wahost_console], bots=[group_bot()], load_entrypoints=False
         ) as sim,
-        httpx.AsyncClient(base_url=sim.url, headers=headers, timeout=30) as http,
+        loopback_client(base_url=sim.url, headers=headers, timeout=30) as http,
     ):
         made = await http.post(
             "/-/console/api/chat/groups", json={"subject": "Club", "participants": [ALICE, BOB]}

@@ -26,6 +26,7 @@ from wahost_console.throttle import (
 from wahost_console.web import console_of
 
 from wahost.testing import BotHarness
+from wahost.testing.loopback import loopback_client
 
 TOKEN = "console-token-0123456789"
 USERNAME, PASSWORD = "admin", "console-password-9876"
@@ -43,7 +44,7 @@ def basic(username: str, password: str) -> dict[str, str]:
 async def client_from(bot: BotHarness, address: str) -> AsyncIterator[httpx.AsyncClient]:
     """A client whose connections leave from ``address`` (any 127.0.0.0/8 address works)."""
     transport = httpx.AsyncHTTPTransport(local_address=address)
-    async with httpx.AsyncClient(base_url=bot.url, transport=transport) as http:
+    async with loopback_client(base_url=bot.url, transport=transport) as http:
         yield http
 
 

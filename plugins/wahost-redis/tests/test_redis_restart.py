@@ -13,6 +13,8 @@ import httpx
 from wahost_redis.recording import MetaClient
 from wahost_redis.testing import RedisServer, free_port, write_config
 
+from wahost.testing.loopback import loopback_client
+
 USERS = [f"1650777{n:04d}" for n in range(12)]
 PER_USER = 15
 
@@ -28,7 +30,7 @@ async def test_redis_restart_mid_load_loses_nothing(
     recorded.spawn("serve", path, delay=0.005)
     await recorded.wait(lambda: len(recorded.read("ready")) == 1, 30, "wahost serve")
     base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient() as http:
+    async with loopback_client() as http:
         for _ in range(200):
             try:
                 if (await http.get(base + "/healthz")).status_code == 200:
