@@ -38,8 +38,11 @@ async def resolve(
 ) -> tuple[Any, dict[str, Any]]:
     """``(message, kwargs)`` with a local file of a media keyword uploaded and replaced by the
     media message that sends it; unchanged when there is none."""
-    local = [key for key in MEDIA_KEYWORDS if is_local(kwargs.get(key))]
-    if message is not None or not local:
+    if message is not None:
+        return message, kwargs
+    # Runs before every send: look only at the media keywords that were given.
+    local = [key for key in MEDIA_KEYWORDS if key in kwargs and is_local(kwargs[key])]
+    if not local:
         return message, kwargs
     kind = local[0]
     rest = dict(kwargs)

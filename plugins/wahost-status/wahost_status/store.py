@@ -21,8 +21,9 @@ Every key is written with a TTL of ``retention``: the store prunes records by it
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TypeVar
 
 import msgspec
@@ -73,7 +74,9 @@ def send_key(wamid: str) -> str:
 
 def time_digits(at: datetime) -> str:
     """``YYYYMMDDHHMMSS`` of an aware datetime, in UTC: event keys sort by time."""
-    return at.astimezone(UTC).strftime("%Y%m%d%H%M%S")
+    # From the timestamp: a datetime's astimezone and strftime cost several times as much, and
+    # this runs for every message sent.
+    return time.strftime("%Y%m%d%H%M%S", time.gmtime(at.timestamp()))
 
 
 def event_key(at: datetime, wamid: str, step: str) -> str:
