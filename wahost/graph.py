@@ -559,32 +559,12 @@ class GraphClient:
         await asyncio.sleep(min(remaining, self._backoff(tries)))
 
     async def _pace(self, phone_number_id: str | None, recipient: str | None) -> Slot | None:
-        """Wait for the recipient's spacing and a throughput slot of the number.
-
-        The spacing is claimed only when the request leaves: a send that waited for the
-        throughput limiter must not have claimed its recipient's spacing earlier, or the next
-        send to that user could arrive too soon after it (131056).
-        """
-        pacer = self.pacer
-        waited = 0.0
-        while True:
-            if recipient is not None:
-                waited += await pacer.wait_recipient(recipient)
-            slot = await pacer.acquire(phone_number_id) if phone_number_id is not None else None
-            if slot is not None:
-                waited += slot.waited
-            try:
-                claimed = recipient is None or await pacer.claim_recipient(recipient)
-            except BaseException:
-                if slot is not None:
-                    await pacer.cancel(slot)
-                raise
-            if claimed:
-                if waited and self.metrics is not None:
-                    self.metrics.paced(waited)
-                return slot
-            if slot is not None:  # another send to this user left first: try again
-                await pacer.cancel(slot)
+        """Wait for the recipient's spacing and a throughput slot of the number
+        (:meth:`SendPacer.acquire_for`)."""
+        slot, waited = await self.pacer.acquire_for(phone_number_id, recipient)
+        if waited and self.metrics is not None:
+            self.metrics.paced(waited)
+        return slot
 
     def _backoff(self, attempt: int) -> float:
         return backoff_delay(attempt, self.backoff_base, self.backoff_cap)

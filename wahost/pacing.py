@@ -78,6 +78,36 @@ class SendPacer(abc.ABC):
     async def pause_recipient(self, recipient: str, seconds: float) -> None:
         """Hold sends to ``recipient`` for ``seconds`` (after a 131056)."""
 
+    async def acquire_for(
+        self, phone_number_id: str | None, recipient: str | None
+    ) -> tuple[Slot | None, float]:
+        """Everything a request waits for before it leaves: the recipient's spacing (if it
+        has one), then a throughput slot of the number (if it has one), then the recipient's
+        claim, atomically with its check. Returns ``(the slot or None, seconds waited)``.
+
+        The spacing is claimed only when the request leaves: a send that waited for the
+        throughput limiter must not have claimed its recipient's spacing earlier, or the next
+        send to that user could arrive too soon after it (131056). A pacer that can check and
+        take all of it at once (one round trip) should override this sequence.
+        """
+        waited = 0.0
+        while True:
+            if recipient is not None:
+                waited += await self.wait_recipient(recipient)
+            slot = await self.acquire(phone_number_id) if phone_number_id is not None else None
+            if slot is not None:
+                waited += slot.waited
+            try:
+                claimed = recipient is None or await self.claim_recipient(recipient)
+            except BaseException:
+                if slot is not None:
+                    await self.cancel(slot)
+                raise
+            if claimed:
+                return slot, waited
+            if slot is not None:  # another send to this user left first: try again
+                await self.cancel(slot)
+
     async def aclose(self) -> None:
         """Release what the pacer holds (connections); called when its client closes."""
 

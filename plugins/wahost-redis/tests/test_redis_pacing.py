@@ -186,3 +186,46 @@ async def test_under_the_cap_a_process_s_sends_ask_for_slots_at_once(redis_url: 
         assert most == 20  # none queued behind another's question
     finally:
         await pacer.aclose()
+
+
+async def test_acquire_for_checks_and_takes_everything_in_one_script(redis_url: str) -> None:
+    """A send's spacing, the number's pause and slots, and the recipient's claim are one script
+    a send while nothing has to wait; what must wait waits for the right thing: a busy
+    recipient holds only the sends to that user, a pause the whole number."""
+    pacer = RedisPacer(redis_url, rate=1000, interval=0.3, hold=5.0, period=0.2)
+    other = RedisPacer(redis_url, rate=1000, interval=0.3, hold=5.0, period=0.2)
+    calls = 0
+    script = pacer._acquire_for
+
+    async def counted(**arguments: object) -> object:
+        nonlocal calls
+        calls += 1
+        return await script(**arguments)
+
+    pacer._acquire_for = counted  # type: ignore[assignment]
+    try:
+        found = await asyncio.gather(
+            *(pacer.acquire_for("pn-for", f"1650558{n:04d}") for n in range(10))
+        )
+        assert calls == 10 and all(slot is not None and waited == 0 for slot, waited in found)
+
+        # A send in flight to a user (claimed by another process) holds that user only.
+        busy, _ = await other.acquire_for("pn-for", "16505589999")
+        began = time.monotonic()
+        waiting = asyncio.create_task(pacer.acquire_for("pn-for", "16505589999"))
+        free, free_waited = await pacer.acquire_for("pn-for", "16505588888")
+        assert free is not None and free_waited == 0 and not waiting.done()
+        assert busy is not None
+        await other.release(busy)
+        await other.release_recipient("16505589999")  # the spacing runs from here
+        slot, waited = await waiting
+        assert slot is not None and waited >= 0.25 and time.monotonic() - began >= 0.25
+
+        # A pause of the number holds every user.
+        await other.pause("pn-for", 0.3)
+        began = time.monotonic()
+        slot, waited = await pacer.acquire_for("pn-for", "16505587777")
+        assert slot is not None and waited >= 0.25 and time.monotonic() - began >= 0.25
+    finally:
+        await pacer.aclose()
+        await other.aclose()

@@ -69,6 +69,29 @@ return math.max(1, tonumber(first[2]) - now)
 """
 )
 
+#: KEYS: slots, pause, busy, next. ARGV: rate, hold_ms, token, interval_ms. Everything a send
+#: waits for, checked and taken at once: returns 0 (a slot granted and the recipient claimed),
+#: the ms to wait for the number (positive), or minus the ms to wait for the recipient.
+ACQUIRE_FOR = (
+    _NOW
+    + """
+local recipient = math.max(redis.call('PTTL', KEYS[3]), redis.call('PTTL', KEYS[4]))
+if recipient > 0 then return -recipient end
+local paused = redis.call('PTTL', KEYS[2])
+if paused > 0 then return paused end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local hold = tonumber(ARGV[2])
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now + hold, ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], hold)
+  if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[3], '1', 'PX', hold) end
+  return 0
+end
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(first[2]) - now)
+"""
+)
+
 #: KEYS: slots. ARGV: period_ms, token. The slot frees ``period`` from now. A slot whose hold
 #: ran out is recorded again: its request arrived, and counts in this window.
 RELEASE = (
@@ -155,6 +178,7 @@ class RedisPacer(SendPacer):
         self._turns: dict[str, asyncio.Lock] = {}
         register = self.client.register_script
         self._acquire = register(ACQUIRE)
+        self._acquire_for = register(ACQUIRE_FOR)
         self._release = register(RELEASE)
         self._extend = register(EXTEND)
         self._claim_recipient = register(CLAIM_RECIPIENT)
@@ -199,6 +223,47 @@ class RedisPacer(SendPacer):
                     )
                 waited = True
                 await asyncio.sleep(min(wait_ms / 1000, max(self._poll, 0.001)))
+
+    async def acquire_for(
+        self, phone_number_id: str | None, recipient: str | None
+    ) -> tuple[Slot | None, float]:
+        if phone_number_id is None or recipient is None:
+            return await super().acquire_for(phone_number_id, recipient)
+        # One script a send: the recipient's spacing, the number's pause and slots, and the
+        # recipient's claim, where the general sequence takes three round trips.
+        keys = [*self._keys(phone_number_id), *self._recipient_keys(recipient)]
+        token = next(self._tokens)
+        args: list[int | str] = [self.rate, ms(self.hold), token, ms(self.interval)]
+        turn = self._turns.get(phone_number_id)
+        if turn is None:
+            turn = self._turns[phone_number_id] = asyncio.Lock()
+        began = time.monotonic()
+        waited = False
+
+        def granted() -> tuple[Slot, float]:
+            spent = time.monotonic() - began if waited else 0.0
+            return Slot(phone_number_id, token=token, waited=spent), spent
+
+        while True:
+            wait_ms = 0
+            if not turn.locked():  # nobody of this process waits for the number: ask at once
+                wait_ms = int(await self._call(self._acquire_for(keys=keys, args=args)))
+                if wait_ms == 0:
+                    return granted()
+            if wait_ms >= 0:  # the number's cap (or others of this process wait for it)
+                async with turn:
+                    while True:
+                        wait_ms = int(await self._call(self._acquire_for(keys=keys, args=args)))
+                        if wait_ms <= 0:
+                            break
+                        waited = True
+                        await asyncio.sleep(min(wait_ms / 1000, max(self._poll, 0.001)))
+                if wait_ms == 0:
+                    return granted()
+            # The recipient's spacing or pause: waited out of the number's turn, so that the
+            # sends to other users are not held behind it.
+            waited = True
+            await asyncio.sleep(min(-wait_ms / 1000, max(self._poll, 0.001)))
 
     async def release(self, slot: Slot) -> None:
         keys = self._keys(slot.phone_number_id)[:1]
