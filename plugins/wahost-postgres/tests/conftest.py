@@ -55,10 +55,15 @@ def pg_schema() -> str:
 
 
 @pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    """A throwaway cluster of this test's own, started (to stop and start again)."""
+def server_binaries() -> None:
+    """Skips the test (fails it in CI) without initdb and pg_ctl."""
     if find_binaries() is None:
         _unavailable("the PostgreSQL server binaries (initdb, pg_ctl) are not installed")
+
+
+@pytest.fixture
+def cluster(server_binaries: None) -> Iterator[Cluster]:
+    """A throwaway cluster of this test's own, started (to stop and start again)."""
     own = Cluster()
     try:
         own.start()

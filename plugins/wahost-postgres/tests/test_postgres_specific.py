@@ -231,3 +231,22 @@ async def test_an_unreachable_server_is_queue_unavailable() -> None:
     queue = PostgresQueue(f"postgresql://127.0.0.1:{free_port()}/x", schema="s")
     with pytest.raises(QueueUnavailable, match=r"127\.0\.0\.1"):
         await queue.open()
+
+
+async def test_webhooks_sharing_conversations_in_another_order_do_not_deadlock(
+    pg_database: str, pg_schema: str
+) -> None:
+    """Lanes (and keys) are locked in one order by every enqueue, whatever the units' order."""
+    first = PostgresQueue(pg_database, schema=pg_schema, listen=False)
+    second = PostgresQueue(database=PostgresDatabase(pg_database, schema=pg_schema), listen=False)
+    await first.open()
+    await second.open()
+    try:
+        for n in range(30):
+            forward = [make_unit(f"a{n}", "p:a"), make_unit(f"b{n}", "p:b")]
+            backward = [make_unit(f"y{n}", "p:b"), make_unit(f"x{n}", "p:a")]
+            assert await asyncio.gather(first.enqueue(forward), second.enqueue(backward)) == [2, 2]
+        assert (await first.stats()).ready == 120
+    finally:
+        await second.close()
+        await first.close()

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -191,6 +192,11 @@ class PostgresDatabase:
                     f"{self.where} schema {self.schema} is of version {found}, this release"
                     f" uses {ddl.SCHEMA_VERSION}: run `wahost postgres upgrade`"
                 )
+            functions = zlib.crc32(ddl.FUNCTIONS.encode())
+            if found == ddl.SCHEMA_VERSION and await self._functions(conn) == functions:
+                # Nothing to do, and no DDL: statements such as CREATE INDEX IF NOT EXISTS lock
+                # the tables, and deadlock with the traffic of the processes already running.
+                return
             async with conn.transaction():
                 version = found
                 while 0 < version < ddl.SCHEMA_VERSION:
@@ -210,6 +216,21 @@ class PostgresDatabase:
                     (ddl.SCHEMA_VERSION,),
                 )
                 await conn.execute(self.statement(ddl.FUNCTIONS))
+                await conn.execute(
+                    self.statement(
+                        "INSERT INTO {s}.meta (name, value) VALUES ('functions', %s)"
+                        " ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+                    ),
+                    (functions,),
+                )
+
+    async def _functions(self, conn: AsyncConnection[tuple[Any, ...]]) -> int | None:
+        """The checksum of the functions the schema holds (None: unknown)."""
+        cur = await conn.execute(
+            self.statement("SELECT value FROM {s}.meta WHERE name = 'functions'")
+        )
+        row = await cur.fetchone()
+        return None if row is None else int(row[0])
 
     async def version(self, conn: AsyncConnection[tuple[Any, ...]] | None = None) -> int:
         """The version of the schema's tables: 0 when there are none."""

@@ -138,7 +138,9 @@ BEGIN
             available_at = excluded.available_at, leased_id = excluded.leased_id;
 END $$;
 
--- Store a webhook's units, deduplicated; returns how many were new. The lane's row is
+-- Store a webhook's units, deduplicated; returns how many were new. Ids are taken in arrival
+-- order, but keys and lanes are locked in sorted order, the same in every transaction, so that
+-- two webhooks sharing keys or conversations in another order never deadlock. The lane's row is
 -- written (not only inserted) so that an ack finishing the lane's last unit waits for this
 -- transaction, and does not drop a lane this transaction is adding a unit to.
 CREATE OR REPLACE FUNCTION {s}.enqueue(
@@ -148,28 +150,46 @@ CREATE OR REPLACE FUNCTION {s}.enqueue(
 LANGUAGE plpgsql AS $$
 DECLARE
     t double precision := {s}.epoch();
+    n integer := coalesce(array_length(p_keys, 1), 0);
+    uids bigint[];
+    claimed boolean[];
     added integer := 0;
-    uid bigint;
-    claimed integer;
+    rows integer;
+    i integer;
 BEGIN
-    FOR i IN 1 .. coalesce(array_length(p_keys, 1), 0) LOOP
-        uid := nextval('{s}.units_id_seq');
-        -- Claim the key unless it is remembered and not expired, or its unit is still stored
-        -- (dead, or waiting) past the expiry. A copy within the batch finds its first's claim.
-        INSERT INTO {s}.dedupe AS d (key, expires_at, unit_id) VALUES (p_keys[i], t + p_ttl, uid)
+    IF n = 0 THEN
+        RETURN 0;
+    END IF;
+    uids := ARRAY(SELECT nextval('{s}.units_id_seq') FROM generate_series(1, n));
+    claimed := array_fill(false, ARRAY[n]);
+    -- Claim each key unless it is remembered and not expired, or its unit is still stored
+    -- (dead, or waiting) past the expiry. A copy within the batch finds its first's claim.
+    FOR i IN SELECT k.o FROM unnest(p_keys) WITH ORDINALITY AS k (key, o) ORDER BY k.key, k.o
+    LOOP
+        INSERT INTO {s}.dedupe AS d (key, expires_at, unit_id)
+            VALUES (p_keys[i], t + p_ttl, uids[i])
             ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at,
                 unit_id = excluded.unit_id
             WHERE d.expires_at <= t
                 AND NOT EXISTS (SELECT 1 FROM {s}.units WHERE id = d.unit_id);
-        GET DIAGNOSTICS claimed = ROW_COUNT;
-        CONTINUE WHEN claimed = 0;
+        GET DIAGNOSTICS rows = ROW_COUNT;
+        claimed[i] := rows > 0;
+    END LOOP;
+    FOR i IN 1 .. n LOOP
+        CONTINUE WHEN NOT claimed[i];
         INSERT INTO {s}.units (id, key, kind, phone_number_id, user_id, conversation, body)
-            VALUES (uid, p_keys[i], p_kinds[i], p_numbers[i], p_users[i], p_conversations[i],
-                    p_bodies[i]);
-        INSERT INTO {s}.lanes AS l (conversation, head_id, available_at)
-            VALUES (p_conversations[i], uid, 0)
-            ON CONFLICT (conversation) DO UPDATE SET head_id = least(l.head_id, excluded.head_id);
+            VALUES (uids[i], p_keys[i], p_kinds[i], p_numbers[i], p_users[i],
+                    p_conversations[i], p_bodies[i]);
         added := added + 1;
+    END LOOP;
+    FOR i IN
+        SELECT c.o FROM unnest(p_conversations) WITH ORDINALITY AS c (conversation, o)
+        ORDER BY c.conversation, c.o
+    LOOP
+        CONTINUE WHEN NOT claimed[i];
+        INSERT INTO {s}.lanes AS l (conversation, head_id, available_at)
+            VALUES (p_conversations[i], uids[i], 0)
+            ON CONFLICT (conversation) DO UPDATE SET head_id = least(l.head_id, excluded.head_id);
     END LOOP;
     IF added > 0 AND p_channel <> '' THEN
         PERFORM pg_notify(p_channel, '');
@@ -308,6 +328,7 @@ BEGIN
     FOR lane IN
         SELECT l.conversation, l.leased_id FROM {s}.lanes l JOIN {s}.units u ON u.id = l.leased_id
         WHERE l.available_at > 0 AND u.owner = p_owner AND u.token IS NOT NULL
+        ORDER BY l.conversation  -- lanes are locked in one order by every transaction
         FOR UPDATE OF l
     LOOP
         UPDATE {s}.units SET token = NULL, available_at = 0, owner = NULL

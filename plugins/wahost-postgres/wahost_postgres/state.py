@@ -10,14 +10,14 @@ writes (or :meth:`PostgresStateStore.purge`). A unit's changes are written by th
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import msgspec
 from psycopg import AsyncConnection
 
 import wahost.state.base
-from wahost.state.base import ConversationState, StateChanges, StateStore
+from wahost.state.base import ConversationState, KVWrite, StateChanges, StateStore
 from wahost_postgres.database import PostgresDatabase
 
 #: Seconds between two purges of expired rows, and rows deleted per table each.
@@ -114,6 +114,12 @@ class PostgresStateStore(StateStore):
             " ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value,"
             " expires_at = excluded.expires_at"
             " WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= {s}.epoch()"
+        )
+        self._kv_get_many = db.statement(
+            "SELECT kv.namespace, kv.key, kv.value FROM {s}.kv kv"
+            " JOIN unnest(%s::text[], %s::text[]) AS wanted (namespace, key)"
+            " ON kv.namespace = wanted.namespace AND kv.key = wanted.key"
+            " WHERE kv.expires_at IS NULL OR kv.expires_at > {s}.epoch()"
         )
         self._kv_delete = db.statement("DELETE FROM {s}.kv WHERE namespace = %s AND key = %s")
         self._kv_scan = db.statement(
@@ -229,6 +235,37 @@ class PostgresStateStore(StateStore):
         upper = _prefix_upper_bound(prefix)
         rows = await self._fetch(self._kv_scan, (namespace, prefix, upper, upper, max(limit, 0)))
         return [(key, bytes(value)) for key, value in rows]
+
+    async def kv_get_many(self, keys: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        """The values of several keys in one statement (the outbox reads two before a send)."""
+        if not keys:
+            return []
+        rows = await self._fetch(self._kv_get_many, ([n for n, _ in keys], [k for _, k in keys]))
+        found = {(n, k): bytes(v) for n, k, v in rows}
+        return [found.get(key) for key in keys]
+
+    async def kv_write(self, writes: Sequence[KVWrite]) -> None:
+        """Several key writes in one transaction."""
+        encoded = [
+            {
+                "n": w.namespace,
+                "k": w.key,
+                "v": None if w.value is None else bytes(w.value),
+                "ttl": w.ttl,
+            }
+            for w in writes
+        ]
+
+        async def op(conn: Conn) -> None:
+            async with conn.transaction():
+                for write in encoded:
+                    if write["v"] is None:
+                        await conn.execute(self._kv_delete, (write["n"], write["k"]))
+                    else:
+                        await conn.execute(self._kv_set, write)
+
+        if encoded:
+            await self.database.run(op, StoreUnavailable)
 
     async def kv_count(self, namespace: str, *, limit: int = 10_000) -> int:
         rows = await self._fetch(self._kv_count, (namespace, max(limit, 0)))

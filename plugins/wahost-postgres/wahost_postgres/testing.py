@@ -204,6 +204,8 @@ async def on_message(message, ctx):
     await asyncio.sleep(float(os.environ.get("RECORD_DELAY", "0")))
     seq = int(message.text.body)
     ctx.state.update(seen=ctx.state.get("seen", []) + [seq])
+    if os.environ.get("RECORD_REPLY"):
+        await ctx.reply(f"{message.sender}:{seq}")
     _write({"event": "handled", "wamid": message.id, "user": message.sender, "seq": seq,
             "start": start, "end": time.time(), "attempt": ctx.attempt, "pid": os.getpid()})
     return True
@@ -296,8 +298,12 @@ class Recorded:
         install_plugin(self.site, "pg_recorder", RECORDER)
         self.processes: list[subprocess.Popen[bytes]] = []
 
-    def spawn(self, command: str, config: Path, *, delay: float = 0.0) -> subprocess.Popen[bytes]:
+    def spawn(
+        self, command: str, config: Path, *, delay: float = 0.0, reply: bool = False
+    ) -> subprocess.Popen[bytes]:
         env = {"RECORD_DIR": str(self.records), "RECORD_DELAY": str(delay)}
+        if reply:
+            env["RECORD_REPLY"] = "1"
         process = spawn(
             command,
             config,
@@ -361,10 +367,11 @@ class Recorded:
 
 
 async def post_in_order(
-    url: str, users: Sequence[str], per_user: int, *, deadline: float
+    url: str, users: Sequence[str], per_user: int, *, deadline: float, gap: float = 0.0
 ) -> tuple[set[str], int]:
     """Post each user's messages (their number as text) over HTTP in order, each until answered
-    200, as Meta does; returns the wamids answered 200 and how many posts got a 503."""
+    200, as Meta does, ``gap`` seconds apart; returns the wamids answered 200 and how many posts
+    got a 503."""
     import httpx
 
     from wahost.testing.payloads import make_text, signed_webhook
@@ -387,6 +394,7 @@ async def post_in_order(
                     if response is not None and response.status_code == 503:
                         refused += 1
                     await asyncio.sleep(0.05)
+                await asyncio.sleep(gap)
     return acked, refused
 
 
