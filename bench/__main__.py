@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import platform
 import shutil
@@ -20,6 +21,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import structlog
 
 from bench import e2e, ingress, unit_cost
 from wahost.queue.sqlite import SQLiteQueue
@@ -216,6 +219,8 @@ def main() -> None:
         help="ingress: rounds of ceiling, wahost, pywa in turn; the table shows the medians",
     )
     args = parser.parse_args()
+    # This process opens the queue to count what was stored: its log lines are not the run's.
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     if shutil.which("wrk") is None:
         sys.exit("wrk is needed: apt-get install wrk")
     quick = args.quick
