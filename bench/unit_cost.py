@@ -23,50 +23,18 @@ import time
 from pathlib import Path
 
 from bench.e2e import (
-    PHONE_NUMBER_ID,
     ROOT,
-    TOKEN,
     FakeGraphProcess,
     closed_loop,
     cpu_seconds,
     items,
     pinned,
+    wahost_config,
     wait_http,
 )
-from bench.ingress import _free_port, format_cpu, thread_cpu
-from wahost.testing.harness import TEST_APP_SECRET
-
-CONFIG = """\
-[whatsapp]
-phone_number_id = "{pnid}"
-token = "{token}"
-app_secret = "{secret}"
-verify_token = "bench-verify"
-graph_url = "{graph}"
-
-[server]
-port = {port}
-
-[queue]
-path = "{db}"
-
-[graph]
-# Lifted from Meta's default 80/s so that the bot's cost, not the pacing, is measured.
-messages_per_second = 100000
-
-[logging]
-level = "warning"
-"""
+from bench.ingress import _free_port, _stop, format_cpu, thread_cpu
 
 WINDOW = 256
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(30)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def _run_load(port: int, tag: str, count: int, graph: FakeGraphProcess | None) -> None:
@@ -85,17 +53,9 @@ def _run_load(port: int, tag: str, count: int, graph: FakeGraphProcess | None) -
 def echo_cost(workdir: Path, messages: int, profile: str | None) -> tuple[float, dict[str, float]]:
     graph = FakeGraphProcess(workdir)
     port = _free_port()
-    config = workdir / "wahost.toml"
-    config.write_text(
-        CONFIG.format(
-            pnid=PHONE_NUMBER_ID,
-            token=TOKEN,
-            secret=TEST_APP_SECRET,
-            graph=graph.url,
-            port=port,
-            db=workdir / "wahost.db",
-        )
-    )
+    # The end-to-end benchmark's configuration: Meta's 80/s lifted, so that the bot's cost,
+    # not the pacing, is measured.
+    config = wahost_config(workdir, port, workdir / "unit-cost.db", graph.url)
     bot = ROOT / "bench" / "echo_plugin.py"
     command = [
         sys.executable,
