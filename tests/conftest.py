@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import ssl
 import sys
 import textwrap
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,3 +37,56 @@ def install(tmp_path: Path) -> Iterator[Callable[..., None]]:
     for module in added:
         sys.modules.pop(module, None)
     importlib.invalidate_caches()
+
+
+class RawServer:
+    """A loopback HTTP/1.1 server reading each request (headers and ``Content-Length`` body)
+    and answering it with ``answer(writer)`` (bytes written as they are): the answers the fake
+    Graph API does not make — a server that closes idle keep-alive connections, a body cut
+    short, an answer that is not HTTP."""
+
+    def __init__(
+        self,
+        answer: Callable[[asyncio.StreamWriter], Awaitable[None]],
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
+        self.answer = answer
+        self.tls = tls
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self.url = ""
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> RawServer:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
+        scheme = "https" if self.tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                self.requests.append(head + await reader.readexactly(length))
+                await self.answer(writer)
+                if writer.is_closing():
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+@pytest.fixture
+def raw_server() -> type[RawServer]:
+    """:class:`RawServer`, for the HTTP client tests: ``async with raw_server(answer) as s``."""
+    return RawServer

@@ -7,7 +7,7 @@ import shutil
 import socket
 import ssl
 import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,45 +43,6 @@ def http(transport: httpx.AsyncBaseTransport, **timeouts: float) -> httpx.AsyncC
 
 def send_body(text: str = "hi") -> dict[str, Any]:
     return {"messaging_product": "whatsapp", "to": USER, "type": "text", "text": {"body": text}}
-
-
-class RawServer:
-    """A loopback HTTP/1.1 server that answers each request with ``answer(writer)`` (bytes
-    written as they are), for the cases the fake Graph API does not make: a server that
-    closes idle keep-alive connections, a body cut short."""
-
-    def __init__(
-        self,
-        answer: Callable[[asyncio.StreamWriter], Awaitable[None]],
-        tls: ssl.SSLContext | None = None,
-    ) -> None:
-        self.answer = answer
-        self.tls = tls
-        self.connections = 0
-        self.url = ""
-        self._server: asyncio.Server | None = None
-
-    async def __aenter__(self) -> RawServer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
-        scheme = "https" if self.tls else "http"
-        self.url = f"{scheme}://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            while await reader.readuntil(b"\r\n\r\n"):  # GETs only: no body
-                await self.answer(writer)
-                if writer.is_closing():
-                    return
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
 
 
 async def answer_then_close(writer: asyncio.StreamWriter) -> None:
@@ -211,8 +172,8 @@ async def test_aclose_closes_every_connection(graph: FakeGraph) -> None:
 # -- stale connections ------------------------------------------------------------------
 
 
-async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
-    async with RawServer(answer_then_close) as server:
+async def test_a_connection_the_server_closed_while_idle_is_not_reused(raw_server: Any) -> None:
+    async with raw_server(answer_then_close) as server:
         pool = PoolTransport()
         async with http(pool) as client:
             for _ in range(3):
@@ -242,7 +203,7 @@ async def test_idle_connections_expire(graph: FakeGraph) -> None:
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
-async def test_tls_with_the_ssl_context_given(tmp_path: Path) -> None:
+async def test_tls_with_the_ssl_context_given(tmp_path: Path, raw_server: Any) -> None:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     command = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
     san = "subjectAltName=IP:127.0.0.1"
@@ -253,7 +214,7 @@ async def test_tls_with_the_ssl_context_given(tmp_path: Path) -> None:
     )
     served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     served.load_cert_chain(cert, key)
-    async with RawServer(answer_ok, tls=served) as server:
+    async with raw_server(answer_ok, tls=served) as server:
         trusting = PoolTransport(ssl_context=ssl.create_default_context(cafile=cert))
         async with http(trusting) as client:
             for _ in range(3):
@@ -309,8 +270,10 @@ async def test_a_slow_answer_is_a_read_timeout(make: Callable[[], Any], graph: F
 
 
 @pytest.mark.parametrize("make", TRANSPORTS)
-async def test_a_body_cut_short_is_a_remote_protocol_error(make: Callable[[], Any]) -> None:
-    async with RawServer(cut_body) as server, http(make()) as client:
+async def test_a_body_cut_short_is_a_remote_protocol_error(
+    make: Callable[[], Any], raw_server: Any
+) -> None:
+    async with raw_server(cut_body) as server, http(make()) as client:
         with pytest.raises(httpx.RemoteProtocolError):
             await client.get(server.url)
 

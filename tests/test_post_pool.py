@@ -47,51 +47,6 @@ def url(graph: FakeGraph | str) -> httpx.URL:
     return httpx.URL(f"{graph if isinstance(graph, str) else graph.url}/v24.0")
 
 
-class RawServer:
-    """A loopback HTTP/1.1 server reading each request (headers and ``Content-Length`` body)
-    and answering it with ``answer(writer)``: the answers the fake Graph API does not make."""
-
-    def __init__(
-        self,
-        answer: Callable[[asyncio.StreamWriter], Awaitable[None]],
-        tls: ssl.SSLContext | None = None,
-    ) -> None:
-        self.answer = answer
-        self.tls = tls
-        self.connections = 0
-        self.requests: list[bytes] = []
-        self.url = ""
-        self._server: asyncio.Server | None = None
-
-    async def __aenter__(self) -> RawServer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
-        scheme = "https" if self.tls else "http"
-        self.url = f"{scheme}://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":", 1)[1])
-                self.requests.append(head + await reader.readexactly(length))
-                await self.answer(writer)
-                if writer.is_closing():
-                    return
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 
 
@@ -143,8 +98,8 @@ def closed_port() -> int:
 # -- the request on the wire ------------------------------------------------------------
 
 
-async def test_the_request_carries_the_headers_the_path_and_the_body() -> None:
-    async with RawServer(answer_ok) as server:
+async def test_the_request_carries_the_headers_the_path_and_the_body(raw_server: Any) -> None:
+    async with raw_server(answer_ok) as server:
         posts = pool()
         answer = await posts.post(url(server.url), "/106540352242922/messages", BODY)
         await posts.aclose()
@@ -161,8 +116,8 @@ async def test_the_request_carries_the_headers_the_path_and_the_body() -> None:
     assert body == BODY
 
 
-async def test_a_chunked_answer_is_read_whole() -> None:
-    async with RawServer(answer_chunked) as server:
+async def test_a_chunked_answer_is_read_whole(raw_server: Any) -> None:
+    async with raw_server(answer_chunked) as server:
         posts = pool()
         answer = await posts.post(url(server.url), "/1/messages", BODY)
         again = await posts.post(url(server.url), "/1/messages", BODY)
@@ -267,8 +222,8 @@ async def test_aclose_closes_every_connection(graph: FakeGraph) -> None:
 # -- stale connections ------------------------------------------------------------------
 
 
-async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
-    async with RawServer(answer_then_close) as server:
+async def test_a_connection_the_server_closed_while_idle_is_not_reused(raw_server: Any) -> None:
+    async with raw_server(answer_then_close) as server:
         posts = pool()
         for _ in range(3):
             assert (await posts.post(url(server.url), "/1/messages", BODY)).content == b"{}"
@@ -277,8 +232,8 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None
     assert server.connections == 3
 
 
-async def test_connection_close_in_the_answer_is_honoured() -> None:
-    async with RawServer(answer_connection_close) as server:
+async def test_connection_close_in_the_answer_is_honoured(raw_server: Any) -> None:
+    async with raw_server(answer_connection_close) as server:
         posts = pool()
         for _ in range(2):
             assert (await posts.post(url(server.url), "/1/messages", BODY)).status_code == 200
@@ -298,7 +253,7 @@ async def test_idle_connections_expire(graph: FakeGraph) -> None:
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
-async def test_tls_verifies_the_server(tmp_path: Path) -> None:
+async def test_tls_verifies_the_server(tmp_path: Path, raw_server: Any) -> None:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     command = "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
     subprocess.run(
@@ -316,7 +271,7 @@ async def test_tls_verifies_the_server(tmp_path: Path) -> None:
     )
     served = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     served.load_cert_chain(cert, key)
-    async with RawServer(answer_ok, tls=served) as server:
+    async with raw_server(answer_ok, tls=served) as server:
         trusting = pool(ssl_context=ssl.create_default_context(cafile=cert))
         for _ in range(3):
             assert (await trusting.post(url(server.url), "/1/messages", BODY)).content == b"{}"
@@ -358,8 +313,9 @@ async def test_a_slow_answer_is_a_read_timeout(graph: FakeGraph) -> None:
 @pytest.mark.parametrize("answer", [cut_body, garbage], ids=["cut-short", "not-http"])
 async def test_a_broken_answer_is_a_remote_protocol_error(
     answer: Callable[[asyncio.StreamWriter], Awaitable[None]],
+    raw_server: Any,
 ) -> None:
-    async with RawServer(answer) as server:
+    async with raw_server(answer) as server:
         posts = pool()
         with pytest.raises(httpx.RemoteProtocolError):
             await posts.post(url(server.url), "/1/messages", BODY)
