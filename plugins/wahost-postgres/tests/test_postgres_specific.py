@@ -250,3 +250,24 @@ async def test_webhooks_sharing_conversations_in_another_order_do_not_deadlock(
     finally:
         await second.close()
         await first.close()
+
+
+async def test_a_closed_queue_hands_on_what_it_held_and_forgets_its_owner(
+    pg_database: str, pg_schema: str
+) -> None:
+    leaving = PostgresQueue(pg_database, schema=pg_schema)
+    staying = PostgresQueue(pg_database, schema=pg_schema)
+    await leaving.open()
+    await staying.open()
+    try:
+        await leaving.enqueue([make_unit("a1")])
+        held = await lease_one(leaving)
+        await leaving.close()
+        lease = await lease_one(staying)
+        assert (lease.unit.key, lease.attempt) == (held.unit.key, 2)
+        with psycopg.connect(pg_database) as conn:
+            names = conn.execute(f"SELECT name FROM {pg_schema}.owners".encode()).fetchall()
+        assert names == [(str(staying.owner),)]
+    finally:
+        await leaving.close()
+        await staying.close()

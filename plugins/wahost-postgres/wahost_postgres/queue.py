@@ -165,6 +165,15 @@ class PostgresQueue(QueueBackend):
         self._opened = False
         for task in self._tasks:
             task.cancel()
+        # A clean stop: what this process still holds goes to the others now, and its record
+        # with it (else a record stays until another process finds the process gone).
+        owner_id = self._owner_ids.get(str(self.owner))
+        if owner_id is not None:
+            with contextlib.suppress(QueueUnavailable):
+                await self._value(
+                    self.database.statement("SELECT {s}.release_owner(%s, %s)"),
+                    (owner_id, self._channel),
+                )
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
