@@ -22,6 +22,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,6 +31,9 @@ from pathlib import Path
 
 import httpx
 from wahost_postgres.testing import Cluster, free_port, install_plugin, wait_for_port
+
+# The repository's bench package (run as a script from anywhere in the checkout).
+sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
 from bench.e2e import cpu_seconds
 from wahost.testing.fake_graph import FakeGraph
