@@ -271,3 +271,21 @@ async def test_a_closed_queue_hands_on_what_it_held_and_forgets_its_owner(
     finally:
         await leaving.close()
         await staying.close()
+
+
+def test_loading_the_plugin_does_not_import_the_driver() -> None:
+    """Every installed plugin is loaded at start: a process on SQLite must not carry psycopg
+    and its pool (about 10 MiB of idle memory); they are imported when a backend on
+    PostgreSQL is chosen."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, wahost_postgres\n"
+        "from wahost.plugins import build_plugin_manager\n"
+        "build_plugin_manager(plugins=[wahost_postgres], load_entrypoints=False)\n"
+        "assert 'psycopg' not in sys.modules, 'imported at load'\n"
+        "wahost_postgres.PostgresQueue\n"
+        "assert 'psycopg' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -9,16 +9,40 @@ See the README for the design and the tables.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from wahost_postgres.config import PostgresSettings
-from wahost_postgres.database import PostgresDatabase
 from wahost_postgres.plugin import (
     register_commands,
     wahost_config_schema,
     wahost_queue_backend,
     wahost_state_store,
 )
-from wahost_postgres.queue import PostgresQueue
-from wahost_postgres.state import PostgresStateStore, StoreUnavailable
+
+if TYPE_CHECKING:
+    from wahost_postgres.database import PostgresDatabase
+    from wahost_postgres.queue import PostgresQueue
+    from wahost_postgres.state import PostgresStateStore, StoreUnavailable
+
+#: Names imported on first use (they import the driver): the plugin is loaded in every
+#: process, most of which run on SQLite.
+_LAZY = {
+    "PostgresDatabase": "wahost_postgres.database",
+    "PostgresQueue": "wahost_postgres.queue",
+    "PostgresStateStore": "wahost_postgres.state",
+    "StoreUnavailable": "wahost_postgres.state",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wahost_postgres' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "PostgresDatabase",

@@ -13,12 +13,12 @@ from wahost.host import StartupError
 from wahost.queue.base import QueueBackend
 from wahost.state.base import StateStore
 from wahost_postgres.config import PostgresSettings
-from wahost_postgres.database import PostgresDatabase, check_url
-from wahost_postgres.queue import PostgresQueue
-from wahost_postgres.state import PostgresStateStore
 
+# The driver (psycopg and its pool) is imported only when a backend on PostgreSQL is chosen:
+# every installed plugin is loaded at start, and a process on SQLite need not carry it.
 if TYPE_CHECKING:
     from wahost import Wahost
+    from wahost_postgres.database import PostgresDatabase
 
 #: The databases opened by this host, by (url, schema).
 _DATABASES: SlotKey[dict[tuple[str, str], PostgresDatabase]] = SlotKey("postgres:databases")
@@ -32,6 +32,8 @@ def wahost_config_schema() -> dict[str, type[msgspec.Struct]]:
 def database(host: Wahost, url: str, section: str) -> PostgresDatabase:
     """The host's database for ``url`` (one pool per process for the queue and the store);
     a bad url stops the start with the file, the key and the fix."""
+    from wahost_postgres.database import PostgresDatabase, check_url
+
     problem = check_url(url)
     if problem is not None:
         raise StartupError(
@@ -58,6 +60,8 @@ def database(host: Wahost, url: str, section: str) -> PostgresDatabase:
 def wahost_queue_backend(host: Wahost, config: Any) -> QueueBackend | None:
     if config.backend != "postgres":
         return None
+    from wahost_postgres.queue import PostgresQueue
+
     settings = host.plugin_config("postgres", PostgresSettings)
     queue = PostgresQueue(
         database=database(host, config.url, "queue"),
@@ -74,6 +78,8 @@ def wahost_queue_backend(host: Wahost, config: Any) -> QueueBackend | None:
 def wahost_state_store(host: Wahost, config: Any) -> StateStore | None:
     if config.backend != "postgres":
         return None
+    from wahost_postgres.state import PostgresStateStore
+
     url = config.url or host.config.queue.url
     return PostgresStateStore(
         database=database(host, url, "state" if config.url else "queue"),
