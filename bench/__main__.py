@@ -380,7 +380,7 @@ def main() -> None:
     )
     out(
         "latency = reply arrival at the fake Graph API - POST send (fixed rate: intended send"
-        " time), time.time() in both processes"
+        " time), time.monotonic() in both processes (one clock on Linux)"
     )
 
     out("\n3. Batch: one POST carrying 100 messages from 100 users")

@@ -3,8 +3,8 @@ handler, reply out to a fake Graph API over loopback, for wahost and for pywa.
 
 Processes: the bot on CPU 1 (``taskset -c 1``), the load generator (this process) and the fake
 Graph API (its own process, :mod:`bench.fake_graph_proc`) on CPU 0, so the bot's CPU is one
-core for both. Latency is the fake's ``time.time()`` at the reply's arrival minus this
-process's ``time.time()`` at the POST's send (the intended send time in the fixed-rate run),
+core for both. Latency is the fake's ``time.monotonic()`` at the reply's arrival minus this
+process's ``time.monotonic()`` at the POST's send (the intended send time in the fixed-rate run),
 matched by the message text, which carries the message number.
 
 Phases, per bot: warm-up; **peak** (``n`` messages from 1,000 users over 64 keep-alive
@@ -146,7 +146,7 @@ class Connection:
 
 @dataclass
 class Sent:
-    at: dict[str, float] = field(default_factory=dict)  # text -> time.time() of the POST
+    at: dict[str, float] = field(default_factory=dict)  # text -> time.monotonic() of the POST
     non_200: int = 0
     first: float = 0.0
     last: float = 0.0
@@ -158,20 +158,20 @@ async def closed_loop(
     """POST every item as fast as answered over ``connections`` keep-alive connections."""
     sent = Sent()
     queue = iter(items)
-    sent.first = time.time()
+    sent.first = time.monotonic()
 
     async def run() -> None:
         conn = Connection(port)
         try:
             for text, body, sig in queue:
-                sent.at[text] = time.time()
+                sent.at[text] = time.monotonic()
                 if await conn.post("/webhook", body, sig) != 200:
                     sent.non_200 += 1
         finally:
             conn.close()
 
     await asyncio.gather(*(run() for _ in range(connections)))
-    sent.last = time.time()
+    sent.last = time.monotonic()
     return sent
 
 
@@ -191,7 +191,7 @@ async def open_loop(
     await asyncio.gather(*(conn.connect() for conn in opened))
     for conn in opened:
         pool.put_nowait(conn)
-    start = time.time() + 0.05
+    start = time.monotonic() + 0.05
     sent.first = start
     tasks = []
 
@@ -204,14 +204,14 @@ async def open_loop(
 
     for i, (text, body, sig) in enumerate(items):
         due = start + i / rate
-        delay = due - time.time()
+        delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
         conn = await pool.get()
         sent.at[text] = due
         tasks.append(asyncio.create_task(one(conn, body, sig)))
     await asyncio.gather(*tasks)
-    sent.last = time.time()
+    sent.last = time.monotonic()
     while not pool.empty():
         pool.get_nowait().close()
     return sent
@@ -335,7 +335,7 @@ def run_bot(
         cpu_before = cpu_seconds(process.pid)
         # At most ``window`` messages without a reply: a bot that acks before handling (pywa)
         # would otherwise pile up unbounded work and its peak would measure its collapse.
-        peak = Sent(first=time.time())
+        peak = Sent(first=time.monotonic())
         for start in range(0, n, window):
             chunk = asyncio.run(closed_loop(port, peak_items[start : start + window]))
             peak.at.update(chunk.at)

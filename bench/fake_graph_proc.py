@@ -4,8 +4,11 @@
 
 Prints its URL on the first line of stdout; on SIGUSR1 writes how many messages it accepted
 so far to ``OUT.count``; on SIGTERM writes one JSON line per accepted
-message to ``OUT.jsonl``: ``[text body, wall-clock arrival time]`` (``time.time()`` scale, so the
-load generator in another process can subtract its own ``time.time()`` stamps), then exits.
+message to ``OUT.jsonl``: ``[text body, arrival time]`` on ``time.monotonic()``'s clock, which on
+Linux is the same in every process, so the load generator subtracts its own stamps; then exits.
+(The wall clock is not used: a virtual machine's wall clock may be stepped during a run, and
+an offset between the two clocks taken once at the start then moves every arrival by the
+step, which is how a run printed a negative median latency.)
 """
 
 from __future__ import annotations
@@ -15,7 +18,6 @@ import json
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 from wahost.testing.fake_graph import FakeGraph
@@ -24,7 +26,6 @@ TOKEN = "bench-token-0123456789"
 
 
 async def main(out: str) -> None:
-    offset = time.time() - time.monotonic()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
@@ -40,7 +41,7 @@ async def main(out: str) -> None:
         print(graph.url, flush=True)
         await stop.wait()
         lines = [
-            json.dumps([sent.get("text", {}).get("body", ""), sent.at + offset]) + "\n"
+            json.dumps([sent.get("text", {}).get("body", ""), sent.at]) + "\n"
             for sent in graph.sent
         ]
         Path(out).write_text("".join(lines))  # noqa: ASYNC240
