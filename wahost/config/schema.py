@@ -180,7 +180,7 @@ class QueueConfig(_Table):
         Meta(
             min_length=1,
             description='Queue backend name: "sqlite" (built in), "memory" (tests only), or '
-            'one a plugin provides, e.g. "redis" with wahost-redis.',
+            'one a plugin provides: "redis" with wahost-redis, "postgres" with wahost-postgres.',
         ),
     ] = "sqlite"
     path: Annotated[
@@ -191,7 +191,11 @@ class QueueConfig(_Table):
         ),
     ] = "var/wahost.db"
     url: Annotated[
-        str, Meta(description='Server URL for network backends, e.g. "redis://localhost:6379/0".')
+        str,
+        Meta(
+            description='Server URL for network backends, e.g. "redis://localhost:6379/0" or '
+            '"postgresql://user:${PGPASSWORD}@host:5432/dbname".'
+        ),
     ] = ""
     dedupe_ttl: Annotated[
         float,
@@ -215,7 +219,11 @@ class StateConfig(_Table):
 
     backend: Annotated[
         str,
-        Meta(min_length=1, description='State store backend name: "sqlite", "memory", "redis".'),
+        Meta(
+            min_length=1,
+            description='State store backend name: "sqlite", "memory", or one a plugin '
+            'provides: "redis", "postgres".',
+        ),
     ] = "sqlite"
     path: Annotated[
         str | None,
