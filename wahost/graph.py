@@ -1,9 +1,10 @@
 """The Graph API client: how a bot talks back.
 
-One :class:`GraphClient` per host, over one ``httpx.AsyncClient`` whose transport is a
-:class:`wahost.http_pool.PoolTransport` (HTTP/1.1 keep-alive, at most ``[graph]
-max_connections`` connections; O(1) a request where httpx's default pool polls every idle
-socket). The token travels only in the ``Authorization`` header, never in a URL or a log.
+One :class:`GraphClient` per host. Sends, mark-reads and typing indicators (JSON ``POST``s)
+go over a :class:`wahost.post_pool.PostPool`; every other call over one ``httpx.AsyncClient``
+whose transport is a :class:`wahost.http_pool.PoolTransport`. Both keep HTTP/1.1 connections
+alive, at most ``[graph] max_connections`` each. The token travels only in the
+``Authorization`` header, never in a URL or a log.
 
 Every request is retried on the errors Meta calls temporary and on transport failures (not on
 the rest: reference/cloudapi.md §7), with capped exponential backoff and full jitter, honouring
