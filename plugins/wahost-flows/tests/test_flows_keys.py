@@ -294,3 +294,23 @@ def test_wrong_types_fail_when_the_host_is_built(
 ) -> None:
     with pytest.raises(ConfigError, match=match):
         _host(tmp_path, flows)
+
+
+def test_a_wrong_passphrase_is_named_whatever_the_decryption_gives(key: rsa.RSAPrivateKey) -> None:
+    """Decrypted with a wrong passphrase, the key usually fails its padding check; now and
+    then (about one passphrase in 256) the padding looks right by chance and the garbage fails
+    to parse instead. Both are a wrong passphrase, never a problem of the key file."""
+    pem = _pem(key, serialization.PrivateFormat.PKCS8, "right")
+    for n in range(20_000):
+        wrong = f"wrong-{n}"
+        try:
+            serialization.load_pem_private_key(pem, wrong.encode())
+        except ValueError as exc:
+            if "password" not in str(exc).lower():
+                break  # the rare case: cryptography's message does not say password
+    else:
+        pytest.fail("no wrong passphrase whose decryption passed the padding check")
+    with pytest.raises(PrivateKeyError) as caught:
+        load_private_key(pem, wrong)
+    assert caught.value.passphrase_problem
+    assert caught.value.reason.startswith("wrong passphrase")

@@ -214,12 +214,21 @@ def load_private_key(data: bytes, passphrase: str | None = None) -> rsa.RSAPriva
     password = passphrase.encode("utf-8") if passphrase else None
     try:
         key = serialization.load_pem_private_key(data, password)
-    except (ValueError, TypeError) as exc:
-        if encrypted and "password" in str(exc).lower():
-            raise PrivateKeyError("wrong passphrase", passphrase_problem=True) from None
-        # The message of cryptography names the PEM problem, never the key material.
-        raise PrivateKeyError(f"not a readable PEM private key ({exc})") from None
-    except Exception as exc:  # an unsupported algorithm or a malformed structure
+    except Exception as exc:
+        if encrypted:
+            # Decrypted with a wrong passphrase, the data usually fails its padding check
+            # ("Bad decrypt. Incorrect password?"), but now and then the padding looks right
+            # by chance and the garbage fails to parse instead: both are a wrong passphrase,
+            # unless the file itself is damaged.
+            if "password" in str(exc).lower():
+                raise PrivateKeyError("wrong passphrase", passphrase_problem=True) from None
+            raise PrivateKeyError(
+                "wrong passphrase, or a damaged key file", passphrase_problem=True
+            ) from None
+        if isinstance(exc, ValueError | TypeError):
+            # The message of cryptography names the PEM problem, never the key material.
+            raise PrivateKeyError(f"not a readable PEM private key ({exc})") from None
+        # An unsupported algorithm or a malformed structure.
         raise PrivateKeyError(f"not a readable PEM private key ({type(exc).__name__})") from None
     if not isinstance(key, rsa.RSAPrivateKey):
         kind = type(key).__name__.removeprefix("_").replace("PrivateKey", "")
