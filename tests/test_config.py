@@ -416,6 +416,15 @@ def test_invalid_enum(extra: str, message: str) -> None:
     assert error(MINIMAL + extra + "\n") == f"config/wahost.toml: {message}"
 
 
+def test_a_token_with_a_line_break_is_refused_without_showing_it() -> None:
+    env = {**ENV, "WHATSAPP_TOKEN": "EAAG-first-half\nsecond-half"}
+    message = error(MINIMAL, env)
+    assert message == (
+        "config/wahost.toml: whatsapp.token: contains a line break: paste the token on one line"
+    )
+    assert "half" not in message
+
+
 def test_errors_about_secrets_never_show_the_value() -> None:
     env = {**ENV, "WHATSAPP_TOKEN": ""}
     message = error(MINIMAL, env)

@@ -327,3 +327,10 @@ async def test_an_unsupported_scheme() -> None:
     with pytest.raises(httpx.UnsupportedProtocol):
         await posts.post(httpx.URL("ftp://127.0.0.1/v24.0"), "/1/messages", BODY)
     await posts.aclose()
+
+
+def test_a_header_with_a_line_break_is_refused() -> None:
+    """A token pasted with its newline would otherwise end the header early and smuggle the
+    rest into the request."""
+    with pytest.raises(ValueError, match="Authorization"):
+        PostPool(headers={"Authorization": "Bearer abc\r\nX-Evil: 1"}, timeout=httpx.Timeout(5))

@@ -73,7 +73,6 @@ class _Connection(asyncio.Protocol):
         self._body: list[bytes] = []
         self._size = 0
         self._received = False
-        self._headers_done = False
         self._keep_alive = True
 
     # -- asyncio ------------------------------------------------------------------------
@@ -112,9 +111,6 @@ class _Connection(asyncio.Protocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self._headers.append((name, value))
 
-    def on_headers_complete(self) -> None:
-        self._headers_done = True
-
     def on_body(self, body: bytes) -> None:
         self._size += len(body)
         if self._size > MAX_BODY:
@@ -151,7 +147,7 @@ class _Connection(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self._waiter = loop.create_future()
         self._headers, self._body, self._size = [], [], 0
-        self._received = self._headers_done = False
+        self._received = False
         # A timer handle, not ``asyncio.timeout``: this runs for every send, and the context
         # manager's task bookkeeping cost more than the rest of the exchange.
         timer = loop.call_later(timeout, self._timed_out) if timeout is not None else None
@@ -174,8 +170,7 @@ class PostPool:
     """``POST`` requests over pooled keep-alive connections (module docstring).
 
     ``headers`` go on every request (the bearer token, the user agent, the content type);
-    ``ssl_context`` is for
-    ``https`` (default: ``httpx.create_ssl_context()``).
+    ``ssl_context`` is for ``https`` (default: ``httpx.create_ssl_context()``).
     """
 
     def __init__(
@@ -192,6 +187,9 @@ class PostPool:
         self.max_connections = max_connections
         self.keepalive_expiry = keepalive_expiry
         self.timeout = timeout
+        for name, value in headers.items():
+            if any(c in f"{name}{value}" for c in "\r\n\0"):  # would end the header early
+                raise ValueError(f"header {name!r}: a line break or NUL is not allowed")
         self._fixed = b"".join(
             f"{name}: {value}\r\n".encode("latin-1") for name, value in headers.items()
         )

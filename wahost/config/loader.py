@@ -163,6 +163,14 @@ def _check(config: Config) -> None:
     for key in ("token", "verify_token"):
         if not getattr(whatsapp, key):
             raise fail(config.source, f"whatsapp.{key}", "must not be empty")
+    if any(c in whatsapp.token for c in "\r\n\0"):
+        # It travels in a header: a line break (a token file's last newline is read off, one
+        # pasted in the middle is not) would end the header early.
+        raise fail(
+            config.source,
+            "whatsapp.token",
+            "contains a line break: paste the token on one line",
+        )
     if whatsapp.app_secret == "":
         raise fail(config.source, "whatsapp.app_secret", "must not be empty")
     for index, value in enumerate(whatsapp.app_secrets):
