@@ -4,6 +4,7 @@ still found where it was, with a :class:`DeprecationWarning` naming its new home
 from __future__ import annotations
 
 import importlib
+import sys
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -12,6 +13,25 @@ from typing import Any
 def warn_deprecated(message: str, *, stacklevel: int = 3) -> None:
     """A :class:`DeprecationWarning` at the caller's caller (the line that uses the old API)."""
     warnings.warn(message, DeprecationWarning, stacklevel=stacklevel)
+
+
+def warn_deprecated_import(message: str) -> None:
+    """A :class:`DeprecationWarning` at the line that imports the calling module, however the
+    import got there. ``warnings`` skips importlib's own frames when it counts a stack level,
+    but not an import hook's (pytest's assertion rewriter executes the modules of a package
+    that ships a pytest plugin, as wahost does), so those are counted here."""
+    level = 2  # the deprecated module's own frame
+    frame = sys._getframe(1).f_back
+    while frame is not None:
+        code = frame.f_code
+        if "importlib" in code.co_filename and "_bootstrap" in code.co_filename:
+            frame = frame.f_back  # skipped by warnings too
+            continue
+        level += 1
+        if code.co_name not in ("exec_module", "load_module"):
+            break  # the importer
+        frame = frame.f_back
+    warnings.warn(message, DeprecationWarning, stacklevel=level)
 
 
 def moved_names(module: str, moves: dict[str, str]) -> Callable[[str], Any]:

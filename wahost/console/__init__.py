@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from wahost.deprecation import warn_deprecated
+from wahost.deprecation import warn_deprecated_import
 
 MESSAGE = (
     "wahost.console moved to wahost_console (the wahost-console plugin): import it from there "
@@ -20,8 +20,7 @@ MESSAGE = (
 #: The modules of ``wahost_console`` that were importable as ``wahost.console.<name>``.
 SUBMODULES = ("auth", "chat", "journal", "plugin", "sampler", "throttle", "views", "web")
 
-# The importing line: warnings skips importlib's own frames when it counts.
-warn_deprecated(MESSAGE, stacklevel=3)
+warn_deprecated_import(MESSAGE)
 
 try:
     importlib.import_module("wahost_console")
