@@ -17,7 +17,7 @@ import wahost_redis
 from wahost_redis import RedisQueue
 
 from wahost.host import Wahost
-from wahost.queue.base import Lease, LeaseLost
+from wahost.queue.base import Lease, LeaseLost, QueueUnavailable
 from wahost.queue.owner import Owner, this_machine
 from wahost.testing.contracts import make_unit
 from wahost.testing.harness import make_config
@@ -48,9 +48,13 @@ async def queues(redis_url: str) -> AsyncIterator[Callable[..., RedisQueue]]:
 
 async def crash(queue: RedisQueue) -> None:
     """The process of ``queue`` stops renewing its liveness record (it died, elsewhere)."""
-    assert queue._keep_alive is not None
-    queue._keep_alive.cancel()
-    await asyncio.gather(queue._keep_alive, return_exceptions=True)
+    keep_alive = queue._keep_alive
+    assert keep_alive is not None
+    # Cancelled until it ends: redis-py may turn a cancellation inside a command into a
+    # connection error, which the loop takes for an outage and goes on.
+    while not keep_alive.done():
+        keep_alive.cancel()
+        await asyncio.wait({keep_alive}, timeout=0.05)
 
 
 async def test_an_owner_elsewhere_is_released_once_its_record_expires(
@@ -203,3 +207,27 @@ async def test_an_idle_poll_writes_nothing(redis_url: str) -> None:
         assert 59_000 < alive <= 60_000 and await writes() > before
     finally:
         await queue.close()
+
+
+async def test_close_ends_even_when_a_cancelled_renewal_looks_like_an_outage(
+    queues: Callable[..., RedisQueue],
+) -> None:
+    """redis-py may turn a cancellation that lands in a command into a connection error; the
+    renewal loop suppresses those (an outage), so it must also stop once the queue is closed,
+    or close() waits for it for ever."""
+    queue = queues()
+    await queue.open()
+    renew = queue._renew
+
+    async def renew_as_redis_py_may() -> None:
+        try:
+            await asyncio.sleep(TTL)  # a command in flight
+            await renew()
+        except asyncio.CancelledError:
+            raise QueueUnavailable("connection closed by the cancellation") from None
+
+    queue._renew = renew_as_redis_py_may  # type: ignore[method-assign]
+    await asyncio.sleep(TTL / 4 + 0.05)  # the loop is in a renewal now
+    closing = asyncio.create_task(queue.close())
+    done, _ = await asyncio.wait({closing}, timeout=5)
+    assert done, "close() still waits for the renewal loop"

@@ -206,7 +206,9 @@ class RedisQueue(QueueBackend):
             self._reached_since = time.monotonic()
 
     async def _renew_forever(self) -> None:
-        while True:
+        # Until closed, not only until cancelled: redis-py may turn a cancellation that lands
+        # in a command into a connection error, which is suppressed here like any outage.
+        while not self._closed:
             await asyncio.sleep(self.owner_ttl / 4)
             with contextlib.suppress(QueueUnavailable):
                 await self._renew()
