@@ -184,7 +184,9 @@ class PostgresQueue(QueueBackend):
         """Keep a LISTEN connection; set :attr:`wakeup` per notification (and once after each
         reconnection, for what was enqueued while it was away)."""
         failures = 0
-        while True:
+        # Until closed, not only until cancelled: a cancellation that lands in a driver call
+        # may come back as a driver error, which the loop takes for an outage.
+        while self._opened:
             try:
                 async with await self.database.connect() as conn:
                     await conn.execute(f'LISTEN "{self._channel}"'.encode())
@@ -203,7 +205,7 @@ class PostgresQueue(QueueBackend):
     async def _renew_forever(self) -> None:
         """Renew this owner's record, and look for dead owners: an idle worker leases only
         when woken, and a dead worker's release (which notifies) is what wakes it."""
-        while True:
+        while self._opened:  # until closed, as the LISTEN loop
             await asyncio.sleep(min(self.owner_ttl / 4, OWNER_CHECK_INTERVAL))
             name = str(self.owner)
             with contextlib.suppress(QueueUnavailable):
