@@ -16,7 +16,7 @@ import importlib.metadata
 import os
 import traceback
 import types
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -106,6 +106,24 @@ def _error_text(exc: BaseException) -> str:
 
 def _one_line(exc: BaseException) -> str:
     return "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+
+
+def lazy_names(namespace: dict[str, Any], names: dict[str, str]) -> Callable[[str], Any]:
+    """A package ``__getattr__`` that imports each of ``names`` (``{name: "its.module"}``) on
+    first use and keeps it in ``namespace`` (the package's ``globals()``). For a plugin whose
+    public classes import a driver that most processes never use: every installed plugin is
+    loaded at start (wahost-redis, wahost-postgres)."""
+    package = namespace["__name__"]
+
+    def __getattr__(name: str) -> Any:
+        module = names.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        namespace[name] = value
+        return value
+
+    return __getattr__
 
 
 class PluginManager(pluggy.PluginManager):

@@ -9,9 +9,9 @@ See the README for the design and the tables.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from wahost.plugins import lazy_names
 from wahost_postgres.config import PostgresSettings
 from wahost_postgres.plugin import (
     register_commands,
@@ -34,14 +34,7 @@ _LAZY = {
     "StoreUnavailable": "wahost_postgres.state",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'wahost_postgres' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(globals(), _LAZY)
 
 
 __all__ = [

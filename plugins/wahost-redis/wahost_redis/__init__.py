@@ -10,9 +10,9 @@ See the README for the design.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from wahost.plugins import lazy_names
 from wahost_redis.config import RedisSettings
 from wahost_redis.plugin import (
     wahost_config_schema,
@@ -36,14 +36,7 @@ _LAZY = {
     "StoreUnavailable": "wahost_redis.connection",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'wahost_redis' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(globals(), _LAZY)
 
 
 __all__ = [
