@@ -32,8 +32,8 @@ import itertools
 import os
 import time
 import uuid
-from collections.abc import Awaitable
-from typing import TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import structlog
 from redis.asyncio import Redis
@@ -201,28 +201,8 @@ class RedisPacer(SendPacer):
         keys = self._keys(phone_number_id)
         token = next(self._tokens)
         args: list[int | str] = [self.rate, ms(self.hold), token]
-        turn = self._turns.get(phone_number_id)
-        if turn is None:
-            turn = self._turns[phone_number_id] = asyncio.Lock()
-        began = time.monotonic()
-        waited = False
-        if not turn.locked():
-            # Nobody of this process waits: ask at once. Under the cap every concurrent send
-            # gets its slot in one round trip, instead of queueing for its turn to ask.
-            wait_ms = int(await self._call(self._acquire(keys=keys, args=args)))
-            if wait_ms == 0:
-                return Slot(phone_number_id, token=token)
-        async with turn:
-            while True:
-                wait_ms = int(await self._call(self._acquire(keys=keys, args=args)))
-                if wait_ms == 0:
-                    return Slot(
-                        phone_number_id,
-                        token=token,
-                        waited=time.monotonic() - began if waited else 0.0,
-                    )
-                waited = True
-                await asyncio.sleep(min(wait_ms / 1000, max(self._poll, 0.001)))
+        waited = await self._take(phone_number_id, lambda: self._acquire(keys=keys, args=args))
+        return Slot(phone_number_id, token=token, waited=waited)
 
     async def acquire_for(
         self, phone_number_id: str | None, recipient: str | None
@@ -234,32 +214,37 @@ class RedisPacer(SendPacer):
         keys = [*self._keys(phone_number_id), *self._recipient_keys(recipient)]
         token = next(self._tokens)
         args: list[int | str] = [self.rate, ms(self.hold), token, ms(self.interval)]
+        waited = await self._take(phone_number_id, lambda: self._acquire_for(keys=keys, args=args))
+        return Slot(phone_number_id, token=token, waited=waited), waited
+
+    async def _take(self, phone_number_id: str, ask: Callable[[], Awaitable[Any]]) -> float:
+        """Run ``ask`` (a script granting a slot: 0, the ms to wait for the number, or minus
+        the ms to wait for the recipient) until it grants; the seconds waited (0.0 when the
+        first answer granted)."""
         turn = self._turns.get(phone_number_id)
         if turn is None:
             turn = self._turns[phone_number_id] = asyncio.Lock()
         began = time.monotonic()
         waited = False
-
-        def granted() -> tuple[Slot, float]:
-            spent = time.monotonic() - began if waited else 0.0
-            return Slot(phone_number_id, token=token, waited=spent), spent
-
         while True:
             wait_ms = 0
-            if not turn.locked():  # nobody of this process waits for the number: ask at once
-                wait_ms = int(await self._call(self._acquire_for(keys=keys, args=args)))
+            if not turn.locked():
+                # Nobody of this process waits for the number: ask at once. Under the cap
+                # every concurrent send gets its slot in one round trip, instead of queueing
+                # for its turn to ask.
+                wait_ms = int(await self._call(ask()))
                 if wait_ms == 0:
-                    return granted()
+                    return time.monotonic() - began if waited else 0.0
             if wait_ms >= 0:  # the number's cap (or others of this process wait for it)
                 async with turn:
                     while True:
-                        wait_ms = int(await self._call(self._acquire_for(keys=keys, args=args)))
+                        wait_ms = int(await self._call(ask()))
                         if wait_ms <= 0:
                             break
                         waited = True
                         await asyncio.sleep(min(wait_ms / 1000, max(self._poll, 0.001)))
                 if wait_ms == 0:
-                    return granted()
+                    return time.monotonic() - began if waited else 0.0
             # The recipient's spacing or pause: waited out of the number's turn, so that the
             # sends to other users are not held behind it.
             waited = True
