@@ -166,8 +166,12 @@ class Context:
     async def load(self) -> None:
         """Read the conversation's state from the store (done by the worker)."""
         if self.unit.user:
-            stored = await self.host.state.get(self.state.key)
-            self.state = Conversation(self.state.key, stored)
+            self.set_loaded_state(await self.host.state.get(self.state.key))
+
+    def set_loaded_state(self, stored: ConversationState | None) -> None:
+        """Take ``stored`` as the conversation's state, read by the worker with the rest of
+        its batch."""
+        self.state = Conversation(self.state.key, stored)
 
     @property
     def client(self) -> GraphClient:

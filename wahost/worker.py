@@ -46,6 +46,7 @@ from wahost.retry import backoff_delay as backoff_delay
 from wahost.retry import capped_delay, retry_transient
 from wahost.state.base import TRANSIENT_STORAGE_ERRORS, StateChanges
 from wahost.unit_stamp import traceparent
+from wahost.units import conversation_key
 
 if TYPE_CHECKING:
     from wahost.host import Wahost
@@ -76,6 +77,10 @@ ACK_RETRY_BASE = 0.05
 ACK_RETRY_CAP = 1.0
 #: What a failed commit raises: the queue's error, the state store's, a socket's, SQLite's.
 _STORAGE_ERRORS: tuple[type[Exception], ...] = (QueueUnavailable, *TRANSIENT_STORAGE_ERRORS)
+
+
+#: A unit's conversation state not read with its batch (``None`` is a state: none).
+_UNREAD: Any = object()
 
 
 class _AckAbandoned(Exception):
@@ -137,6 +142,8 @@ class Worker:
         self.handled = 0
         #: The conversations' waiting dialogues (``ctx.ask``): their updates go there first.
         self.dialogues = Dialogues(host)
+        self._acks = _Acks(host)
+        self._heartbeats = _Heartbeats(self)
 
     @property
     def in_flight(self) -> int:
@@ -170,8 +177,11 @@ class Worker:
                     log.warning("queue unavailable, backing off", error=str(exc), delay=delay)
                     await self._sleep(delay)
                     continue
-                for lease in leases:
-                    task = asyncio.create_task(self._handle(lease))
+                states = await self._prefetch(leases) if leases else None
+                for n, lease in enumerate(leases):
+                    task = asyncio.create_task(
+                        self._handle(lease, _UNREAD if states is None else states[n])
+                    )
                     self._tasks.add(task)
                     task.add_done_callback(self._done)
             if not leases:
@@ -180,6 +190,19 @@ class Worker:
                     # Coalesce: one lease for the completions and enqueues of the next moment
                     # rather than one per event (a lease is a write transaction).
                     await asyncio.sleep(self.coalesce)
+
+    async def _prefetch(self, leases: list[Lease]) -> list[Any] | None:
+        """The conversation states of ``leases``' units in one read (``_UNREAD`` for a unit
+        without a user), or ``None`` when the store could not answer: each unit then reads its
+        own. Read after the lease: no other worker changes these conversations meanwhile."""
+        keys = [conversation_key(lease.unit.phone_number_id, lease.unit.user) for lease in leases]
+        wanted = [key for lease, key in zip(leases, keys, strict=True) if lease.unit.user]
+        try:
+            found = iter(await self.host.state.get_many(wanted))
+        except Exception as exc:  # the units read their own (and meet the error there)
+            log.debug("state prefetch failed", error=str(exc))
+            return None
+        return [next(found) if lease.unit.user else _UNREAD for lease in leases]
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -216,20 +239,23 @@ class Worker:
 
     # -- one unit -------------------------------------------------------------------------
 
-    async def _handle(self, lease: Lease) -> None:
+    async def _handle(self, lease: Lease, state: Any = _UNREAD) -> None:
         tracing = self.host.tracing
         if tracing is None:
-            return await self._handle_lease(lease)
+            return await self._handle_lease(lease, state)
         unit = lease.unit
         with tracing.unit_span(traceparent(unit), unit.kind, unit.key, lease.attempt):
-            await self._handle_lease(lease)
+            await self._handle_lease(lease, state)
 
-    async def _handle_lease(self, lease: Lease) -> None:
+    async def _handle_lease(self, lease: Lease, state: Any = _UNREAD) -> None:
+        """Handle one leased unit; ``state``: its conversation's state as read with its
+        batch (``_UNREAD``: not read yet)."""
         unit = lease.unit
         host = self.host
         queue, store = host.queue, host.state
         started = time.perf_counter()
-        heartbeat = _Heartbeat(self, lease)
+        heartbeats = self._heartbeats
+        heartbeats.add(lease)
         try:
             shared = queue.shares_transaction_with(store)
             if not shared and await store.is_applied(unit.key):
@@ -251,7 +277,7 @@ class Worker:
             if unit.kind == "receipt":
                 await self._receipt(lease, update)
                 return
-            ctx, handled_by = await self._handle_update(lease, update, time.monotonic())
+            ctx, handled_by = await self._handle_update(lease, update, time.monotonic(), state)
             await self._commit(lease, ctx.changes(), shared=shared)
             self.handled += 1
             if host.metrics is not None:
@@ -280,10 +306,10 @@ class Worker:
         except Exception as exc:
             await self._failed(lease, exc, started=started)
         finally:
-            heartbeat.cancel()
+            heartbeats.discard(lease)
 
     async def _handle_update(
-        self, lease: Lease, update: Any, began: float
+        self, lease: Lease, update: Any, began: float, state: Any = _UNREAD
     ) -> tuple[Context, str | None]:
         """Dispatch the update; while the Graph API is unavailable, wait and handle it again.
 
@@ -301,7 +327,11 @@ class Worker:
         while True:
             ctx = Context(host, lease.unit, lease=lease)
             ctx.update = update
-            await ctx.load()
+            if state is _UNREAD or not lease.unit.user:
+                await ctx.load()
+            else:
+                ctx.set_loaded_state(state)
+                state = _UNREAD  # a second try reads it again: the first may have changed it
             try:
                 return ctx, await self._dispatch(update, ctx)
             except HookFailed as exc:
@@ -346,15 +376,16 @@ class Worker:
         Retries with capped exponential backoff while the lease is held; raises
         :class:`LeaseLost` when it is not, :class:`_AckAbandoned` when the worker stops first.
         """
-        queue, store = self.host.queue, self.host.state
+        store = self.host.state
+        acks = self._acks
 
         async def ack() -> None:
             if shared:
-                await queue.ack(lease, changes)
+                await acks.ack(lease, changes)
             else:
                 if changes is not None and not changes.is_empty():
                     await store.apply(changes)  # idempotent: keyed by the unit
-                await queue.ack(lease)
+                await acks.ack(lease, None)
 
         def retrying(exc: BaseException, tries: int, delay: float) -> None:
             log.warning(
@@ -484,26 +515,111 @@ class Worker:
         return None
 
 
-class _Heartbeat:
-    """Extends a lease every third of its length while its unit is handled.
+class _Heartbeats:
+    """Extend the leases of the units handled for longer than a third of a lease.
 
-    Most units are handled well within a third of a lease, so the task that extends it is
-    started by a timer only once that much time has passed: a timer costs the event loop a
-    fraction of a task created and cancelled for every unit.
+    Most units are handled well within that, so no unit gets a task, or even a timer, of its
+    own when it starts: one timer, running while units are in flight, looks every sixth of a
+    lease for units handled for a third of one or more, and starts their heartbeat task (the
+    first extend comes between a third and half a lease after the unit's start).
     """
 
-    __slots__ = ("_task", "_timer", "_worker", "lease")
+    __slots__ = ("_running", "_tasks", "_timer", "_worker")
 
-    def __init__(self, worker: Worker, lease: Lease) -> None:
+    def __init__(self, worker: Worker) -> None:
         self._worker = worker
-        self.lease = lease
-        self._task: asyncio.Task[None] | None = None
-        self._timer = asyncio.get_running_loop().call_later(worker.lease_seconds / 3, self._start)
+        #: The units in flight: ``id(lease)`` -> (lease, when its handling began).
+        self._running: dict[int, tuple[Lease, float]] = {}
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._timer: asyncio.TimerHandle | None = None
 
-    def _start(self) -> None:
-        self._task = asyncio.create_task(self._worker._heartbeat(self.lease))
+    def add(self, lease: Lease) -> None:
+        loop = asyncio.get_running_loop()
+        self._running[id(lease)] = (lease, loop.time())
+        if self._timer is None:
+            self._timer = loop.call_later(self._worker.lease_seconds / 6, self._look)
 
-    def cancel(self) -> None:
-        self._timer.cancel()
-        if self._task is not None:
-            self._task.cancel()
+    def discard(self, lease: Lease) -> None:
+        self._running.pop(id(lease), None)
+        task = self._tasks.pop(id(lease), None)
+        if task is not None:
+            task.cancel()
+
+    def _look(self) -> None:
+        loop = asyncio.get_running_loop()
+        begun_before = loop.time() - self._worker.lease_seconds / 3
+        for key, (lease, began) in self._running.items():
+            if began <= begun_before and key not in self._tasks:
+                self._tasks[key] = loop.create_task(self._worker._heartbeat(lease))
+        self._timer = (
+            loop.call_later(self._worker.lease_seconds / 6, self._look) if self._running else None
+        )
+
+
+class _Acks:
+    """Gathers the acks asked for in one turn of the event loop into one queue call.
+
+    Units leased together finish together: acked one by one, each would be a write
+    transaction's operation of its own, with its own hand-over to the store and back. The
+    first ack of a turn schedules the call for the end of the turn, so an ack waits for no
+    other. When the whole call fails (the store unavailable, or an error SQLite raises for
+    the call), each unit's ack is tried on its own, so that no unit's trouble stands in for
+    another's: each then fails, or is retried, by its own outcome.
+    """
+
+    __slots__ = ("_calls", "_host", "_pending")
+
+    def __init__(self, host: Wahost) -> None:
+        self._host = host
+        self._pending: list[tuple[Lease, StateChanges | None, asyncio.Future[None]]] = []
+        self._calls: set[asyncio.Task[None]] = set()
+
+    def ack(self, lease: Lease, changes: StateChanges | None) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append((lease, changes, future))
+        return future
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        call = asyncio.create_task(self._commit(batch))
+        self._calls.add(call)
+        call.add_done_callback(self._calls.discard)
+
+    async def _commit(
+        self, batch: list[tuple[Lease, StateChanges | None, asyncio.Future[None]]]
+    ) -> None:
+        queue = self._host.queue
+        outcomes: list[Exception | None]
+        if len(batch) == 1:
+            lease, changes, future = batch[0]
+            try:
+                await queue.ack(lease, changes)
+                outcomes = [None]
+            except Exception as exc:
+                outcomes = [exc]
+        else:
+            try:
+                outcomes = await queue.ack_many([(lease, changes) for lease, changes, _ in batch])
+            except Exception:
+                outcomes = list(
+                    await asyncio.gather(
+                        *(self._one(lease, changes) for lease, changes, _ in batch)
+                    )
+                )
+        for (_, _, future), outcome in zip(batch, outcomes, strict=True):
+            if future.done():  # its unit was cancelled (the worker stopping)
+                continue
+            if outcome is None:
+                future.set_result(None)
+            else:
+                future.set_exception(outcome)
+
+    async def _one(self, lease: Lease, changes: StateChanges | None) -> Exception | None:
+        try:
+            await self._host.queue.ack(lease, changes)
+        except Exception as exc:
+            return exc
+        return None

@@ -166,6 +166,26 @@ class QueueBackend(abc.ABC):
         Raises :class:`LeaseLost` when the lease is no longer held (nothing is applied then).
         """
 
+    async def ack_many(
+        self, acks: Sequence[tuple[Lease, StateChanges | None]]
+    ) -> list[Exception | None]:
+        """:meth:`ack` several units; returns each one's outcome in order: ``None`` when it
+        committed, else the exception its own ``ack`` would have raised (:class:`LeaseLost`).
+
+        The worker acks the units finished in the same turn of its event loop with one call.
+        A backend that can should commit them in one transaction (one round trip) in which one
+        unit's lost lease or bad changes leave the others' acks standing; it raises only when
+        the whole call failed (the store unavailable: nothing committed). The default acks them
+        all at once, one :meth:`ack` each.
+        """
+        outcomes = await asyncio.gather(
+            *(self.ack(lease, changes) for lease, changes in acks), return_exceptions=True
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
+                raise outcome  # a cancellation, not an outcome
+        return [outcome if isinstance(outcome, Exception) else None for outcome in outcomes]
+
     @abc.abstractmethod
     async def retry(self, lease: Lease, *, delay: float, error: str) -> None:
         """Release the unit to be leased again after ``delay`` seconds."""

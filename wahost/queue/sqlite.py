@@ -325,6 +325,27 @@ def _release_dead_owners(conn: sqlite3.Connection, me: str) -> dict[str, int]:
     return released
 
 
+def _finish(
+    conn: sqlite3.Connection, lease: Lease, changes: StateChanges | None, at: float
+) -> None:
+    """Delete an acked unit (:class:`LeaseLost`, and nothing written, unless ``lease`` is
+    still held), move its lane on and apply its state changes.
+
+    A unit that changed nothing leaves no record in ``ws_applied``: that record is for the
+    worker of a queue and store that do not share a transaction, and for changes applied
+    before their ack; here it would be an insert (of a random key) and a purge for every unit.
+    """
+    row = conn.execute(
+        "DELETE FROM wq_units WHERE id = ? AND token = ? RETURNING conversation",
+        (int(lease.id), lease.token),
+    ).fetchone()
+    if row is None:
+        raise LeaseLost(lease.unit.key)
+    _refresh_lane(conn, row[0])
+    if changes is not None and not changes.is_empty():
+        apply_changes(conn, changes, at)
+
+
 def _take(conn: sqlite3.Connection, lease: Lease) -> str:
     """Check that ``lease`` is still held; return its conversation."""
     row = conn.execute(
@@ -546,14 +567,50 @@ class SQLiteQueue(QueueBackend):
 
     async def ack(self, lease: Lease, changes: StateChanges | None = None) -> None:
         def op(conn: sqlite3.Connection) -> None:
-            conversation = _take(conn, lease)
-            conn.execute("DELETE FROM wq_units WHERE id = ?", (int(lease.id),))
-            _refresh_lane(conn, conversation)
+            _finish(conn, lease, changes, now())
             conn.execute("UPDATE wq_meta SET value = value + 1 WHERE name = 'done'")
-            if changes is not None:
-                apply_changes(conn, changes, now())
 
         await self._write(op)
+
+    async def ack_many(
+        self, acks: Sequence[tuple[Lease, StateChanges | None]]
+    ) -> list[Exception | None]:
+        if not acks:
+            return []
+
+        def op(conn: sqlite3.Connection) -> list[Exception | None]:
+            at = now()
+            outcomes: list[Exception | None] = []
+            for lease, changes in acks:
+                if changes is None or changes.is_empty():
+                    # Nothing here can fail but SQLite itself (the whole call then fails);
+                    # a lost lease is found before anything is written.
+                    try:
+                        _finish(conn, lease, None, at)
+                    except LeaseLost as exc:
+                        outcomes.append(exc)
+                        continue
+                    outcomes.append(None)
+                    continue
+                # Changes a unit could not store (a value SQLite refuses) fail that unit only.
+                conn.execute("SAVEPOINT ack")
+                try:
+                    _finish(conn, lease, changes, at)
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO ack")
+                    conn.execute("RELEASE ack")
+                    if isinstance(exc, sqlite3.OperationalError):
+                        raise  # the database's trouble (locked, disk full): the whole call
+                    outcomes.append(exc)
+                    continue
+                conn.execute("RELEASE ack")
+                outcomes.append(None)
+            done = outcomes.count(None)
+            if done:
+                conn.execute("UPDATE wq_meta SET value = value + ? WHERE name = 'done'", (done,))
+            return outcomes
+
+        return await self._write(op)
 
     async def retry(self, lease: Lease, *, delay: float, error: str) -> None:
         def op(conn: sqlite3.Connection) -> None:

@@ -11,6 +11,7 @@ idempotent even when the queue and the store are different backends.
 from __future__ import annotations
 
 import abc
+import asyncio
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -92,6 +93,13 @@ class StateStore(abc.ABC):
     @abc.abstractmethod
     async def get(self, conversation: str) -> ConversationState | None:
         """The state of a conversation, or ``None`` when it has none (or it expired)."""
+
+    async def get_many(self, conversations: Sequence[str]) -> list[ConversationState | None]:
+        """The states of several conversations, in order (``None`` where a conversation has
+        none). The worker reads the conversations of a batch of leased units with one call:
+        a backend that can should read them in one round trip; the default asks for them all
+        at once, one :meth:`get` each."""
+        return list(await asyncio.gather(*(self.get(key) for key in conversations)))
 
     @abc.abstractmethod
     async def set(self, conversation: str, state: ConversationState) -> None:

@@ -197,6 +197,14 @@ class SQLiteStateStore(StateStore):
         at = now()
         return await self.database.read(lambda c: self._read_conversation(c, conversation, at))
 
+    async def get_many(self, conversations: Sequence[str]) -> list[ConversationState | None]:
+        at = now()
+
+        def op(conn: sqlite3.Connection) -> list[ConversationState | None]:
+            return [self._read_conversation(conn, key, at) for key in conversations]
+
+        return await self.database.read(op)
+
     async def set(self, conversation: str, state: ConversationState) -> None:
         await self._write(lambda c, at: _write_conversation(c, conversation, state, at))
 

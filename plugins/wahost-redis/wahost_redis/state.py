@@ -174,6 +174,16 @@ class RedisStateStore(StateStore):
         raw = await self._call(self.client.hgetall(self._conversation_key(conversation)))
         return _conversation(cast(dict[bytes, bytes], raw))
 
+    async def get_many(self, conversations: Sequence[str]) -> list[ConversationState | None]:
+        if not conversations:
+            return []
+        # One round trip for a batch of leased units' conversations.
+        pipe = self.client.pipeline(transaction=False)
+        for conversation in conversations:
+            pipe.hgetall(self._conversation_key(conversation))
+        raws = await self._call(pipe.execute())
+        return [_conversation(cast(dict[bytes, bytes], raw)) for raw in raws]
+
     async def set(self, conversation: str, state: ConversationState) -> None:
         data = _encode(state.data)
         name = state.name

@@ -140,4 +140,7 @@ def build_registry(host: Wahost) -> Registry:
 
 def registry_of(host: Wahost) -> Registry:
     """The host's registry (built at start-up; built here if the host skipped that)."""
-    return host.slots.setdefault(REGISTRY, lambda: build_registry(host))
+    registry = host.slots.get(REGISTRY)  # asked for every message: no closure made then
+    if registry is None:
+        registry = host.slots.setdefault(REGISTRY, lambda: build_registry(host))
+    return registry
