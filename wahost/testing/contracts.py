@@ -31,6 +31,7 @@ import sys
 import time
 from typing import Any
 
+import msgspec
 import pytest
 
 from wahost.queue.base import OWNER_CHECK_INTERVAL, Lease, LeaseLost, QueueBackend
@@ -459,6 +460,58 @@ class QueueContract:
         assert state is not None and state.name == "first"
         assert await store.kv_get("ns", "k") == b"first"
 
+    # -- several acks in one call --------------------------------------------------------
+
+    async def test_ack_many_refuses_only_the_stale_lease(self, queue: QueueBackend) -> None:
+        await queue.enqueue([make_unit(key, f"pn1:{key}") for key in ("a1", "b1", "c1")])
+        first, second, third = sorted(
+            await queue.lease(3, lease_seconds=LONG), key=lambda lease: lease.unit.key
+        )
+        stale = msgspec.structs.replace(third, token="not-the-holder")
+        outcomes = await queue.ack_many([(first, None), (stale, None), (second, None)])
+        assert outcomes[0] is None and outcomes[2] is None
+        assert isinstance(outcomes[1], LeaseLost)
+        assert await queue.lease(3, lease_seconds=LONG) == []  # c1 is still leased
+        await queue.ack(third)
+        assert (await queue.stats()).done == 3
+        assert await queue.ack_many([]) == []
+
+    async def test_ack_many_moves_each_conversation_on(self, queue: QueueBackend) -> None:
+        await queue.enqueue(
+            [make_unit("a1", "pn1:a"), make_unit("b1", "pn1:b"), make_unit("a2", "pn1:a")]
+        )
+        leases = await queue.lease(10, lease_seconds=LONG)
+        assert sorted(keys(leases)) == ["a1", "b1"]
+        assert await queue.ack_many([(lease, None) for lease in leases]) == [None, None]
+        assert keys(await queue.lease(10, lease_seconds=LONG)) == ["a2"]
+
+    async def test_ack_many_applies_each_units_changes(
+        self, queue_and_store: tuple[QueueBackend, StateStore]
+    ) -> None:
+        queue, store = queue_and_store
+        if not queue.shares_transaction_with(store):
+            pytest.skip("the queue does not apply state changes in its ack")
+        await queue.enqueue([make_unit(key, f"pn1:{key}") for key in ("a1", "b1", "c1")])
+        leases = {lease.unit.key: lease for lease in await queue.lease(3, lease_seconds=LONG)}
+        bad = StateChanges("b1", conversations={"p:b": ConversationState(data={"x": object()})})
+        outcomes = await queue.ack_many(
+            [
+                (leases["a1"], self._changes("a1", "one")),
+                (leases["b1"], bad),  # cannot be stored: that unit alone fails
+                (leases["c1"], StateChanges("c1", {"p:c": ConversationState(name="c")})),
+            ]
+        )
+        assert outcomes[0] is None and outcomes[2] is None
+        assert isinstance(outcomes[1], Exception)
+        a, c = await store.get("p:a"), await store.get("p:c")
+        assert a is not None and a.name == "one" and c is not None and c.name == "c"
+        assert await store.kv_get("ns", "k") == b"one"
+        assert await store.get("p:b") is None
+        await queue.ack(leases["b1"], StateChanges("b1", {"p:b": ConversationState(name="b")}))
+        b = await store.get("p:b")
+        assert b is not None and b.name == "b"
+        assert (await queue.stats()).done == 3
+
 
 class StateStoreContract:
     """Every guarantee of :mod:`wahost.state.base`. Needs an opened ``store`` fixture."""
@@ -480,6 +533,19 @@ class StateStoreContract:
         assert state is not None and (state.name, state.data) == ("menu", self.DATA)
         assert before - 1 <= state.updated_at <= now() + 1
         assert await store.get("p:2") is None
+
+    async def test_get_many_in_order(self, store: StateStore) -> None:
+        await store.set("p:1", ConversationState(name="one", data=self.DATA))
+        await store.set("p:3", ConversationState(name="three"))
+        found = await store.get_many(["p:3", "p:2", "p:1", "p:3"])
+        assert [state.name if state else None for state in found] == [
+            "three",
+            None,
+            "one",
+            "three",
+        ]
+        assert found[2] is not None and found[2].data == self.DATA
+        assert await store.get_many([]) == []
 
     async def test_set_replaces(self, store: StateStore) -> None:
         await store.set("p:1", ConversationState(name="a", data={"x": 1}))
@@ -528,6 +594,7 @@ class StateStoreContract:
         assert state is not None and state.name == "b"
         await asyncio.sleep(0.3)
         assert await store.get("p:1") is None
+        assert await store.get_many(["p:1"]) == [None]
         assert await store.update("p:1", lambda state: state) is None
 
     # -- namespaced key-value ------------------------------------------------------------
