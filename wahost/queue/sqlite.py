@@ -152,6 +152,8 @@ PURGE_INTERVAL = 60.0
 PURGE_BATCH = 5000
 
 _UNIT_COLUMNS = "key, kind, phone_number_id, user, conversation, body"
+#: Units or lanes named in one statement of a batch (well below SQLite's 32,766 parameters).
+_CHUNK = 500
 
 
 def _schema_version(conn: sqlite3.Connection) -> int:
@@ -346,6 +348,54 @@ def _finish(
         apply_changes(conn, changes, at)
 
 
+def _finish_plain(
+    conn: sqlite3.Connection,
+    leases: list[Lease],
+    outcomes: list[Exception | None],
+    places: list[int],
+) -> None:
+    """:func:`_finish` for units without state changes, a few statements for all of them:
+    a unit whose lease is no longer held gets :class:`LeaseLost` at its place in
+    ``outcomes``, and nothing of it is written."""
+    held: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(leases), _CHUNK):
+        ids = [int(lease.id) for lease in leases[start : start + _CHUNK]]
+        marks = ",".join("?" * len(ids))
+        rows = conn.execute(
+            f"SELECT id, token, conversation FROM wq_units WHERE id IN ({marks})", ids
+        ).fetchall()
+        held.update((row[0], (row[1], row[2])) for row in rows)
+    finished: list[int] = []
+    conversations: set[str] = set()
+    for lease, place in zip(leases, places, strict=True):
+        unit = held.get(int(lease.id))
+        if unit is None or unit[0] != lease.token:
+            outcomes[place] = LeaseLost(lease.unit.key)
+            continue
+        finished.append(int(lease.id))
+        conversations.add(unit[1])
+    lanes = list(conversations)
+    emptied: set[str] = set()
+    for start in range(0, len(finished), _CHUNK):
+        ids = finished[start : start + _CHUNK]
+        conn.execute(f"DELETE FROM wq_units WHERE id IN ({','.join('?' * len(ids))})", ids)
+    for start in range(0, len(lanes), _CHUNK):
+        chunk = lanes[start : start + _CHUNK]
+        # The usual case: the conversation has nothing more queued, and its lane goes.
+        emptied.update(
+            row[0]
+            for row in conn.execute(
+                f"DELETE FROM wq_lanes WHERE conversation IN ({','.join('?' * len(chunk))})"
+                " AND NOT EXISTS (SELECT 1 FROM wq_units u"
+                " WHERE u.conversation = wq_lanes.conversation AND u.dead = 0)"
+                " RETURNING conversation",
+                chunk,
+            )
+        )
+    for conversation in conversations - emptied:
+        _refresh_lane(conn, conversation)
+
+
 def _take(conn: sqlite3.Connection, lease: Lease) -> str:
     """Check that ``lease`` is still held; return its conversation."""
     row = conn.execute(
@@ -531,8 +581,7 @@ class SQLiteQueue(QueueBackend):
             if not lanes:
                 return [], released
             owner = _owner_id(conn, me)
-            leases = []
-            for conversation, head_id, leased_id in lanes:
+            for _, head_id, leased_id in lanes:
                 if leased_id is not None and leased_id != head_id:
                     # An expired lease on a later unit that a replay overtook: revoke it so
                     # its holder's ack raises LeaseLost instead of running concurrently.
@@ -540,16 +589,23 @@ class SQLiteQueue(QueueBackend):
                         "UPDATE wq_units SET token = NULL, available_at = 0 WHERE id = ?",
                         (leased_id,),
                     )
-                row = conn.execute(
+            # The heads and their lanes in two statements a chunk, not two a unit.
+            rows: list[Any] = []
+            for start in range(0, len(lanes), _CHUNK):
+                chunk = lanes[start : start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                rows += conn.execute(
                     "UPDATE wq_units SET attempts = attempts + 1, token = ?, available_at = ?,"
-                    f" owner = ? WHERE id = ? RETURNING {_UNIT_COLUMNS}, attempts",
-                    (token, expires_at, owner, head_id),
-                ).fetchone()
+                    f" owner = ? WHERE id IN ({marks}) RETURNING id, {_UNIT_COLUMNS}, attempts",
+                    (token, expires_at, owner, *(lane[1] for lane in chunk)),
+                ).fetchall()
                 conn.execute(
-                    "UPDATE wq_lanes SET available_at = ?, leased_id = ? WHERE conversation = ?",
-                    (expires_at, head_id, conversation),
+                    "UPDATE wq_lanes SET available_at = ?, leased_id = head_id"
+                    f" WHERE conversation IN ({marks})",
+                    (expires_at, *(lane[0] for lane in chunk)),
                 )
-                leases.append(Lease(_unit(row), str(head_id), row[6], token, expires_at))
+            rows.sort(key=lambda row: row[0])  # oldest first, as the lanes were
+            leases = [Lease(_unit(row[1:]), str(row[0]), row[7], token, expires_at) for row in rows]
             return leases, released
 
         leases, released = await self._write(op)
@@ -580,17 +636,11 @@ class SQLiteQueue(QueueBackend):
 
         def op(conn: sqlite3.Connection) -> list[Exception | None]:
             at = now()
-            outcomes: list[Exception | None] = []
-            for lease, changes in acks:
-                if changes is None or changes.is_empty():
-                    # Nothing here can fail but SQLite itself (the whole call then fails);
-                    # a lost lease is found before anything is written.
-                    try:
-                        _finish(conn, lease, None, at)
-                    except LeaseLost as exc:
-                        outcomes.append(exc)
-                        continue
-                    outcomes.append(None)
+            outcomes: list[Exception | None] = [None] * len(acks)
+            plain = [n for n, (_, changes) in enumerate(acks) if not changes or changes.is_empty()]
+            _finish_plain(conn, [acks[n][0] for n in plain], outcomes, plain)
+            for n, (lease, changes) in enumerate(acks):
+                if not changes or changes.is_empty():
                     continue
                 # Changes a unit could not store (a value SQLite refuses) fail that unit only.
                 conn.execute("SAVEPOINT ack")
@@ -601,10 +651,9 @@ class SQLiteQueue(QueueBackend):
                     conn.execute("RELEASE ack")
                     if isinstance(exc, sqlite3.OperationalError):
                         raise  # the database's trouble (locked, disk full): the whole call
-                    outcomes.append(exc)
+                    outcomes[n] = exc
                     continue
                 conn.execute("RELEASE ack")
-                outcomes.append(None)
             done = outcomes.count(None)
             if done:
                 conn.execute("UPDATE wq_meta SET value = value + ? WHERE name = 'done'", (done,))
