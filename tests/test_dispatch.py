@@ -182,6 +182,23 @@ async def test_context_arguments_are_given_to_implementations_that_ask() -> None
     assert [result for result in results if result is not None] == ["the-host/e"]
 
 
+async def test_a_given_argument_wins_over_the_context_and_futures_are_awaited() -> None:
+    """An implementation may return any awaitable, not only a coroutine; an argument given to
+    the call is passed rather than the context's value of the same name."""
+
+    class Mixed(Named):
+        @hookimpl
+        def on_event(self, host: Any, event: Any) -> asyncio.Future[str]:
+            future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            future.set_result(f"{host}/{event}")
+            return future
+
+    d = dispatcher(Mixed("p"))
+    results = await d.broadcast("on_event", event="e", ctx=None, host="given")
+    assert [result for result in results if result is not None] == ["given/e"]
+    assert (await d.first("on_event", event="f", ctx=None)).value == "the-host/f"
+
+
 def test_collect_refuses_async_implementations() -> None:
     class AsyncSchema(Named):
         @hookimpl

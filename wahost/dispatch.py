@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import types
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,9 @@ from wahost.hookspecs import MODES, Mode
 
 if TYPE_CHECKING:
     from wahost.units import Unit
+
+
+_Coroutine = types.CoroutineType
 
 
 class FirstResult(msgspec.Struct):
@@ -74,7 +78,18 @@ class Dispatcher:
     def mode(self, hook: str) -> Mode:
         return MODES.get(hook, "broadcast")
 
+    def _with_context(self, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """``kwargs`` with the context's arguments it does not give: merged once per hook
+        call, so that each implementation's arguments are plain lookups."""
+        if not self.context:
+            return kwargs
+        return {**self.context, **kwargs}
+
     def _args(self, impl: pluggy.HookImpl, kwargs: Mapping[str, Any]) -> list[Any]:
+        try:  # the usual case: every argument given (see _with_context)
+            return [kwargs[name] for name in impl.argnames]
+        except KeyError:
+            pass
         args = []
         for name in impl.argnames:
             if name in kwargs:
@@ -87,7 +102,9 @@ class Dispatcher:
 
     async def _call(self, impl: pluggy.HookImpl, kwargs: Mapping[str, Any]) -> Any:
         result = impl.function(*self._args(impl, kwargs))
-        if inspect.isawaitable(result):
+        # Most implementations are ``async def`` (a coroutine) or return None: both are told
+        # apart without inspect's checks, which every hook call of every unit would pay.
+        if type(result) is _Coroutine or (result is not None and inspect.isawaitable(result)):
             if self.timeout is not None:
                 return await asyncio.wait_for(result, self.timeout)
             return await result
@@ -103,6 +120,7 @@ class Dispatcher:
         """Run every implementation; raise :class:`HookFailed` afterwards if any raised."""
         results: list[Any] = []
         errors: list[tuple[str, BaseException]] = []
+        kwargs = self._with_context(kwargs)
         for impl in self.implementations(hook):
             try:
                 results.append(await self._call(impl, kwargs))
@@ -115,6 +133,7 @@ class Dispatcher:
 
     async def first(self, hook: str, *, unit: Unit | None = None, **kwargs: Any) -> FirstResult:
         """Run implementations until one returns non-``None`` (after awaiting it)."""
+        kwargs = self._with_context(kwargs)
         for impl in self.implementations(hook):
             try:
                 value = await self._call(impl, kwargs)
