@@ -1,6 +1,6 @@
 """What an echo unit costs the default process, against what one webhook costs the ceiling.
 
-    python -m bench.unit_cost [--messages 5000] [--profile OUT.svg]
+    python -m bench.unit_cost [--messages 5000] [--rounds 1] [--profile OUT.svg]
 
 The bot is ``bench/echo_plugin.py`` loaded with ``--bot`` into ``wahost serve`` as users run it:
 every installed first-party plugin enabled, SQLite, the worker in the process. Each unit is a
@@ -135,14 +135,51 @@ def ceiling_cost(messages: int) -> float:
         _stop(process)
 
 
+Round = tuple[float, float, dict[str, float]]
+
+
+def interleaved(workdir: Path, messages: int, rounds: int) -> list[Round]:
+    """``rounds`` pairs of (the ceiling's CPU a webhook, an echo unit's, the echo's per
+    thread), the two in turn: the shared machine's load drifts, and interleaving spreads it
+    over both."""
+    costs: list[Round] = []
+    for n in range(max(1, rounds)):
+        ceiling = ceiling_cost(messages)
+        round_dir = workdir / f"round-{n}"
+        round_dir.mkdir(parents=True, exist_ok=True)
+        echo, per_thread = echo_cost(round_dir, messages, None)
+        costs.append((ceiling, echo, per_thread))
+    return costs
+
+
+def median_round(costs: list[Round]) -> Round:
+    """The round whose echo / ceiling ratio is the median (the lower middle one of an even
+    number)."""
+    ranked = sorted(costs, key=lambda cost: cost[1] / cost[0])
+    return ranked[(len(ranked) - 1) // 2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=5000)
     parser.add_argument("--profile", help="py-spy output of the echo run (.svg or raw text)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="ceiling and echo in turn this many times; prints each round and the median one",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="wahost-unit-cost-") as tmp:
-        ceiling = ceiling_cost(args.messages)
-        echo, per_thread = echo_cost(Path(tmp), args.messages, args.profile)
+        if args.profile:
+            ceiling = ceiling_cost(args.messages)
+            echo, per_thread = echo_cost(Path(tmp), args.messages, args.profile)
+        else:
+            costs = interleaved(Path(tmp), args.messages, args.rounds)
+            for n, (c, e, _) in enumerate(costs, start=1):
+                if len(costs) > 1:
+                    print(f"round {n}: ceiling {c * 1e6:.1f}, echo {e * 1e6:.1f} µs, {e / c:.1f}x")
+            ceiling, echo, per_thread = median_round(costs)
     print(f"ceiling: {ceiling * 1e6:7.1f} µs of CPU a webhook (receive, check, split; no storage)")
     print(
         f"echo:    {echo * 1e6:7.1f} µs of CPU a unit (webhook, handler, reply, ack; "
