@@ -145,6 +145,9 @@ class Result:
     #: CPU microseconds a request, per thread of the server (by its OS name; the event loop's
     #: thread is "loop"), over the wrk run; empty where /proc cannot tell.
     cpu_us: dict[str, float] = field(default_factory=dict)
+    #: The server's CPU seconds over the run's seconds (1.0: one CPU busy throughout); well
+    #: below what the server may use, the load generator, not the server, set the rate.
+    busy: float = 0.0
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
@@ -188,6 +191,7 @@ def median_result(results: list[Result]) -> Result:
         sum(r.non_200 for r in results),
         sum(r.requests for r in results),
         {name: statistics.median(r.cpu_us.get(name, 0.0) for r in results) for name in threads},
+        statistics.median(r.busy for r in results),
     )
 
 
@@ -234,13 +238,17 @@ def _wrk(
     errors = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     cpu_us: dict[str, float] = {}
+    busy = 0.0
     if pid is not None and requests:
         after = thread_cpu(pid)
         cpu_us = {
             thread: (used - before.get(thread, 0.0)) / requests * 1e6
             for thread, used in after.items()
         }
-    return Result(name, rps, p50, p99, int(errors.group(1)) if errors else 0, requests, cpu_us)
+        # Over wrk's measured seconds: before them it formats its requests, the server idle.
+        busy = sum(cpu_us.values()) * requests / 1e6 / seconds
+    errors_n = int(errors.group(1)) if errors else 0
+    return Result(name, rps, p50, p99, errors_n, requests, cpu_us, busy)
 
 
 def _wait(port: int) -> None:
