@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from wahost import Context, hookimpl
 from wahost.testing import TEST_APP_SECRET, TEST_PHONE_NUMBER_ID, TEST_TOKEN, BotHarness
@@ -84,6 +85,47 @@ async def test_a_retried_unit_does_not_send_again_what_was_sent(tmp_path: Path) 
             await bot.idle()
     assert attempts == [1, 2]
     assert [m.text for m in graph.sent] == ["first", "second"]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "memory"])
+async def test_a_replayed_dead_unit_does_not_send_again_what_was_sent(
+    tmp_path: Path, backend: str
+) -> None:
+    """The outbox looks for a send's record only when the unit may have been handled before:
+    a replayed unit's first lease is not its first handling, so the reply its dead handling
+    sent is found and not sent again."""
+    failing = True
+    handled: list[tuple[int, bool]] = []
+
+    class SendsThenFails:
+        __name__ = "sends-then-fails"
+
+        @hookimpl
+        async def on_message(self, ctx: Context) -> bool:
+            handled.append((ctx.attempt, ctx.first_handling))
+            await ctx.reply(text="once")
+            if failing:
+                raise RuntimeError("after the reply")
+            return True
+
+    config: dict[str, Any] = {
+        "worker": {"max_attempts": 1},
+        "queue": {"backend": backend},
+        "state": {"backend": backend},
+    }
+    async with FakeGraph(token=TEST_TOKEN) as graph:
+        config["whatsapp"] = {"graph_url": graph.url}
+        async with BotHarness(tmp_path, plugins=[SendsThenFails()], config=config) as bot:
+            await bot.post(make_webhook(make_text("hi", sender=USER, wamid="wamid.replayed")))
+            await bot.idle()
+            assert (await bot.host.queue.stats()).dead == 1
+            failing = False
+            assert await bot.host.queue.replay("msg:wamid.replayed")
+            bot.host.wakeup.set()
+            await bot.idle()
+            assert (await bot.host.queue.stats()).done == 1
+    assert handled == [(1, True), (1, False)]
+    assert [m.text for m in graph.sent] == ["once"]
 
 
 async def test_a_graph_error_in_a_handler_retries_the_unit(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ from wahost.queue.base import Lease, QueueBackend, QueueUnavailable
 from wahost.queue.sqlite import SQLiteQueue
 from wahost.state.base import ConversationState, StateChanges, StateStore
 from wahost.state.sqlite import SQLiteStateStore
-from wahost.testing import BotHarness, make_text, make_webhook
+from wahost.testing import TEST_TOKEN, BotHarness, make_text, make_webhook
+from wahost.testing.fake_graph import FakeGraph
 from wahost.units import conversation_key
 
 USERS = 20
@@ -61,6 +62,11 @@ class CountingStore(SQLiteStateStore):
         super().__init__(**kwargs)
         self.gets = 0
         self.get_manys: list[int] = []
+        self.kv_reads = 0
+
+    async def kv_get_many(self, keys: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        self.kv_reads += 1
+        return await super().kv_get_many(keys)
 
     async def get(self, conversation: str) -> ConversationState | None:
         self.gets += 1
@@ -170,3 +176,31 @@ async def test_a_unit_whose_changes_cannot_be_stored_fails_alone(tmp_path: Path)
     assert [s.data.get("ok") if s else None for s in states] == [
         f"wamid.a.{n}" for n in range(USERS)
     ]
+
+
+async def test_a_first_handling_sends_without_looking_in_the_outbox(tmp_path: Path) -> None:
+    """A unit handled for the first time cannot have sent before: its replies go out without
+    a read of the outbox; its retry reads before each send (and finds the first reply)."""
+
+    class Replies:
+        __name__ = "replies"
+
+        @hookimpl
+        async def on_message(self, ctx: Context) -> bool:
+            await ctx.reply(text="one")
+            if ctx.attempt == 1:
+                raise RuntimeError("fails after the first reply")
+            await ctx.reply(text="two")
+            return True
+
+    async with FakeGraph(token=TEST_TOKEN) as graph:
+        config = {"whatsapp": {"graph_url": graph.url}}
+        async with BotHarness(tmp_path, plugins=[Replies(), Backends()], config=config) as bot:
+            store = bot.host.state
+            assert isinstance(store, CountingStore)
+            assert (await bot.post(make_text("hi", wamid="wamid.first"))).status_code == 200
+            await bot.idle(timeout=10)
+            assert (await bot.host.queue.stats()).done == 1
+    # Attempt 1: no read; attempt 2: one read before each of its two sends.
+    assert store.kv_reads == 2
+    assert [m.text for m in graph.sent] == ["one", "two"]

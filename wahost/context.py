@@ -114,6 +114,9 @@ class Context:
         self.lease = lease
         #: How many times this unit has been tried, this time included.
         self.attempt = lease.attempt if lease is not None else 1
+        #: Whether this is the unit's first handling ever (see
+        #: :attr:`wahost.queue.Lease.first_handling`): its sends need no look in the outbox.
+        self.first_handling = lease.first_handling if lease is not None else False
         self.state = Conversation(conversation_key(unit.phone_number_id, unit.user), None)
         self._kv: dict[tuple[str, str], KVWrite] = {}
         #: Number of messages sent so far while handling this unit (the outbox sequence).
@@ -252,7 +255,9 @@ class Context:
             outbox = self.host.outbox
             if outbox is None:
                 raise RuntimeError("the host is not started")
-            sent, fresh = await outbox.send(self.unit.key, n, to, message, **kwargs)
+            sent, fresh = await outbox.send(
+                self.unit.key, n, to, message, first_handling=self.first_handling, **kwargs
+            )
         except GraphError as exc:
             await marketing.record_refusal(self.host, kwargs["phone_number_id"], to, exc)
             raise

@@ -107,13 +107,26 @@ class Outbox:
         return receipts.make_token(f"{unit_key}#{n}")
 
     async def send(
-        self, unit_key: str, n: int, to: str, message: Any = None, /, **kwargs: Any
+        self,
+        unit_key: str,
+        n: int,
+        to: str,
+        message: Any = None,
+        /,
+        *,
+        first_handling: bool = False,
+        **kwargs: Any,
     ) -> tuple[SentMessage, bool]:
         """``(the n-th send's result, whether it was sent by this call)``: a send already
-        recorded (or confirmed by a receipt) is not made again. Arguments as
+        recorded (or confirmed by a receipt) is not made again. ``first_handling``: the unit
+        is being handled for the first time ever (:attr:`wahost.queue.Lease.first_handling`),
+        so no record of its sends can exist and none is looked for. Other arguments as
         :meth:`GraphClient.send`."""
         token = self.token(unit_key, n)
-        if self.ambiguous == "resend":
+        if first_handling:  # the usual case: one read a send fewer
+            recorded: SentMessage | None = None
+            pending: SentMessage | None = None
+        elif self.ambiguous == "resend":
             recorded, pending = await self._read(token), None
         else:  # both records in one read: this runs before every send
             found = await self.store.kv_get_many([(NAMESPACE, token), (PENDING, token)])

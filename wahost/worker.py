@@ -327,6 +327,8 @@ class Worker:
         while True:
             ctx = Context(host, lease.unit, lease=lease)
             ctx.update = update
+            if tries:  # handled again in place: the first try's sends may be recorded
+                ctx.first_handling = False
             if state is _UNREAD or not lease.unit.user:
                 await ctx.load()
             else:

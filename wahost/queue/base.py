@@ -67,6 +67,11 @@ class Lease(msgspec.Struct):
     #: Identifies this lease; a stale holder's ack is refused.
     token: str
     expires_at: float
+    #: ``True`` only when the backend knows that no earlier lease of this unit was ever
+    #: handed out (not a retry, not after an expired or released lease, not a replay): no
+    #: earlier handling can have sent anything for it, so the reply outbox need not look for
+    #: records of its sends. ``False`` when it cannot tell (the safe default).
+    first_handling: bool = False
 
 
 class DeadUnit(msgspec.Struct):

@@ -122,7 +122,17 @@ class MemoryQueue(QueueBackend):
             item.owner = owner
             item.attempts += 1
             self._lane_leased[conversation] = head_id
-            leases.append(Lease(item.unit, str(head_id), item.attempts, token, item.available_at))
+            first = item.attempts == 1 and not item.died_at  # died_at stays after a replay
+            leases.append(
+                Lease(
+                    item.unit,
+                    str(head_id),
+                    item.attempts,
+                    token,
+                    item.available_at,
+                    first_handling=first,
+                )
+            )
         return leases
 
     async def release_dead_owners(self) -> int:

@@ -596,7 +596,8 @@ class SQLiteQueue(QueueBackend):
                 marks = ",".join("?" * len(chunk))
                 rows += conn.execute(
                     "UPDATE wq_units SET attempts = attempts + 1, token = ?, available_at = ?,"
-                    f" owner = ? WHERE id IN ({marks}) RETURNING id, {_UNIT_COLUMNS}, attempts",
+                    f" owner = ? WHERE id IN ({marks})"
+                    f" RETURNING id, {_UNIT_COLUMNS}, attempts, died_at",
                     (token, expires_at, owner, *(lane[1] for lane in chunk)),
                 ).fetchall()
                 conn.execute(
@@ -605,7 +606,19 @@ class SQLiteQueue(QueueBackend):
                     (expires_at, *(lane[0] for lane in chunk)),
                 )
             rows.sort(key=lambda row: row[0])  # oldest first, as the lanes were
-            leases = [Lease(_unit(row[1:]), str(row[0]), row[7], token, expires_at) for row in rows]
+            # A replayed unit keeps its died_at: its first lease after the replay is not its
+            # first handling.
+            leases = [
+                Lease(
+                    _unit(row[1:]),
+                    str(row[0]),
+                    row[7],
+                    token,
+                    expires_at,
+                    first_handling=row[7] == 1 and row[8] is None,
+                )
+                for row in rows
+            ]
             return leases, released
 
         leases, released = await self._write(op)
@@ -697,8 +710,9 @@ class SQLiteQueue(QueueBackend):
     @staticmethod
     def _replay(conn: sqlite3.Connection, where: str, params: tuple[Any, ...]) -> int:
         rows = conn.execute(
-            "UPDATE wq_units SET dead = 0, attempts = 0, available_at = 0, error = NULL,"
-            f" died_at = NULL WHERE dead = 1 AND {where} RETURNING conversation",
+            # died_at stays: it tells the unit's next lease that it was handled before.
+            "UPDATE wq_units SET dead = 0, attempts = 0, available_at = 0, error = NULL"
+            f" WHERE dead = 1 AND {where} RETURNING conversation",
             params,
         ).fetchall()
         for conversation in {row[0] for row in rows}:

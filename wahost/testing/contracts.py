@@ -460,6 +460,26 @@ class QueueContract:
         assert state is not None and state.name == "first"
         assert await store.kv_get("ns", "k") == b"first"
 
+    # -- first handling ------------------------------------------------------------------
+
+    async def test_first_handling_is_never_claimed_for_a_unit_handed_out_before(
+        self, queue: QueueBackend
+    ) -> None:
+        """``Lease.first_handling`` may be ``False`` whenever the backend cannot tell, but
+        never ``True`` for a retry, an expired lease or a replay: the outbox would then send
+        again what an earlier handling sent."""
+        await queue.enqueue([make_unit("a1", "pn1:a"), make_unit("b1", "pn1:b")])
+        first = {lease.unit.key: lease for lease in await queue.lease(2, lease_seconds=SHORT)}
+        await queue.retry(first["a1"], delay=0, error="boom")
+        await asyncio.sleep(SHORT + 0.1)  # b1's lease expires
+        again = {lease.unit.key: lease for lease in await queue.lease(2, lease_seconds=LONG)}
+        assert not again["a1"].first_handling and not again["b1"].first_handling
+        await queue.dead(again["a1"], error="boom")
+        assert await queue.replay("a1")
+        [replayed] = await queue.lease(1, lease_seconds=LONG)
+        assert replayed.unit.key == "a1" and replayed.attempt == 1
+        assert not replayed.first_handling
+
     # -- several acks in one call --------------------------------------------------------
 
     async def test_ack_many_refuses_only_the_stale_lease(self, queue: QueueBackend) -> None:
