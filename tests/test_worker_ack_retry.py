@@ -210,3 +210,48 @@ async def test_a_failure_the_store_cannot_record_for_a_moment_is_recorded_and_re
     # The unit's own error is kept beside the store's.
     assert "the plugin's own failure" in retried[0]["error"]
     assert "injected" in retried[0]["store_error"]
+
+
+class FlakyLeaseQueue(SQLiteQueue):
+    """The SQLite queue whose first ``failures`` leases fail as an unavailable store would."""
+
+    def __init__(self, failures: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.failures = failures
+        self.tries = 0
+
+    async def lease(self, limit: int, *, lease_seconds: float) -> list[Lease]:
+        self.tries += 1
+        if self.tries <= self.failures:
+            raise QueueUnavailable("connection refused (injected)")
+        return await super().lease(limit, lease_seconds=lease_seconds)
+
+
+class FlakyLease:
+    __name__ = "flaky-lease"
+
+    @hookimpl(tryfirst=True)
+    def wahost_queue_backend(self, host: Any, config: Any) -> QueueBackend:
+        return FlakyLeaseQueue(3, database=_sqlite_database(host, config.path))
+
+
+async def test_a_queue_outage_logs_once_when_it_starts_and_once_when_it_ends(
+    tmp_path: Path,
+) -> None:
+    counter = Counter()
+    with capture_logs() as logs:
+        async with BotHarness(tmp_path, plugins=[counter, FlakyLease()], config=LEASE) as bot:
+            assert (await bot.post(make_text("hi", wamid="wamid.outage"))).status_code == 200
+            await bot.idle(timeout=10)
+            queue = bot.host.queue
+            assert isinstance(queue, FlakyLeaseQueue) and queue.tries > 3
+    assert counter.seen == {"wamid.outage": 1}
+    warnings = [e for e in logs if e["log_level"] == "warning"]
+    assert [e["event"] for e in warnings] == [
+        "queue unavailable, backing off",
+        "queue available again: leasing resumed",
+    ]
+    assert warnings[1]["tries"] == 3
+    assert [e["event"] for e in logs if e["log_level"] == "debug"].count(
+        "queue still unavailable"
+    ) == 2

@@ -163,6 +163,7 @@ class Worker:
         queue = self.host.queue
         wakeup = self.host.wakeup
         failures = 0
+        outage_began = 0.0
         while not self._stopping.is_set():
             free = self.concurrency - len(self._tasks)
             leases: list[Lease] = []
@@ -170,13 +171,25 @@ class Worker:
                 wakeup.clear()
                 try:
                     leases = await queue.lease(free, lease_seconds=self.lease_seconds)
-                    failures = 0
                 except (QueueUnavailable, OSError) as exc:
                     failures += 1
                     delay = capped_delay(failures + 1, 0.1, 5.0)
-                    log.warning("queue unavailable, backing off", error=str(exc), delay=delay)
+                    # One line when the outage starts and one when it ends; each try in
+                    # between (every 5 s at most, for as long as it lasts) only at debug.
+                    if failures == 1:
+                        outage_began = time.monotonic()
+                        log.warning("queue unavailable, backing off", error=str(exc), delay=delay)
+                    else:
+                        log.debug("queue still unavailable", error=str(exc), tries=failures)
                     await self._sleep(delay)
                     continue
+                if failures:
+                    log.warning(
+                        "queue available again: leasing resumed",
+                        tries=failures,
+                        seconds=round(time.monotonic() - outage_began, 1),
+                    )
+                    failures = 0
                 states = await self._prefetch(leases) if leases else None
                 for n, lease in enumerate(leases):
                     task = asyncio.create_task(
