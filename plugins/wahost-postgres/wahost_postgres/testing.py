@@ -13,26 +13,27 @@ trust authentication as on this project's machines and CI).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import itertools
-import json
 import os
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import textwrap
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
+
+from wahost.testing import processes
+from wahost.testing.processes import RECORDER as RECORDER
+from wahost.testing.processes import MetaClient, write_backend_config
+from wahost.testing.processes import free_port as free_port
+from wahost.testing.processes import install_plugin as install_plugin
+from wahost.testing.processes import spawn as spawn_process
+from wahost.testing.processes import wait_for_port as wait_for_port
 
 DEFAULT_SERVER = "postgresql://127.0.0.1:5432/test"
 #: Where the server binaries are looked for when ``initdb`` is not on ``PATH`` (Debian).
@@ -87,12 +88,6 @@ def find_binaries() -> Path | None:
         if (Path(directory) / "initdb").exists():
             return Path(directory)
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Cluster:
@@ -178,50 +173,6 @@ class Cluster:
 
 # -- wahost processes on PostgreSQL ----------------------------------------------------------
 
-RECORDER = '''
-"""Records every handling in a file of its process (a side effect: at least once) and the
-seqs a conversation saw in ctx.state (committed with the ack: exactly once)."""
-import asyncio, json, os, time
-from wahost import hookimpl
-
-_fd = None
-
-def _write(record):
-    global _fd
-    if _fd is None:
-        path = os.path.join(os.environ["RECORD_DIR"], f"{os.getpid()}.jsonl")
-        _fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-    os.write(_fd, (json.dumps(record) + "\\n").encode())
-
-@hookimpl
-def wahost_startup(host):
-    _write({"event": "ready", "pid": os.getpid(), "owner": str(host.queue.owner)})
-
-@hookimpl
-async def on_message(message, ctx):
-    start = time.time()
-    _write({"event": "started", "wamid": message.id, "pid": os.getpid()})
-    await asyncio.sleep(float(os.environ.get("RECORD_DELAY", "0")))
-    seq = int(message.text.body)
-    ctx.state.update(seen=ctx.state.get("seen", []) + [seq])
-    if os.environ.get("RECORD_REPLY"):
-        await ctx.reply(f"{message.sender}:{seq}")
-    _write({"event": "handled", "wamid": message.id, "user": message.sender, "seq": seq,
-            "start": start, "end": time.time(), "attempt": ctx.attempt, "pid": os.getpid()})
-    return True
-'''
-
-
-def install_plugin(site: Path, name: str, source: str) -> None:
-    """Install module ``name`` (its ``source``) in ``site`` as distribution ``name`` with the
-    entry point ``name = name`` in the ``wahost`` group (put ``site`` on ``PYTHONPATH``)."""
-    site.mkdir(parents=True, exist_ok=True)
-    (site / f"{name}.py").write_text(textwrap.dedent(source))
-    info = site / f"{name}-1.0.dist-info"
-    info.mkdir(exist_ok=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[wahost]\n{name} = {name}\n")
-
 
 def write_config(
     path: Path,
@@ -232,30 +183,17 @@ def write_config(
     graph_url: str = "https://graph.facebook.com",
     sections: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
-    """A configuration with the queue and state store on ``url`` in ``schema``, the test
-    secrets of :mod:`wahost.testing.harness` and warnings-only logs; ``sections`` adds or
-    overrides keys (``{"worker": {"concurrency": 8}}``)."""
-    from wahost.config import config_to_toml
-    from wahost.testing.harness import TEST_APP_SECRET, TEST_PHONE_NUMBER_ID, TEST_TOKEN
-
-    data: dict[str, dict[str, Any]] = {
-        "whatsapp": {
-            "phone_number_id": TEST_PHONE_NUMBER_ID,
-            "token": TEST_TOKEN,
-            "app_secret": TEST_APP_SECRET,
-            "verify_token": "postgres-test-verify",
-            "graph_url": graph_url,
-        },
-        "server": {"port": port},
-        "queue": {"backend": "postgres", "url": url},
-        "state": {"backend": "postgres"},
-        "plugins": {"postgres": {"schema": schema}},
-        "logging": {"level": "warning"},
-    }
-    for name, values in (sections or {}).items():
-        data.setdefault(name, {}).update(values)
-    path.write_text(config_to_toml(data))
-    return path
+    """A configuration with the queue and state store on ``url`` in ``schema`` (see
+    :func:`wahost.testing.processes.write_backend_config`)."""
+    return write_backend_config(
+        path,
+        backend="postgres",
+        url=url,
+        port=port,
+        graph_url=graph_url,
+        plugins={"postgres": {"schema": schema}},
+        sections=sections,
+    )
 
 
 def spawn(
@@ -269,101 +207,16 @@ def spawn(
 ) -> subprocess.Popen[bytes]:
     """Start ``wahost <command> --config <config>`` with the plugins installed in ``site``
     (and ``wahost-postgres``) enabled; output goes to ``log``."""
-    environ = dict(os.environ)
-    environ["PYTHONPATH"] = os.pathsep.join([str(site), *sys.path])
-    environ["WAHOST_PLUGINS"] = ",".join(["wahost-postgres", *plugins])
-    environ.update(env or {})
-    out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
-    try:
-        return subprocess.Popen(
-            [sys.executable, "-m", "wahost.cli", command, "--config", str(config)],
-            env=environ,
-            stdout=out,
-            stderr=out,
-        )
-    finally:
-        if log is not None and not isinstance(out, int):
-            out.close()
+    return spawn_process(
+        command, config, site=site, plugins=["wahost-postgres", *plugins], env=env, log=log
+    )
 
 
-class Recorded:
-    """Runs ``wahost`` processes with the recording plugin (:data:`RECORDER`) and reads what
-    they recorded."""
+class Recorded(processes.Recorded):
+    """:class:`wahost.testing.processes.Recorded` on PostgreSQL."""
 
     def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self.site = directory / "site"
-        self.records = directory / "records"
-        self.records.mkdir(parents=True)
-        install_plugin(self.site, "pg_recorder", RECORDER)
-        self.processes: list[subprocess.Popen[bytes]] = []
-
-    def spawn(
-        self, command: str, config: Path, *, delay: float = 0.0, reply: bool = False
-    ) -> subprocess.Popen[bytes]:
-        env = {"RECORD_DIR": str(self.records), "RECORD_DELAY": str(delay)}
-        if reply:
-            env["RECORD_REPLY"] = "1"
-        process = spawn(
-            command,
-            config,
-            site=self.site,
-            plugins=["pg_recorder"],
-            env=env,
-            log=self.directory / f"{command}.log",
-        )
-        self.processes.append(process)
-        return process
-
-    def read(self, event: str = "handled") -> list[dict[str, Any]]:
-        found = []
-        for path in sorted(self.records.glob("*.jsonl")):
-            for line in path.read_text().splitlines():
-                with contextlib.suppress(ValueError):  # a line cut by kill -9
-                    record = json.loads(line)
-                    if record["event"] == event:
-                        found.append(record)
-        return found
-
-    def handled_keys(self) -> set[str]:
-        return {record["wamid"] for record in self.read()}
-
-    async def wait(self, condition: Callable[[], bool], seconds: float, what: str) -> None:
-        deadline = time.monotonic() + seconds
-        while not condition():
-            for process in self.processes:
-                if process.poll() not in (None, -signal.SIGKILL):
-                    raise AssertionError(f"a wahost process exited: {self.logs()}")
-            if time.monotonic() > deadline:
-                raise AssertionError(f"timed out waiting for {what}; {self.logs()}")
-            await asyncio.sleep(0.05)
-
-    def logs(self) -> str:
-        return " | ".join(p.read_text()[-3000:] for p in self.directory.glob("*.log"))
-
-    def check_order(self, per_user: int) -> None:
-        """Each user's units were handled in arrival order and never two at once (repeats of a
-        unit whose handler died before its ack may follow it)."""
-        by_user: dict[str, list[dict[str, Any]]] = {}
-        for record in sorted(self.read(), key=lambda r: r["start"]):
-            by_user.setdefault(record["user"], []).append(record)
-        for user, records in by_user.items():
-            seqs = [r["seq"] for r in records]
-            assert seqs == sorted(seqs), f"{user} out of order: {seqs}"
-            assert sorted(set(seqs)) == list(range(per_user)), f"{user}: {seqs}"
-            for before, after in itertools.pairwise(records):
-                assert before["end"] <= after["start"], f"{user}: two units at once"
-
-    def stop(self) -> None:
-        for process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        for process in self.processes:
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        super().__init__(directory, backend="wahost-postgres", recorder="pg_recorder")
 
 
 async def post_in_order(
@@ -371,46 +224,10 @@ async def post_in_order(
 ) -> tuple[set[str], int]:
     """Post each user's messages (their number as text) over HTTP in order, each until answered
     200, as Meta does, ``gap`` seconds apart; returns the wamids answered 200 and how many posts
-    got a 503."""
-    import httpx
-
-    from wahost.testing.payloads import make_text, signed_webhook
-
-    acked: set[str] = set()
-    refused = 0
-    async with httpx.AsyncClient(timeout=10) as http:
-        for seq in range(per_user):
-            for user in users:
-                wamid = f"wamid.{user}.{seq}"
-                body, headers = signed_webhook(make_text(str(seq), sender=user, wamid=wamid))
-                while time.monotonic() < deadline:
-                    try:
-                        response = await http.post(url, content=body, headers=headers)
-                    except httpx.TransportError:
-                        response = None
-                    if response is not None and response.status_code == 200:
-                        acked.add(wamid)
-                        break
-                    if response is not None and response.status_code == 503:
-                        refused += 1
-                    await asyncio.sleep(0.05)
-                await asyncio.sleep(gap)
-    return acked, refused
-
-
-async def wait_for_port(port: int, seconds: float = 30.0) -> None:
-    """Wait until something listens on ``127.0.0.1:port``."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.05)
-            continue
-        writer.close()
-        return
+    got a 503 (:class:`wahost.testing.processes.MetaClient`)."""
+    client = MetaClient(url, users, per_user, gap=gap, timeout=10)
+    await client.run(deadline)
+    return client.acked, client.refused
 
 
 async def seen(url: str, schema: str, users: Sequence[str]) -> dict[str, list[int] | None]:

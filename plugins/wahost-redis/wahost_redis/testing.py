@@ -11,9 +11,10 @@
 Persistence is AOF with ``appendfsync always`` (every acknowledged write is on disk before the
 reply) and no RDB snapshots, the settings the no-loss promise needs.
 
-For runs of real ``wahost serve`` / ``wahost worker`` processes: :func:`install_plugin` puts a
-plugin module on a directory as an installed distribution (an entry point of the ``wahost``
-group), :func:`write_config` writes a configuration on Redis, :func:`spawn` starts the CLI.
+For runs of real ``wahost serve`` / ``wahost worker`` processes (the kit of
+:mod:`wahost.testing.processes`): :func:`install_plugin` puts a plugin module on a directory as
+an installed distribution, :func:`write_config` writes a configuration on Redis,
+:func:`spawn` starts the CLI with wahost-redis.
 """
 
 from __future__ import annotations
@@ -21,10 +22,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
-import textwrap
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -33,6 +31,11 @@ from typing import Any
 import redis
 from redis.exceptions import BusyLoadingError
 from redis.exceptions import ConnectionError as RedisConnectionError
+
+from wahost.testing.processes import free_port as free_port
+from wahost.testing.processes import install_plugin as install_plugin
+from wahost.testing.processes import spawn as spawn_process
+from wahost.testing.processes import write_backend_config
 
 #: Where the binary is looked for when it is not on ``PATH``.
 FALLBACK_BINARY = "/usr/bin/redis-server"
@@ -50,12 +53,6 @@ def find_redis_server() -> str | None:
     if found is None and Path(FALLBACK_BINARY).exists():
         found = FALLBACK_BINARY
     return found
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class RedisServer:
@@ -142,17 +139,6 @@ class RedisServer:
 # -- wahost processes on Redis ---------------------------------------------------------------
 
 
-def install_plugin(site: Path, name: str, source: str) -> None:
-    """Install module ``name`` (its ``source``) in ``site`` as distribution ``name`` with the
-    entry point ``name = name`` in the ``wahost`` group (put ``site`` on ``PYTHONPATH``)."""
-    site.mkdir(parents=True, exist_ok=True)
-    (site / f"{name}.py").write_text(textwrap.dedent(source))
-    info = site / f"{name}-1.0.dist-info"
-    info.mkdir(exist_ok=True)
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-    (info / "entry_points.txt").write_text(f"[wahost]\n{name} = {name}\n")
-
-
 def write_config(
     path: Path,
     url: str,
@@ -161,29 +147,11 @@ def write_config(
     graph_url: str = "https://graph.facebook.com",
     sections: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Path:
-    """A configuration with the queue and state store on ``url``, the test secrets of
-    :mod:`wahost.testing.harness` and warnings-only logs; ``sections`` adds or overrides
-    keys (``{"worker": {"concurrency": 8}}``)."""
-    from wahost.config import config_to_toml
-    from wahost.testing.harness import TEST_APP_SECRET, TEST_PHONE_NUMBER_ID, TEST_TOKEN
-
-    data: dict[str, dict[str, Any]] = {
-        "whatsapp": {
-            "phone_number_id": TEST_PHONE_NUMBER_ID,
-            "token": TEST_TOKEN,
-            "app_secret": TEST_APP_SECRET,
-            "verify_token": "redis-test-verify",
-            "graph_url": graph_url,
-        },
-        "server": {"port": port},
-        "queue": {"backend": "redis", "url": url},
-        "state": {"backend": "redis"},
-        "logging": {"level": "warning"},
-    }
-    for name, values in (sections or {}).items():
-        data.setdefault(name, {}).update(values)
-    path.write_text(config_to_toml(data))
-    return path
+    """A configuration with the queue and state store on ``url`` (see
+    :func:`wahost.testing.processes.write_backend_config`)."""
+    return write_backend_config(
+        path, backend="redis", url=url, port=port, graph_url=graph_url, sections=sections
+    )
 
 
 def spawn(
@@ -197,18 +165,6 @@ def spawn(
 ) -> subprocess.Popen[bytes]:
     """Start ``wahost <command> --config <config>`` with the plugins installed in ``site``
     (and ``wahost-redis``) enabled; output goes to ``log``."""
-    environ = dict(os.environ)
-    environ["PYTHONPATH"] = os.pathsep.join([str(site), *sys.path])
-    environ["WAHOST_PLUGINS"] = ",".join(["wahost-redis", *plugins])
-    environ.update(env or {})
-    out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115
-    try:
-        return subprocess.Popen(
-            [sys.executable, "-m", "wahost.cli", command, "--config", str(config)],
-            env=environ,
-            stdout=out,
-            stderr=out,
-        )
-    finally:
-        if log is not None and not isinstance(out, int):
-            out.close()
+    return spawn_process(
+        command, config, site=site, plugins=["wahost-redis", *plugins], env=env, log=log
+    )
