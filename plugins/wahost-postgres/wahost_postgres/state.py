@@ -115,11 +115,15 @@ class PostgresStateStore(StateStore):
             " expires_at = excluded.expires_at"
             " WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= {s}.epoch()"
         )
+        # One primary-key lookup per wanted key, whatever the statistics say: OFFSET 0 keeps
+        # the subquery a parameterized scan (the planner would otherwise join the keys to a
+        # scan of the whole table when it expects many of them, as for any array parameter).
         self._kv_get_many = db.statement(
-            "SELECT kv.namespace, kv.key, kv.value FROM {s}.kv kv"
-            " JOIN unnest(%s::text[], %s::text[]) AS wanted (namespace, key)"
-            " ON kv.namespace = wanted.namespace AND kv.key = wanted.key"
-            " WHERE kv.expires_at IS NULL OR kv.expires_at > {s}.epoch()"
+            "SELECT wanted.namespace, wanted.key, kv.value"
+            " FROM unnest(%s::text[], %s::text[]) AS wanted (namespace, key)"
+            " CROSS JOIN LATERAL (SELECT value FROM {s}.kv WHERE namespace = wanted.namespace"
+            " AND key = wanted.key AND (expires_at IS NULL OR expires_at > {s}.epoch())"
+            " OFFSET 0) kv"
         )
         self._kv_delete = db.statement("DELETE FROM {s}.kv WHERE namespace = %s AND key = %s")
         self._kv_scan = db.statement(
