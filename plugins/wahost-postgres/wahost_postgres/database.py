@@ -123,7 +123,13 @@ class PostgresDatabase:
         return text.replace("{s}", self.quoted).encode()
 
     def connect_kwargs(self) -> dict[str, Any]:
-        options = f"-c statement_timeout={int(self.statement_timeout * 1000)}"
+        options = (
+            f"-c statement_timeout={int(self.statement_timeout * 1000)}"
+            # Every statement is a lookup by key whose best plan does not depend on the
+            # values: plan once per connection, not at every call (a custom plan for an
+            # array parameter was estimated cheaper and re-planned each time).
+            " -c plan_cache_mode=force_generic_plan"
+        )
         return {
             "autocommit": True,
             "connect_timeout": max(1, round(self.connect_timeout)),
