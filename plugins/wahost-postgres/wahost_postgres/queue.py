@@ -332,7 +332,9 @@ class PostgresQueue(QueueBackend):
         await self._finish_lease(lease, "extend", lease_seconds)
 
     async def ack(self, lease: Lease, changes: StateChanges | None = None) -> None:
-        if changes is None:
+        if changes is None or changes.is_empty():
+            # Nothing to apply: the finish alone consumes the lease, so no marker is needed
+            # (the worker on an unshared store applies empty changes nowhere either).
             await self._finish_lease(lease, "ack")
             return
         # The finish and the unit's changes in one statement, hence one transaction; the
