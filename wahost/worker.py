@@ -72,6 +72,15 @@ def default_concurrency(messages_per_second: float) -> int:
     return min(MAX_CONCURRENCY, max(MIN_CONCURRENCY, derived))
 
 
+#: Seconds a worker keeps polling (at most ``[worker] poll_interval`` apart) after its last
+#: wake-up before it waits for the wake-up of a queue that wakes its workers: a busy worker,
+#: woken by each unit it finishes, would otherwise ask to be woken for every new unit.
+IDLE_BEFORE_WAITING = 0.05
+#: Seconds between two polls of an idle worker waiting for such a queue's wake-up, at least
+#: ``[worker] poll_interval``: only a safety net (a wake-up lost with a crashed process); the
+#: queue itself returns when new work, a retry or an expired lease comes due.
+IDLE_POLL_INTERVAL = 5.0
+
 #: First and longest pause between two tries of an ack that could not commit.
 ACK_RETRY_BASE = 0.05
 ACK_RETRY_CAP = 1.0
@@ -139,6 +148,8 @@ class Worker:
         self.coalesce = min(0.002, cfg.poll_interval)
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = asyncio.Event()
+        #: Waits in a row that ended with nothing woken (see :meth:`_wait`).
+        self._quiet_waits = 0
         self.handled = 0
         #: The conversations' waiting dialogues (``ctx.ask``): their updates go there first.
         self.dialogues = Dialogues(host)
@@ -222,15 +233,34 @@ class Worker:
         self.host.wakeup.set()  # the next unit of that conversation may be leasable now
 
     async def _wait(self, wakeup: asyncio.Event) -> None:
-        stop = asyncio.ensure_future(self._stopping.wait())
+        """Until woken, stopped, or the next poll. On a queue that wakes its workers, a worker
+        that nothing woke for :data:`IDLE_BEFORE_WAITING` waits for the queue's wake-up
+        (:meth:`QueueBackend.wait_for_work`: new work from any process, a retry or lease
+        coming due) and polls only every :data:`IDLE_POLL_INTERVAL`."""
+        queue = self.host.queue
         wake = asyncio.ensure_future(wakeup.wait())
+        waits: set[asyncio.Future[Any]] = {asyncio.ensure_future(self._stopping.wait()), wake}
+        timeout: float | None = self.poll_interval
+        if queue.wakes_workers and self._quiet_waits == 0:
+            timeout = min(self.poll_interval, IDLE_BEFORE_WAITING)
+        elif queue.wakes_workers:
+            safety = max(self.poll_interval, IDLE_POLL_INTERVAL)
+            waits.add(asyncio.ensure_future(queue.wait_for_work(safety)))
+            timeout = None
         try:
-            await asyncio.wait(
-                {stop, wake}, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+            done, _ = await asyncio.wait(
+                waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
-            stop.cancel()
-            wake.cancel()
+            for waiting in waits:
+                waiting.cancel()
+        for finished in done:
+            if not finished.cancelled() and finished.exception() is not None:
+                log.warning("waiting for work failed", error=str(finished.exception()))
+        if wake in done:
+            self._quiet_waits = 0
+        elif not done:
+            self._quiet_waits += 1
 
     async def _sleep(self, delay: float) -> None:
         with contextlib.suppress(TimeoutError):

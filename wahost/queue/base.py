@@ -114,6 +114,10 @@ class QueueBackend(abc.ABC):
 
     #: The name used in ``[queue] backend = "..."``.
     name: str = ""
+    #: Whether the backend wakes idle workers itself when work arrives from any process
+    #: (PostgreSQL's LISTEN/NOTIFY): an idle worker then waits in :meth:`wait_for_work`
+    #: instead of polling every ``[worker] poll_interval``.
+    wakes_workers: bool = False
 
     def __init__(self, *, dedupe_ttl: float = 8 * 86400) -> None:
         self.dedupe_ttl = dedupe_ttl
@@ -198,6 +202,19 @@ class QueueBackend(abc.ABC):
     @abc.abstractmethod
     async def dead(self, lease: Lease, *, error: str) -> None:
         """Park the unit as dead with its last error."""
+
+    async def wait_for_work(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Return when work may be leasable: units enqueued by any process, a retry or an
+        expired lease coming due — or after ``timeout`` seconds, the worker's safety net.
+
+        Called on a backend with :attr:`wakes_workers` by a worker whose lease just found
+        nothing and that nothing woke for a moment (idle, or busy with slow units); the worker
+        also returns on its own wake-up, cancelling this, and then leases. A backend must not
+        return later than a retry or an expired lease comes due, nor raise (while it cannot
+        reach its store it returns after a short while instead). The default sleeps
+        ``timeout``.
+        """
+        await asyncio.sleep(timeout)
 
     async def release_dead_owners(self) -> int:
         """Release now every lease held by an owner known to be dead (see the module
