@@ -121,24 +121,72 @@ def test_check_and_queue_commands_on_postgres(
     assert f"version {SCHEMA_VERSION}" in result.output, result.output
 
 
-async def test_notify_wakes_a_listening_queue(pg_database: str, pg_schema: str) -> None:
+async def test_an_enqueue_wakes_a_waiting_queue_and_only_a_waiting_one(
+    pg_database: str, pg_schema: str
+) -> None:
     worker = PostgresQueue(pg_database, schema=pg_schema)
     ingress = PostgresQueue(pg_database, schema=pg_schema, listen=False)
     await worker.open()
     await ingress.open()
     try:
-        worker.wakeup.clear()
+        assert worker.wakes_workers and not ingress.wakes_workers
+        # Not waiting: an enqueue sends no notification.
         before = worker.notifications
-        assert await ingress.enqueue([make_unit("a1")]) == 1
-        await asyncio.wait_for(worker.wakeup.wait(), 10)
-        assert worker.notifications == before + 1
+        assert await ingress.enqueue([make_unit("a0", "pn1:u0")]) == 1
+        await asyncio.sleep(0.3)
+        assert worker.notifications == before
+        assert len(await worker.lease(10, lease_seconds=LONG)) == 1
+
+        # Waiting: the enqueue of another connection wakes it within milliseconds.
         worker.wakeup.clear()
+        waiting = asyncio.create_task(worker.wait_for_work(30))
+        await asyncio.sleep(0.2)
+        assert not waiting.done()
+        started = time.monotonic()
+        assert await ingress.enqueue([make_unit("a1")]) == 1
+        await asyncio.wait_for(waiting, 10)
+        assert time.monotonic() - started < 0.5
+        assert worker.notifications == before + 1
+
+        assert [lease.unit.key for lease in await worker.lease(10, lease_seconds=LONG)] == ["a1"]
+
+        worker.wakeup.clear()
+        waiting = asyncio.create_task(worker.wait_for_work(30))
+        await asyncio.sleep(0.2)
         assert await ingress.enqueue([make_unit("a1")]) == 0  # a duplicate wakes no one
         await asyncio.sleep(0.3)
-        assert not worker.wakeup.is_set() and worker.notifications == before + 1
-        assert [lease.unit.key for lease in await worker.lease(10, lease_seconds=LONG)] == ["a1"]
+        assert not waiting.done() and worker.notifications == before + 1
+        waiting.cancel()
+        # Ready work found as it starts waiting: it returns at once.
+        assert await ingress.enqueue([make_unit("a2", "pn1:u2")]) == 1
+        await asyncio.wait_for(worker.wait_for_work(30), 1)
+        assert [lease.unit.key for lease in await worker.lease(10, lease_seconds=LONG)] == ["a2"]
+        # Having leased, it waits no more: enqueues stop notifying it.
+        before = worker.notifications
+        assert await ingress.enqueue([make_unit("a3", "pn1:u3")]) == 1
+        await asyncio.sleep(0.3)
+        assert worker.notifications == before
     finally:
         await ingress.close()
+        await worker.close()
+
+
+async def test_a_waiting_queue_returns_when_a_retry_comes_due(
+    pg_database: str, pg_schema: str
+) -> None:
+    worker = PostgresQueue(pg_database, schema=pg_schema)
+    await worker.open()
+    try:
+        await worker.enqueue([make_unit("r1")])
+        lease = await lease_one(worker)
+        await worker.retry(lease, delay=0.5, error="boom")
+        assert await worker.lease(10, lease_seconds=LONG) == []
+        worker.wakeup.clear()
+        started = time.monotonic()
+        await asyncio.wait_for(worker.wait_for_work(30), 5)
+        assert 0.4 < time.monotonic() - started < 1.5
+        assert [lease.unit.key for lease in await worker.lease(10, lease_seconds=LONG)] == ["r1"]
+    finally:
         await worker.close()
 
 

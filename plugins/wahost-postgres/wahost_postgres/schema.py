@@ -292,6 +292,22 @@ BEGIN
     RETURN true;
 END $$;
 
+-- Wake the workers waiting for work, if any: called once an enqueue committed. A waiting
+-- worker holds the advisory lock (p_key1, p_key2) shared, so that the exclusive try fails.
+-- Committed asynchronously: a notification lost in a server crash only delays (the listeners
+-- wake at their reconnection).
+CREATE OR REPLACE FUNCTION {s}.wake_waiting(p_key1 integer, p_key2 integer, p_channel text)
+RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF pg_try_advisory_xact_lock(p_key1, p_key2) THEN
+        RETURN false;
+    END IF;
+    PERFORM set_config('synchronous_commit', 'off', true);
+    PERFORM pg_notify(p_channel, '');
+    RETURN true;
+END $$;
+
 -- Put dead units back under their original ids; returns how many.
 CREATE OR REPLACE FUNCTION {s}.replay(p_key text, p_channel text) RETURNS integer
 LANGUAGE plpgsql AS $$
