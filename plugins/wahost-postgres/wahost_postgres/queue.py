@@ -6,20 +6,19 @@ answers 200 only after the commit (and, with the server's default ``synchronous_
 after the WAL reached the disk). Leasing locks the lanes it takes with ``FOR UPDATE SKIP
 LOCKED``: concurrent leases never wait on each other and never share a conversation.
 
-Waking: a worker with nothing to do waits for work (:meth:`PostgresQueue.wait_for_work`, the
-core's ``wakes_workers`` seam): it holds the advisory lock :data:`WAITING_LOCK` shared on a
-connection of its own, looks once for ready work and for when the next retry or lease comes
-due, and sleeps until then. Once an enqueue committed, the enqueuing process asks the server
-whether any worker waits (an exclusive try of that lock fails) and only then sends ``NOTIFY``
-on the channel ``<schema>.units``, which the queues' LISTEN connections turn into
-:attr:`wakeup` (the plugin points it at the host's worker wake-up). So a busy deployment sends
-no notification at all (each would serialize commits on the server's notification lock and
-wake every worker), and an idle worker starts within milliseconds of an enqueue on any
-process and machine. The lock is taken before the look for work, and the ask comes after the
-enqueue's commit: an enqueue either finds the lock held or committed before the look. A
-replay and a dead owner's release notify in their own transaction. The LISTEN connection
-reconnects by itself after an outage and then wakes the worker once, for what arrived
-meanwhile.
+Waking: a worker that nothing woke for a moment waits for work (:meth:`PostgresQueue.wait_for_work`,
+the core's ``wakes_workers`` seam): it records that it waits (``set_waiting``: a ``waiting``
+row of ``counters``), looks once for ready work and for when the next retry or lease comes
+due, and sleeps until then or until a notification. An enqueue sends ``NOTIFY`` on the channel
+``<schema>.units`` only when a worker waits, so that a busy deployment sends none (each would
+serialize the commits on the server's lock of notifications and wake every worker for every
+unit), and an idle worker starts within milliseconds of an enqueue on any process or machine.
+No enqueue slips between the two: each holds an advisory lock shared until it commits, and a
+worker that starts waiting takes it exclusive once, after its record and before its look, so
+an enqueue that did not see the record has committed before the look. The queues' LISTEN
+connections turn notifications into :attr:`wakeup` (the plugin points it at the host's worker
+wake-up). A replay and a dead owner's release always notify. The LISTEN connection reconnects
+by itself after an outage and then wakes the worker once, for what arrived meanwhile.
 
 Owners: every lease names its owner (``owners``). The queue renews its owner's
 ``alive_until`` every quarter of ``owner_ttl``; at open, and every
@@ -71,8 +70,6 @@ PURGE_INTERVAL = 60.0
 PURGE_BATCH = 5000
 #: Seconds an owner's liveness record lives without a renewal (``[plugins.postgres] owner_ttl``).
 OWNER_TTL = 5.0
-#: The advisory lock (with ``hashtext(schema)``) a worker waiting for work holds shared.
-WAITING_LOCK = 0x77616877
 #: Seconds between two looks for work of a waiting worker while its LISTEN connection is away.
 OUTAGE_POLL = 0.5
 
@@ -129,13 +126,9 @@ class PostgresQueue(QueueBackend):
         self._next_purge = 0.0
         self._tasks: list[asyncio.Task[None]] = []
         self._listening = asyncio.Event()
-        # Waiting for work: the connection holding the waiting lock while registered.
-        self._waiting_conn: Conn | None = None
-        self._waiting_guard = asyncio.Lock()
-        self._registered = False
-        # Waking the waiting workers after enqueues: one ask in flight per process at most.
-        self._wake_wanted = False
-        self._waker: asyncio.Task[None] | None = None
+        # Whether (and since when) this queue's owner is recorded as waiting for work.
+        self._waiting = False
+        self._waiting_at = 0.0
         db = self.database
         channel = db.channel
         self._enqueue = db.statement(
@@ -151,9 +144,7 @@ class PostgresQueue(QueueBackend):
             "SELECT CASE WHEN {s}.finish(%s, %s, 'ack', 0, NULL)"
             f" THEN {APPLY_CHANGES} IS NOT NULL ELSE false END"
         )
-        self._wake = db.statement("SELECT {s}.wake_waiting(%s, hashtext(%s), %s)")
-        self._wait_lock = b"SELECT pg_advisory_lock_shared(%s, hashtext(%s))"
-        self._wait_unlock = b"SELECT pg_advisory_unlock_shared(%s, hashtext(%s))"
+        self._set_waiting = db.statement("SELECT {s}.set_waiting(%s, %s, %s)")
         # Whether a lane is ready now, and in how many seconds the next retry or lease comes
         # due (both an index's first row).
         self._next_work = db.statement(
@@ -194,13 +185,6 @@ class PostgresQueue(QueueBackend):
         self._opened = False
         for task in self._tasks:
             task.cancel()
-        if self._waker is not None:
-            self._waker.cancel()
-        if self._waiting_conn is not None:
-            with contextlib.suppress(psycopg.Error):
-                await self._waiting_conn.close()
-            self._waiting_conn = None
-            self._registered = False
         # A clean stop: what this process still holds goes to the others now, and its record
         # with it (else a record stays until another process finds the process gone).
         owner_id = self._owner_ids.get(str(self.owner))
@@ -226,12 +210,16 @@ class PostgresQueue(QueueBackend):
             try:
                 async with await self.database.connect() as conn:
                     await conn.execute(f'LISTEN "{self._channel}"'.encode())
+                    self._waiting = False  # after an outage: recorded again at the next wait
                     self._listening.set()
                     failures = 0
                     self.wakeup.set()
                     async for _ in conn.notifies():
                         self.notifications += 1
-                        self.wakeup.set()
+                        # Only for a worker waiting: a busy one leases again as it finishes
+                        # a unit, and the waiting one of another process takes the work.
+                        if self._waiting:
+                            self.wakeup.set()
             except psycopg.Error:
                 self._listening.clear()
             failures += 1
@@ -288,12 +276,10 @@ class PostgresQueue(QueueBackend):
             [u.conversation for u in units],
             [bytes(u.body) for u in units],
             self.dedupe_ttl,
-            "",  # no NOTIFY in the transaction: the waiting workers are woken after it
+            self._channel,
         )
         # Tried twice when the first met a dead connection: a repeat is deduplicated.
         added = int(await self._value(self._enqueue, params))
-        if added:
-            self._wake_soon()
         if time.monotonic() >= self._next_purge:
             self._next_purge = time.monotonic() + PURGE_INTERVAL
             with contextlib.suppress(QueueUnavailable):
@@ -311,78 +297,39 @@ class PostgresQueue(QueueBackend):
 
     # -- waking --------------------------------------------------------------------------
 
-    def _wake_soon(self) -> None:
-        """Wake the waiting workers, if any, for what was just committed: an ask that starts
-        after the commit covers it, so the enqueues committed while one is under way share
-        the next."""
-        self._wake_wanted = True
-        if self._opened and (self._waker is None or self._waker.done()):
-            self._waker = asyncio.create_task(self._wake_waiting())
-
-    async def _wake_waiting(self) -> None:
-        while self._wake_wanted and self._opened:
-            self._wake_wanted = False
-            # A failure only delays: the workers poll now and then (and after an outage).
-            with contextlib.suppress(QueueUnavailable):
-                params = (WAITING_LOCK, self.database.schema, self._channel)
-                await self._value(self._wake, params, retry=False)
-
     async def wait_for_work(self, timeout: float) -> None:  # noqa: ASYNC109
         """Wait until new work is notified, the next retry or lease comes due, or ``timeout``
         (see the module docstring); while the LISTEN connection is away, look again every
         :data:`OUTAGE_POLL` seconds."""
-        due_in: float | None = None
-        if self._listening.is_set():
+        if not self._listening.is_set():
+            timeout = min(timeout, OUTAGE_POLL)
+        else:
             try:
-                ready, due_in = await self._look_for_work()
-            except psycopg.Error:
-                await self._drop_waiting_connection()
+                # Recorded again now and then: a server that crashed may have lost the record
+                # (committed asynchronously), another process may have released this owner.
+                if not self._waiting or time.monotonic() - self._waiting_at > self.owner_ttl:
+                    owner = await self._owner_id()
+                    await self._execute(self._set_waiting, (owner, True, self._channel))
+                    self._waiting, self._waiting_at = True, time.monotonic()
+                ready, due_in = (await self._fetch(self._next_work, ()))[0]
+            except QueueUnavailable:
+                timeout = min(timeout, OUTAGE_POLL)
             else:
                 if ready:
                     return
-        if not self._listening.is_set() or self._waiting_conn is None:
-            timeout = min(timeout, OUTAGE_POLL)
-        if due_in is not None:
-            timeout = min(timeout, max(due_in, 0.0) + 0.001)
+                if due_in is not None:
+                    timeout = min(timeout, max(float(due_in), 0.0) + 0.001)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.wakeup.wait(), timeout)
 
-    async def _look_for_work(self) -> tuple[bool, float | None]:
-        """Hold the waiting lock, then (a statement, so a snapshot, of its own) look for
-        ready work and the next retry or lease due."""
-        async with self._waiting_guard:
-            conn = self._waiting_conn
-            if conn is None or conn.closed:
-                conn = self._waiting_conn = await self.database.connect()
-                self._registered = False
-            if not self._registered:
-                await conn.execute(self._wait_lock, (WAITING_LOCK, self.database.schema))
-                self._registered = True
-            row = await (await conn.execute(self._next_work)).fetchone()
-        assert row is not None
-        return bool(row[0]), None if row[1] is None else float(row[1])
-
     async def _stop_waiting(self) -> None:
-        """Release the waiting lock: this worker has work, and enqueues need not wake it."""
-        async with self._waiting_guard:
-            if not self._registered or self._waiting_conn is None:
-                return
-            try:
-                await self._waiting_conn.execute(
-                    self._wait_unlock, (WAITING_LOCK, self.database.schema)
-                )
-                self._registered = False
-            except psycopg.Error:
-                pass
-        if self._registered:
-            await self._drop_waiting_connection()
-
-    async def _drop_waiting_connection(self) -> None:
-        """Forget a failed waiting connection (the server drops its lock with its session)."""
-        conn, self._waiting_conn, self._registered = self._waiting_conn, None, False
-        if conn is not None:
-            with contextlib.suppress(psycopg.Error):
-                await conn.close()
+        """This worker has work: enqueues need not wake it."""
+        self._waiting = False
+        owner = self._owner_ids.get(str(self.owner))
+        if owner is not None:
+            # A record left behind (the server unreachable) only costs notifications.
+            with contextlib.suppress(QueueUnavailable):
+                await self._execute(self._set_waiting, (owner, False, self._channel))
 
     # -- leases --------------------------------------------------------------------------
 
@@ -405,7 +352,7 @@ class PostgresQueue(QueueBackend):
         token = secrets.token_hex(8)
         # A lease taken but unanswered (the server died after its commit) expires: not lost.
         rows = await self._fetch(self._lease, (owner, limit, lease_seconds, token))
-        if rows and self._registered:
+        if rows and self._waiting:
             await self._stop_waiting()
         return [Lease(_unit(row[1:7]), str(row[0]), row[7], token, row[8]) for row in rows]
 

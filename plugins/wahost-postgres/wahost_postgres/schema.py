@@ -12,7 +12,8 @@ Queue tables:
 * ``dedupe`` — every key enqueued within the dedupe TTL, with the id of the unit stored under it
   (a key whose unit is still stored is renewed, never purged).
 * ``quarantine``, ``owners`` (the queues that lease, with ``alive_until``), ``counters``
-  (units done, in shards so that acks do not queue on one row), ``meta`` (the schema version).
+  (``done``: units done, in shards so that acks do not queue on one row; ``waiting``: 1 under
+  the owner's id while it waits for work), ``meta`` (the schema version).
 
 State tables: ``conversations`` (``data`` is ``jsonb``), ``kv``, ``applied`` (unit keys whose
 state changes were applied). Times are seconds since the epoch by the *server's* clock
@@ -23,6 +24,10 @@ statements below are the whole of the queue's logic.
 """
 
 from __future__ import annotations
+
+#: The advisory lock (with ``hashtext`` of the channel) of the enqueues under way, taken shared
+#: by each and exclusive by a worker that starts waiting for work.
+WAITING_LOCK = 0x77616877
 
 #: The version of the tables; ``meta`` holds it under ``schema``. Version 1 had no ``counters``
 #: (``done`` was a row of ``meta``, a lock every ack queued on) nor ``owners.alive_until``.
@@ -160,6 +165,10 @@ BEGIN
     IF n = 0 THEN
         RETURN 0;
     END IF;
+    IF p_channel <> '' THEN
+        -- Held until the commit: a worker starting to wait waits for this enqueue first.
+        PERFORM pg_advisory_xact_lock_shared({waiting_lock}, hashtext(p_channel));
+    END IF;
     uids := ARRAY(SELECT nextval('{s}.units_id_seq') FROM generate_series(1, n));
     claimed := array_fill(false, ARRAY[n]);
     -- Claim each key unless it is remembered and not expired, or its unit is still stored
@@ -191,10 +200,33 @@ BEGIN
             VALUES (p_conversations[i], uids[i], 0)
             ON CONFLICT (conversation) DO UPDATE SET head_id = least(l.head_id, excluded.head_id);
     END LOOP;
-    IF added > 0 AND p_channel <> '' THEN
+    -- Only a worker waiting for work needs a notification (a busy one leases again as it
+    -- finishes a unit): one per enqueue would serialize the commits on the server's lock of
+    -- notifications and wake every worker for every unit.
+    IF added > 0 AND p_channel <> '' AND EXISTS (
+        SELECT 1 FROM {s}.counters WHERE name = 'waiting' AND value > 0
+    ) THEN
         PERFORM pg_notify(p_channel, '');
     END IF;
     RETURN added;
+END $$;
+
+-- A worker starts (p_waiting) or stops waiting for work. Starting, it waits for the enqueues
+-- under way (their shared lock): those that did not see it waiting commit before it looks for
+-- work, and those that come after see it, and notify. Committed asynchronously: a crash ends
+-- the waiting (the LISTEN connection) with it.
+CREATE OR REPLACE FUNCTION {s}.set_waiting(p_owner bigint, p_waiting boolean, p_channel text)
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('synchronous_commit', 'off', true);
+    IF NOT p_waiting THEN
+        DELETE FROM {s}.counters WHERE name = 'waiting' AND shard = p_owner;
+        RETURN;
+    END IF;
+    INSERT INTO {s}.counters (name, shard, value) VALUES ('waiting', p_owner, 1)
+        ON CONFLICT (name, shard) DO NOTHING;
+    PERFORM pg_advisory_xact_lock({waiting_lock}, hashtext(p_channel));
 END $$;
 
 -- Lease up to p_limit lanes' heads, oldest first; lanes another transaction is leasing are
@@ -211,6 +243,10 @@ DECLARE
     expires double precision := t + p_seconds;
     lane record;
 BEGIN
+    -- Committed without waiting for the disk: a lease lost in a server crash is only a unit
+    -- leased again, and whatever its holder records next (an outbox record, its ack) is
+    -- committed durably, which writes this lease to the disk first (the log is in order).
+    PERFORM set_config('synchronous_commit', 'off', true);
     FOR lane IN
         WITH ready AS (
             SELECT l.conversation, l.head_id, l.leased_id FROM {s}.lanes l
@@ -276,8 +312,11 @@ BEGIN
     END IF;
     IF p_action = 'ack' THEN
         DELETE FROM {s}.units WHERE id = p_id;
-        -- One row per connection's shard: acks of different connections take different locks.
-        INSERT INTO {s}.counters AS k (name, shard, value) VALUES ('done', pg_backend_pid() % 8, 1)
+        -- One row per connection's shard: acks of different connections take different locks
+        -- (each holds its row until its commit is on disk; with 8 shards the acks of two
+        -- workers' pools waited for each other's commits).
+        INSERT INTO {s}.counters AS k (name, shard, value)
+            VALUES ('done', pg_backend_pid() % 1024, 1)
             ON CONFLICT (name, shard) DO UPDATE SET value = k.value + 1;
     ELSIF p_action = 'retry' THEN
         UPDATE {s}.units SET token = NULL, owner = NULL, error = p_error,
@@ -289,22 +328,6 @@ BEGIN
         UPDATE {s}.units SET available_at = t + p_seconds WHERE id = p_id;
     END IF;
     PERFORM {s}.refresh_lane(c);
-    RETURN true;
-END $$;
-
--- Wake the workers waiting for work, if any: called once an enqueue committed. A waiting
--- worker holds the advisory lock (p_key1, p_key2) shared, so that the exclusive try fails.
--- Committed asynchronously: a notification lost in a server crash only delays (the listeners
--- wake at their reconnection).
-CREATE OR REPLACE FUNCTION {s}.wake_waiting(p_key1 integer, p_key2 integer, p_channel text)
-RETURNS boolean
-LANGUAGE plpgsql AS $$
-BEGIN
-    IF pg_try_advisory_xact_lock(p_key1, p_key2) THEN
-        RETURN false;
-    END IF;
-    PERFORM set_config('synchronous_commit', 'off', true);
-    PERFORM pg_notify(p_channel, '');
     RETURN true;
 END $$;
 
@@ -355,6 +378,7 @@ BEGIN
         END IF;
     END LOOP;
     DELETE FROM {s}.owners WHERE id = p_owner;
+    DELETE FROM {s}.counters WHERE name = 'waiting' AND shard = p_owner;
     IF n > 0 AND p_channel <> '' THEN
         PERFORM pg_notify(p_channel, '');
     END IF;
@@ -420,6 +444,8 @@ BEGIN
     RETURN n;
 END $$;
 """
+
+FUNCTIONS = FUNCTIONS.replace("{waiting_lock}", str(WAITING_LOCK))
 
 #: Statements moving version 1 to version 2 (inside the migration's transaction).
 MIGRATE_FROM_1 = """
