@@ -337,3 +337,33 @@ def test_loading_the_plugin_does_not_import_the_driver() -> None:
         "assert 'psycopg' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_webhooks_arriving_together_are_stored_together_each_with_its_count(
+    pg_database: str, pg_schema: str
+) -> None:
+    queue = PostgresQueue(pg_database, schema=pg_schema, listen=False)
+    await queue.open()
+    try:
+        calls: list[int] = []
+        store = queue._store
+
+        async def counted(units: Any) -> list[bool]:
+            calls.append(len(units))
+            return await store(units)
+
+        queue._store = counted  # type: ignore[method-assign]
+        webhooks = [[make_unit(f"k{n}", f"pn1:u{n % 3}")] for n in range(30)]
+        webhooks.append([make_unit("k1", "pn1:u1"), make_unit("k30", "pn1:u0")])  # k1 again
+        webhooks.append([make_unit("bad\x00key")])  # a value the server refuses
+        futures = [queue.enqueue_soon(units) for units in webhooks]
+        results = await asyncio.gather(*futures, return_exceptions=True)
+        assert results[:30] == [1] * 30 and results[30] == 1
+        assert isinstance(results[31], QueueUnavailable)
+        # All in one statement, then one by one as that batch met the refused value.
+        assert calls == [33] + [1] * 30 + [2, 1], calls
+        leased = await queue.lease(100, lease_seconds=LONG)
+        assert sorted(lease.unit.key for lease in leased) == ["k0", "k1", "k2"]
+        assert (await queue.stats()).ready == 28
+    finally:
+        await queue.close()

@@ -41,6 +41,7 @@ from typing import Any, cast
 import psycopg
 import structlog
 from psycopg import AsyncConnection
+from psycopg_pool import PoolTimeout
 
 from wahost.queue.base import (
     OWNER_CHECK_INTERVAL,
@@ -70,6 +71,8 @@ PURGE_INTERVAL = 60.0
 PURGE_BATCH = 5000
 #: Seconds an owner's liveness record lives without a renewal (``[plugins.postgres] owner_ttl``).
 OWNER_TTL = 5.0
+#: Webhooks stored together by one enqueue at most (see PostgresQueue.enqueue_soon).
+MAX_BATCH = 200
 #: Seconds between two looks for work of a waiting worker while its LISTEN connection is away.
 OUTAGE_POLL = 0.5
 
@@ -132,9 +135,12 @@ class PostgresQueue(QueueBackend):
         db = self.database
         channel = db.channel
         self._enqueue = db.statement(
-            "SELECT {s}.enqueue(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[],"
-            " %s::bytea[], %s, %s)"
+            "SELECT {s}.enqueue_claimed(%s::text[], %s::text[], %s::text[], %s::text[],"
+            " %s::text[], %s::bytea[], %s, %s)"
         )
+        # The ingress's webhooks waiting for the enqueue under way (see enqueue_soon).
+        self._pending: list[tuple[list[Unit], asyncio.Future[int]]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self._channel = channel
         self._lease = db.statement(
             f"SELECT id, {_UNIT}, attempts, expires_at FROM {{s}}.lease(%s, %s, %s, %s)"
@@ -266,8 +272,55 @@ class PostgresQueue(QueueBackend):
     # -- enqueue -------------------------------------------------------------------------
 
     async def enqueue(self, units: Sequence[Unit]) -> int:
+        return sum(await self._store(units))
+
+    def enqueue_soon(self, units: Sequence[Unit]) -> asyncio.Future[int]:
+        """The ingress's enqueue, a group commit: the webhooks that arrive while an enqueue is
+        under way are stored together by the next, one statement and one commit for all (each
+        webhook's future resolves after that commit, with its own count)."""
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         if not units:
-            return 0
+            future.set_result(0)
+            return future
+        self._pending.append((list(units), future))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush())
+        return future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+            try:
+                claimed = await self._store([unit for units, _ in batch for unit in units])
+            except QueueUnavailable as exc:
+                outage = isinstance(exc.__cause__, psycopg.OperationalError | PoolTimeout)
+                if len(batch) == 1 or outage:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                # Not the server: one webhook may be at fault (a value the server refuses);
+                # the others must not fail with it, so each is stored on its own.
+                for units, future in batch:
+                    try:
+                        count = await self.enqueue(units)
+                    except QueueUnavailable as own:
+                        if not future.done():
+                            future.set_exception(own)
+                    else:
+                        if not future.done():
+                            future.set_result(count)
+                continue
+            at = 0
+            for units, future in batch:
+                if not future.done():
+                    future.set_result(sum(claimed[at : at + len(units)]))
+                at += len(units)
+
+    async def _store(self, units: Sequence[Unit]) -> list[bool]:
+        """Store ``units`` in one transaction; which of them were new."""
+        if not units:
+            return []
         params = (
             [u.key for u in units],
             [u.kind for u in units],
@@ -279,7 +332,7 @@ class PostgresQueue(QueueBackend):
             self._channel,
         )
         # Tried twice when the first met a dead connection: a repeat is deduplicated.
-        added = int(await self._value(self._enqueue, params))
+        claimed = [bool(c) for c in await self._value(self._enqueue, params)]
         if time.monotonic() >= self._next_purge:
             self._next_purge = time.monotonic() + PURGE_INTERVAL
             with contextlib.suppress(QueueUnavailable):
@@ -287,7 +340,7 @@ class PostgresQueue(QueueBackend):
                     self.database.statement("SELECT {s}.purge_dedupe(%s, %s)"),
                     (PURGE_BATCH, self.dedupe_ttl),
                 )
-        return added
+        return claimed
 
     async def purge(self) -> int:
         """Delete every expired dedupe key now, renewing those whose units are still stored

@@ -143,15 +143,16 @@ BEGIN
             available_at = excluded.available_at, leased_id = excluded.leased_id;
 END $$;
 
--- Store a webhook's units, deduplicated; returns how many were new. Ids are taken in arrival
--- order, but keys and lanes are locked in sorted order, the same in every transaction, so that
--- two webhooks sharing keys or conversations in another order never deadlock. The lane's row is
+-- Store the units of one or more webhooks, deduplicated; returns which were new. Ids are
+-- taken in arrival order, but keys and lanes are locked in sorted order, the same in every
+-- transaction, so that two webhooks sharing keys or conversations in another order never
+-- deadlock. The lane's row is
 -- written (not only inserted) so that an ack finishing the lane's last unit waits for this
 -- transaction, and does not drop a lane this transaction is adding a unit to.
-CREATE OR REPLACE FUNCTION {s}.enqueue(
+CREATE OR REPLACE FUNCTION {s}.enqueue_claimed(
     p_keys text[], p_kinds text[], p_numbers text[], p_users text[], p_conversations text[],
     p_bodies bytea[], p_ttl double precision, p_channel text
-) RETURNS integer
+) RETURNS boolean[]
 LANGUAGE plpgsql AS $$
 DECLARE
     t double precision := {s}.epoch();
@@ -163,7 +164,7 @@ DECLARE
     i integer;
 BEGIN
     IF n = 0 THEN
-        RETURN 0;
+        RETURN ARRAY[]::boolean[];
     END IF;
     IF p_channel <> '' THEN
         -- Held until the commit: a worker starting to wait waits for this enqueue first.
@@ -208,8 +209,18 @@ BEGIN
     ) THEN
         PERFORM pg_notify(p_channel, '');
     END IF;
-    RETURN added;
+    RETURN claimed;
 END $$;
+
+-- How many of one webhook's units were new (the call of earlier releases).
+CREATE OR REPLACE FUNCTION {s}.enqueue(
+    p_keys text[], p_kinds text[], p_numbers text[], p_users text[], p_conversations text[],
+    p_bodies bytea[], p_ttl double precision, p_channel text
+) RETURNS integer
+LANGUAGE sql AS $$
+    SELECT count(*)::integer FROM unnest({s}.enqueue_claimed(p_keys, p_kinds, p_numbers,
+        p_users, p_conversations, p_bodies, p_ttl, p_channel)) AS c (new) WHERE c.new
+$$;
 
 -- A worker starts (p_waiting) or stops waiting for work. Starting, it waits for the enqueues
 -- under way (their shared lock): those that did not see it waiting commit before it looks for
