@@ -275,7 +275,13 @@ class WorkerConfig(_Table):
         Meta(description="Seconds a hook may run before it is cancelled; unset means no limit."),
     ] = None
     poll_interval: Annotated[
-        float, Meta(gt=0, description="Seconds between polls of an idle queue.")
+        float,
+        Meta(
+            gt=0,
+            description="Seconds between polls of an idle queue. On a queue that wakes its "
+            "workers itself (PostgreSQL), only in the moment after a worker's last wake-up: "
+            "then it waits for the queue's wake-up and polls every 5 s (or this, if longer).",
+        ),
     ] = 0.05
     outage_patience: Annotated[
         float,
