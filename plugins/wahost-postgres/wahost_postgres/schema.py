@@ -254,10 +254,6 @@ DECLARE
     expires double precision := t + p_seconds;
     lane record;
 BEGIN
-    -- Committed without waiting for the disk: a lease lost in a server crash is only a unit
-    -- leased again, and whatever its holder records next (an outbox record, its ack) is
-    -- committed durably, which writes this lease to the disk first (the log is in order).
-    PERFORM set_config('synchronous_commit', 'off', true);
     FOR lane IN
         WITH ready AS (
             SELECT l.conversation, l.head_id, l.leased_id FROM {s}.lanes l
