@@ -367,3 +367,17 @@ async def test_webhooks_arriving_together_are_stored_together_each_with_its_coun
         assert (await queue.stats()).ready == 28
     finally:
         await queue.close()
+
+
+async def test_a_units_first_lease_is_its_first_handling(pg_database: str, pg_schema: str) -> None:
+    """Its sends then skip the outbox's read; a retry, a replay never claim it (the contract)."""
+    queue = PostgresQueue(pg_database, schema=pg_schema, listen=False)
+    await queue.open()
+    try:
+        await queue.enqueue([make_unit("f1")])
+        lease = await lease_one(queue)
+        assert lease.first_handling
+        await queue.retry(lease, delay=0, error="boom")
+        assert not (await lease_one(queue)).first_handling
+    finally:
+        await queue.close()

@@ -143,7 +143,8 @@ class PostgresQueue(QueueBackend):
         self._flusher: asyncio.Task[None] | None = None
         self._channel = channel
         self._lease = db.statement(
-            f"SELECT id, {_UNIT}, attempts, expires_at FROM {{s}}.lease(%s, %s, %s, %s)"
+            f"SELECT id, {_UNIT}, attempts, expires_at, first"
+            " FROM {s}.lease_units(%s, %s, %s, %s)"
         )
         self._finish = db.statement("SELECT {s}.finish(%s, %s, %s, %s, %s)")
         self._ack_apply = db.statement(
@@ -407,7 +408,10 @@ class PostgresQueue(QueueBackend):
         rows = await self._fetch(self._lease, (owner, limit, lease_seconds, token))
         if rows and self._waiting:
             await self._stop_waiting()
-        return [Lease(_unit(row[1:7]), str(row[0]), row[7], token, row[8]) for row in rows]
+        return [
+            Lease(_unit(row[1:7]), str(row[0]), row[7], token, row[8], first_handling=row[9])
+            for row in rows
+        ]
 
     async def release_dead_owners(self) -> int:
         me = str(self.owner)
