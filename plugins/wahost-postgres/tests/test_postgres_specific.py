@@ -18,7 +18,7 @@ from wahost_postgres.schema import SCHEMA_1, SCHEMA_VERSION
 from wahost.cli import cli_group
 from wahost.config import config_to_toml
 from wahost.host import Wahost
-from wahost.queue.base import QueueUnavailable
+from wahost.queue.base import LeaseLost, QueueUnavailable
 from wahost.queue.owner import Owner
 from wahost.testing.contracts import LONG, lease_one, make_unit
 from wahost.testing.harness import (
@@ -381,3 +381,33 @@ async def test_a_units_first_lease_is_its_first_handling(pg_database: str, pg_sc
         assert not (await lease_one(queue)).first_handling
     finally:
         await queue.close()
+
+
+async def test_acks_without_changes_are_one_statement(pg_database: str, pg_schema: str) -> None:
+    queue = PostgresQueue(pg_database, schema=pg_schema, listen=False)
+    await queue.open()
+    try:
+        await queue.enqueue([make_unit(f"m{n}", f"pn1:u{n}") for n in range(3)])
+        leases = await queue.lease(10, lease_seconds=LONG)
+        stale = await lease_one_more(queue, leases)
+        calls = 0
+        run = queue.database.run
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            return await run(*args, **kwargs)
+
+        queue.database.run = counted  # type: ignore[method-assign]
+        outcomes = await queue.ack_many([(lease, None) for lease in [*leases, stale]])
+        assert calls == 1
+        assert outcomes[:3] == [None, None, None] and isinstance(outcomes[3], LeaseLost)
+        assert (await queue.stats()).done == 3
+    finally:
+        await queue.close()
+
+
+async def lease_one_more(queue: PostgresQueue, leases: list[Any]) -> Any:
+    """A copy of the first lease with a token no longer held."""
+    first = leases[0]
+    return type(first)(first.unit, first.id, first.attempt, "stale", first.expires_at)

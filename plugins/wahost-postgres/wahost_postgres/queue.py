@@ -147,6 +147,7 @@ class PostgresQueue(QueueBackend):
             " FROM {s}.lease_units(%s, %s, %s, %s)"
         )
         self._finish = db.statement("SELECT {s}.finish(%s, %s, %s, %s, %s)")
+        self._ack_many = db.statement("SELECT {s}.ack_many(%s::bigint[], %s::text[])")
         self._ack_apply = db.statement(
             "SELECT CASE WHEN {s}.finish(%s, %s, 'ack', 0, NULL)"
             f" THEN {APPLY_CHANGES} IS NOT NULL ELSE false END"
@@ -461,6 +462,22 @@ class PostgresQueue(QueueBackend):
         params = (int(lease.id), lease.token, *changes_args(changes))
         if not await self._value(self._ack_apply, params, retry=False):
             raise LeaseLost(lease.unit.key)
+
+    async def ack_many(
+        self, acks: Sequence[tuple[Lease, StateChanges | None]]
+    ) -> list[Exception | None]:
+        """Units without state changes in one statement (one transaction, one commit); with
+        changes, each its own (the default)."""
+        if len(acks) < 2 or any(ch is not None and not ch.is_empty() for _, ch in acks):
+            return await super().ack_many(acks)
+        order = sorted(range(len(acks)), key=lambda n: acks[n][0].unit.conversation)
+        params = ([int(acks[n][0].id) for n in order], [acks[n][0].token for n in order])
+        held = await self._value(self._ack_many, params, retry=False)
+        outcomes: list[Exception | None] = [None] * len(acks)
+        for n, still in zip(order, held, strict=True):
+            if not still:
+                outcomes[n] = LeaseLost(acks[n][0].unit.key)
+        return outcomes
 
     async def retry(self, lease: Lease, *, delay: float, error: str) -> None:
         await self._finish_lease(lease, "retry", delay, error)

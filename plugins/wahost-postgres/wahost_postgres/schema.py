@@ -385,6 +385,19 @@ BEGIN
     RETURN true;
 END $$;
 
+-- Ack several leases in one transaction; which were still held. The caller gives them in the
+-- order of their conversations, the order in which every transaction locks lanes.
+CREATE OR REPLACE FUNCTION {s}.ack_many(p_ids bigint[], p_tokens text[]) RETURNS boolean[]
+LANGUAGE plpgsql AS $$
+DECLARE
+    held boolean[] := ARRAY[]::boolean[];
+BEGIN
+    FOR i IN 1 .. coalesce(array_length(p_ids, 1), 0) LOOP
+        held := held || {s}.finish(p_ids[i], p_tokens[i], 'ack', 0, NULL);
+    END LOOP;
+    RETURN held;
+END $$;
+
 -- Put dead units back under their original ids; returns how many.
 CREATE OR REPLACE FUNCTION {s}.replay(p_key text, p_channel text) RETURNS integer
 LANGUAGE plpgsql AS $$
