@@ -20,6 +20,7 @@ from wahost.config import config_to_toml
 from wahost.host import Wahost
 from wahost.queue.base import LeaseLost, QueueUnavailable
 from wahost.queue.owner import Owner
+from wahost.state.base import ConversationState
 from wahost.testing.contracts import LONG, lease_one, make_unit
 from wahost.testing.harness import (
     TEST_APP_SECRET,
@@ -411,3 +412,31 @@ async def lease_one_more(queue: PostgresQueue, leases: list[Any]) -> Any:
     """A copy of the first lease with a token no longer held."""
     first = leases[0]
     return type(first)(first.unit, first.id, first.attempt, "stale", first.expires_at)
+
+
+async def test_states_of_a_batch_are_read_in_one_statement(
+    pg_database: str, pg_schema: str
+) -> None:
+    store = PostgresStateStore(pg_database, schema=pg_schema)
+    await store.open()
+    try:
+        await store.set("pn1:a", ConversationState(name="one", data={"n": 1}))
+        await store.set("pn1:c", ConversationState(name="three", data={"n": 3}))
+        calls = 0
+        run = store.database.run
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            return await run(*args, **kwargs)
+
+        store.database.run = counted  # type: ignore[method-assign]
+        found = await store.get_many(["pn1:c", "pn1:b", "pn1:a"])
+        assert calls == 1
+        assert [None if s is None else (s.name, s.data) for s in found] == [
+            ("three", {"n": 3}),
+            None,
+            ("one", {"n": 1}),
+        ]
+    finally:
+        await store.close()

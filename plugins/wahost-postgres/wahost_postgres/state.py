@@ -87,6 +87,14 @@ class PostgresStateStore(StateStore):
             "SELECT name, data::text, updated_at FROM {s}.conversations"
             f" WHERE conversation = %(c)s AND {ttl_clause}"
         )
+        # One primary-key lookup per conversation (as kv_get_many's).
+        self._get_many = db.statement(
+            "SELECT c.name, c.data::text, c.updated_at"
+            " FROM unnest(%(cs)s::text[]) WITH ORDINALITY AS wanted (conversation, n)"
+            " LEFT JOIN LATERAL (SELECT name, data, updated_at FROM {s}.conversations"
+            f" WHERE conversation = wanted.conversation AND {ttl_clause} OFFSET 0) c ON true"
+            " ORDER BY wanted.n"
+        )
         self._get_for_update = db.statement(
             "SELECT name, data::text, updated_at FROM {s}.conversations"
             f" WHERE conversation = %(c)s AND {ttl_clause} FOR UPDATE"
@@ -177,6 +185,13 @@ class PostgresStateStore(StateStore):
     async def get(self, conversation: str) -> ConversationState | None:
         rows = await self._fetch(self._get, {"c": conversation, "ttl": self.ttl})
         return self._state(rows[0]) if rows else None
+
+    async def get_many(self, conversations: Sequence[str]) -> list[ConversationState | None]:
+        """The states of several conversations in one statement (a worker's leased batch)."""
+        if not conversations:
+            return []
+        rows = await self._fetch(self._get_many, {"cs": list(conversations), "ttl": self.ttl})
+        return [None if row[1] is None else self._state(row) for row in rows]
 
     async def set(self, conversation: str, state: ConversationState) -> None:
         data = _encode(state.data).decode()
