@@ -1,10 +1,12 @@
 """An idle worker on PostgreSQL waits for the queue's wake-up instead of polling: (almost) no
-lease while idle, yet a unit enqueued by another connection is handled within milliseconds,
+lease while idle, yet a unit enqueued by another process is handled within milliseconds,
 and a retry is leased when it comes due."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,23 @@ from wahost.units import split
 from wahost.worker import Worker
 
 BACKOFF = 0.4
+
+ENQUEUER = """
+import asyncio, sys, time
+from wahost_postgres import PostgresQueue
+from wahost.testing.payloads import make_text, signed_webhook
+from wahost.units import split
+
+async def main():
+    queue = PostgresQueue(sys.argv[1], schema=sys.argv[2], listen=False)
+    await queue.open()
+    body, _ = signed_webhook(make_text("hello", wamid="wamid.idle.1"))
+    assert await queue.enqueue(split(body)) == 1
+    print(time.monotonic())
+    await queue.close()
+
+asyncio.run(main())
+"""
 
 
 class Recorder:
@@ -91,7 +110,20 @@ async def test_an_idle_worker_waits_for_the_wake_up_not_the_poll(
                 assert await ingress.enqueue(split(body)) == 1
                 return at
 
-            at = await enqueue("hello", "wamid.idle.1")
+            # Enqueued by another process (as `wahost serve` would): it prints the monotonic
+            # clock (the machine's, shared by its processes) once its enqueue committed.
+            child = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-c",
+                ENQUEUER,
+                pg_database,
+                pg_schema,
+                stdout=asyncio.subprocess.PIPE,
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+            )
+            out, _ = await asyncio.wait_for(child.communicate(), 60)
+            assert child.returncode == 0, out
+            at = float(out.decode().split()[-1])
             await recorder.wait_for(1)
             assert recorder.handled[0][0] == "hello"
             assert recorder.handled[0][1] - at < 0.5  # milliseconds on an idle machine
