@@ -190,6 +190,10 @@ class PostgresQueue(QueueBackend):
     async def close(self) -> None:
         if not self._opened:
             return
+        if self._flusher is not None:
+            # The webhooks being stored are answered first (their statements are bounded).
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._flusher)
         self._opened = False
         for task in self._tasks:
             task.cancel()
