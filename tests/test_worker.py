@@ -311,3 +311,36 @@ async def test_a_handler_slower_than_its_lease_keeps_it_and_runs_once(tmp_path: 
         stats = await bot.host.queue.stats()
     assert (stats.done, stats.ready, stats.leased, stats.waiting_retry) == (1, 0, 0, 0)
     assert calls == {"wamid.slow": 1}
+
+
+async def test_an_idle_worker_waits_on_a_queue_that_wakes_its_workers(tmp_path: Path) -> None:
+    """On such a queue an idle worker waits in ``wait_for_work`` instead of polling every
+    ``poll_interval`` (0.02 s in the harness); on the others it polls."""
+    recorder = Recorder()
+    async with BotHarness(tmp_path, plugins=[recorder]) as bot:
+        queue = bot.host.queue
+        leases: list[int] = []
+        waits: list[float] = []
+        lease = queue.lease
+
+        async def counted(limit: int, *, lease_seconds: float) -> Any:
+            leases.append(limit)
+            return await lease(limit, lease_seconds=lease_seconds)
+
+        async def wait_for_work(timeout: float) -> None:
+            waits.append(timeout)
+            await asyncio.sleep(timeout)
+
+        queue.lease = counted  # type: ignore[method-assign]
+        await asyncio.sleep(0.3)
+        assert len(leases) >= 5  # polling
+        queue.wakes_workers = True
+        queue.wait_for_work = wait_for_work  # type: ignore[method-assign]
+        await asyncio.sleep(0.2)
+        leases.clear()
+        await asyncio.sleep(0.5)
+        assert len(leases) <= 1 and waits and waits[-1] >= 5.0, (leases, waits)
+        # The worker's own wake-up (here the ingress's) still starts it at once.
+        assert (await bot.post(text_webhook(("111", "wamid.w1", "hi")))).status_code == 200
+        await bot.idle()
+    assert recorder.calls == [("111", "wamid.w1")]
