@@ -91,6 +91,25 @@ async def test_a_refused_enqueue_stores_nothing(redis_url: str) -> None:
     await queue.close()
 
 
+async def test_a_first_lease_is_a_first_handling_and_a_replayed_one_is_not(
+    redis_url: str,
+) -> None:
+    """The outbox skips its read only on a unit's first handling ever: the first lease says
+    so, the lease of a replayed dead unit (its attempts back to 0) does not."""
+    queue = RedisQueue(redis_url)
+    await queue.open()
+    try:
+        await queue.enqueue([make_unit("a1", "p:a")])
+        first = await lease_one(queue)
+        assert first.attempt == 1 and first.first_handling
+        await queue.dead(first, error="boom")
+        assert await queue.replay("a1")
+        again = await lease_one(queue)
+        assert again.attempt == 1 and not again.first_handling
+    finally:
+        await queue.close()
+
+
 async def test_redis_down_then_back(own_redis: RedisServer) -> None:
     queue, store = RedisQueue(own_redis.url), RedisStateStore(own_redis.url)
     await queue.open()

@@ -11,7 +11,8 @@
 * ``P q:seq`` — the arrival counter (the stream ids, ordering scores and ``Lease.id``).
 * ``P q:u:<seq>`` — hash: ``k`` key, ``c`` conversation, ``a`` attempts, while leased ``tok``,
   ``exp`` and ``own`` (the lease's owner, :class:`wahost.queue.owner.Owner` text); ``due``
-  (retry time), ``err``, ``died``.
+  (retry time), ``err``, ``died`` (kept when the dead unit is replayed: its next lease is not
+  its first handling).
 * ``P q:alive:<owner>`` — an owner's liveness record: set with a short TTL by every lease that
   hands out units and renewed by the owner's process while it runs; once it expires, the owner
   is dead.
@@ -170,7 +171,8 @@ for _, conversation in ipairs(redis.call('ZRANGE', READY, 0, limit - 1)) do
   if not claimed then  -- not pending (the group was recreated): read it directly
     claimed = redis.call('XRANGE', STREAM, entry(head), entry(head))[1]
   end
-  out[#out + 1] = {head, attempt, claimed[2]}
+  -- A unit that died keeps 'died' when it is replayed: its next lease is not a first one.
+  out[#out + 1] = {head, attempt, claimed[2], redis.call('HEXISTS', u, 'died')}
 end
 if #out > 0 then
   -- Whoever stamps a lease is alive at that moment, whatever its own refresher did. Only
@@ -333,7 +335,7 @@ end
 for _, seq in ipairs(seqs) do
   local conversation = redis.call('HGET', unit(seq), 'c')
   redis.call('ZREM', DEAD, seq)
-  redis.call('HDEL', unit(seq), 'err', 'died', 'due')
+  redis.call('HDEL', unit(seq), 'err', 'due')
   redis.call('HSET', unit(seq), 'a', 0)
   redis.call('ZADD', lane(conversation), seq, seq)
   give(seq, WAITING)

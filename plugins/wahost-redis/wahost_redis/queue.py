@@ -297,8 +297,15 @@ class RedisQueue(QueueBackend):
         )
         expires_at = int(expires_ms) / 1000
         leases = [
-            Lease(_unit(fields), seq.decode(), int(attempt), token, expires_at)
-            for seq, attempt, fields in rows
+            Lease(
+                _unit(fields),
+                seq.decode(),
+                int(attempt),
+                token,
+                expires_at,
+                first_handling=int(attempt) == 1 and not int(died),
+            )
+            for seq, attempt, fields, died in rows
         ]
         if time.monotonic() >= self._next_sweep:
             self._next_sweep = time.monotonic() + SWEEP_INTERVAL
