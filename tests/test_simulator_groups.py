@@ -207,3 +207,21 @@ def test_simulate_dash_dash_group_stages_a_group_the_terminal_writes_in(tmp_path
             process.wait(timeout=10)
         process.stdout.close()
         process.stdin.close()
+
+
+async def test_the_line_reader_ends_quietly_when_its_input_or_loop_is_closed(
+    tmp_path: Path,
+) -> None:
+    """The reader thread blocks in readline and may outlive the chat: input closed under it
+    (the simulator's caller closing its pipe) ends the input; a closed loop ends the thread.
+    Neither raises in the thread."""
+    async with Simulation(make_config(tmp_path), load_entrypoints=False) as sim:
+        closed = io.StringIO("hello\n")
+        closed.close()
+        chat = TerminalChat(sim, stdin=closed, stdout=io.StringIO(), color=False)
+        await asyncio.to_thread(chat._read_lines, asyncio.get_running_loop())
+        assert await asyncio.wait_for(chat._lines.get(), 5) is None
+        ended = asyncio.new_event_loop()
+        ended.close()
+        late = TerminalChat(sim, stdin=io.StringIO("hello\n"), stdout=io.StringIO())
+        await asyncio.to_thread(late._read_lines, ended)

@@ -166,12 +166,22 @@ class TerminalChat:
     # -- input ----------------------------------------------------------------------------------
 
     def _read_lines(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Hand each line of input to the chat (``None`` at its end). The thread may outlive
+        the chat, blocked in ``readline``: input closed under it is an end of input, and a
+        chat whose loop is closed takes no more lines."""
         while True:
-            line = self.stdin.readline()
-            if not line:
-                loop.call_soon_threadsafe(self._lines.put_nowait, None)
+            try:
+                line = self.stdin.readline()
+            except (ValueError, OSError):  # the input was closed under the reader
+                line = ""
+            try:
+                loop.call_soon_threadsafe(
+                    self._lines.put_nowait, line.rstrip("\r\n") if line else None
+                )
+            except RuntimeError:  # the chat is over and its loop closed
                 return
-            loop.call_soon_threadsafe(self._lines.put_nowait, line.rstrip("\r\n"))
+            if not line:
+                return
 
     async def _ask(self, prompt: str) -> str | None:
         self.say(self._style(prompt, "33"))
