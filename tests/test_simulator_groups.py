@@ -225,3 +225,24 @@ async def test_the_line_reader_ends_quietly_when_its_input_or_loop_is_closed(
         ended.close()
         late = TerminalChat(sim, stdin=io.StringIO("hello\n"), stdout=io.StringIO())
         await asyncio.to_thread(late._read_lines, ended)
+
+
+async def test_quitting_waits_for_the_bot_to_answer_what_it_was_sent(tmp_path: Path) -> None:
+    """``/quit`` right after a message (a script piped in ends the same way) shows the slow
+    bot's reply before the chat ends, instead of leaving the message for the next session."""
+    router = Router()
+
+    @router.message(F.text)
+    async def slow(ctx: Context) -> None:
+        await asyncio.sleep(0.8)
+        await ctx.reply(text="thought about it")
+
+    out = io.StringIO()
+    async with Simulation(make_config(tmp_path), bots=[router], load_entrypoints=False) as sim:
+        script = io.StringIO("hello\n/quit\n")
+        chat = TerminalChat(sim, stdin=script, stdout=out, color=False)
+        await asyncio.wait_for(chat.run(), 15)
+        assert "thought about it" in out.getvalue()
+        assert "waiting for the bot to answer" in out.getvalue()
+        stats = await sim.host.queue.stats()
+        assert stats.ready + stats.leased == 0

@@ -42,6 +42,8 @@ Type a message and press Enter to send it to the bot as the simulated user.
   /help, /quit (or Ctrl-D)"""
 
 _TICKS = {"sending": "…", "sent": "✓", "delivered": "✓✓", "read": "✓✓", "failed": "✗"}
+#: Seconds ``/quit`` (or the end of input) waits for the bot to handle what it was sent.
+QUIT_WAIT = 10.0
 
 
 class TerminalChat:
@@ -198,6 +200,7 @@ class TerminalChat:
             while True:
                 line = await self._lines.get()
                 if line is None or line.strip() in ("/quit", "/exit"):
+                    await self._let_the_bot_answer()
                     return
                 try:
                     await self.handle(line)
@@ -206,6 +209,35 @@ class TerminalChat:
         finally:
             printer.cancel()
             await asyncio.gather(printer, return_exceptions=True)
+
+    async def _let_the_bot_answer(self) -> None:
+        """Before quitting, wait up to :data:`QUIT_WAIT` seconds for the bot to handle what it
+        was sent, so that its replies are shown here rather than handled, unseen, when the
+        next session starts on the same store (``wahost simulate < script.txt`` quits at the
+        end of its input, often before the last reply)."""
+        host = self.sim.host
+        if host is None or not host.started or not host.config.worker.enabled:
+            return
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        told = False
+        while True:
+            stats = await host.queue.stats()
+            pending = stats.ready + stats.leased
+            if pending == 0:
+                break
+            waited = loop.time() - began
+            if waited >= QUIT_WAIT:
+                self.note(
+                    f"quitting with {pending} update(s) not handled yet: the bot handles them "
+                    "when it next starts on this store"
+                )
+                return
+            if not told and waited >= 0.5:
+                self.note("waiting for the bot to answer (Ctrl-C quits now)")
+                told = True
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)  # the printer shows what the last units sent
 
     async def handle(self, line: str) -> None:
         text = line.strip()
