@@ -241,51 +241,6 @@ BEGIN
 END $$;
 
 -- Lease up to p_limit lanes' heads, oldest first; lanes another transaction is leasing are
--- skipped, never waited for nor shared.
-CREATE OR REPLACE FUNCTION {s}.lease(
-    p_owner bigint, p_limit integer, p_seconds double precision, p_token text
-) RETURNS TABLE (
-    id bigint, key text, kind text, phone_number_id text, user_id text, conversation text,
-    body bytea, attempts integer, expires_at double precision
-)
-LANGUAGE plpgsql AS $$
-DECLARE
-    t double precision := {s}.epoch();
-    expires double precision := t + p_seconds;
-    lane record;
-BEGIN
-    FOR lane IN
-        WITH ready AS (
-            SELECT l.conversation, l.head_id, l.leased_id FROM {s}.lanes l
-            WHERE l.available_at = 0 ORDER BY l.head_id LIMIT p_limit FOR UPDATE SKIP LOCKED
-        ), due AS (
-            SELECT l.conversation, l.head_id, l.leased_id FROM {s}.lanes l
-            WHERE l.available_at > 0 AND l.available_at <= t ORDER BY l.head_id LIMIT p_limit
-            FOR UPDATE SKIP LOCKED
-        )
-        SELECT * FROM (SELECT * FROM ready UNION ALL SELECT * FROM due) picked
-        ORDER BY picked.head_id LIMIT p_limit
-    LOOP
-        IF lane.leased_id IS NOT NULL AND lane.leased_id <> lane.head_id THEN
-            -- An expired lease on a later unit that a replay overtook: revoke it so that its
-            -- holder's ack fails instead of running concurrently.
-            UPDATE {s}.units u SET token = NULL, available_at = 0, owner = NULL
-                WHERE u.id = lane.leased_id;
-        END IF;
-        UPDATE {s}.units u SET attempts = u.attempts + 1, token = p_token,
-                available_at = expires, owner = p_owner
-            WHERE u.id = lane.head_id
-            RETURNING u.id, u.key, u.kind, u.phone_number_id, u.user_id, u.conversation, u.body,
-                u.attempts, expires
-            INTO id, key, kind, phone_number_id, user_id, conversation, body, attempts,
-                expires_at;
-        UPDATE {s}.lanes l SET available_at = expires, leased_id = lane.head_id
-            WHERE l.conversation = lane.conversation;
-        RETURN NEXT;
-    END LOOP;
-END $$;
-
--- Lease up to p_limit lanes' heads, oldest first; lanes another transaction is leasing are
 -- skipped, never waited for nor shared. ``first``: the unit's first handling ever (its first
 -- lease, and it never died: a replayed unit keeps its died_at), whose sends need no look in
 -- the outbox.
@@ -331,6 +286,19 @@ BEGIN
         RETURN NEXT;
     END LOOP;
 END $$;
+
+-- lease_units without ``first`` (the call of earlier releases).
+CREATE OR REPLACE FUNCTION {s}.lease(
+    p_owner bigint, p_limit integer, p_seconds double precision, p_token text
+) RETURNS TABLE (
+    id bigint, key text, kind text, phone_number_id text, user_id text, conversation text,
+    body bytea, attempts integer, expires_at double precision
+)
+LANGUAGE sql AS $$
+    SELECT l.id, l.key, l.kind, l.phone_number_id, l.user_id, l.conversation, l.body,
+        l.attempts, l.expires_at
+    FROM {s}.lease_units(p_owner, p_limit, p_seconds, p_token) AS l
+$$;
 
 -- The conversation of a lease still held, its lane locked; NULL when the lease was lost.
 CREATE OR REPLACE FUNCTION {s}.take(p_id bigint, p_token text) RETURNS text
