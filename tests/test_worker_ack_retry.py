@@ -36,12 +36,16 @@ class Counter:
         self.release = asyncio.Event()
         self.release.set()
         self.entered = asyncio.Event()
+        #: Bytes a message writes with its ack, by wamid (a key-value write).
+        self.writes: dict[str, int] = {}
 
     @hookimpl
-    async def on_message(self, message: Any) -> bool:
+    async def on_message(self, message: Any, ctx: Any) -> bool:
         self.seen[message.id] += 1
         self.entered.set()
         await self.release.wait()
+        if message.id in self.writes:
+            ctx.kv_set("counter", message.id, b"x" * self.writes[message.id])
         return True
 
 
@@ -127,6 +131,10 @@ async def test_an_ack_on_a_full_disk_is_retried_once_space_returns(tmp_path: Pat
                 await bot.idle()
                 counter.release.clear()
                 counter.entered.clear()
+                # The held unit's ack writes 2 MB: more than any WAL space left from before the
+                # disk filled (a small ack could fit there, and commit on the full disk), less
+                # than the filler frees.
+                counter.writes["wamid.held"] = 2 * 1024 * 1024
                 assert (await bot.post(make_text("held", wamid="wamid.held"))).status_code == 200
                 await counter.entered.wait()
                 filler = mount / "filler"
