@@ -8,6 +8,7 @@ exactly once. The workers poll only every 60 s: what wakes them is the ingress's
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import time
@@ -26,6 +27,23 @@ from wahost_postgres.testing import (
 
 USERS = [f"1650555{n:04d}" for n in range(12)]
 PER_USER = 5
+
+
+async def committed(
+    url: str, schema: str, want: dict[str, list[int]], seconds: float = 10.0
+) -> bool:
+    """Whether each user's ``seen`` state becomes ``want``: the recorder writes a unit's
+    "handled" line in its handler, before the ack that commits the state, so the last acks may
+    still be under way when every line is there."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = await seen(url, schema, list(want))
+        if found == want:
+            return True
+        if time.monotonic() > deadline:
+            print("seen:", found)
+            return False
+        await asyncio.sleep(0.05)
 
 
 def config(tmp_path: Path, url: str, schema: str, port: int, **worker: Any) -> Path:
@@ -68,7 +86,7 @@ async def test_serve_and_two_workers_keep_each_conversation_in_order(
     assert {r["pid"] for r in handled} == workers, "both workers took a share"
     recorded.check_order(PER_USER)
     expected = list(range(PER_USER))
-    assert await seen(pg_database, pg_schema, USERS) == {user: expected for user in USERS}
+    assert await committed(pg_database, pg_schema, {user: expected for user in USERS})
 
 
 async def test_a_killed_workers_leases_are_handed_on_before_they_expire(
@@ -96,7 +114,7 @@ async def test_a_killed_workers_leases_are_handed_on_before_they_expire(
     assert survivor.poll() is None
     assert [(r["pid"], r["attempt"]) for r in handled] == [(survivor.pid, 2)] * len(USERS)
     recorded.check_order(1)
-    assert await seen(pg_database, pg_schema, USERS) == {user: [0] for user in USERS}
+    assert await committed(pg_database, pg_schema, {user: [0] for user in USERS})
     logs = "".join(p.read_text() for p in recorded.directory.glob("*.log"))
     assert "leases of a dead worker released" in logs  # by whichever process looked first
 
@@ -123,7 +141,7 @@ async def test_an_outage_is_answered_503_and_everything_resumes(
     assert len(acked) == 6
     await recorded.wait(lambda: len(recorded.handled_keys()) == 6, 60, "the units after it")
     recorded.check_order(2)
-    assert await seen(cluster.url, "bot", users) == {user: [0, 1] for user in users}
+    assert await committed(cluster.url, "bot", {user: [0, 1] for user in users})
 
     logs = "".join(p.read_text() for p in recorded.directory.glob("*.log"))
     assert "Traceback" not in logs, logs[-3000:]
