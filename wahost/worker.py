@@ -639,12 +639,8 @@ class _Acks:
         queue = self._host.queue
         outcomes: list[Exception | None]
         if len(batch) == 1:
-            lease, changes, future = batch[0]
-            try:
-                await queue.ack(lease, changes)
-                outcomes = [None]
-            except Exception as exc:
-                outcomes = [exc]
+            lease, changes, _ = batch[0]
+            outcomes = [await self._one(lease, changes)]
         else:
             try:
                 outcomes = await queue.ack_many([(lease, changes) for lease, changes, _ in batch])
