@@ -225,6 +225,52 @@ async def test_a_locked_file_makes_writes_unavailable(
     assert await queue.enqueue([make_unit("b1", "p:b"), make_unit("b2", "p:b")]) == 2
 
 
+async def test_opening_a_new_file_waits_for_another_process_creating_it(
+    tmp_path: Path,
+) -> None:
+    # On a file not yet in WAL mode (another process is creating it: `wahost serve` and
+    # `wahost worker` started together), SQLite refuses the switch to WAL at once, busy
+    # timeout or not, while that process holds the file's write lock. Opening must wait for
+    # it, up to busy_timeout, rather than stop the command with "database is locked".
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("CREATE TABLE being_created (x)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO being_created VALUES (1)")
+    finish = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    finish.start()
+    queue = SQLiteQueue(database=SQLiteDatabase(path, busy_timeout=5.0))
+    started = time.monotonic()
+    try:
+        await queue.open()
+        waited = time.monotonic() - started
+        assert await queue.enqueue([make_unit("a1")]) == 1
+    finally:
+        finish.join()
+        await queue.close()
+        other.close()
+    assert waited >= 0.25  # it waited for the other's commit, and then opened
+    mode = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+async def test_a_busy_new_file_still_fails_after_busy_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("CREATE TABLE being_created (x)")
+    other.execute("BEGIN IMMEDIATE")
+    queue = SQLiteQueue(database=SQLiteDatabase(path, busy_timeout=0.3))
+    started = time.monotonic()
+    try:
+        with pytest.raises(QueueUnavailable, match="database is locked"):
+            await queue.open()
+        assert 0.2 <= time.monotonic() - started < 3.0
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        await queue.close()
+
+
 async def test_a_full_disk_makes_writes_unavailable(
     pair: tuple[SQLiteQueue, SQLiteStateStore],
 ) -> None:

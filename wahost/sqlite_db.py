@@ -93,6 +93,7 @@ PROBE_INTERVAL = 1.0
 FREE_SPACE_MARGIN = 2 * 1024 * 1024
 #: SQLITE_FULL, the primary result code of a disk full.
 _SQLITE_FULL = 13
+_SQLITE_BUSY = 5
 
 #: Primary result codes that mean the file cannot take writes (as opposed to lock contention,
 #: a constraint or a bug): SQLITE_PERM, READONLY, IOERR, CORRUPT, FULL, CANTOPEN, NOTADB.
@@ -364,13 +365,31 @@ class SQLiteDatabase:
             conn.execute(f"PRAGMA synchronous={self.synchronous.upper()}")
             # Checkpoints reuse the WAL file; this truncates it back after a burst.
             conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            mode = self._wal_mode(conn)
             if str(mode).lower() != "wal":
                 raise sqlite3.OperationalError(f"{self.path}: cannot use WAL mode ({mode})")
         except BaseException:
             conn.close()
             raise
         return conn
+
+    def _wal_mode(self, conn: sqlite3.Connection) -> str:
+        """Switch ``conn``'s file to WAL mode, retried until ``busy_timeout``: on a new file
+        that another process is creating at the same moment (``wahost serve`` and ``wahost
+        worker`` started together), SQLite refuses the switch at once with "database is
+        locked" instead of waiting, to avoid a deadlock between the two. The first to switch
+        makes it the file's mode for good, and the others then find it so."""
+        deadline = time.monotonic() + self.busy_timeout
+        pause = 0.005
+        while True:
+            try:
+                return str(conn.execute("PRAGMA journal_mode=WAL").fetchone()[0])
+            except sqlite3.OperationalError as exc:
+                busy = exc.sqlite_errorcode & 0xFF == _SQLITE_BUSY
+                if not busy or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.1)
 
     def _start(self) -> None:
         create_private_file(self.path)
