@@ -31,6 +31,9 @@ from wahost_media.limits import LIMITS, MIME_TYPES, check_upload
 from wahost_media.replies import media_message, reply_media, send_media
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+    from pathlib import Path
+
     import click
 
     from wahost import Context, Message, Wahost
@@ -74,9 +77,16 @@ async def wahost_startup(host: Wahost) -> None:
 
 
 @hookimpl
-async def before_message(host: Wahost, message: Message, ctx: Context) -> None:
-    # Middleware: the handlers of on_message find the downloaded file's path.
-    await fetch_inbound(host, message, ctx, host.plugin_config("media", MediaConfig))
+def before_message(
+    host: Wahost, message: Message, ctx: Context
+) -> Coroutine[Any, Any, Path | None] | None:
+    # Middleware: the handlers of on_message find the downloaded file's path. A plain
+    # function, returning the download's coroutine only for a type that is downloaded:
+    # every other message (a text) then costs no coroutine at all.
+    settings = host.plugin_config("media", MediaConfig)
+    if message.type not in settings.auto_download:
+        return None
+    return fetch_inbound(host, message, ctx, settings)
 
 
 @hookimpl
