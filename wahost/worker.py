@@ -202,9 +202,12 @@ class Worker:
                     )
                     failures = 0
                 states = await self._prefetch(leases) if leases else None
+                # Without tracing, each unit's task runs _handle_lease itself: one coroutine
+                # fewer a unit.
+                handle = self._handle if self.host.tracing is not None else self._handle_lease
                 for n, lease in enumerate(leases):
                     task = asyncio.create_task(
-                        self._handle(lease, _UNREAD if states is None else states[n])
+                        handle(lease, _UNREAD if states is None else states[n])
                     )
                     self._tasks.add(task)
                     task.add_done_callback(self._done)
@@ -283,6 +286,7 @@ class Worker:
     # -- one unit -------------------------------------------------------------------------
 
     async def _handle(self, lease: Lease, state: Any = _UNREAD) -> None:
+        """:meth:`_handle_lease` in the unit's span, when tracing."""
         tracing = self.host.tracing
         if tracing is None:
             return await self._handle_lease(lease, state)
