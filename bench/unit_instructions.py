@@ -64,7 +64,7 @@ async def drain(db: Path, count: int) -> None:
     per_unit = {
         name: (used - before.get(name, 0.0)) / count * 1e6
         for name, used in after.items()
-        if used - before.get(name, 0.0) > 0.0005
+        if used > before.get(name, 0.0)
     }
     shown = ", ".join(f"{name} {us:.1f}" for name, us in per_unit.items())
     print(f"{count} units in {elapsed:.2f} s: {shown} µs a unit", flush=True)
