@@ -73,9 +73,10 @@ async def drain(db: Path, count: int) -> None:
 def _child(db: Path, count: int) -> None:
     import uvloop
 
-    copy = Path(tempfile.mkdtemp(prefix="wahost-unit-instr-")) / "drain.db"
-    shutil.copy(db, copy)
-    uvloop.run(drain(copy, count))
+    with tempfile.TemporaryDirectory(prefix="wahost-unit-instr-") as work:
+        copy = Path(work) / "drain.db"
+        shutil.copy(db, copy)
+        uvloop.run(drain(copy, count))
 
 
 def _callgrind(db: Path, count: int, out: Path) -> dict[int, int]:
@@ -118,7 +119,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         return _child(Path(args.child[0]), int(args.child[1]))
-    workdir = Path(tempfile.mkdtemp(prefix="wahost-unit-instr-"))
+    with tempfile.TemporaryDirectory(prefix="wahost-unit-instr-") as work:
+        _run(args, Path(work))
+
+
+def _run(args: argparse.Namespace, workdir: Path) -> None:
     counts = [args.units] if args.no_valgrind else [args.units, 2 * args.units]
     files = {}
     for count in counts:
