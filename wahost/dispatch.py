@@ -30,6 +30,13 @@ if TYPE_CHECKING:
 _Coroutine = types.CoroutineType
 
 
+def _awaitable(result: Any) -> bool:
+    """Whether an implementation's result is to be awaited. Most are ``async def`` (a
+    coroutine) or return None: both are told apart without inspect's checks, which every
+    hook call of every unit would pay."""
+    return type(result) is _Coroutine or (result is not None and inspect.isawaitable(result))
+
+
 class FirstResult(msgspec.Struct):
     """The outcome of a *first* hook: the value and the plugin that returned it."""
 
@@ -102,7 +109,7 @@ class Dispatcher:
 
     async def _call(self, impl: pluggy.HookImpl, kwargs: Mapping[str, Any]) -> Any:
         result = impl.function(*self._args(impl, kwargs))
-        if type(result) is _Coroutine or (result is not None and inspect.isawaitable(result)):
+        if _awaitable(result):
             return await self._awaited(result)
         return result
 
@@ -129,11 +136,7 @@ class Dispatcher:
             # implementation, and most of them (plain functions) are never awaited.
             try:
                 result = impl.function(*self._args(impl, kwargs))
-                # ``async def`` (a coroutine) or None, the usual results, are told apart
-                # without inspect's checks, which every hook call of every unit would pay.
-                if type(result) is _Coroutine or (
-                    result is not None and inspect.isawaitable(result)
-                ):
+                if _awaitable(result):
                     result = await self._awaited(result)
                 results.append(result)
             except Exception as exc:
@@ -149,7 +152,7 @@ class Dispatcher:
         for impl in self.implementations(hook):
             try:  # as in broadcast
                 value = impl.function(*self._args(impl, kwargs))
-                if type(value) is _Coroutine or (value is not None and inspect.isawaitable(value)):
+                if _awaitable(value):
                     value = await self._awaited(value)
             except Exception as exc:
                 await self.report(impl.plugin_name, hook, exc, unit)
