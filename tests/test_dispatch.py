@@ -248,3 +248,63 @@ async def test_implementations_are_listed_once_and_again_after_a_registration() 
     calls.clear()
     await d.broadcast("on_status", status=None, ctx=None)
     assert calls == ["a"]
+
+
+async def test_a_skipped_implementation_is_left_out_of_every_later_call() -> None:
+    """``skip`` (a plugin with nothing configured, at its start-up) takes the named functions
+    out of broadcast, first and the listing, even after the hook was called once (its
+    implementations kept); the other plugins' implementations of the same hooks still run."""
+    calls: list[str] = []
+
+    class Idle(Named):
+        @hookimpl
+        async def on_status(self) -> None:
+            calls.append("idle status")
+
+        @hookimpl
+        def on_message(self) -> Any:
+            calls.append("idle message")
+            return "idle"
+
+    class Busy(Named):
+        @hookimpl
+        async def on_status(self) -> None:
+            calls.append("busy status")
+
+        @hookimpl(trylast=True)
+        def on_message(self) -> Any:
+            calls.append("busy message")
+            return "busy"
+
+    idle = Idle("idle")
+    d = dispatcher(idle, Busy("busy"))
+    await d.broadcast("on_status", status=None, ctx=None)
+    assert (await d.first("on_message", message=None, ctx=None)).plugin == "idle"
+    assert calls == ["busy status", "idle status", "idle message"]
+    calls.clear()
+
+    d.skip(idle.on_status, idle.on_message)
+    await d.broadcast("on_status", status=None, ctx=None)
+    result = await d.first("on_message", message=None, ctx=None)
+    assert calls == ["busy status", "busy message"]
+    assert (result.value, result.plugin) == ("busy", "busy")
+    listed = [impl.plugin_name for impl in d.implementations("on_status")]
+    assert "busy" in listed and "idle" not in listed
+
+
+async def test_a_skip_is_per_dispatcher() -> None:
+    """Two hosts of one process each decide for themselves: a skip in one dispatcher leaves the
+    same plugin's implementation in another's calls."""
+    calls: list[str] = []
+
+    class Plugin(Named):
+        @hookimpl
+        async def on_status(self) -> None:
+            calls.append("called")
+
+    plugin = Plugin("plugin")
+    skipping, other = dispatcher(plugin), dispatcher(plugin)
+    skipping.skip(plugin.on_status)
+    await skipping.broadcast("on_status", status=None, ctx=None)
+    await other.broadcast("on_status", status=None, ctx=None)
+    assert calls == ["called"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import types
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -64,6 +64,21 @@ class Dispatcher:
         self.timeout = timeout
         self.log = structlog.get_logger("wahost.dispatch")
         self._implementations: dict[str, tuple[int, list[pluggy.HookImpl]]] = {}
+        #: Implementations left out of every call (:meth:`skip`).
+        self._skipped: set[Callable[..., Any]] = set()
+
+    def skip(self, *functions: Callable[..., Any]) -> None:
+        """Leave these hook implementations out of every later call of their hooks.
+
+        For a plugin whose feature is not configured on this host (no state machine, no
+        journal, nothing to download): its ``wahost_startup`` skips the implementations that
+        would only return at once, and a unit then costs the plugin nothing — not even the
+        call. Configuration does not change while a host runs (a reload starts a new
+        process), so a skip is for the host's lifetime. Only the functions named are skipped,
+        wherever they are registered; other plugins' implementations of the same hooks run.
+        """
+        self._skipped.update(functions)
+        self._implementations.clear()
 
     def implementations(self, hook: str) -> list[pluggy.HookImpl]:
         """The implementations of ``hook`` in the order pluggy would call them."""
@@ -77,7 +92,12 @@ class Dispatcher:
         caller = getattr(self.pm.hook, hook)
         impls = caller.get_hookimpls()
         # pluggy keeps them in reverse call order, wrappers last; wahost hooks have no wrappers.
-        found = [impl for impl in reversed(impls) if not (impl.hookwrapper or impl.wrapper)]
+        skipped = self._skipped
+        found = [
+            impl
+            for impl in reversed(impls)
+            if not (impl.hookwrapper or impl.wrapper) and impl.function not in skipped
+        ]
         if generation is not None:
             self._implementations[hook] = (generation, found)
         return found
