@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 import wahost_console
 from wahost_console.journal import NAMESPACE, Journal, preview
 from wahost_console.web import console_of
@@ -297,3 +298,29 @@ async def test_webhook_errors_are_journaled_and_shown(tmp_path: Path) -> None:
         assert http is not None
         page = await http.get(bot.url + "/-/console", headers=BEARER)
         assert others[0].type in page.text
+
+
+JOURNAL_HOOKS = ("before_message", "on_status", "on_message_sent", "on_webhook_error")
+
+
+def _called(bot: BotHarness, hook: str) -> set[Any]:
+    return {impl.function for impl in bot.host.dispatch.implementations(hook)}
+
+
+@pytest.mark.parametrize(
+    ("console", "journaled"),
+    [
+        ({}, False),  # the default: the console off
+        ({**CONSOLE["console"], "history": False}, False),
+        (CONSOLE["console"], True),
+    ],
+)
+async def test_the_journal_hooks_run_only_where_there_is_a_journal(
+    tmp_path: Path, console: dict[str, Any], journaled: bool
+) -> None:
+    """Without a journal (the console off, or its history), the journal's hooks are skipped at
+    start-up: no unit and no send calls them."""
+    async with BotHarness(tmp_path, plugins=[wahost_console], config={"console": console}) as bot:
+        for hook in JOURNAL_HOOKS:
+            function = getattr(wahost_console.plugin, hook)
+            assert (function in _called(bot, hook)) is journaled, hook

@@ -68,6 +68,10 @@ def register_routes(host: Wahost) -> list[Route] | None:
 async def wahost_startup(host: Wahost) -> None:
     if _enabled(host):
         await console_of(host).start()
+    if _journal(host) is None:
+        # Nothing to journal (the console off, or its history): the journal's hooks are left
+        # out of every unit and every send rather than called to return at once.
+        host.dispatch.skip(before_message, on_status, on_message_sent, on_webhook_error)
 
 
 @hookimpl

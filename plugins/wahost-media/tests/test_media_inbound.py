@@ -195,3 +195,13 @@ async def test_directory_is_made_at_start_up(
 ) -> None:
     async with media_app(media={"auto_download": ["audio"], "dir": str(tmp_path / "a" / "b")}):
         assert (tmp_path / "a" / "b").is_dir()
+
+
+@pytest.mark.parametrize(("types", "called"), [([], False), (["image"], True)])
+async def test_without_auto_download_a_message_costs_the_plugin_no_call(
+    media_app: Callable[..., BotHarness], types: list[str], called: bool
+) -> None:
+    """With nothing to download (the default), ``before_message`` is skipped at start-up."""
+    async with media_app(media={"auto_download": types}) as bot:
+        functions = {impl.function for impl in bot.host.dispatch.implementations("before_message")}
+        assert (wahost_media.before_message in functions) is called

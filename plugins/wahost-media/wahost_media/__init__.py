@@ -74,6 +74,8 @@ async def wahost_startup(host: Wahost) -> None:
     if settings.auto_download:
         # Fail at start-up, not on the first image, when the directory cannot be created.
         await asyncio.to_thread(Path(settings.dir).mkdir, parents=True, exist_ok=True)
+    else:
+        host.dispatch.skip(before_message)  # no type is downloaded: nothing to do a message
 
 
 @hookimpl

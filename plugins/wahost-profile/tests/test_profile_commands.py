@@ -197,3 +197,18 @@ async def test_no_push_without_apply_on_start_or_when_a_tool_opts_out(
     async with harness as bot:
         assert startup_task(bot.host) is None
     assert fake_graph.requests == []
+
+
+@pytest.mark.parametrize(
+    ("settings", "called"),
+    [({}, False), ({"commands": [MENU]}, True), ({"any_command": True}, True)],
+)
+async def test_without_commands_a_message_costs_the_plugin_no_call(
+    wahost_app: Callable[..., Any], settings: dict[str, Any], called: bool
+) -> None:
+    """No command configured and ``any_command`` off (the default): no text is a command, and
+    ``before_message`` is skipped at start-up."""
+    config = {"plugins": {"profile": settings}}
+    async with wahost_app(plugins=[wahost_profile], config=config, worker=False) as bot:
+        functions = {impl.function for impl in bot.host.dispatch.implementations("before_message")}
+        assert (wahost_profile.before_message in functions) is called

@@ -74,6 +74,8 @@ def register_commands(cli: click.Group) -> None:
 @hookimpl
 async def wahost_startup(host: Wahost) -> None:
     config = host.plugin_config("profile", ProfileConfig)
+    if not config.commands and not config.any_command:
+        host.dispatch.skip(before_message)  # no text is a command: nothing to recognise
     if not config.apply_on_start or host.slots.get(NO_APPLY_ON_START):
         return
     # In the background: start-up does not wait for the Graph API (and its retries), and a

@@ -190,3 +190,24 @@ async def test_without_machines_messages_go_on_to_other_plugins(tmp_path: Path) 
         await bot.post(make_text("hi"))
         await bot.idle()
     assert seen == ["hi"]
+
+
+def _called(bot: BotHarness, hook: str) -> set[Any]:
+    """The functions the host's dispatcher calls for ``hook``."""
+    return {impl.function for impl in bot.host.dispatch.implementations(hook)}
+
+
+async def test_without_a_machine_a_message_costs_the_plugin_no_call(tmp_path: Path) -> None:
+    """With no machine to serve any number, the plugin's message hooks are skipped at start-up
+    (``Dispatcher.skip``): a unit does not call them; with a machine, they run."""
+    hooks = {
+        "before_message": wahost_state_machine.plugin.before_message,
+        "on_message": wahost_state_machine.plugin.on_message,
+    }
+    (tmp_path / "none").mkdir()
+    async with BotHarness(tmp_path / "none", plugins=[wahost_state_machine]) as bot:
+        assert all(function not in _called(bot, hook) for hook, function in hooks.items())
+    (tmp_path / "one").mkdir()
+    plugins = [wahost_state_machine, MachinesPlugin(machine("one"))]
+    async with BotHarness(tmp_path / "one", plugins=plugins) as bot:
+        assert all(function in _called(bot, hook) for hook, function in hooks.items())

@@ -41,6 +41,10 @@ def wahost_startup(host: Wahost) -> None:
     each use of the deprecated API with what to write instead."""
     registry = host.slots[REGISTRY] = build_registry(host)
     log_deprecations(host, registry)
+    if not registry.machines:
+        # No machine serves any number: every message would only look for one. Machines are
+        # built here once, so the calls are left out for the host's lifetime.
+        host.dispatch.skip(before_message, on_message)
 
 
 def log_deprecations(host: Wahost, registry: Registry) -> None:
