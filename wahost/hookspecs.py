@@ -33,6 +33,10 @@ implementations in pluggy's call order (``tryfirst`` first, then the most recent
 An exception raised by an implementation is logged with the plugin's name and reported
 through :func:`on_plugin_error`; it never stops the host.
 
+An implementation its plugin has skipped (``host.dispatch.skip(function, ...)``, at start-up,
+when nothing is configured for it on this host) is left out of every later call of its hook;
+see [Nothing configured, nothing paid](plugins.md#nothing-configured-nothing-paid).
+
 The arguments every runtime hook may take:
 
 * ``host`` — the running :class:`wahost.Wahost` (config, queue, state store, client, plugins;
