@@ -148,10 +148,13 @@ class Dispatcher:
 
     async def broadcast(self, hook: str, *, unit: Unit | None = None, **kwargs: Any) -> list[Any]:
         """Run every implementation; raise :class:`HookFailed` afterwards if any raised."""
+        implementations = self.implementations(hook)
+        if not implementations:  # every one skipped, or none installed: nothing to merge
+            return []
         results: list[Any] = []
         errors: list[tuple[str, BaseException]] = []
         kwargs = self._with_context(kwargs)
-        for impl in self.implementations(hook):
+        for impl in implementations:
             # Called here rather than through _call: one coroutine fewer for each
             # implementation, and most of them (plain functions) are never awaited.
             try:
@@ -168,8 +171,11 @@ class Dispatcher:
 
     async def first(self, hook: str, *, unit: Unit | None = None, **kwargs: Any) -> FirstResult:
         """Run implementations until one returns non-``None`` (after awaiting it)."""
+        implementations = self.implementations(hook)
+        if not implementations:
+            return FirstResult(value=None, plugin=None)
         kwargs = self._with_context(kwargs)
-        for impl in self.implementations(hook):
+        for impl in implementations:
             try:  # as in broadcast
                 value = impl.function(*self._args(impl, kwargs))
                 if _awaitable(value):
