@@ -547,16 +547,19 @@ class Worker:
         unit = ctx.unit
         if isinstance(update, Message):
             await dispatch.broadcast("before_message", unit=unit, message=update, ctx=ctx)
-            taken = await self.dialogues.offer_message(update, ctx)
-            if taken is not None:
-                return taken
+            # Only router handlers start dialogues: without one, nothing waits for a message.
+            if self.dialogues.enabled:
+                taken = await self.dialogues.offer_message(update, ctx)
+                if taken is not None:
+                    return taken
             result = await dispatch.first("on_message", unit=unit, message=update, ctx=ctx)
             if result.value is None:
                 result = await dispatch.first("on_unhandled", unit=unit, message=update, ctx=ctx)
             return result.plugin
         if isinstance(update, Status):
             await dispatch.broadcast("on_status", unit=unit, status=update, ctx=ctx)
-            await self.dialogues.offer_status(update, ctx)
+            if self.dialogues.enabled:
+                await self.dialogues.offer_status(update, ctx)
         elif isinstance(update, WebhookError):
             await dispatch.broadcast("on_webhook_error", unit=unit, error=update, ctx=ctx)
         elif isinstance(update, Event):
