@@ -123,3 +123,52 @@ async def test_retry_transient_returns_one_try_when_the_first_succeeds() -> None
         )
         == 1
     )
+
+
+async def test_retry_transient_goes_on_from_a_first_try_the_caller_made() -> None:
+    """``first_error``: the caller's own first try failed (the worker's ack, tried without the
+    loop): the loop counts it as try 1, waits, and tries again from the second."""
+    calls: list[int] = []
+    slept: list[float] = []
+    retried: list[tuple[str, int, float]] = []
+
+    async def attempt() -> None:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise Refused("no 2")
+
+    async def sleep(delay: float) -> None:
+        slept.append(delay)
+
+    tries = await retry_transient(
+        attempt,
+        errors=(Refused,),
+        base=0.1,
+        cap=0.5,
+        give_up=lambda _exc, _tries, _delay: False,
+        on_retry=lambda exc, n, delay: retried.append((str(exc), n, delay)),
+        sleep=sleep,
+        first_error=Refused("no 1"),
+    )
+    assert tries == 3
+    assert len(calls) == 2  # the first try was the caller's
+    assert slept == [0.1, 0.2]
+    assert retried == [("no 1", 1, 0.1), ("no 2", 2, 0.2)]
+
+
+async def test_retry_transient_gives_up_on_the_callers_first_error_without_a_try() -> None:
+    async def attempt() -> None:
+        raise AssertionError("no try expected")
+
+    first = Refused("first")
+    with pytest.raises(Refused) as raised:
+        await retry_transient(
+            attempt,
+            errors=(Refused,),
+            base=1.0,
+            cap=1.0,
+            give_up=lambda *_: True,
+            on_retry=lambda *_: None,
+            first_error=first,
+        )
+    assert raised.value is first

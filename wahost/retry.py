@@ -45,25 +45,29 @@ async def retry_transient(
     give_up: Callable[[BaseException, int, float], bool],
     on_retry: Callable[[BaseException, int, float], None],
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    first_error: BaseException | None = None,
 ) -> int:
     """Await ``attempt()`` until it returns, waiting :func:`capped_delays` between tries.
 
     When it raises one of ``errors``, ``give_up(error, tries, delay)`` decides whether to re-raise
     the error rather than wait ``delay`` seconds; otherwise ``on_retry(error, tries, delay)``
     is called (to log it) and ``sleep(delay)`` awaited. Any other exception propagates at
-    once. Returns how many tries it took.
+    once. Returns how many tries it took. ``first_error``: the first try was already made,
+    by the caller, and raised this (one of ``errors``); the loop goes on from there.
     """
-    # The delays of capped_delays, counted here rather than drawn from it: the worker acks
-    # every unit through this loop, and nearly every ack commits at the first try.
+    # The delays of capped_delays, counted here rather than drawn from it.
     tries, delay = 1, min(base, cap)
+    error = first_error
     while True:
-        try:
-            await attempt()
-        except errors as exc:
-            if give_up(exc, tries, delay):
-                raise
-            on_retry(exc, tries, delay)
-            await sleep(delay)
-            tries, delay = tries + 1, min(cap, delay * 2)
-        else:
-            return tries
+        if error is None:
+            try:
+                await attempt()
+            except errors as exc:
+                error = exc
+            else:
+                return tries
+        if give_up(error, tries, delay):
+            raise error
+        on_retry(error, tries, delay)
+        await sleep(delay)
+        tries, delay, error = tries + 1, min(cap, delay * 2), None

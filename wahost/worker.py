@@ -427,6 +427,16 @@ class Worker:
         """
         store = self.host.state
         acks = self._acks
+        failed: BaseException | None = None
+        if shared or changes is None or changes.is_empty():
+            # Nearly every ack commits at its first try, one call: made here, so that the retry
+            # loop (its closures and coroutines, 8.5k instructions a unit) is built only after
+            # it failed.
+            try:
+                await acks.ack(lease, changes if shared else None)
+                return
+            except _STORAGE_ERRORS as exc:
+                failed = exc
 
         async def ack() -> None:
             if shared:
@@ -454,6 +464,7 @@ class Worker:
                 give_up=lambda _exc, _tries, _delay: self._stopping.is_set(),
                 on_retry=retrying,
                 sleep=self._sleep,  # returns at once when the worker stops
+                first_error=failed,
             )
         except _STORAGE_ERRORS as exc:
             raise _AckAbandoned from exc
