@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from wahost.router import Running
 
 _encode = msgspec.json.encode
+#: The snapshot of a conversation with no state: no name, no data.
+_EMPTY_SNAPSHOT = _encode([None, {}])
 
 D = TypeVar("D", bound="CallbackData")
 
@@ -53,7 +55,9 @@ class Conversation:
         self._stored = stored
         self._name = stored.name if stored else None
         self.data: dict[str, Any] = copy.deepcopy(stored.data) if stored else {}
-        self._snapshot = _encode([self._name, self.data])
+        # A conversation without a state (every unit's context starts with one) needs no
+        # encoding: its snapshot is always the same.
+        self._snapshot = _encode([self._name, self.data]) if stored else _EMPTY_SNAPSHOT
         self._cleared = False
 
     @property
@@ -92,6 +96,8 @@ class Conversation:
 
     def pending(self) -> tuple[bool, ConversationState | None]:
         """``(changed, new state or None when cleared)`` — used when committing."""
+        if self._stored is None and self._name is None and not self.data:
+            return False, None  # none stored, none now (cleared or not): nothing to write
         if self._cleared and self._stored is not None and not self.data and self._name is None:
             return True, None
         if _encode([self._name, self.data]) == self._snapshot:
