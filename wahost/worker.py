@@ -155,6 +155,8 @@ class Worker:
         self.dialogues = Dialogues(host)
         self._acks = _Acks(host)
         self._heartbeats = _Heartbeats(self)
+        #: Whether the queue's ack commits the store's changes in its transaction (run).
+        self._shared = False
 
     @property
     def in_flight(self) -> int:
@@ -162,6 +164,8 @@ class Worker:
 
     async def run(self) -> None:
         """Lease and handle units until :meth:`stop` is called."""
+        # The host's queue and store are set for its life: asked once, not for every unit.
+        self._shared = self.host.queue.shares_transaction_with(self.host.state)
         deadlines = asyncio.create_task(self.dialogues.watch_deadlines(self._stopping))
         try:
             await self._lease_and_handle()
@@ -173,6 +177,7 @@ class Worker:
     async def _lease_and_handle(self) -> None:
         queue = self.host.queue
         wakeup = self.host.wakeup
+        loop = asyncio.get_running_loop()
         failures = 0
         outage_began = 0.0
         while not self._stopping.is_set():
@@ -206,9 +211,7 @@ class Worker:
                 # fewer a unit.
                 handle = self._handle if self.host.tracing is not None else self._handle_lease
                 for n, lease in enumerate(leases):
-                    task = asyncio.create_task(
-                        handle(lease, _UNREAD if states is None else states[n])
-                    )
+                    task = loop.create_task(handle(lease, _UNREAD if states is None else states[n]))
                     self._tasks.add(task)
                     task.add_done_callback(self._done)
             if not leases:
@@ -304,7 +307,7 @@ class Worker:
         heartbeats = self._heartbeats
         heartbeats.add(lease)
         try:
-            shared = queue.shares_transaction_with(store)
+            shared = self._shared
             if not shared and await store.is_applied(unit.key):
                 # Handled before a crash that came between its commit and its ack.
                 await self._commit(lease, None, shared=False)
