@@ -433,8 +433,7 @@ class Worker:
         failed: BaseException | None = None
         if shared or changes is None or changes.is_empty():
             # Nearly every ack commits at its first try, one call: made here, so that the retry
-            # loop (its closures and coroutines, 8.5k instructions a unit) is built only after
-            # it failed.
+            # loop (its closures and coroutines) is built only after it failed.
             try:
                 await acks.ack(lease, changes if shared else None)
                 return
