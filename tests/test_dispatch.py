@@ -199,6 +199,33 @@ async def test_a_given_argument_wins_over_the_context_and_futures_are_awaited() 
     assert (await d.first("on_event", event="f", ctx=None)).value == "the-host/f"
 
 
+async def test_an_awaitable_of_any_class_is_awaited_and_a_plain_value_returned_as_is() -> None:
+    """The dispatcher tells results it need not await by their type alone (None, a bool, a
+    string...): an object of any other class that is awaitable is still awaited."""
+
+    class Later:
+        def __init__(self, value: object) -> None:
+            self.value = value
+
+        def __await__(self) -> Any:
+            yield from asyncio.sleep(0).__await__()
+            return self.value
+
+    results: list[object] = [Later("awaited"), True, "text", {"a": 1}]
+
+    class Returns(Named):
+        @hookimpl
+        def on_event(self, event: Any) -> object:
+            return results.pop(0)
+
+    d = dispatcher(Returns("p"))
+    assert (await d.first("on_event", event="e", ctx=None)).value == "awaited"
+    assert (await d.first("on_event", event="e", ctx=None)).value is True
+    for expected in ("text", {"a": 1}):
+        results_seen = await d.broadcast("on_event", event="e", ctx=None)
+        assert [result for result in results_seen if result is not None] == [expected]
+
+
 def test_collect_refuses_async_implementations() -> None:
     class AsyncSchema(Named):
         @hookimpl

@@ -30,11 +30,18 @@ if TYPE_CHECKING:
 _Coroutine = types.CoroutineType
 
 
+#: Results told apart as not awaitable by their type alone: ``inspect.isawaitable`` checks
+#: against an abstract base class, the costliest check here, and a *first* hook that handled
+#: a unit returns ``True`` (the built-in ``on_unhandled`` does for every message nobody took).
+_PLAIN = frozenset({type(None), bool, str, int, dict, list, tuple})
+
+
 def _awaitable(result: Any) -> bool:
     """Whether an implementation's result is to be awaited. Most are ``async def`` (a
-    coroutine) or return None: both are told apart without inspect's checks, which every
-    hook call of every unit would pay."""
-    return type(result) is _Coroutine or (result is not None and inspect.isawaitable(result))
+    coroutine) or return None or a plain value: these are told apart without inspect's
+    checks, which every hook call of every unit would pay."""
+    kind = type(result)
+    return kind is _Coroutine or (kind not in _PLAIN and inspect.isawaitable(result))
 
 
 class FirstResult(msgspec.Struct):
