@@ -8,7 +8,9 @@ received the echo reply of every message. Each unit is leased, decoded, its conv
 loaded, replied to through the outbox (a Graph API call) and acked, across processes.
 
 Prints units/s for each run, the ratio, and the CPU each component used (cores = CPU seconds /
-wall seconds), which is what bounds the ratio on a small machine.
+wall seconds), which is what bounds the ratio on a small machine; and first, the machine's own
+scaling efficiency (a CPU-bound loop alone against one a core at once), which the workers'
+efficiency cannot escape.
 
     python -m bench.scale [--units 10000] [--users 1000] [--concurrency 64]
                           [--appendfsync always|everysec] [--workers 1 2] [--repeat 1]
@@ -161,6 +163,41 @@ async def run_once(
         shutil.rmtree(work, ignore_errors=True)
 
 
+#: A CPU-bound Python loop: what it costs in CPU alone, and while copies of it keep the other
+#: cores busy, is the machine's own scaling efficiency.
+_SPIN = """
+import time
+started = time.thread_time()
+table = {}
+for n in range(3_000_000):
+    table[n & 1023] = n
+print(time.thread_time() - started)
+"""
+
+
+def _spin(copies: int) -> list[float]:
+    """CPU seconds of ``copies`` runs of the loop at once."""
+    processes = [
+        subprocess.Popen([sys.executable, "-c", _SPIN], stdout=subprocess.PIPE, text=True)
+        for _ in range(copies)
+    ]
+    return [float(process.communicate()[0]) for process in processes]
+
+
+def machine_efficiency(copies: int, rounds: int = 3) -> float:
+    """The loop's CPU alone over its CPU with ``copies`` running at once (1.0: a busy core
+    costs the others nothing), the median of ``rounds``. On a VM whose cores share a physical
+    core, its caches or its memory bandwidth with each other or with other guests, each copy
+    runs slower while the others run, so every process's CPU a unit grows with the load; the
+    workers' scaling efficiency includes that."""
+    ratios = []
+    for _ in range(rounds):
+        alone = _spin(1)[0]
+        together = _spin(copies)
+        ratios.append(alone / statistics.mean(together))
+    return statistics.median(ratios)
+
+
 def _ceilings(first: Run, last: Run) -> str:
     """What the CPU cost of a unit allows on this machine, whatever else runs on it.
 
@@ -200,6 +237,13 @@ async def main(args: argparse.Namespace) -> None:
         f"{args.concurrency}; appendfsync {args.appendfsync}; {os.cpu_count()} CPUs; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
+    copies = min(max(args.workers), os.cpu_count() or 1)
+    if copies > 1:
+        print(
+            f"this machine: a CPU-bound Python loop, alone and {copies} at once (one a core), "
+            f"scales with efficiency {machine_efficiency(copies):.2f} (1.0: a busy core slows "
+            "no other; the workers' efficiency below includes this)"
+        )
     ratios = []
     for repeat in range(args.repeat):
         # Alternate the order, so that a drift of the machine's load favours neither.
