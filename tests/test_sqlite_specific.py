@@ -701,16 +701,14 @@ async def test_get_many_reads_a_batch_larger_than_one_statement_in_order(
     keys = [f"p:{n}" for n in range(1200)]
     for n in (0, 499, 500, 777, 1199):
         await store.set(keys[n], ConversationState(name=str(n), data={"n": n}))
-    store.ttl = 0.3
-    await asyncio.sleep(0.35)
-    await store.set(keys[3], ConversationState(name="3"))  # the others have expired
-    store.ttl = None
+    await asyncio.sleep(0.6)  # the five are older than the TTL below; the next one is not
+    await store.set(keys[3], ConversationState(name="3"))
     asked = [*reversed(keys), keys[500], keys[3]]
     found = await store.get_many(asked)
     names = {asked[n]: state.name for n, state in enumerate(found) if state is not None}
     assert len(found) == len(asked)
     assert names == {keys[n]: str(n) for n in (0, 499, 500, 777, 1199, 3)}
     assert found[-2] is not None and found[-2].data == {"n": 500}
-    store.ttl = 0.3
+    store.ttl = 0.5
     found = await store.get_many(asked)
     assert [asked[n] for n, state in enumerate(found) if state is not None] == [keys[3], keys[3]]
