@@ -712,3 +712,71 @@ async def test_get_many_reads_a_batch_larger_than_one_statement_in_order(
     store.ttl = 0.5
     found = await store.get_many(asked)
     assert [asked[n] for n, state in enumerate(found) if state is not None] == [keys[3], keys[3]]
+
+
+async def test_the_webhooks_of_one_turn_are_stored_by_one_operation_each_with_its_count(
+    pair: tuple[SQLiteQueue, SQLiteStateStore],
+) -> None:
+    """The ingress's enqueues of one turn of the event loop reach the writer as one operation;
+    each webhook's future still gives its own count, a key repeated by a later webhook of the
+    same turn counts for the first only, and the lanes are headed by each conversation's
+    first unit."""
+    queue, _ = pair
+    database = queue.database
+    before = database.write_ops
+    futures = [
+        queue.enqueue_soon([make_unit("a", "p:1"), make_unit("b", "p:2")]),
+        queue.enqueue_soon([make_unit("c", "p:1")]),
+        queue.enqueue_soon([make_unit("a", "p:1"), make_unit("d", "p:3")]),  # "a" again
+        queue.enqueue_soon([]),
+    ]
+    assert await asyncio.gather(*futures) == [2, 1, 1, 0]
+    assert database.write_ops == before + 1
+    leases = await queue.lease(10, lease_seconds=60)
+    assert sorted(lease.unit.key for lease in leases) == ["a", "b", "d"]  # c waits behind a
+    assert await count_rows(database, "wq_units") == 4
+
+
+async def test_one_webhook_that_cannot_be_stored_fails_alone(
+    pair: tuple[SQLiteQueue, SQLiteStateStore],
+) -> None:
+    """A webhook whose units SQLite refuses fails its own future; the others of the same turn
+    are stored, in their order: a conversation's webhooks before and after the refused one
+    are handled in arrival order."""
+    queue, _ = pair
+    bad = make_unit("bad", "p:\ud800")  # a lone surrogate: SQLite cannot bind it
+    futures = [
+        queue.enqueue_soon([make_unit("a", "p:1")]),
+        queue.enqueue_soon([bad]),
+        queue.enqueue_soon([make_unit("b", "p:1"), make_unit("c", "p:2")]),
+    ]
+    outcomes = await asyncio.gather(*futures, return_exceptions=True)
+    assert outcomes[0] == 1 and outcomes[2] == 2
+    assert isinstance(outcomes[1], UnicodeEncodeError)
+    handled: list[str] = []
+    while leases := await queue.lease(10, lease_seconds=60):
+        for lease in leases:
+            handled.append(lease.unit.key)
+            await queue.ack(lease)
+    assert sorted(handled) == ["a", "b", "c"]
+    assert handled.index("a") < handled.index("b")
+
+
+async def test_a_batch_of_any_size_is_stored_in_order(
+    pair: tuple[SQLiteQueue, SQLiteStateStore],
+) -> None:
+    """A batch whose size is no power of two (stored in chunks of 64, 32, ... 1 rows) keeps
+    every unit, and each conversation's units in their order: a lane's head is its first."""
+    queue, _ = pair
+    units = [make_unit(f"k{n}", f"p:{n % 7}") for n in range(101)]
+    assert await queue.enqueue(units) == 101
+    assert await queue.enqueue(units[:3] + [make_unit("new", "p:9")]) == 1
+    handled: list[str] = []
+    while leases := await queue.lease(10, lease_seconds=60):
+        for lease in leases:
+            handled.append(lease.unit.key)
+            await queue.ack(lease)
+    for conversation in range(7):
+        mine = [f"k{n}" for n in range(101) if n % 7 == conversation]
+        assert [key for key in handled if key in mine] == mine
+    assert sorted(handled) == sorted([u.key for u in units] + ["new"])

@@ -41,6 +41,7 @@ import os
 import secrets
 import sqlite3
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 from wahost.queue.base import (
@@ -154,6 +155,59 @@ PURGE_BATCH = 5000
 _UNIT_COLUMNS = "key, kind, phone_number_id, user, conversation, body"
 #: Units or lanes named in one statement of a batch (well below SQLite's 32,766 parameters).
 _CHUNK = 500
+
+#: Units stored by one statement at most. A batch is stored in chunks whose sizes are powers
+#: of two up to this, so that SQLite's statement cache keeps a few shapes of each statement
+#: rather than one for every batch size.
+_ROWS = 64
+_SIZES = tuple(1 << n for n in range(_ROWS.bit_length()))
+
+
+def _insert_units(size: int) -> str:
+    values = ",".join(["(?, ?, ?, ?, ?, ?)"] * size)
+    return f"INSERT INTO wq_units ({_UNIT_COLUMNS}) VALUES {values} RETURNING id"
+
+
+def _claim_keys(size: int) -> str:
+    # Claim each key for its unit unless it is remembered and not expired, or its unit is
+    # still stored (dead, or waiting) past the expiry. A later copy of a key in the same batch
+    # finds the claim of its first copy. RETURNING names the units whose claim was taken.
+    values = ",".join(["(?, ?, ?)"] * size)
+    return (
+        f"INSERT INTO wq_dedupe (key, expires_at, unit_id) VALUES {values}"
+        " ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at,"
+        " unit_id = excluded.unit_id WHERE wq_dedupe.expires_at <= ? AND NOT EXISTS"
+        " (SELECT 1 FROM wq_units WHERE id = wq_dedupe.unit_id) RETURNING unit_id"
+    )
+
+
+def _insert_lanes(size: int) -> str:
+    # In the rows' order: a conversation's first unit of the batch heads a new lane.
+    values = ",".join(["(?, ?, 0)"] * size)
+    return (
+        f"INSERT INTO wq_lanes (conversation, head_id, available_at) VALUES {values}"
+        " ON CONFLICT (conversation) DO NOTHING"
+    )
+
+
+_INSERT_UNITS = {size: _insert_units(size) for size in _SIZES}
+_CLAIM_KEYS = {size: _claim_keys(size) for size in _SIZES}
+_INSERT_LANES = {size: _insert_lanes(size) for size in _SIZES}
+
+
+def _chunks(count: int) -> list[tuple[int, int]]:
+    """``(start, size)`` of the chunks a batch of ``count`` is stored in (see :data:`_ROWS`)."""
+    chunks = []
+    start = 0
+    for size in reversed(_SIZES):
+        while count - start >= size:
+            chunks.append((start, size))
+            start += size
+    return chunks
+
+
+#: Webhooks handed to the writer together: each one's units, and the future of its count.
+_Gathered = list[tuple[Sequence[Unit], "asyncio.Future[int]"]]
 
 
 def _schema_version(conn: sqlite3.Connection) -> int:
@@ -408,6 +462,96 @@ def _take(conn: sqlite3.Connection, lease: Lease) -> str:
     return conversation
 
 
+def _store_rows(
+    conn: sqlite3.Connection,
+    rows: Sequence[tuple[Any, ...]],
+    sizes: Sequence[int],
+    at: float,
+    dedupe_ttl: float,
+) -> list[int | Exception]:
+    """Store ``rows`` (units' columns) with a few multi-row statements; how many of each
+    batch of ``sizes`` rows were new (not a key already claimed)."""
+    # The units' ids come back in no set order; in increasing order they are the rows' (ids
+    # are given in the rows' order and never reused).
+    ids: list[int] = []
+    for start, size in _chunks(len(rows)):
+        values = [value for row in rows[start : start + size] for value in row]
+        ids += sorted(row[0] for row in conn.execute(_INSERT_UNITS[size], values))
+    claimed: set[int] = set()
+    for start, size in _chunks(len(rows)):
+        keys: list[Any] = []
+        chunk_ids = ids[start : start + size]
+        for row, unit_id in zip(rows[start : start + size], chunk_ids, strict=True):
+            keys += (row[0], at + dedupe_ttl, unit_id)
+        keys.append(at)
+        claimed.update(row[0] for row in conn.execute(_CLAIM_KEYS[size], keys))
+    # A duplicate is rare (Meta resends what it did not see answered): its row is inserted
+    # and deleted, so the usual path needs no index of units' keys
+    # (docs/performance.md#duplicates).
+    lost = [unit_id for unit_id in ids if unit_id not in claimed]
+    for start in range(0, len(lost), _CHUNK):
+        chunk = lost[start : start + _CHUNK]
+        conn.execute(f"DELETE FROM wq_units WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+    lanes = [
+        (row[4], unit_id) for row, unit_id in zip(rows, ids, strict=True) if unit_id in claimed
+    ]
+    for start, size in _chunks(len(lanes)):
+        values = [value for lane in lanes[start : start + size] for value in lane]
+        conn.execute(_INSERT_LANES[size], values)
+    counts: list[int | Exception] = []
+    start = 0
+    for size in sizes:
+        counts.append(sum(unit_id in claimed for unit_id in ids[start : start + size]))
+        start += size
+    return counts
+
+
+def _store_each(
+    conn: sqlite3.Connection,
+    batches: Sequence[Sequence[Unit]],
+    rows: Sequence[tuple[Any, ...]],
+    at: float,
+    dedupe_ttl: float,
+) -> list[int | Exception]:
+    """:func:`_store_rows` batch by batch, in order, each in a savepoint of its own: a batch
+    SQLite refuses gets the exception in its place and leaves nothing behind."""
+    outcomes: list[int | Exception] = []
+    start = 0
+    for units in batches:
+        mine = rows[start : start + len(units)]
+        start += len(units)
+        conn.execute("SAVEPOINT webhook")
+        try:
+            outcomes += _store_rows(conn, mine, [len(units)], at, dedupe_ttl)
+        except sqlite3.OperationalError:
+            raise
+        except Exception as exc:
+            conn.execute("ROLLBACK TO webhook")
+            outcomes.append(exc)
+        conn.execute("RELEASE webhook")
+    return outcomes
+
+
+def _answer_gathered(batch: _Gathered, stored: asyncio.Future[list[int | Exception]]) -> None:
+    """Resolve each gathered webhook's future with its own outcome of ``stored``."""
+    if stored.cancelled() or stored.exception() is not None:
+        outcomes: list[int | Exception | None] = [None] * len(batch)
+    else:
+        outcomes = list(stored.result())
+    for (_, future), outcome in zip(batch, outcomes, strict=True):
+        if future.done():  # its webhook's request was given up meanwhile
+            continue
+        if outcome is None:  # the whole operation failed: the database's trouble
+            if stored.cancelled():
+                future.cancel()
+            else:
+                future.set_exception(stored.exception())  # type: ignore[arg-type]
+        elif isinstance(outcome, Exception):
+            future.set_exception(outcome)
+        else:
+            future.set_result(outcome)
+
+
 class SQLiteQueue(QueueBackend):
     """The durable queue in an SQLite file (WAL, group commit; see :mod:`wahost.sqlite_db`).
 
@@ -433,6 +577,8 @@ class SQLiteQueue(QueueBackend):
         )
         self._opened = False
         self._next_purge = 0.0
+        #: The ingress's webhooks of this turn of the event loop (see enqueue_soon).
+        self._gathered: _Gathered = []
         self._next_owner_check = 0.0
 
     def shares_transaction_with(self, store: StateStore) -> bool:
@@ -502,55 +648,74 @@ class SQLiteQueue(QueueBackend):
     async def enqueue(self, units: Sequence[Unit]) -> int:
         if not units:
             return 0
-        return await self._write(self._enqueue_op(units))
+        # One batch, not isolated: what SQLite refuses raises from the writer, as it did.
+        (count,) = await self._write(self._enqueue_op([units], isolate=False))
+        if isinstance(count, Exception):
+            raise count
+        return count
 
     def enqueue_soon(self, units: Sequence[Unit]) -> asyncio.Future[int]:
-        """The writer thread's own future of the enqueue (no task): see the base class."""
+        """The ingress's enqueue without a task: the webhooks of one turn of the event loop go
+        to the writer thread as one operation, stored by a few multi-row statements, each
+        webhook's future resolving with its own count once they are committed. A webhook
+        that SQLite refuses fails alone; the others keep their order (docs/performance.md)."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
         if not units:
-            future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
             future.set_result(0)
             return future
-        return self.database.submit_write(self._enqueue_op(units))
+        if not self._gathered:
+            loop.call_soon(self._submit_gathered)
+        self._gathered.append((units, future))
+        return future
 
-    def _enqueue_op(self, units: Sequence[Unit]) -> Callable[[sqlite3.Connection], int]:
-        """The writer's function storing ``units`` (see :meth:`enqueue`)."""
+    def _submit_gathered(self) -> None:
+        batch, self._gathered = self._gathered, []
+        try:
+            stored = self.database.submit_write(
+                self._enqueue_op([units for units, _ in batch], isolate=len(batch) > 1)
+            )
+        except Exception as exc:  # the database is not open
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        stored.add_done_callback(partial(_answer_gathered, batch))
+
+    def _enqueue_op(
+        self, batches: Sequence[Sequence[Unit]], *, isolate: bool
+    ) -> Callable[[sqlite3.Connection], list[int | Exception]]:
+        """The writer's function storing each of ``batches`` (see :meth:`enqueue`): how many
+        units of each were new. With ``isolate``, a batch SQLite refuses (a value it cannot
+        bind) gets that exception in its place and the others are stored, in their order;
+        the database's own trouble (:class:`sqlite3.OperationalError`: a disk full, a lock)
+        fails the whole operation, as it would each batch."""
         rows = [
-            (u.key, u.kind, u.phone_number_id, u.user, u.conversation, bytes(u.body)) for u in units
+            (u.key, u.kind, u.phone_number_id, u.user, u.conversation, bytes(u.body))
+            for units in batches
+            for u in units
         ]
+        sizes = [len(units) for units in batches]
         dedupe_ttl = self.dedupe_ttl
 
-        def op(conn: sqlite3.Connection) -> int:
+        def op(conn: sqlite3.Connection) -> list[int | Exception]:
             at = now()
-            added = 0
-            for row in rows:
-                unit_id = conn.execute(
-                    f"INSERT INTO wq_units ({_UNIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)", row
-                ).lastrowid
-                # Claim the key for the unit unless it is remembered and not expired, or its
-                # unit is still stored (dead, or waiting) past the expiry. Duplicates within
-                # this batch find the claim of their first copy. A duplicate is rare (Meta
-                # resends what it did not see answered): its row is inserted and deleted, so
-                # the usual path needs no index of units' keys (docs/performance.md#duplicates).
-                claimed = conn.execute(
-                    "INSERT INTO wq_dedupe (key, expires_at, unit_id) VALUES (?, ?, ?)"
-                    " ON CONFLICT (key) DO UPDATE SET expires_at = excluded.expires_at,"
-                    " unit_id = excluded.unit_id WHERE wq_dedupe.expires_at <= ? AND NOT EXISTS"
-                    " (SELECT 1 FROM wq_units WHERE id = wq_dedupe.unit_id)",
-                    (row[0], at + dedupe_ttl, unit_id, at),
-                ).rowcount
-                if not claimed:
-                    conn.execute("DELETE FROM wq_units WHERE id = ?", (unit_id,))
-                    continue
-                conn.execute(
-                    "INSERT INTO wq_lanes (conversation, head_id, available_at)"
-                    " VALUES (?, ?, 0) ON CONFLICT (conversation) DO NOTHING",
-                    (row[4], unit_id),
-                )
-                added += 1
+            if not isolate:
+                outcomes = _store_rows(conn, rows, sizes, at, dedupe_ttl)
+            else:
+                conn.execute("SAVEPOINT enqueue")
+                try:
+                    outcomes = _store_rows(conn, rows, sizes, at, dedupe_ttl)
+                except sqlite3.OperationalError:
+                    raise
+                except Exception:
+                    conn.execute("ROLLBACK TO enqueue")
+                    outcomes = _store_each(conn, batches, rows, at, dedupe_ttl)
+                conn.execute("RELEASE enqueue")
             if at >= self._next_purge:
                 self._next_purge = at + PURGE_INTERVAL
                 self._purge_dedupe(conn, at, PURGE_BATCH, dedupe_ttl)
-            return added
+            return outcomes
 
         return op
 
