@@ -770,7 +770,7 @@ async def test_a_batch_of_any_size_is_stored_in_order(
     queue, _ = pair
     units = [make_unit(f"k{n}", f"p:{n % 7}") for n in range(101)]
     assert await queue.enqueue(units) == 101
-    assert await queue.enqueue(units[:3] + [make_unit("new", "p:9")]) == 1
+    assert await queue.enqueue([*units[:3], make_unit("new", "p:9")]) == 1
     handled: list[str] = []
     while leases := await queue.lease(10, lease_seconds=60):
         for lease in leases:
