@@ -35,15 +35,21 @@ def test_backoff_delay_is_full_jitter_below_the_capped_delay() -> None:
     assert all(0 <= backoff_delay(2, 1.0, 5.0) <= 2.0 for _ in range(200))
 
 
-async def test_retry_transient_retries_with_capped_delays_until_the_attempt_succeeds() -> None:
+async def _retried(
+    failing: int, *, first_error: Refused | None = None
+) -> tuple[int, list[int], list[float], list[tuple[str, int, float]]]:
+    """``retry_transient`` (base 0.1 s, cap 0.5 s, never giving up) of an attempt whose first
+    ``failing`` calls raise "no <try>", tries counted from the caller's ``first_error`` if
+    given: what it returned, the attempt's calls, the delays slept and the retries seen."""
     calls: list[int] = []
     slept: list[float] = []
     retried: list[tuple[str, int, float]] = []
+    made = 1 if first_error is not None else 0
 
     async def attempt() -> None:
         calls.append(len(calls))
-        if len(calls) <= 4:
-            raise Refused(f"no {len(calls)}")
+        if len(calls) <= failing:
+            raise Refused(f"no {len(calls) + made}")
 
     async def sleep(delay: float) -> None:
         slept.append(delay)
@@ -56,7 +62,13 @@ async def test_retry_transient_retries_with_capped_delays_until_the_attempt_succ
         give_up=lambda _exc, _tries, _delay: False,
         on_retry=lambda exc, n, delay: retried.append((str(exc), n, delay)),
         sleep=sleep,
+        first_error=first_error,
     )
+    return tries, calls, slept, retried
+
+
+async def test_retry_transient_retries_with_capped_delays_until_the_attempt_succeeds() -> None:
+    tries, _, slept, retried = await _retried(4)
     assert tries == 5
     assert slept == [0.1, 0.2, 0.4, 0.5]
     assert retried == [("no 1", 1, 0.1), ("no 2", 2, 0.2), ("no 3", 3, 0.4), ("no 4", 4, 0.5)]
@@ -128,28 +140,7 @@ async def test_retry_transient_returns_one_try_when_the_first_succeeds() -> None
 async def test_retry_transient_goes_on_from_a_first_try_the_caller_made() -> None:
     """``first_error``: the caller's own first try failed (the worker's ack, tried without the
     loop): the loop counts it as try 1, waits, and tries again from the second."""
-    calls: list[int] = []
-    slept: list[float] = []
-    retried: list[tuple[str, int, float]] = []
-
-    async def attempt() -> None:
-        calls.append(len(calls))
-        if len(calls) == 1:
-            raise Refused("no 2")
-
-    async def sleep(delay: float) -> None:
-        slept.append(delay)
-
-    tries = await retry_transient(
-        attempt,
-        errors=(Refused,),
-        base=0.1,
-        cap=0.5,
-        give_up=lambda _exc, _tries, _delay: False,
-        on_retry=lambda exc, n, delay: retried.append((str(exc), n, delay)),
-        sleep=sleep,
-        first_error=Refused("no 1"),
-    )
+    tries, calls, slept, retried = await _retried(1, first_error=Refused("no 1"))
     assert tries == 3
     assert len(calls) == 2  # the first try was the caller's
     assert slept == [0.1, 0.2]
