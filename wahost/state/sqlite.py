@@ -181,9 +181,15 @@ class SQLiteStateStore(StateStore):
             "SELECT name, data, updated_at FROM ws_conversations WHERE conversation = ?",
             (conversation,),
         ).fetchone()
-        if row is None or self._expired(row[2], at):
+        return None if row is None else self._state(row[0], row[1], row[2], at)
+
+    def _state(
+        self, name: str | None, data: bytes, updated_at: float, at: float
+    ) -> ConversationState | None:
+        """A stored conversation's row as its state, or ``None`` once it has expired."""
+        if self._expired(updated_at, at):
             return None
-        return ConversationState(name=row[0], data=_decode_data(row[1]), updated_at=row[2])
+        return ConversationState(name=name, data=_decode_data(data), updated_at=updated_at)
 
     async def _write(self, fn: Callable[[sqlite3.Connection, float], Any]) -> Any:
         def op(conn: sqlite3.Connection) -> Any:
@@ -209,7 +215,7 @@ class SQLiteStateStore(StateStore):
             # One statement a chunk, not one a conversation: the worker reads a leased batch's
             # states at once, and a statement's own cost (its lookup in the statement cache,
             # binding, stepping, Python's call) was most of a read (docs/performance.md).
-            found: dict[str, ConversationState] = {}
+            found: dict[str, ConversationState | None] = {}
             for start in range(0, len(conversations), _READ_CHUNK):
                 chunk = conversations[start : start + _READ_CHUNK]
                 rows = conn.execute(
@@ -218,10 +224,7 @@ class SQLiteStateStore(StateStore):
                     chunk,
                 ).fetchall()
                 for key, name, data, updated_at in rows:
-                    if not self._expired(updated_at, at):
-                        found[key] = ConversationState(
-                            name=name, data=_decode_data(data), updated_at=updated_at
-                        )
+                    found[key] = self._state(name, data, updated_at, at)
             return [found.get(key) for key in conversations]
 
         return await self.database.read(op)
